@@ -1,0 +1,114 @@
+/**
+ * Signing and verifying JWTs: HS256 with `JWT_SECRET`, or ES256/RS256 keys from `JWT_KEYS`
+ * (published at the JWKS endpoint). Every place that reads a token verifies it here.
+ * @module
+ */
+import * as jose from 'jose'
+import type { Config } from '../config/config.ts'
+import { HttpError } from '../errors.ts'
+
+export type Claims = jose.JWTPayload & {
+  role?: string
+  email?: string
+  phone?: string
+  session_id?: string
+  is_anonymous?: boolean
+  [key: string]: unknown
+}
+
+export interface JwtService {
+  /** Signs claims with the current signing key (asymmetric when `JWT_KEYS` has a private key, else HS256). */
+  sign(claims: Claims): Promise<string>
+  /** Verifies signature, algorithm and expiry; throws `HttpError` 401 `bad_jwt` otherwise. */
+  verify(token: string, options?: { audience?: string | string[] }): Promise<Claims>
+  /** Public keys for `/.well-known/jwks.json` (empty for HS256 only). */
+  publicJwks(): { keys: jose.JWK[] }
+}
+
+const ASYMMETRIC_ALGS = ['ES256', 'RS256'] as const
+
+interface AsymmetricKey {
+  kid: string
+  alg: (typeof ASYMMETRIC_ALGS)[number]
+  publicJwk: jose.JWK
+  verifyKey: jose.CryptoKey
+  signKey: jose.CryptoKey | undefined
+}
+
+function badJwt(message: string): HttpError {
+  return new HttpError(401, 'bad_jwt', message, { body: { code: 'bad_jwt', message } })
+}
+
+function algOf(jwk: Record<string, unknown>): AsymmetricKey['alg'] {
+  if (jwk.alg === 'ES256' || (jwk.kty === 'EC' && jwk.crv === 'P-256')) return 'ES256'
+  if (jwk.alg === 'RS256' || jwk.kty === 'RSA') return 'RS256'
+  throw new Error(`JWT_KEYS: unsupported key (kty ${String(jwk.kty)}, alg ${String(jwk.alg)}); use ES256 or RS256`)
+}
+
+async function importKeys(config: Config): Promise<AsymmetricKey[]> {
+  const out: AsymmetricKey[] = []
+  for (const [index, jwk] of (config.jwtKeys?.keys ?? []).entries()) {
+    if (jwk.kty === 'oct') continue // a symmetric JWK is the HS256 secret, handled by jwtSecret
+    const alg = algOf(jwk)
+    const kid = typeof jwk.kid === 'string' ? jwk.kid : `key-${index}`
+    const { d, p, q, dp, dq, qi, key_ops: _ops, ...publicPart } = jwk as Record<string, unknown>
+    const publicJwk = { ...publicPart, kid, alg, use: 'sig' } as jose.JWK
+    const verifyKey = (await jose.importJWK(publicJwk, alg)) as jose.CryptoKey
+    const signKey = d === undefined ? undefined : ((await jose.importJWK({ ...jwk, alg } as jose.JWK, alg)) as jose.CryptoKey)
+    out.push({ kid, alg, publicJwk, verifyKey, signKey })
+  }
+  return out
+}
+
+export async function createJwtService(config: Config): Promise<JwtService> {
+  const secret = config.jwtSecret ? new TextEncoder().encode(config.jwtSecret) : undefined
+  const keys = await importKeys(config)
+  const signer = keys.find((k) => k.signKey)
+  if (!secret && keys.length === 0) throw new Error('JWT_SECRET: no JWT secret or JWT_KEYS configured')
+
+  return {
+    async sign(claims) {
+      if (signer?.signKey) {
+        return new jose.SignJWT(claims).setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'JWT' }).sign(signer.signKey)
+      }
+      if (!secret) throw new Error('JWT_KEYS holds no private key and JWT_SECRET is unset: cannot sign tokens')
+      return new jose.SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret)
+    },
+
+    async verify(token, options = {}) {
+      let header: jose.ProtectedHeaderParameters
+      try {
+        header = jose.decodeProtectedHeader(token)
+      } catch {
+        throw badJwt('invalid JWT: unable to parse or verify signature, token is malformed')
+      }
+      try {
+        // The algorithm is chosen by which key we hold, never trusted from the header alone:
+        // HS256 only with the secret, ES/RS only with a matching asymmetric key.
+        if (header.alg === 'HS256') {
+          if (!secret) throw badJwt('invalid JWT: HS256 tokens are not accepted')
+          const { payload } = await jose.jwtVerify(token, secret, { algorithms: ['HS256'], audience: options.audience })
+          return payload as Claims
+        }
+        const key = keys.find((k) => k.alg === header.alg && (header.kid === undefined || k.kid === header.kid))
+        if (!key) throw badJwt(`invalid JWT: unrecognized signing key or algorithm ${String(header.alg)}`)
+        const { payload } = await jose.jwtVerify(token, key.verifyKey, { algorithms: [key.alg], audience: options.audience })
+        return payload as Claims
+      } catch (error) {
+        if (error instanceof HttpError) throw error
+        if (error instanceof jose.errors.JWTExpired) throw badJwt('invalid JWT: unable to parse or verify signature, token has invalid claims: token is expired')
+        if (error instanceof jose.errors.JWTClaimValidationFailed) throw badJwt(`invalid JWT: token has invalid claims: ${error.message}`)
+        throw badJwt('invalid JWT: unable to parse or verify signature, signature is invalid')
+      }
+    },
+
+    publicJwks() {
+      return { keys: keys.map((k) => ({ ...k.publicJwk, key_ops: ['verify'] })) }
+    },
+  }
+}
+
+/** An API key as Supabase issues them: a long-lived JWT with only `iss`, `role`, `iat`, `exp`. */
+export async function issueApiKey(jwt: JwtService, role: 'anon' | 'service_role', now = Math.floor(Date.now() / 1000)): Promise<string> {
+  return jwt.sign({ iss: 'supabase', role, iat: now, exp: now + 10 * 365 * 24 * 3600 })
+}

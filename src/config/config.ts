@@ -1,0 +1,179 @@
+/**
+ * One config loader for every runtime (server, Lambda, CLI). It reads an environment map, never
+ * `process.env` directly, so tests and the Lambda handler pass their own.
+ * @module
+ */
+import path from 'node:path'
+import { FatalError } from '../errors.ts'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  production: boolean
+  port: number
+  /** Unset → the embedded PGlite database in `dataDir`. */
+  databaseUrl: string | undefined
+  dataDir: string
+  /** HS256 secret; may be absent when `jwtKeys` is given. */
+  jwtSecret: string | undefined
+  /** JWK set (private parts included for signing), from `JWT_KEYS`. */
+  jwtKeys: JsonWebKeySet | undefined
+  anonKey: string | undefined
+  serviceRoleKey: string | undefined
+  dbSchemas: string[]
+  dbPoolMax: number
+  logLevel: LogLevel
+  authAutoconfirm: boolean
+  siteUrl: string
+  vaultRootKey: string | undefined
+  smtpUrl: string | undefined
+  /** Largest accepted request body, bytes (`BODY_LIMIT`). */
+  bodyLimit: number
+  /** Per-request statement timeout, ms (`DB_STATEMENT_TIMEOUT`), 0 = none. */
+  statementTimeoutMs: number
+  /** JWT lifetime of access tokens, seconds (`JWT_EXP`). */
+  jwtExp: number
+}
+
+export interface JsonWebKeySet {
+  keys: Array<Record<string, unknown>>
+}
+
+export type Env = Record<string, string | undefined>
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** Config names whose values are masked wherever config is shown. */
+export const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(['jwtSecret', 'jwtKeys', 'anonKey', 'serviceRoleKey', 'vaultRootKey'])
+
+function fail(name: string, problem: string): never {
+  throw new FatalError(`${name}: ${problem}`)
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw.trim())) fail(name, `must be a whole number, got ${JSON.stringify(raw)}`)
+  const value = Number(raw)
+  if (value < min || value > max) fail(name, `must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase()
+  if (raw === undefined || raw === '') return fallback
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false
+  return fail(name, `must be true or false, got ${JSON.stringify(env[name])}`)
+}
+
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return fail('DATABASE_URL', 'is not a valid URL (expected postgres://user:password@host:5432/database)')
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    fail('DATABASE_URL', `must start with postgres:// or postgresql://, got ${url.protocol}//`)
+  }
+  if (!url.hostname && !url.searchParams.get('host')) fail('DATABASE_URL', 'has no host')
+  return raw
+}
+
+function jwtKeys(raw: string | undefined): JsonWebKeySet | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch {
+    return fail('JWT_KEYS', 'is not valid JSON (expected a JWK set: {"keys": [...]} or [...])')
+  }
+  const keys = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown })?.keys
+  if (!Array.isArray(keys) || keys.length === 0) fail('JWT_KEYS', 'must hold at least one JWK')
+  for (const key of keys) {
+    if (typeof key !== 'object' || key === null || typeof (key as { kty?: unknown }).kty !== 'string') {
+      fail('JWT_KEYS', 'every key must be a JWK object with a "kty"')
+    }
+  }
+  return { keys: keys as Array<Record<string, unknown>> }
+}
+
+function rootKey(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined
+  const value = raw.trim().toLowerCase()
+  if (!/^[0-9a-f]{64}$/.test(value)) fail('VAULT_ROOT_KEY', 'must be exactly 64 hexadecimal characters (32 bytes)')
+  return value
+}
+
+/**
+ * Reads and validates the environment. Secrets that development may generate (JWT secret, API
+ * keys, vault root key) are left undefined here; `resolveDevSecrets` fills them outside production.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const production = env.NODE_ENV === 'production'
+  const jwtSecret = env.JWT_SECRET?.trim() || undefined
+  if (jwtSecret !== undefined && jwtSecret.length < 32) fail('JWT_SECRET', 'must be at least 32 characters long')
+  const logLevel = (env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) fail('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
+  const dbSchemas = (env.DB_SCHEMAS ?? 'public').split(',').map((s) => s.trim()).filter(Boolean)
+  if (dbSchemas.length === 0) fail('DB_SCHEMAS', 'must name at least one schema')
+  const siteUrl = env.SITE_URL?.trim() || 'http://localhost:3000'
+  try {
+    new URL(siteUrl)
+  } catch {
+    fail('SITE_URL', `is not a valid URL: ${JSON.stringify(siteUrl)}`)
+  }
+
+  const config: Config = {
+    production,
+    port: integer(env, 'PORT', 5050, 0, 65535),
+    databaseUrl: databaseUrl(env.DATABASE_URL),
+    dataDir: path.resolve(env.RESOLUTION_DATA_DIR?.trim() || '.resolution/data'),
+    jwtSecret,
+    jwtKeys: jwtKeys(env.JWT_KEYS),
+    anonKey: env.ANON_KEY?.trim() || undefined,
+    serviceRoleKey: env.SERVICE_ROLE_KEY?.trim() || undefined,
+    dbSchemas,
+    dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1000),
+    logLevel,
+    authAutoconfirm: boolean(env, 'AUTH_AUTOCONFIRM', !production),
+    siteUrl,
+    vaultRootKey: rootKey(env.VAULT_ROOT_KEY),
+    smtpUrl: env.SMTP_URL?.trim() || undefined,
+    bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT', 8000, 0, 3_600_000),
+    jwtExp: integer(env, 'JWT_EXP', 3600, 30, 604_800),
+  }
+  if (production) {
+    if (!config.databaseUrl) fail('DATABASE_URL', 'is required in production (NODE_ENV=production)')
+    if (!config.jwtSecret && !config.jwtKeys) fail('JWT_SECRET', 'is required in production (or JWT_KEYS)')
+    if (!config.anonKey) fail('ANON_KEY', 'is required in production')
+    if (!config.serviceRoleKey) fail('SERVICE_ROLE_KEY', 'is required in production')
+  }
+  return config
+}
+
+/** The config as `--print-config` shows it: secrets masked, nothing else hidden. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const shown: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(config)) {
+    if (SECRET_KEYS.has(key as keyof Config)) shown[key] = value === undefined ? undefined : '********'
+    else if (key === 'databaseUrl' && typeof value === 'string') shown[key] = maskUrl(value)
+    else if (key === 'smtpUrl' && typeof value === 'string') shown[key] = maskUrl(value)
+    else shown[key] = value
+  }
+  return shown
+}
+
+/** Replaces the password of a URL with `****`. */
+export function maskUrl(raw: string): string {
+  try {
+    const url = new URL(raw)
+    if (url.password) url.password = '****'
+    return url.toString()
+  } catch {
+    return '(unparseable URL)'
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Chooses the driver from config. Called when the database is first needed, never at import,
+ * so two apps in one process with different URLs each get their own database.
+ * @module
+ */
+import type { Config } from '../config/config.ts'
+import { createPgDatabase } from './pg-driver.ts'
+import { createPgliteDatabase } from './pglite-driver.ts'
+import type { Database } from './types.ts'
+
+export interface OpenOptions {
+  /** Lambda: one connection, kept across invocations, replaced after it breaks. */
+  lambda?: boolean
+}
+
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPoolMax'>, options: OpenOptions = {}): Promise<Database> {
+  if (config.databaseUrl) {
+    return createPgDatabase({
+      url: config.databaseUrl,
+      poolMax: options.lambda ? 1 : config.dbPoolMax,
+      idleTimeoutMs: options.lambda ? 0 : 30_000,
+    })
+  }
+  return createPgliteDatabase({ dataDir: config.dataDir })
+}
+
+/** Opens on first use, once, even under concurrent first calls. */
+export function lazyDatabase(open: () => Promise<Database>): { get(): Promise<Database>; close(): Promise<void>; opened(): boolean } {
+  let pending: Promise<Database> | undefined
+  return {
+    get() {
+      pending ??= open().catch((error) => {
+        pending = undefined // let the next caller retry
+        throw error
+      })
+      return pending
+    },
+    async close() {
+      const current = pending
+      pending = undefined
+      if (current) await (await current.catch(() => undefined))?.close()
+    },
+    opened: () => pending !== undefined,
+  }
+}

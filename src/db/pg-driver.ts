@@ -1,0 +1,123 @@
+/**
+ * The server driver: a `pg` pool. Used for `DATABASE_URL` (container, EC2, Lambda with a pool of
+ * one). Broken connections are discarded by the pool and replaced on next use.
+ * @module
+ */
+import { pipeline } from 'node:stream/promises'
+import { Readable } from 'node:stream'
+import pg from 'pg'
+import { from as copyFromStdin } from 'pg-copy-streams'
+import { maskUrl } from '../config/config.ts'
+import type { CopySource, Database, Queryable, QueryResult, TransactionOptions } from './types.ts'
+
+// Dates and timestamps stay the text PostgreSQL sent: no time-zone surprises, same as PGlite's driver.
+for (const oid of [1082, 1114, 1184, 1083, 1266]) pg.types.setTypeParser(oid, (value: string) => value)
+
+export interface PgDriverOptions {
+  url: string
+  poolMax: number
+  /** Per-connection idle timeout, ms; 0 keeps connections forever (Lambda). */
+  idleTimeoutMs?: number
+  connectionTimeoutMs?: number
+  applicationName?: string
+}
+
+function toResult<R>(result: pg.QueryResult): QueryResult<R> {
+  // A multi-statement text returns an array of results; the interface reports the last one.
+  const last = Array.isArray(result) ? (result as pg.QueryResult[]).at(-1)! : result
+  return {
+    rows: (last?.rows ?? []) as R[],
+    rowCount: last?.rowCount ?? last?.rows?.length ?? 0,
+    fields: (last?.fields ?? []).map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+  }
+}
+
+function clientQueryable(client: pg.PoolClient | pg.Pool): Queryable {
+  return {
+    async query<R>(sql: string, params: readonly unknown[] = []) {
+      return toResult<R>(await client.query(sql, params as unknown[]))
+    },
+    async exec(sql: string) {
+      await client.query(sql)
+    },
+    async copyFrom(copySql: string, source: CopySource) {
+      if (!('release' in client)) throw new Error('copyFrom needs a transaction or a dedicated connection')
+      const stream = client.query(copyFromStdin(copySql))
+      await pipeline(source instanceof Readable ? source : Readable.from(source), stream)
+      return stream.rowCount ?? 0
+    },
+  }
+}
+
+export function beginStatement(options: TransactionOptions = {}): string {
+  const parts = ['BEGIN']
+  if (options.isolation) parts.push('ISOLATION LEVEL', options.isolation.toUpperCase())
+  if (options.readOnly) parts.push('READ ONLY')
+  return parts.join(' ')
+}
+
+export function createPgDatabase(options: PgDriverOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+    application_name: options.applicationName ?? 'resolution',
+  })
+  // An idle connection the server dropped emits here; the pool already removed it. Without a
+  // listener Node would crash the process on a database restart.
+  pool.on('error', () => {})
+
+  const autocommit = clientQueryable(pool)
+
+  return {
+    kind: 'pg',
+    description: maskUrl(options.url),
+    query: autocommit.query,
+    exec: autocommit.exec,
+    async copyFrom(copySql, source) {
+      return this.transaction((tx) => tx.copyFrom(copySql, source))
+    },
+    async transaction(fn, txOptions) {
+      const client = await pool.connect()
+      let broken: Error | undefined
+      try {
+        await client.query(beginStatement(txOptions))
+        try {
+          const result = await fn(clientQueryable(client))
+          await client.query('COMMIT')
+          return result
+        } catch (error) {
+          await client.query('ROLLBACK').catch((rollbackError: Error) => {
+            broken = rollbackError
+          })
+          throw error
+        }
+      } catch (error) {
+        // A connection-level failure (no SQLSTATE) means the connection is unusable.
+        if (!(error as { code?: string }).code || broken) broken ??= error as Error
+        throw error
+      } finally {
+        client.release(broken)
+      }
+    },
+    async ping(timeoutMs = 2000) {
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error('database ping timed out'), { code: 'ETIMEDOUT' })), timeoutMs)
+      })
+      try {
+        await Promise.race([pool.query('SELECT 1'), timeout])
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    async serverVersionNum() {
+      const { rows } = await pool.query<{ v: string }>('SHOW server_version_num')
+      return Number(rows[0]!.v)
+    },
+    async close() {
+      await pool.end()
+    },
+  }
+}

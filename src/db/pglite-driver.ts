@@ -1,0 +1,159 @@
+/**
+ * The embedded driver: PGlite persisted in the data dir. PGlite has one session, so every
+ * statement and transaction goes through one mutex: callers never interleave and never
+ * special-case it. A lock file keeps a second process off the same data dir.
+ * @module
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { PGlite, types } from '@electric-sql/pglite'
+import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto'
+import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp'
+import { FatalError } from '../errors.ts'
+import { copyChunks } from './copy-chunks.ts'
+import { Mutex } from './mutex.ts'
+import { beginStatement } from './pg-driver.ts'
+import type { CopySource, Database, Queryable, QueryResult } from './types.ts'
+
+const asText = (value: string) => value
+// Same value shapes as the pg driver: int8 and numeric as strings, dates as text.
+const PARSERS = {
+  [types.INT8]: asText,
+  [types.NUMERIC]: asText,
+  [types.DATE]: asText,
+  [types.TIMESTAMP]: asText,
+  [types.TIMESTAMPTZ]: asText,
+  [types.TIME]: asText,
+  [types.TIMETZ]: asText,
+}
+
+export interface PgliteDriverOptions {
+  /** Directory for the database files; undefined → in memory. */
+  dataDir?: string
+  /** A data dir tarball to start from (tests use a bootstrapped template). */
+  loadDataDir?: Blob
+}
+
+/** `COPY … FROM STDIN` → `COPY … FROM '/dev/blob'`, PGlite's way of taking COPY data. */
+export function copyToBlobSql(copySql: string): string {
+  const rewritten = copySql.replace(/\bFROM\s+STDIN\b/i, "FROM '/dev/blob'")
+  if (rewritten === copySql) throw new Error('COPY statement must read FROM STDIN')
+  return rewritten
+}
+
+function lockDataDir(dir: string): () => void {
+  fs.mkdirSync(dir, { recursive: true })
+  const lockFile = path.join(dir, 'resolution.lock')
+  const take = () => fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' })
+  try {
+    take()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    const pid = Number(fs.readFileSync(lockFile, 'utf8'))
+    if (pid && pid !== process.pid && isAlive(pid)) {
+      throw new FatalError(`RESOLUTION_DATA_DIR: ${dir} is in use by another resolution process (pid ${pid}); stop it or choose another data dir`)
+    }
+    // A stale lock from a process that died: take it over.
+    fs.rmSync(lockFile, { force: true })
+    take()
+  }
+  return () => fs.rmSync(lockFile, { force: true })
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function toResult<R>(result: { rows: unknown[]; affectedRows?: number; fields: { name: string; dataTypeID: number }[] }): QueryResult<R> {
+  return { rows: result.rows as R[], rowCount: result.affectedRows ?? result.rows.length, fields: result.fields }
+}
+
+export async function createPgliteDatabase(options: PgliteDriverOptions = {}): Promise<Database> {
+  const pgdata = options.dataDir ? path.join(options.dataDir, 'pgdata') : undefined
+  let unlock = () => {}
+  if (options.dataDir) {
+    try {
+      fs.mkdirSync(options.dataDir, { recursive: true })
+      fs.accessSync(options.dataDir, fs.constants.W_OK)
+    } catch (error) {
+      throw new FatalError(`RESOLUTION_DATA_DIR: ${options.dataDir} is not writable (${(error as NodeJS.ErrnoException).code})`)
+    }
+    unlock = lockDataDir(options.dataDir)
+  }
+  let pglite: PGlite
+  try {
+    pglite = await PGlite.create({
+      dataDir: pgdata,
+      loadDataDir: options.loadDataDir,
+      extensions: { pgcrypto, uuid_ossp },
+      parsers: PARSERS,
+    })
+  } catch (error) {
+    unlock()
+    throw new FatalError(`RESOLUTION_DATA_DIR: cannot open the embedded database in ${pgdata ?? 'memory'}: ${(error as Error).message}`)
+  }
+  const mutex = new Mutex()
+
+  // The queryable used inside the mutex: raw PGlite calls.
+  const direct: Queryable = {
+    async query<R>(sql: string, params: readonly unknown[] = []) {
+      return toResult<R>(await pglite.query(sql, params as unknown[]))
+    },
+    async exec(sql: string) {
+      await pglite.exec(sql)
+    },
+    async copyFrom(copySql: string, source: CopySource) {
+      const sql = copyToBlobSql(copySql)
+      let rows = 0
+      // Chunked so memory stays flat: each chunk is one COPY of whole rows.
+      for await (const chunk of copyChunks(source)) {
+        const result = await pglite.query(sql, [], { blob: new Blob([chunk]) })
+        rows += result.affectedRows ?? 0
+      }
+      return rows
+    },
+  }
+
+  let closed = false
+  return {
+    kind: 'pglite',
+    description: pgdata ? `embedded PGlite at ${pgdata}` : 'embedded PGlite (in memory)',
+    query: (sql, params) => mutex.run(() => direct.query(sql, params)),
+    exec: (sql) => mutex.run(() => direct.exec(sql)),
+    copyFrom(copySql, source) {
+      return this.transaction((tx) => tx.copyFrom(copySql, source))
+    },
+    transaction(fn, txOptions) {
+      return mutex.run(async () => {
+        await pglite.query(beginStatement(txOptions))
+        try {
+          const result = await fn(direct)
+          await pglite.query('COMMIT')
+          return result
+        } catch (error) {
+          await pglite.query('ROLLBACK').catch(() => {})
+          throw error
+        }
+      })
+    },
+    async ping() {
+      if (closed) throw Object.assign(new Error('embedded database is closed'), { code: 'ECLOSED' })
+      await mutex.run(() => pglite.query('SELECT 1'))
+    },
+    async serverVersionNum() {
+      const { rows } = await mutex.run(() => pglite.query<{ v: string }>('SHOW server_version_num'))
+      return Number(rows[0]!.v)
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      await mutex.run(() => pglite.close())
+      unlock()
+    },
+  }
+}

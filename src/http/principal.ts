@@ -1,0 +1,34 @@
+/**
+ * Who is calling: the verified JWT from `Authorization: Bearer`, or the `apikey` header when
+ * there is no bearer. No token → the anon role with empty claims.
+ * @module
+ */
+import type { Claims } from '../auth/jwt.ts'
+import { HttpError } from '../errors.ts'
+import type { Services } from '../services.ts'
+
+export interface Principal {
+  role: string
+  claims: Claims
+  /** The raw token the claims came from (never logged). */
+  token: string | undefined
+  source: 'bearer' | 'apikey' | 'none'
+}
+
+export const ANON_ROLE = 'anon'
+
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (!authorization) return undefined
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
+  if (!match) throw new HttpError(401, 'bad_jwt', 'Authorization header must be "Bearer <token>"')
+  return match[1]
+}
+
+export async function authenticate(services: Services, headers: { authorization?: string; apikey?: string }): Promise<Principal> {
+  const bearer = bearerToken(headers.authorization)
+  const token = bearer ?? (headers.apikey || undefined)
+  if (!token) return { role: ANON_ROLE, claims: {}, token: undefined, source: 'none' }
+  const claims = await services.jwt.verify(token)
+  const role = typeof claims.role === 'string' && claims.role !== '' ? claims.role : ANON_ROLE
+  return { role, claims, token, source: bearer ? 'bearer' : 'apikey' }
+}

@@ -1,0 +1,42 @@
+/**
+ * What the app needs, built once per app instance from its config: logger, JWT service and the
+ * database, opened lazily on first use (never captured at import).
+ * @module
+ */
+import { createJwtService, type JwtService } from './auth/jwt.ts'
+import type { Config } from './config/config.ts'
+import { lazyDatabase, openDatabase, type OpenOptions } from './db/open.ts'
+import type { Database } from './db/types.ts'
+import { createLogger, type Logger } from './logger.ts'
+
+export interface Services {
+  config: Config
+  logger: Logger
+  jwt: JwtService
+  /** The database, opened on first call (and reopened after a failed open). */
+  database(): Promise<Database>
+  /** Whether this instance runs inside a Lambda handler (never runs DDL). */
+  lambda: boolean
+  close(): Promise<void>
+}
+
+export interface ServicesOptions extends OpenOptions {
+  logger?: Logger
+  /** Use this database instead of opening one from config (tests, CLI). */
+  database?: Database
+}
+
+export async function createServices(config: Config, options: ServicesOptions = {}): Promise<Services> {
+  const logger = options.logger ?? createLogger(config.logLevel)
+  const jwt = await createJwtService(config)
+  const given = options.database
+  const handle = lazyDatabase(() => (given ? Promise.resolve(given) : openDatabase(config, options)))
+  return {
+    config,
+    logger,
+    jwt,
+    database: () => handle.get(),
+    lambda: options.lambda ?? false,
+    close: () => handle.close(),
+  }
+}
