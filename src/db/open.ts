@@ -5,7 +5,6 @@
  */
 import type { Config } from '../config/config.ts'
 import { createPgDatabase } from './pg-driver.ts'
-import { createPgliteDatabase } from './pglite-driver.ts'
 import type { Database } from './types.ts'
 
 export interface OpenOptions {
@@ -21,6 +20,8 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
       idleTimeoutMs: options.lambda ? 0 : 30_000,
     })
   }
+  // Loaded only when needed, so server and Lambda bundles carry no PGlite.
+  const { createPgliteDatabase } = await import('./pglite-driver.ts')
   return createPgliteDatabase({ dataDir: config.dataDir })
 }
 
