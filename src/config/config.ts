@@ -33,6 +33,41 @@ export interface Config {
   statementTimeoutMs: number
   /** JWT lifetime of access tokens, seconds (`JWT_EXP`). */
   jwtExp: number
+  /** `/auth/v1` settings (`AUTH_*`), see `authConfig`. */
+  auth: AuthConfig
+}
+
+/** Settings of the Supabase-Auth-compatible service; names follow GoTrue's `GOTRUE_*` ones. */
+export interface AuthConfig {
+  /** Base URL of `/auth/v1` as clients reach it, for email links (`API_EXTERNAL_URL`). */
+  externalUrl: string
+  /** `iss` claim of access tokens (`JWT_ISSUER`, default `externalUrl`). */
+  jwtIssuer: string
+  disableSignup: boolean
+  anonymousUsers: boolean
+  passwordMinLength: number
+  /** `:`-separated character sets a password must each draw from (`AUTH_PASSWORD_REQUIRED_CHARACTERS`). */
+  passwordRequiredCharacters: string[]
+  /** Seconds a revoked refresh token may still be used (`AUTH_REFRESH_TOKEN_REUSE_INTERVAL`). */
+  refreshTokenReuseInterval: number
+  secureEmailChange: boolean
+  otpLength: number
+  /** Email OTP / link lifetime, seconds. */
+  otpExp: number
+  /** Seconds between two emails to one user (`AUTH_SMTP_MAX_FREQUENCY`). */
+  smtpMaxFrequency: number
+  smtpSenderName: string
+  smtpAdminEmail: string
+  /** Extra allowed `redirect_to` URLs (prefixes, comma-separated). */
+  redirectUrls: string[]
+  /** Header naming the client IP for per-IP limits (`AUTH_RATE_LIMIT_HEADER`); unset = no per-IP limits, as GoTrue. */
+  rateLimitHeader: string | undefined
+  /** Events per window: emails per hour (global), others per 5 minutes per IP, anonymous sign-ups per hour per IP. */
+  rateLimitEmailSent: number
+  rateLimitTokenRefresh: number
+  rateLimitOtp: number
+  rateLimitVerify: number
+  rateLimitAnonymousUsers: number
 }
 
 export interface JsonWebKeySet {
@@ -107,6 +142,38 @@ function rootKey(raw: string | undefined): string | undefined {
   return value
 }
 
+function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
+  const externalUrl = (env.API_EXTERNAL_URL?.trim() || `http://localhost:${port}/auth/v1`).replace(/\/+$/, '')
+  try {
+    new URL(externalUrl)
+  } catch {
+    fail('API_EXTERNAL_URL', `is not a valid URL: ${JSON.stringify(externalUrl)}`)
+  }
+  const list = (name: string, separator: string) => (env[name] ?? '').split(separator).map((s) => s.trim()).filter(Boolean)
+  return {
+    externalUrl,
+    jwtIssuer: env.JWT_ISSUER?.trim() || externalUrl,
+    disableSignup: boolean(env, 'AUTH_DISABLE_SIGNUP', false),
+    anonymousUsers: boolean(env, 'AUTH_ANONYMOUS_USERS', false),
+    passwordMinLength: integer(env, 'AUTH_PASSWORD_MIN_LENGTH', 6, 6, 72),
+    passwordRequiredCharacters: list('AUTH_PASSWORD_REQUIRED_CHARACTERS', ':'),
+    refreshTokenReuseInterval: integer(env, 'AUTH_REFRESH_TOKEN_REUSE_INTERVAL', 10, 0, 3600),
+    secureEmailChange: boolean(env, 'AUTH_SECURE_EMAIL_CHANGE', true),
+    otpLength: integer(env, 'AUTH_OTP_LENGTH', 6, 6, 10),
+    otpExp: integer(env, 'AUTH_OTP_EXP', 86_400, 60, 86_400),
+    smtpMaxFrequency: integer(env, 'AUTH_SMTP_MAX_FREQUENCY', 60, 0, 86_400),
+    smtpSenderName: env.SMTP_SENDER_NAME?.trim() || 'resolution',
+    smtpAdminEmail: env.SMTP_ADMIN_EMAIL?.trim() || `no-reply@${new URL(siteUrl).hostname}`,
+    redirectUrls: list('AUTH_REDIRECT_URLS', ','),
+    rateLimitHeader: env.AUTH_RATE_LIMIT_HEADER?.trim() || undefined,
+    rateLimitEmailSent: integer(env, 'AUTH_RATE_LIMIT_EMAIL_SENT', 30, 0, 1_000_000_000),
+    rateLimitTokenRefresh: integer(env, 'AUTH_RATE_LIMIT_TOKEN_REFRESH', 150, 0, 1_000_000_000),
+    rateLimitOtp: integer(env, 'AUTH_RATE_LIMIT_OTP', 30, 0, 1_000_000_000),
+    rateLimitVerify: integer(env, 'AUTH_RATE_LIMIT_VERIFY', 30, 0, 1_000_000_000),
+    rateLimitAnonymousUsers: integer(env, 'AUTH_RATE_LIMIT_ANONYMOUS_USERS', 30, 0, 1_000_000_000),
+  }
+}
+
 /**
  * Reads and validates the environment. Secrets that development may generate (JWT secret, API
  * keys, vault root key) are left undefined here; `resolveDevSecrets` fills them outside production.
@@ -145,6 +212,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT', 8000, 0, 3_600_000),
     jwtExp: integer(env, 'JWT_EXP', 3600, 30, 604_800),
+    auth: authConfig(env, siteUrl, integer(env, 'PORT', 5050, 0, 65535)),
   }
   if (production) {
     if (!config.databaseUrl) fail('DATABASE_URL', 'is required in production (NODE_ENV=production)')
