@@ -1,0 +1,65 @@
+/**
+ * Builds what a Lambda execution environment keeps between invocations: config, services (one
+ * database connection, opened on first use, replaced by the pool after it breaks) and the app.
+ * Nothing here runs DDL: the schema is created by `resolution db init` / `db migrate` on deploy.
+ *
+ * Start-up never throws. A bad config becomes a handler that logs one line naming the variable
+ * and answers 500 `configuration_error` to every request, so the logs say what is wrong instead of
+ * showing a crash loop.
+ * @module
+ */
+import type { Context } from 'aws-lambda'
+import { createApp } from '../app.ts'
+import type { Env } from '../config/config.ts'
+import { FatalError } from '../errors.ts'
+import { createServices, type Services } from '../services.ts'
+import { lambdaErrorHandler, lambdaHttpHandler, type LambdaHttpHandler, type LambdaHttpResult } from './lambda-events.ts'
+import { loadLambdaConfig } from './lambda-config.ts'
+
+export interface LambdaRuntime {
+  handler: (event: unknown, context?: Partial<Context>) => Promise<LambdaHttpResult>
+  /** Undefined when start-up failed. */
+  services: Services | undefined
+  /** The start-up failure, if any (already shown to operators through the log line). */
+  startupError: string | undefined
+  close(): Promise<void>
+}
+
+function describeStartupError(error: unknown): string {
+  if (error instanceof FatalError) return error.message
+  return `start-up failed: ${(error as Error)?.message ?? String(error)}`
+}
+
+function failingRuntime(message: string, log: (line: string) => void): LambdaRuntime {
+  const answer = lambdaErrorHandler(500, { code: 'configuration_error', message: 'The function is misconfigured; its log names the setting to fix' })
+  return {
+    async handler(event, context) {
+      log(JSON.stringify({ level: 'fatal', code: 'configuration_error', msg: message, requestId: context?.awsRequestId }))
+      return answer(event, context)
+    },
+    services: undefined,
+    startupError: message,
+    close: async () => {},
+  }
+}
+
+export async function createLambdaRuntime(env: Env, options: { log?: (line: string) => void } = {}): Promise<LambdaRuntime> {
+  const log = options.log ?? ((line: string) => console.error(line))
+  let services: Services | undefined
+  let handle: LambdaHttpHandler
+  try {
+    const config = loadLambdaConfig(env)
+    services = await createServices(config, { lambda: true })
+    handle = lambdaHttpHandler(createApp(services))
+  } catch (error) {
+    await services?.close().catch(() => {})
+    return failingRuntime(describeStartupError(error), log)
+  }
+  const ready = services
+  return {
+    handler: (event, context) => handle(event, context),
+    services: ready,
+    startupError: undefined,
+    close: () => ready.close(),
+  }
+}
