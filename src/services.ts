@@ -37,6 +37,7 @@ export async function createServices(config: Config, options: ServicesOptions = 
     jwt,
     database: () => handle.get(),
     lambda: options.lambda ?? false,
-    close: () => handle.close(),
+    // A database handed in belongs to the caller, who closes it.
+    close: () => (given ? Promise.resolve() : handle.close()),
   }
 }

@@ -25,11 +25,11 @@ export interface JwtService {
   publicJwks(): { keys: jose.JWK[] }
 }
 
-const ASYMMETRIC_ALGS = ['ES256', 'RS256'] as const
+type AsymmetricAlg = 'ES256' | 'RS256'
 
 interface AsymmetricKey {
   kid: string
-  alg: (typeof ASYMMETRIC_ALGS)[number]
+  alg: AsymmetricAlg
   publicJwk: jose.JWK
   verifyKey: jose.CryptoKey
   signKey: jose.CryptoKey | undefined
@@ -39,7 +39,7 @@ function badJwt(message: string): HttpError {
   return new HttpError(401, 'bad_jwt', message, { body: { code: 'bad_jwt', message } })
 }
 
-function algOf(jwk: Record<string, unknown>): AsymmetricKey['alg'] {
+function algOf(jwk: Record<string, unknown>): AsymmetricAlg {
   if (jwk.alg === 'ES256' || (jwk.kty === 'EC' && jwk.crv === 'P-256')) return 'ES256'
   if (jwk.alg === 'RS256' || jwk.kty === 'RSA') return 'RS256'
   throw new Error(`JWT_KEYS: unsupported key (kty ${String(jwk.kty)}, alg ${String(jwk.alg)}); use ES256 or RS256`)

@@ -70,13 +70,13 @@ export function createPgDatabase(options: PgDriverOptions): Database {
 
   const autocommit = clientQueryable(pool)
 
-  return {
+  const database: Database = {
     kind: 'pg',
     description: maskUrl(options.url),
     query: autocommit.query,
     exec: autocommit.exec,
     async copyFrom(copySql, source) {
-      return this.transaction((tx) => tx.copyFrom(copySql, source))
+      return database.transaction((tx) => tx.copyFrom(copySql, source))
     },
     async transaction(fn, txOptions) {
       const client = await pool.connect()
@@ -120,4 +120,5 @@ export function createPgDatabase(options: PgDriverOptions): Database {
       await pool.end()
     },
   }
+  return database
 }

@@ -112,7 +112,7 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
       let rows = 0
       // Chunked so memory stays flat: each chunk is one COPY of whole rows.
       for await (const chunk of copyChunks(source)) {
-        const result = await pglite.query(sql, [], { blob: new Blob([chunk]) })
+        const result = await pglite.query(sql, [], { blob: new Blob([chunk as Uint8Array<ArrayBuffer>]) })
         rows += result.affectedRows ?? 0
       }
       return rows
@@ -120,13 +120,13 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
   }
 
   let closed = false
-  return {
+  const database: Database = {
     kind: 'pglite',
     description: pgdata ? `embedded PGlite at ${pgdata}` : 'embedded PGlite (in memory)',
     query: (sql, params) => mutex.run(() => direct.query(sql, params)),
     exec: (sql) => mutex.run(() => direct.exec(sql)),
     copyFrom(copySql, source) {
-      return this.transaction((tx) => tx.copyFrom(copySql, source))
+      return database.transaction((tx) => tx.copyFrom(copySql, source))
     },
     transaction(fn, txOptions) {
       return mutex.run(async () => {
@@ -156,4 +156,5 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
       unlock()
     },
   }
+  return database
 }

@@ -1,0 +1,44 @@
+/**
+ * The one Hono app every runtime serves: request id, logging, CORS, body limit, the error
+ * renderer, `/health`, and the protocol routers. It imports no runtime.
+ * @module
+ */
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { requestId } from 'hono/request-id'
+import { appError } from './errors.ts'
+import { supabaseCors } from './http/cors.ts'
+import { Drain } from './http/draining.ts'
+import { renderError } from './http/error-handler.ts'
+import { healthRouter } from './http/health.ts'
+import { requestLog } from './http/request-log.ts'
+import type { Services } from './services.ts'
+
+export interface AppOptions {
+  /** Shared with the runtime so SIGTERM can drain; a new one by default. */
+  drain?: Drain
+}
+
+export function createApp(services: Services, options: AppOptions = {}): Hono {
+  const app = new Hono()
+  const drain = options.drain ?? new Drain()
+
+  app.use(requestId({ headerName: 'X-Request-Id' }))
+  app.use(requestLog(services.logger))
+  app.use(supabaseCors())
+  app.use(drain.middleware())
+  app.use(
+    bodyLimit({
+      maxSize: services.config.bodyLimit,
+      onError: () => {
+        throw appError('payload_too_large', `The request body exceeds the limit of ${services.config.bodyLimit} bytes`)
+      },
+    }),
+  )
+
+  app.route('/health', healthRouter(services))
+
+  app.notFound((c) => c.json({ code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404))
+  app.onError((error, c) => renderError(error, c, services.logger))
+  return app
+}

@@ -1,0 +1,34 @@
+/**
+ * The `resolution` command line. Each area registers its commands from its own module.
+ * @module
+ */
+import { Command, CommanderError } from 'commander'
+import { FatalError } from '../errors.ts'
+import { registerDbInit } from './commands/db-init.ts'
+import { register as registerServe } from './commands/serve.ts'
+
+export function buildProgram(): Command {
+  const program = new Command('resolution')
+    .description('Supabase-compatible Auth, REST and Vault over PostgreSQL or an embedded database')
+    .showHelpAfterError()
+  registerServe(program)
+  const db = program.command('db').description('Database tools: init, status, dump, restore, migrate')
+  registerDbInit(db)
+  return program
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv)
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode)
+    if (error instanceof FatalError) {
+      process.stderr.write(`resolution: ${error.message}\n`)
+      process.exit(1)
+    }
+    process.stderr.write(`resolution: ${(error as Error)?.stack ?? String(error)}\n`)
+    process.exit(1)
+  }
+}
+
+await main(process.argv)

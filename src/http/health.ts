@@ -1,0 +1,18 @@
+/** `GET /health`: 200 when the database answers, 503 with a code when it does not (ALB target health). */
+import { Hono } from 'hono'
+import { appError } from '../errors.ts'
+import type { Services } from '../services.ts'
+
+export function healthRouter(services: Services): Hono {
+  const router = new Hono()
+  router.get('/', async (c) => {
+    try {
+      const database = await services.database()
+      await database.ping(2000)
+    } catch (error) {
+      throw appError('database_unavailable', 'The database is not reachable', { headers: { 'Retry-After': '1' }, cause: error })
+    }
+    return c.json({ status: 'ok', database: 'ok' })
+  })
+  return router
+}

@@ -1,0 +1,135 @@
+/**
+ * PostgREST's error catalogue and its SQLSTATE → HTTP table. Every REST error leaves as
+ * `{code, details, hint, message}` with `Proxy-Status: PostgREST; error=<code>`, the body
+ * postgrest-js hands to applications verbatim.
+ * @module
+ */
+import { HttpError } from '../errors.ts'
+
+export interface PgrstBody {
+  code: string
+  details: unknown
+  hint: string | null
+  message: string
+}
+
+/** An error with PostgREST's body shape. */
+export function pgrstError(status: number, code: string, message: string, details: unknown = null, hint: string | null = null, headers: Record<string, string> = {}): HttpError {
+  const body: PgrstBody = { code, details, hint, message }
+  return new HttpError(status, code, message, {
+    body: body as unknown as Record<string, unknown>,
+    headers: { 'Proxy-Status': `PostgREST; error=${code}`, ...headers },
+  })
+}
+
+// --- API request errors: PGRST1xx ----------------------------------------------------------
+
+export const parseError = (message: string, details: string | null = null) => pgrstError(400, 'PGRST100', message, details)
+
+export const invalidBody = (message: string) => pgrstError(400, 'PGRST102', message)
+
+export const invalidRange = (details: string) => pgrstError(416, 'PGRST103', 'Requested range not satisfiable', details)
+
+export const invalidSchema = (schema: string, exposed: string[]) =>
+  pgrstError(406, 'PGRST106', `Invalid schema: ${schema}`, null, `Only the following schemas are exposed: ${exposed.join(', ')}`)
+
+export const unacceptableMedia = (types: string[]) => pgrstError(406, 'PGRST107', `None of these media types are available: ${types.join(', ')}`)
+
+export const notEmbedded = (name: string) =>
+  pgrstError(400, 'PGRST108', `'${name}' is not an embedded resource in this request`, null, `Verify that '${name}' is included in the 'select' query parameter.`)
+
+export const singularityError = (rows: number) =>
+  pgrstError(406, 'PGRST116', 'Cannot coerce the result to a single JSON object', `The result contains ${rows} rows`)
+
+export const unsupportedMethod = (method: string) => pgrstError(405, 'PGRST117', `Unsupported HTTP method: ${method}`)
+
+export const relatedOrderNotToOne = (origin: string, target: string) =>
+  pgrstError(400, 'PGRST118', `A related order on '${target}' is not possible`, `'${origin}' and '${target}' do not form a many-to-one or one-to-one relationship`)
+
+export const badEmbedOperator = (name: string) =>
+  pgrstError(400, 'PGRST120', `Bad operator on the '${name}' embedded resource`, 'Only is null or not is null filters are allowed on embedded resources')
+
+export const invalidPreferences = (prefs: string[]) =>
+  pgrstError(400, 'PGRST122', 'Invalid preferences given with handling=strict', `Invalid preferences: ${prefs.join(', ')}`)
+
+export const aggregatesDisabled = () => pgrstError(400, 'PGRST123', 'Use of aggregate functions is not allowed')
+
+export const maxAffectedViolation = (rows: number) =>
+  pgrstError(400, 'PGRST124', 'Query result exceeds max-affected preference constraint', `The query affects ${rows} rows`)
+
+export const invalidPath = () => pgrstError(404, 'PGRST125', 'Invalid path specified in request URL')
+
+export const notImplemented = (details: string) => pgrstError(400, 'PGRST127', 'Feature not implemented', details)
+
+// --- Schema cache errors: PGRST2xx ---------------------------------------------------------
+
+export const tableNotFound = (schema: string, name: string, suggestion?: string) =>
+  pgrstError(404, 'PGRST205', `Could not find the table '${schema}.${name}' in the schema cache`, null, suggestion ? `Perhaps you meant the table '${schema}.${suggestion}'` : null)
+
+export const columnNotFound = (table: string, column: string) =>
+  pgrstError(400, 'PGRST204', `Could not find the '${column}' column of '${table}' in the schema cache`)
+
+export const schemaCacheNotLoaded = () => pgrstError(503, 'PGRST002', 'Could not query the database for the schema cache. Retrying.')
+
+// --- JWT errors: PGRST3xx ------------------------------------------------------------------
+
+export function jwtError(message: string): HttpError {
+  const code = /expired|not yet valid|issued at future|audience|claims/i.test(message) ? 'PGRST303' : 'PGRST301'
+  return pgrstError(401, code, message, null, null, {
+    'WWW-Authenticate': `Bearer error="invalid_token", error_description="${message.replaceAll('"', "'")}"`,
+  })
+}
+
+// --- PostgreSQL errors ---------------------------------------------------------------------
+
+interface PgErrorLike {
+  code?: string
+  message?: string
+  detail?: string
+  hint?: string
+}
+
+/** PostgREST's `mapSQLtoHTTP`, one line per condition. `authenticated` = the request carried a JWT. */
+export function statusForSqlState(code: string, message: string, authenticated: boolean): number {
+  if (code === '23503' || code === '23505') return 409 // foreign_key / unique violation
+  if (code === '25006') return 405 // read_only_sql_transaction
+  if (code === '21000') return message.endsWith('requires a WHERE clause') ? 400 : 500 // safeupdate
+  if (code === '22023') return /^role .* does not exist$/.test(message) ? 401 : 400
+  if (code === '42501') return authenticated ? 403 : 401 // insufficient_privilege
+  if (code === '42883') return message.startsWith('function xmlagg(') ? 406 : 404 // undefined_function
+  if (code === '42P01') return 404 // undefined_table
+  if (code === '42P17') return 500 // infinite recursion (policies)
+  if (code === 'P0001') return 400 // raise_exception
+  if (code === '53400') return 500 // configuration_limit_exceeded
+  if (code === '57P01') return 503 // admin_shutdown
+  if (/^PT\d{3}$/.test(code)) return Number(code.slice(2))
+  const cls = code.slice(0, 2)
+  if (cls === '08' || cls === '53') return 503
+  if (cls === '0L' || cls === '0P' || cls === '28') return 403
+  if (['09', '25', '2D', '38', '39', '3B', '40', '54', '55', '57', '58', 'F0', 'HV', 'XX', 'P0'].includes(cls)) return 500
+  return 400
+}
+
+/** Turns a statement error into PostgREST's response; returns undefined for non-SQL failures. */
+export function fromPgError(error: unknown, authenticated: boolean): HttpError | undefined {
+  const e = error as PgErrorLike
+  if (typeof e?.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code)) return undefined
+  const message = e.message ?? ''
+  if (e.code === 'PGRST') return customPgrstError(e)
+  const status = statusForSqlState(e.code, message, authenticated)
+  const headers: Record<string, string> = {}
+  if (status === 401) headers['WWW-Authenticate'] = 'Bearer'
+  return pgrstError(status, e.code, message, e.detail ?? null, e.hint ?? null, headers)
+}
+
+/** `RAISE SQLSTATE 'PGRST' USING message = '{json}', detail = '{json}'`. */
+function customPgrstError(e: PgErrorLike): HttpError {
+  try {
+    const body = JSON.parse(e.message ?? '') as Record<string, unknown>
+    const detail = JSON.parse(e.detail ?? '') as { status?: unknown; headers?: Record<string, string> }
+    if (typeof body.code !== 'string' || typeof body.message !== 'string' || typeof detail.status !== 'number') throw new Error('shape')
+    return pgrstError(detail.status, body.code, body.message, body.details ?? null, (body.hint as string) ?? null, detail.headers ?? {})
+  } catch {
+    return pgrstError(500, 'PGRST121', `Could not parse JSON in the "RAISE SQLSTATE 'PGRST'" error`)
+  }
+}

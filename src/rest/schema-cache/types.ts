@@ -1,0 +1,117 @@
+/**
+ * What the REST layer knows about the database: relations, columns, keys, relationships and
+ * functions of the exposed schemas. Loaded once (and on reload), then read by the pure planner.
+ * @module
+ */
+
+export interface Column {
+  name: string
+  /** `format_type` text, e.g. `bigint`, `character varying(20)`, `public.user_status`. */
+  type: string
+  /** The type's own name (`int8`, `tsvector`, `user_status`); for domains, the base type's name. */
+  typeName: string
+  nullable: boolean
+  default: string | null
+  generated: boolean
+  identity: boolean
+  description: string | null
+  /** Labels of an enum type, in order. */
+  enumValues: string[] | null
+  maxLength: number | null
+}
+
+export type RelationKind = 'table' | 'view' | 'materialized_view' | 'foreign_table' | 'partitioned_table'
+
+export interface Relation {
+  schema: string
+  name: string
+  kind: RelationKind
+  description: string | null
+  columns: Column[]
+  columnsByName: Map<string, Column>
+  primaryKey: string[]
+  /** Unique constraints (primary key excluded), each a column list. */
+  uniqueKeys: string[][]
+  insertable: boolean
+  updatable: boolean
+  deletable: boolean
+}
+
+export interface ForeignKey {
+  constraint: string
+  schema: string
+  table: string
+  columns: string[]
+  refSchema: string
+  refTable: string
+  refColumns: string[]
+}
+
+export type Cardinality = 'many-to-one' | 'one-to-many' | 'one-to-one' | 'many-to-many'
+
+export interface QualifiedName {
+  schema: string
+  name: string
+}
+
+/** A direction-specific edge from `source` to `target`, as the planner embeds it. */
+export interface Relationship {
+  cardinality: Cardinality
+  source: QualifiedName
+  target: QualifiedName
+  /** FK constraint name (for m2m: the FK from the junction to the source). */
+  constraint: string
+  /** Join columns: source.sourceColumns[i] = target.targetColumns[i] (m2o/o2m/o2o). */
+  sourceColumns: string[]
+  targetColumns: string[]
+  /** Only for many-to-many. */
+  junction?: {
+    relation: QualifiedName
+    /** FK junction → source: junction.sourceJoin[i] = source.sourceColumns[i]. */
+    sourceConstraint: string
+    sourceJoin: string[]
+    /** FK junction → target: junction.targetJoin[i] = target.targetColumns[i]. */
+    targetConstraint: string
+    targetJoin: string[]
+  }
+}
+
+export interface RoutineParam {
+  name: string
+  type: string
+  typeName: string
+  /** `i` in, `o` out, `b` inout, `v` variadic, `t` table column. */
+  mode: 'i' | 'o' | 'b' | 'v' | 't'
+  hasDefault: boolean
+}
+
+export interface Routine {
+  schema: string
+  name: string
+  /** Input parameters in call order. */
+  params: RoutineParam[]
+  /** Output columns for `RETURNS TABLE`/OUT parameters. */
+  outColumns: RoutineParam[]
+  returnType: string
+  returnTypeName: string
+  returnsSet: boolean
+  /** The relation a composite return type belongs to (`RETURNS SETOF messages`). */
+  returnsRelation: QualifiedName | null
+  /** `RETURNS record`, `TABLE(...)` or a composite: rows with columns. */
+  returnsComposite: boolean
+  returnsVoid: boolean
+  volatility: 'immutable' | 'stable' | 'volatile'
+  description: string | null
+  /** Estimated rows (`ROWS n`), used for computed relationships. */
+  rows: number
+}
+
+export interface SchemaCache {
+  readonly schemas: string[]
+  readonly relations: Map<string, Relation>
+  readonly relationships: Map<string, Relationship[]>
+  readonly routines: Map<string, Routine[]>
+  readonly loadedAt: Date
+}
+
+export const relationKey = (schema: string, name: string) => `${schema}\u0000${name}`

@@ -1,0 +1,95 @@
+/**
+ * The Node HTTP runtime (container, EC2, `npm start`): serves the app on PORT, bootstraps the
+ * database (retrying with backoff while a server is unreachable, answering 503 on /health
+ * meanwhile), and drains on SIGTERM for ECS task draining. It translates; the app decides.
+ * @module
+ */
+import type { AddressInfo } from 'node:net'
+import { serve, type ServerType } from '@hono/node-server'
+import { createApp } from '../app.ts'
+import { isConnectionError } from '../db/errors.ts'
+import { FatalError } from '../errors.ts'
+import { Drain } from '../http/draining.ts'
+import { bootstrap } from '../schema/bootstrap.ts'
+import type { Services } from '../services.ts'
+
+export interface RunningServer {
+  url: string
+  port: number
+  /** Resolves once the database is bootstrapped (or immediately with `init: false`). */
+  ready: Promise<void>
+  /** Stop accepting, finish in-flight requests (up to `graceMs`), close the database. */
+  shutdown(graceMs?: number): Promise<void>
+}
+
+export interface StartOptions {
+  port: number
+  /** Run the bootstrap on start (a fast no-op when current). */
+  init: boolean
+  hostname?: string
+}
+
+function listen(app: ReturnType<typeof createApp>, port: number, hostname: string | undefined): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, port, hostname }, () => resolve(server))
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new FatalError(`PORT: port ${port} is already in use; stop the other process or set PORT`))
+      else if (error.code === 'EACCES') reject(new FatalError(`PORT: no permission to listen on port ${port}`))
+      else reject(error)
+    })
+  })
+}
+
+/** Bootstraps, retrying with capped exponential backoff while the server is unreachable. */
+async function bootstrapWithRetry(services: Services, stopped: () => boolean): Promise<void> {
+  let delay = 250
+  for (;;) {
+    try {
+      const database = await services.database()
+      const report = await bootstrap(database, { logger: services.logger })
+      services.logger.info({ version: report.version, applied: report.applied, durationMs: report.durationMs }, 'database bootstrap')
+      return
+    } catch (error) {
+      if (!isConnectionError(error) || stopped()) throw error
+      services.logger.warn({ retryInMs: delay, error: (error as Error).message }, 'database unreachable; retrying')
+      await new Promise((resolve) => setTimeout(resolve, delay))
+      delay = Math.min(delay * 2, 10_000)
+    }
+  }
+}
+
+export async function startServer(services: Services, options: StartOptions): Promise<RunningServer> {
+  const drain = new Drain()
+  const app = createApp(services, { drain })
+  let stopped = false
+
+  // The embedded database is opened (and its lock taken) before listening, so a second
+  // `npm start` on the same data dir fails at once with one clear line.
+  if (!services.config.databaseUrl) await services.database()
+  const server = await listen(app, options.port, options.hostname)
+  const port = (server.address() as AddressInfo).port
+  const ready = options.init ? bootstrapWithRetry(services, () => stopped) : Promise.resolve()
+
+  let shuttingDown: Promise<void> | undefined
+  return {
+    url: `http://localhost:${port}`,
+    port,
+    ready,
+    shutdown(graceMs = 8000) {
+      shuttingDown ??= (async () => {
+        stopped = true
+        drain.start()
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        // Idle keep-alive sockets would hold close() open; in-flight ones finish first.
+        ;(server as { closeIdleConnections?: () => void }).closeIdleConnections?.()
+        const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref())
+        await Promise.race([drain.idle(), grace])
+        ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
+        await Promise.race([closed, grace])
+        await ready.catch(() => {})
+        await services.close()
+      })()
+      return shuttingDown
+    },
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Serves the real app on a random port over a suite's test database, so tests drive it over HTTP
+ * with the real `@supabase/supabase-js` client.
+ */
+import os from 'node:os'
+import path from 'node:path'
+import { mkdtempSync } from 'node:fs'
+import { issueApiKey } from '../../src/auth/jwt.ts'
+import { loadConfig, type Env } from '../../src/config/config.ts'
+import { startServer } from '../../src/runtime/node-server.ts'
+import { createServices, type Services } from '../../src/services.ts'
+import type { TestDatabase } from './databases.ts'
+
+export const TEST_JWT_SECRET = 'test-secret-with-at-least-32-characters-long'
+
+export interface TestApp {
+  url: string
+  anonKey: string
+  serviceRoleKey: string
+  services: Services
+  close(): Promise<void>
+}
+
+export async function startTestApp(testDb: TestDatabase, env: Env = {}): Promise<TestApp> {
+  const config = loadConfig({
+    JWT_SECRET: TEST_JWT_SECRET,
+    LOG_LEVEL: 'silent',
+    RESOLUTION_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'resolution-test-')),
+    VAULT_ROOT_KEY: 'd4dc5b6d4a1d6a10b2c1e76112c994d65db7cec380572cc1839624d4be3fa275',
+    ...(testDb.url ? { DATABASE_URL: testDb.url } : {}),
+    ...env,
+  })
+  const services = await createServices(config, { database: testDb.database })
+  const anonKey = config.anonKey ?? (await issueApiKey(services.jwt, 'anon'))
+  const serviceRoleKey = config.serviceRoleKey ?? (await issueApiKey(services.jwt, 'service_role'))
+  const server = await startServer(services, { port: 0, init: false, hostname: '127.0.0.1' })
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    anonKey,
+    serviceRoleKey,
+    services,
+    close: () => server.shutdown(1000),
+  }
+}
