@@ -6,12 +6,14 @@ import { Command, CommanderError } from 'commander'
 import { FatalError } from '../errors.ts'
 import { registerDbInit } from './commands/db-init.ts'
 import { register as registerServe } from './commands/serve.ts'
+import { register as registerInvoke } from './commands/invoke.ts'
 
 export function buildProgram(): Command {
   const program = new Command('resolution')
     .description('Supabase-compatible Auth, REST and Vault over PostgreSQL or an embedded database')
     .showHelpAfterError()
   registerServe(program)
+  registerInvoke(program)
   const db = program.command('db').description('Database tools: init, status, dump, restore, migrate')
   registerDbInit(db)
   return program

@@ -9,9 +9,11 @@
  * @module
  */
 import type { Context } from 'aws-lambda'
+import pino from 'pino'
 import { createApp } from '../app.ts'
 import type { Env } from '../config/config.ts'
 import { FatalError } from '../errors.ts'
+import { createLogger } from '../logger.ts'
 import { createServices, type Services } from '../services.ts'
 import { lambdaErrorHandler, lambdaHttpHandler, type LambdaHttpHandler, type LambdaHttpResult } from './lambda-events.ts'
 import { loadLambdaConfig } from './lambda-config.ts'
@@ -43,13 +45,23 @@ function failingRuntime(message: string, log: (line: string) => void): LambdaRun
   }
 }
 
-export async function createLambdaRuntime(env: Env, options: { log?: (line: string) => void } = {}): Promise<LambdaRuntime> {
+export interface LambdaRuntimeOptions {
+  /** Where the start-up failure line goes (default: stderr). */
+  log?: (line: string) => void
+  /** Where the app's JSON logs go (default: stderr, written synchronously). */
+  logDestination?: pino.DestinationStream
+}
+
+export async function createLambdaRuntime(env: Env, options: LambdaRuntimeOptions = {}): Promise<LambdaRuntime> {
   const log = options.log ?? ((line: string) => console.error(line))
   let services: Services | undefined
   let handle: LambdaHttpHandler
   try {
     const config = loadLambdaConfig(env)
-    services = await createServices(config, { lambda: true })
+    // Synchronous writes: a frozen execution environment loses no buffered lines. stderr keeps
+    // stdout free for `resolution invoke`'s result, as under `sam local invoke`.
+    const logger = createLogger(config.logLevel, options.logDestination ?? pino.destination({ dest: 2, sync: true }))
+    services = await createServices(config, { lambda: true, logger })
     handle = lambdaHttpHandler(createApp(services))
   } catch (error) {
     await services?.close().catch(() => {})

@@ -4,12 +4,14 @@ import { describeConfig } from '../../config/config.ts'
 import { startServer } from '../../runtime/node-server.ts'
 import { createServices } from '../../services.ts'
 import { commandConfig } from '../context.ts'
+import { serveLambdaCommand } from '../../runtime/lambda-serve.ts'
 
 interface ServeOptions {
   port?: string
   databaseUrl?: string
   init: boolean
   printConfig?: boolean
+  lambda?: boolean
 }
 
 export function register(program: Command): void {
@@ -20,8 +22,10 @@ export function register(program: Command): void {
     .option('--database-url <url>', 'PostgreSQL URL (overrides DATABASE_URL)')
     .option('--no-init', 'do not bootstrap the database on start')
     .option('--print-config', 'print the effective configuration (secrets masked) and exit')
+    .option('--lambda', 'serve through the Lambda handler, each request as an HTTP API event (like sam local start-api)')
     .action(async (options: ServeOptions) => {
       const env = options.port === undefined ? process.env : { ...process.env, PORT: options.port }
+      if (options.lambda) return serveLambdaCommand(options, env)
       const config = await commandConfig(options, env)
       if (options.printConfig) {
         process.stdout.write(JSON.stringify(describeConfig(config), null, 2) + '\n')
