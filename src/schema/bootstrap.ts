@@ -16,6 +16,7 @@ import { CAPABILITIES_QUERY, planRoles, type Capabilities } from './sql/roles.ts
 import { grantStatements, REALTIME_PUBLICATION, schemaStatements } from './sql/schemas.ts'
 import { VAULT_SECRETS } from './sql/vault.ts'
 import { SUPABASE_ROLES } from './sql/roles.ts'
+import { WARNINGS_SETTING } from './ddl.ts'
 
 /** Bump when a step changes; databases at a lower version re-run every (idempotent) step. */
 export const BOOTSTRAP_VERSION = 1
@@ -125,6 +126,8 @@ export async function bootstrap(database: Database, options: BootstrapOptions = 
         }
       }
     }
+    const recorded = await tx.query<{ warnings: string | null }>('SELECT current_setting($1, true) AS warnings', [WARNINGS_SETTING])
+    context.warnings.push(...(recorded.rows[0]?.warnings ?? '').split('\n').filter(Boolean))
     // A newer version recorded by a newer build is kept: max(version) is what status reports.
     await tx.query(
       `INSERT INTO _resolution.bootstrap (version) VALUES ($1)

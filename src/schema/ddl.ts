@@ -1,14 +1,26 @@
 /**
  * Idempotent DDL builders for the bootstrap. Every object is created only when it is missing and
- * existing ones are never altered, dropped or retyped; only missing columns and indexes are
- * added. Each check reads the catalogs first, because `ALTER TABLE … ADD COLUMN IF NOT EXISTS`
- * and `CREATE INDEX IF NOT EXISTS` still demand ownership of the table, which a non-owner (the
+ * existing ones are never altered, dropped or retyped; only missing columns, indexes and enum
+ * labels are added. Each check reads the catalogs first, because `ADD COLUMN IF NOT EXISTS` and
+ * `CREATE INDEX IF NOT EXISTS` still demand ownership of the table, which a non-owner (the
  * `postgres` role of a real Supabase project, where `supabase_auth_admin` owns `auth`) lacks.
+ * What the connecting role may not do is recorded as a warning (see `warn`), never an error.
  *
  * Names here are trusted constants of this module's callers, quoted with `ident()` all the same.
  * @module
  */
 import { ident, literal, qualified } from '../db/sql.ts'
+
+/** The transaction-local setting the bootstrap's DO blocks append their warnings to. */
+export const WARNINGS_SETTING = 'resolution.bootstrap_warnings'
+
+/**
+ * PL/pgSQL that records a warning as a line appended to a transaction-local setting, which
+ * `bootstrap()` reads back for its report and log (so no session state outlives the transaction).
+ */
+export function warn(messageExpression: string): string {
+  return `PERFORM pg_catalog.set_config('${WARNINGS_SETTING}', coalesce(current_setting('${WARNINGS_SETTING}', true), '') || (${messageExpression}) || chr(10), true);`
+}
 
 export interface TableSpec {
   schema: string
@@ -24,7 +36,10 @@ export interface TableSpec {
   rowLevelSecurity?: boolean
 }
 
-/** One DO block: create the table if missing, then add missing columns and indexes. */
+const OWNS_TABLE = (regclass: string) =>
+  `EXISTS (SELECT FROM pg_catalog.pg_class WHERE oid = to_regclass(${regclass}) AND pg_catalog.pg_has_role(current_user, relowner, 'USAGE'))`
+
+/** One DO block: create the table if missing, then add missing columns and indexes where the connecting role owns it. */
 export function ensureTable(spec: TableSpec): string {
   const table = qualified(spec.schema, spec.name)
   const regclass = literal(table)
@@ -35,17 +50,26 @@ export function ensureTable(spec: TableSpec): string {
   if (spec.rowLevelSecurity) lines.push(`  ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;`)
   if (spec.comment) lines.push(`  COMMENT ON TABLE ${table} IS ${literal(spec.comment)};`)
   lines.push('END IF;')
+  lines.push(`owned := ${OWNS_TABLE(regclass)};`)
   for (const [name, definition] of spec.columns) {
     lines.push(
       `IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass(${regclass}) AND attname = ${literal(name)} AND NOT attisdropped) THEN`,
-      `  ALTER TABLE ${table} ADD COLUMN ${ident(name)} ${definition};`,
+      `  IF owned THEN ALTER TABLE ${table} ADD COLUMN ${ident(name)} ${definition};`,
+      `  ELSE ${warn(literal(`column ${spec.schema}.${spec.name}.${name} is missing and the connecting role does not own the table`))}`,
+      '  END IF;',
       'END IF;',
     )
   }
   for (const [name, statement] of spec.indexes ?? []) {
-    lines.push(`IF to_regclass(${literal(qualified(spec.schema, name))}) IS NULL THEN`, `  ${statement};`, 'END IF;')
+    lines.push(
+      `IF to_regclass(${literal(qualified(spec.schema, name))}) IS NULL THEN`,
+      `  IF owned THEN ${statement};`,
+      `  ELSE ${warn(literal(`index ${spec.schema}.${name} is missing and the connecting role does not own ${spec.schema}.${spec.name}`))}`,
+      '  END IF;',
+      'END IF;',
+    )
   }
-  return doBlock(lines.join('\n'))
+  return doBlock(lines.join('\n'), 'owned boolean;')
 }
 
 /** An enum type created when missing; missing labels are appended (never removed or reordered). */
@@ -55,15 +79,18 @@ export function ensureEnum(schema: string, name: string, labels: readonly string
     `IF to_regtype(${literal(type)}) IS NULL THEN`,
     `  CREATE TYPE ${type} AS ENUM (${labels.map(literal).join(', ')});`,
     'END IF;',
+    `owned := EXISTS (SELECT FROM pg_catalog.pg_type WHERE oid = to_regtype(${literal(type)}) AND pg_catalog.pg_has_role(current_user, typowner, 'USAGE'));`,
   ]
   for (const label of labels) {
     lines.push(
-      `IF NOT EXISTS (SELECT FROM pg_catalog.pg_enum WHERE enumtypid = ${literal(type)}::regtype AND enumlabel = ${literal(label)}) THEN`,
-      `  ALTER TYPE ${type} ADD VALUE ${literal(label)};`,
+      `IF NOT EXISTS (SELECT FROM pg_catalog.pg_enum WHERE enumtypid = to_regtype(${literal(type)}) AND enumlabel = ${literal(label)}) THEN`,
+      `  IF owned THEN ALTER TYPE ${type} ADD VALUE ${literal(label)};`,
+      `  ELSE ${warn(literal(`enum label ${label} of ${schema}.${name} is missing and the connecting role does not own the type`))}`,
+      '  END IF;',
       'END IF;',
     )
   }
-  return doBlock(lines.join('\n'))
+  return doBlock(lines.join('\n'), 'owned boolean;')
 }
 
 export function ensureSchema(name: string): string {
@@ -71,11 +98,23 @@ export function ensureSchema(name: string): string {
   return doBlock(`IF to_regnamespace(${literal(ident(name))}) IS NULL THEN\n  CREATE SCHEMA ${ident(name)};\nEND IF;`)
 }
 
-/** Grants to roles that exist; a missing optional role is skipped instead of failing. */
-export function grantIfRoleExists(role: string, statement: string): string {
-  return doBlock(`IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = ${literal(role)}) THEN\n  ${statement};\nEND IF;`)
+/**
+ * A GRANT that must not fail the bootstrap: skipped when a named optional role is missing, and a
+ * warning when the connecting role holds no grant option (a non-owner on a real Supabase).
+ */
+export function tolerantGrant(statement: string, requiredRoles: readonly string[] = []): string {
+  const guard = requiredRoles.length
+    ? `IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname IN (${requiredRoles.map(literal).join(', ')})) = ${requiredRoles.length} THEN`
+    : 'IF true THEN'
+  return doBlock(`${guard}
+  BEGIN
+    ${statement};
+  EXCEPTION WHEN insufficient_privilege THEN
+    ${warn(`${literal(`not granted (${statement}): `)} || SQLERRM`)}
+  END;
+END IF;`)
 }
 
-export function doBlock(body: string): string {
-  return `DO $resolution$\nBEGIN\n${body}\nEND\n$resolution$;`
+export function doBlock(body: string, declarations = ''): string {
+  return `DO $resolution$\n${declarations ? `DECLARE\n  ${declarations}\n` : ''}BEGIN\n${body}\nEND\n$resolution$;`
 }

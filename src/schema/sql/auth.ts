@@ -8,7 +8,7 @@
  * added to an older `auth` schema in place.
  * @module
  */
-import { doBlock, ensureEnum, ensureTable, grantIfRoleExists, type TableSpec } from '../ddl.ts'
+import { doBlock, ensureEnum, ensureTable, tolerantGrant, warn, type TableSpec } from '../ddl.ts'
 
 const ts = 'timestamp with time zone'
 const token = "character varying(255) DEFAULT ''::character varying"
@@ -434,6 +434,12 @@ export const AUTH_TABLES: readonly TableSpec[] = [
 export const IDENTITIES_PROVIDER_ID_MIGRATION = doBlock(`IF to_regclass('auth.identities') IS NOT NULL
   AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('auth.identities') AND attname = 'provider_id' AND NOT attisdropped)
   AND EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('auth.identities') AND attname = 'id' AND atttypid = 'text'::regtype AND NOT attisdropped)
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_class WHERE oid = to_regclass('auth.identities') AND pg_catalog.pg_has_role(current_user, relowner, 'USAGE'))
+THEN
+  ${warn("'auth.identities has the pre-2023-11 shape (text id, no provider_id) and the connecting role does not own it'")}
+ELSIF to_regclass('auth.identities') IS NOT NULL
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('auth.identities') AND attname = 'provider_id' AND NOT attisdropped)
+  AND EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('auth.identities') AND attname = 'id' AND atttypid = 'text'::regtype AND NOT attisdropped)
 THEN
   ALTER TABLE auth.identities RENAME COLUMN id TO provider_id;
   ALTER TABLE auth.identities DROP CONSTRAINT IF EXISTS identities_pkey;
@@ -522,12 +528,12 @@ export function authStatements(): string[] {
     ...AUTH_TABLES.map(ensureTable),
     ...AUTH_FUNCTIONS.map(ensureAuthFunction),
     // Policies written for Supabase call auth.uid() & co. as anon/authenticated.
-    'GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role',
-    `GRANT EXECUTE ON FUNCTION ${AUTH_FUNCTIONS.map((f) => f.signature).join(', ')} TO anon, authenticated, service_role`,
-    grantIfRoleExists('supabase_auth_admin', 'GRANT ALL ON SCHEMA auth TO supabase_auth_admin'),
-    grantIfRoleExists('supabase_auth_admin', `GRANT ALL ON TABLE ${AUTH_TABLE_NAMES.join(', ')} TO supabase_auth_admin`),
-    grantIfRoleExists('supabase_auth_admin', 'GRANT ALL ON SEQUENCE auth.refresh_tokens_id_seq TO supabase_auth_admin'),
-    grantIfRoleExists('dashboard_user', 'GRANT ALL ON SCHEMA auth TO dashboard_user'),
-    grantIfRoleExists('dashboard_user', `GRANT ALL ON TABLE ${AUTH_TABLE_NAMES.join(', ')} TO dashboard_user`),
+    tolerantGrant('GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role'),
+    tolerantGrant(`GRANT EXECUTE ON FUNCTION ${AUTH_FUNCTIONS.map((f) => f.signature).join(', ')} TO anon, authenticated, service_role`),
+    tolerantGrant('GRANT ALL ON SCHEMA auth TO supabase_auth_admin', ['supabase_auth_admin']),
+    tolerantGrant(`GRANT ALL ON TABLE ${AUTH_TABLE_NAMES.join(', ')} TO supabase_auth_admin`, ['supabase_auth_admin']),
+    tolerantGrant('GRANT ALL ON SEQUENCE auth.refresh_tokens_id_seq TO supabase_auth_admin', ['supabase_auth_admin']),
+    tolerantGrant('GRANT ALL ON SCHEMA auth TO dashboard_user', ['dashboard_user']),
+    tolerantGrant(`GRANT ALL ON TABLE ${AUTH_TABLE_NAMES.join(', ')} TO dashboard_user`, ['dashboard_user']),
   ]
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import { ident, literal } from '../../db/sql.ts'
-import { doBlock } from '../ddl.ts'
+import { doBlock, warn } from '../ddl.ts'
 
 export type RoleAttribute = 'SUPERUSER' | 'CREATEROLE' | 'CREATEDB' | 'REPLICATION' | 'BYPASSRLS' | 'LOGIN' | 'NOLOGIN' | 'INHERIT' | 'NOINHERIT'
 
@@ -126,7 +126,7 @@ export function planRoles(me: Capabilities, existing: ReadonlySet<string>): Role
       ([name, value]) => `EXECUTE ${literal(`ALTER ROLE ${ident(role.name)} SET ${ident(name)} = ${literal(value)}`)};`,
     )
     // `optional` roles may fail for lack of privilege (e.g. no CREATEROLE on a managed server).
-    const onDenied = role.essential ? '' : `\n  WHEN insufficient_privilege THEN RAISE WARNING 'resolution bootstrap: cannot create role %: %', ${literal(role.name)}, SQLERRM;`
+    const onDenied = role.essential ? '' : `\n  WHEN insufficient_privilege THEN\n    ${warn(`${literal(`cannot create role ${role.name}: `)} || SQLERRM`)}`
     statements.push(
       doBlock(`IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = ${literal(role.name)}) THEN
   BEGIN
@@ -156,7 +156,7 @@ THEN
     GRANT ${ident(group)} TO ${memberSql};
   ${RACE_SAFE}
     WHEN insufficient_privilege OR invalid_grant_operation THEN
-      RAISE WARNING 'resolution bootstrap: cannot grant % to %: %', ${literal(group)}, ${memberName}, SQLERRM;
+      ${warn(`${literal(`cannot grant ${group} to `)} || ${memberName} || ': ' || SQLERRM`)}
   END;
 END IF;`)
 }

@@ -3,7 +3,7 @@
  * uuid-ossp, and the privileges Supabase gives the API roles on `public` and `extensions`.
  * @module
  */
-import { doBlock, ensureSchema } from '../ddl.ts'
+import { doBlock, ensureSchema, tolerantGrant, warn } from '../ddl.ts'
 
 /** Our own bookkeeping schema; never exposed through the API. */
 export const RESOLUTION_SCHEMA = '_resolution'
@@ -32,7 +32,7 @@ function ensureExtension(name: string): string {
     CREATE EXTENSION IF NOT EXISTS "${name}" WITH SCHEMA extensions;
   EXCEPTION
     WHEN undefined_file OR feature_not_supported OR insufficient_privilege THEN
-      RAISE WARNING 'resolution bootstrap: extension % not installed: %', '${name}', SQLERRM;
+      ${warn(`'extension ${name} not installed: ' || SQLERRM`)}
     WHEN duplicate_object OR unique_violation THEN NULL;
   END;
 END IF;`)
@@ -50,11 +50,11 @@ const API_ROLE_LIST = 'anon, authenticated, service_role'
  * level security alone decides what they see. Existing objects' grants are left as they are.
  */
 export function grantStatements(): string[] {
-  const statements = [`GRANT USAGE ON SCHEMA public TO ${API_ROLE_LIST}`, `GRANT USAGE ON SCHEMA extensions TO ${API_ROLE_LIST}`]
+  const statements = [tolerantGrant(`GRANT USAGE ON SCHEMA public TO ${API_ROLE_LIST}`), tolerantGrant(`GRANT USAGE ON SCHEMA extensions TO ${API_ROLE_LIST}`)]
   for (const kind of ['TABLES', 'SEQUENCES', 'FUNCTIONS']) {
     statements.push(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON ${kind} TO ${API_ROLE_LIST}`)
   }
-  statements.push(`GRANT USAGE ON SCHEMA graphql_public TO ${API_ROLE_LIST}`)
+  statements.push(tolerantGrant(`GRANT USAGE ON SCHEMA graphql_public TO ${API_ROLE_LIST}`))
   return statements
 }
 
@@ -64,6 +64,7 @@ export const REALTIME_PUBLICATION = doBlock(`IF NOT EXISTS (SELECT FROM pg_catal
     CREATE PUBLICATION supabase_realtime;
   EXCEPTION
     WHEN duplicate_object OR unique_violation THEN NULL;
-    WHEN insufficient_privilege THEN RAISE WARNING 'resolution bootstrap: publication supabase_realtime not created: %', SQLERRM;
+    WHEN insufficient_privilege THEN
+      ${warn("'publication supabase_realtime not created: ' || SQLERRM")}
   END;
 END IF;`)
