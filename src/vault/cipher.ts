@@ -147,15 +147,14 @@ export function parseRootKey(hex: string): Uint8Array {
 
 /**
  * libsodium `crypto_kdf_derive_from_key(32, keyId, context, root)`: BLAKE2b keyed with the root key,
- * salt = LE64(keyId) ‖ 0⁸, personal = context ‖ 0⁸. The context is exactly 8 bytes in libsodium;
- * shorter ones are zero-padded the same way pgsodium passes them.
+ * salt = LE64(keyId) ‖ 0⁸, personal = context ‖ 0⁸. The context is exactly 8 bytes, as in libsodium.
  */
 export function deriveKey(root: Uint8Array, keyId: bigint | number, context: string | Uint8Array = DEFAULT_CONTEXT): Uint8Array {
   checkKey(root)
   const id = BigInt(keyId)
   if (id < 0n || id > 0xffff_ffff_ffff_ffffn) throw new VaultCipherError('vault_invalid_key_id', 'key id must be between 0 and 2^64-1')
   const ctx = typeof context === 'string' ? encoder.encode(context) : context
-  if (ctx.length > 8) throw new VaultCipherError('vault_invalid_context', 'key context must be at most 8 bytes')
+  if (ctx.length !== 8) throw new VaultCipherError('vault_invalid_context', 'key context must be exactly 8 bytes (libsodium crypto_kdf)')
   const salt = new Uint8Array(16)
   new DataView(salt.buffer).setBigUint64(0, id, true)
   const personalization = new Uint8Array(16)
@@ -170,12 +169,12 @@ export function generateNonce(): Uint8Array {
 
 /** PostgreSQL `encode(bytes, 'base64')`: standard alphabet, `=` padding, `\n` after every 76 characters. */
 export function encodeStored(bytes: Uint8Array): string {
-  const flat = Buffer.from(bytes).toString('base64')
+  // PostgreSQL breaks the line after every complete 57 input bytes (76 characters), the last one
+  // included; a final partial chunk (with its padding) ends without a newline.
   let out = ''
-  for (let i = 0; i < flat.length; i += 76) {
-    out += flat.slice(i, i + 76)
-    // PostgreSQL ends every full 76-character line with a newline, the last one included.
-    if (i + 76 <= flat.length) out += '\n'
+  for (let i = 0; i < bytes.length; i += 57) {
+    const chunk = bytes.subarray(i, i + 57)
+    out += Buffer.from(chunk).toString('base64') + (chunk.length === 57 ? '\n' : '')
   }
   return out
 }
