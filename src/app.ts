@@ -13,6 +13,7 @@ import { renderError } from './http/error-handler.ts'
 import { healthRouter } from './http/health.ts'
 import { requestLog } from './http/request-log.ts'
 import type { Services } from './services.ts'
+import { vaultRouter } from './vault/router.ts'
 
 export interface AppOptions {
   /** Shared with the runtime so SIGTERM can drain; a new one by default. */
@@ -37,6 +38,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
   )
 
   app.route('/health', healthRouter(services))
+  app.route('/vault/v1', vaultRouter(services))
 
   app.notFound((c) => c.json({ code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404))
   app.onError((error, c) => renderError(error, c, services.logger))
