@@ -73,11 +73,14 @@ export interface SealedRow extends SecretMetadata {
 
 export const SEALED_COLUMNS = `${METADATA_COLUMNS}, s.secret AS sealed, encode(s.nonce, 'hex') AS nonce_hex, s.key_id::text AS key_id`
 
-/** `WHERE` for a reference: an id-shaped one matches the id or the name; anything else the name. */
-function whereReference(reference: string): { sql: string; order: string } {
+/**
+ * `WHERE` for a reference: an id-shaped one matches the id or the name (the id first); anything
+ * else the name. `$1` is always the reference as text, `$2` the same as uuid when id-shaped.
+ */
+function whereReference(reference: string): { sql: string; order: string; params: string[] } {
   return isUuid(reference)
-    ? { sql: `(s.id = $1::uuid OR s.name = $1)`, order: `ORDER BY (s.id = $1::uuid) DESC LIMIT 1` }
-    : { sql: `s.name = $1`, order: 'LIMIT 1' }
+    ? { sql: `(s.id = $2::uuid OR s.name = $1::text)`, order: `ORDER BY (s.id = $2::uuid) DESC LIMIT 1`, params: [reference, reference] }
+    : { sql: `s.name = $1::text`, order: 'LIMIT 1', params: [reference] }
 }
 
 function metadataOf(row: SecretMetadata): SecretMetadata {
@@ -158,7 +161,7 @@ export function createVaultStore(options: VaultStoreOptions = {}): VaultStore {
     const where = whereReference(reference)
     const { rows } = await q.query<SealedRow>(
       `SELECT ${SEALED_COLUMNS} FROM vault.secrets s WHERE ${where.sql} ${where.order}${lock ? ' FOR UPDATE' : ''}`,
-      [reference],
+      where.params,
     )
     return rows[0]
   }
@@ -225,7 +228,7 @@ export function createVaultStore(options: VaultStoreOptions = {}): VaultStore {
         try {
           const { rows } = await q.query<SecretMetadata & { decrypted_secret: string | null }>(
             `SELECT ${METADATA_COLUMNS}, s.decrypted_secret FROM vault.decrypted_secrets s WHERE ${where.sql} ${where.order}`,
-            [reference],
+            where.params,
           )
           const row = rows[0]
           if (!row) return undefined
@@ -282,7 +285,7 @@ export function createVaultStore(options: VaultStoreOptions = {}): VaultStore {
       const where = whereReference(reference)
       const { rows } = await q.query<SecretMetadata>(
         `DELETE FROM vault.secrets AS s WHERE s.id = (SELECT s.id FROM vault.secrets s WHERE ${where.sql} ${where.order}) RETURNING ${METADATA_COLUMNS}`,
-        [reference],
+        where.params,
       )
       return rows[0]
     },
