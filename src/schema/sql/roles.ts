@@ -106,17 +106,22 @@ const RACE_SAFE = `EXCEPTION
     IF SQLERRM NOT LIKE 'tuple concurrently %' THEN RAISE; END IF;`
 
 /** The DO blocks that create missing roles and memberships, given what the connecting role may do. */
-export function planRoles(me: Capabilities, existing: ReadonlySet<string>): RolePlan {
+export function planRoles(
+  me: Capabilities,
+  existing: ReadonlySet<string>,
+  roles: readonly RoleSpec[] = SUPABASE_ROLES,
+  apiRoles: readonly string[] = API_ROLES,
+): RolePlan {
   const statements: string[] = []
   const warnings: string[] = []
   const canCreateRoles = me.superuser || me.createRole
-  for (const role of SUPABASE_ROLES) {
+  for (const role of roles) {
     const granted = role.attributes.filter((a) => canGrantAttribute(a, me))
     const withheld = role.attributes.filter((a) => !canGrantAttribute(a, me))
     if (!existing.has(role.name)) {
       if (!canCreateRoles) {
         const message = `role ${role.name} is missing and the connecting role cannot create roles (needs CREATEROLE)`
-        if (role.essential) throw new Error(`bootstrap: ${message}; create ${SUPABASE_ROLES.filter((r) => r.essential).map((r) => r.name).join(', ')} first`)
+        if (role.essential) throw new Error(`bootstrap: ${message}; create ${roles.filter((r) => r.essential).map((r) => r.name).join(', ')} first`)
         warnings.push(message)
         continue
       }
@@ -140,7 +145,7 @@ END IF;`),
   }
   // The connecting role switches to the API roles per request (SET LOCAL ROLE). A superuser needs
   // no membership; any other role does.
-  if (!me.superuser) for (const role of API_ROLES) statements.push(ensureMembership(role, 'current_user'))
+  if (!me.superuser) for (const role of apiRoles) statements.push(ensureMembership(role, 'current_user'))
   return { statements, warnings }
 }
 
