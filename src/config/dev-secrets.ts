@@ -22,6 +22,12 @@ export const DEV_SECRETS_FILE = 'dev-secrets.json'
 async function readOrCreate(dataDir: string): Promise<{ secrets: DevSecrets; created: boolean }> {
   const file = path.join(dataDir, DEV_SECRETS_FILE)
   try {
+    await fs.mkdir(dataDir, { recursive: true })
+    await fs.access(dataDir, fs.constants.W_OK)
+  } catch (error) {
+    throw new FatalError(`RESOLUTION_DATA_DIR: ${dataDir} is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+  }
+  try {
     return { secrets: JSON.parse(await fs.readFile(file, 'utf8')) as DevSecrets, created: false }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
@@ -30,7 +36,6 @@ async function readOrCreate(dataDir: string): Promise<{ secrets: DevSecrets; cre
   }
   const secrets: DevSecrets = { jwtSecret: randomBytes(32).toString('base64url'), vaultRootKey: randomBytes(32).toString('hex') }
   try {
-    await fs.mkdir(dataDir, { recursive: true })
     await fs.writeFile(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readOrCreate(dataDir)

@@ -40,35 +40,46 @@ function listen(app: ReturnType<typeof createApp>, port: number, hostname: strin
   })
 }
 
-/** Bootstraps, retrying with capped exponential backoff while the server is unreachable. */
-async function bootstrapWithRetry(services: Services, stopped: () => boolean): Promise<void> {
+/**
+ * Bootstraps, retrying with capped exponential backoff while the server is unreachable. Gives up
+ * quietly once `stop` fires (shutdown during an outage is not a failure).
+ */
+async function bootstrapWithRetry(services: Services, stop: AbortSignal): Promise<void> {
   let delay = 250
-  for (;;) {
+  while (!stop.aborted) {
     try {
       const database = await services.database()
       const report = await bootstrap(database, { logger: services.logger })
       services.logger.info({ version: report.version, applied: report.applied, durationMs: report.durationMs }, 'database bootstrap')
       return
     } catch (error) {
-      if (!isConnectionError(error) || stopped()) throw error
+      if (stop.aborted) return
+      if (!isConnectionError(error)) throw error
       services.logger.warn({ retryInMs: delay, error: (error as Error).message }, 'database unreachable; retrying')
-      await new Promise((resolve) => setTimeout(resolve, delay))
+      await sleep(delay, stop)
       delay = Math.min(delay * 2, 10_000)
     }
   }
 }
 
+function sleep(ms: number, stop: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    stop.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+  })
+}
+
 export async function startServer(services: Services, options: StartOptions): Promise<RunningServer> {
   const drain = new Drain()
   const app = createApp(services, { drain })
-  let stopped = false
+  const stop = new AbortController()
 
   // The embedded database is opened (and its lock taken) before listening, so a second
   // `npm start` on the same data dir fails at once with one clear line.
   if (!services.config.databaseUrl) await services.database()
   const server = await listen(app, options.port, options.hostname)
   const port = (server.address() as AddressInfo).port
-  const ready = options.init ? bootstrapWithRetry(services, () => stopped) : Promise.resolve()
+  const ready = options.init ? bootstrapWithRetry(services, stop.signal) : Promise.resolve()
 
   let shuttingDown: Promise<void> | undefined
   return {
@@ -77,7 +88,7 @@ export async function startServer(services: Services, options: StartOptions): Pr
     ready,
     shutdown(graceMs = 8000) {
       shuttingDown ??= (async () => {
-        stopped = true
+        stop.abort()
         drain.start()
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         // Idle keep-alive sockets would hold close() open; in-flight ones finish first.
