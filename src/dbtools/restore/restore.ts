@@ -1,0 +1,216 @@
+/**
+ * `db restore`: parse → sanitize → load, for any `Database` (PostgreSQL 15+ or PGlite). By
+ * default every file runs in ONE transaction, so a failure leaves the target exactly as it was
+ * and names the file, the line and PostgreSQL's message. COPY data streams from the file to the
+ * server; memory does not grow with the file.
+ * @module
+ */
+import fs from 'node:fs'
+import type { Readable } from 'node:stream'
+import type { Database, Queryable } from '../../db/types.ts'
+import { ident } from '../../db/sql.ts'
+import { bootstrap, bootstrapStatus } from '../../schema/bootstrap.ts'
+import type { ByteReader } from './bytes.ts'
+import { replaceRelation } from './edit.ts'
+import { RestoreError } from './errors.ts'
+import { parseDump, type CopyBlock, type DumpItem } from './parse.ts'
+import { startProgress, type Progress } from './progress.ts'
+import { targetsOf } from './refs.ts'
+import { addRows, excerpt, newSummary, type Decision, type RestoreSummary } from './report.ts'
+import { SanitizeContext, sanitizeMeta, sanitizeStatement, type Planned } from './sanitize.ts'
+import { readTargetFacts } from './target.ts'
+
+export interface RestoreSource {
+  /** Shown in messages (`file:line`). */
+  name: string
+  open(): Readable | AsyncIterable<Buffer | string>
+  /** Bytes, for the progress bar. */
+  size?: number
+}
+
+export interface RestoreOptions {
+  dryRun?: boolean
+  /** false: each statement commits on its own (`--no-transaction`). */
+  transaction?: boolean
+  /** Bootstrap the target first (roles, auth, vault); default true (never on a dry run). */
+  bootstrap?: boolean
+  /** Where the progress bar goes; only drawn when it is a TTY. */
+  progressStream?: NodeJS.WriteStream
+  /** Called for every skip and rewrite as it is decided. */
+  onDecision?: (decision: Decision) => void
+}
+
+export function fileSource(path: string): RestoreSource {
+  let size: number
+  try {
+    size = fs.statSync(path).size
+  } catch (error) {
+    throw new RestoreError('file_not_found', `${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
+  }
+  return { name: path, size, open: () => fs.createReadStream(path, { highWaterMark: 1024 * 1024 }) }
+}
+
+export async function restore(database: Database, inputs: (string | RestoreSource)[], options: RestoreOptions = {}): Promise<RestoreSummary> {
+  const sources = inputs.map((input) => (typeof input === 'string' ? fileSource(input) : input))
+  const transaction = options.transaction !== false
+  const summary = newSummary(sources.map((s) => s.name), Boolean(options.dryRun), transaction)
+  const started = performance.now()
+  const progress = startProgress(options.progressStream, sources.reduce((sum, s) => sum + (s.size ?? 0), 0))
+  try {
+    if (options.dryRun) {
+      if ((await bootstrapStatus(database)) === null) summary.warnings.push('the target is not bootstrapped; a real restore bootstraps it first (roles, auth, vault), so fewer statements would be skipped for missing roles')
+      const ctx = new SanitizeContext(await readTargetFacts(database), { transaction })
+      for (const source of sources) await runFile(undefined, source, ctx, summary, options, progress)
+    } else {
+      if (options.bootstrap !== false) await bootstrap(database)
+      await database.transaction(async (tx) => {
+        const ctx = new SanitizeContext(await readTargetFacts(tx), { transaction })
+        for (const source of sources) {
+          await runFile(tx, source, ctx, summary, options, progress)
+          // Session state (search_path '' of a preamble …) must not leak into the next file.
+          await tx.exec('RESET ALL')
+          if (!transaction) await tx.exec('COMMIT; BEGIN')
+        }
+      })
+    }
+  } finally {
+    progress.stop()
+  }
+  summary.durationMs = Math.round(performance.now() - started)
+  return summary
+}
+
+async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: SanitizeContext, summary: RestoreSummary, options: RestoreOptions, progress: Progress): Promise<void> {
+  const readers: ByteReader[] = []
+  progress.file(source.name, readers)
+  const record = (planned: Planned | { action: 'skip'; line: number; sql: string; notes: { rule: string; reason: string }[] }) => {
+    const action = planned.action === 'skip' ? 'skip' : 'rewrite'
+    if (planned.action !== 'skip' && planned.notes.length === 0) return
+    for (const note of planned.action === 'skip' ? planned.notes.slice(-1) : planned.notes) {
+      const decision: Decision = { ...note, action, file: source.name, line: planned.line, excerpt: excerpt(planned.sql) }
+      summary.decisions.push(decision)
+      options.onDecision?.(decision)
+    }
+  }
+
+  for await (const item of parseDump(source.open(), source.name, {}, readers)) {
+    if (item.kind === 'meta') {
+      let note
+      try {
+        note = sanitizeMeta(item)
+      } catch (error) {
+        throw withFile(error, source.name)
+      }
+      record({ action: 'skip', line: item.line, sql: `${item.command} ${item.args}`, notes: [note] })
+      continue
+    }
+    const planned = sanitizeStatement({ type: item.type, node: item.node, sql: item.sql, line: item.line }, ctx)
+    record(planned)
+    if (planned.action === 'skip') continue
+    summary.statementsRun += 1
+    progress.tick(summary)
+    if (!tx) {
+      // Dry run: count what would load.
+      if (item.kind === 'copy') {
+        for await (const _ of item.data) void _
+        addRows(summary, tableOf(item), item.stats.lines)
+      } else if (item.type === 'InsertStmt') addRows(summary, tableOf(item), item.node.selectStmt?.SelectStmt?.valuesLists?.length ?? 0)
+      continue
+    }
+    await execute(tx, item, planned, source.name, summary)
+    if (!ctx.options.transaction) await tx.exec('COMMIT; BEGIN')
+  }
+}
+
+function tableOf(item: DumpItem & { kind: 'statement' | 'copy' }): string {
+  const [target] = targetsOf(item.type, item.node)
+  return target ? `${target.schema}.${target.name}` : '?'
+}
+
+async function execute(tx: Queryable, item: DumpItem & { kind: 'statement' | 'copy' }, planned: Planned, file: string, summary: RestoreSummary): Promise<void> {
+  const run = async <T>(sql: string, fn: () => Promise<T>, dataLine?: number): Promise<T> => {
+    try {
+      return await fn()
+    } catch (error) {
+      throw statementError(error, file, planned.line, sql, dataLine)
+    }
+  }
+  for (const sql of planned.before) await run(sql, () => tx.exec(sql))
+
+  const stage = planned.stage
+  let sql = planned.sql
+  if (stage) {
+    for (const setup of stage.setup) await run(setup, () => tx.exec(setup))
+    sql = replaceRelation(sql, `pg_temp.${ident(stage.table)}`)
+  }
+
+  let rows = 0
+  if (item.kind === 'copy') {
+    const data = await nonEmpty(item.data)
+    const dataLine = item.line + item.sql.split('\n').length
+    if (data) rows = await run(sql, () => tx.copyFrom(sql, data), dataLine)
+  } else if (item.type === 'InsertStmt') {
+    rows = (await run(sql, () => tx.query(sql))).rowCount
+  } else {
+    await run(sql, () => tx.exec(sql))
+  }
+
+  if (stage) {
+    const cols = stage.keep.map(ident).join(', ')
+    const move = `INSERT INTO ${stage.target} (${cols}) SELECT ${cols} FROM pg_temp.${ident(stage.table)}${stage.onConflictDoNothing ? ' ON CONFLICT DO NOTHING' : ''}`
+    rows = rows === 0 ? 0 : (await run(move, () => tx.query(move))).rowCount
+    const drop = `DROP TABLE pg_temp.${ident(stage.table)}`
+    await run(drop, () => tx.exec(drop))
+  }
+  if (item.kind === 'copy' || item.type === 'InsertStmt') addRows(summary, tableOf(item), rows)
+}
+
+/** The COPY data, or undefined when the block is empty (then no COPY is sent at all). */
+async function nonEmpty(data: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer> | undefined> {
+  const iterator = data[Symbol.asyncIterator]()
+  const first = await iterator.next()
+  if (first.done) return undefined
+  return (async function* () {
+    yield first.value
+    for (;;) {
+      const next = await iterator.next()
+      if (next.done) return
+      yield next.value
+    }
+  })()
+}
+
+interface PgError {
+  code?: string
+  message: string
+  detail?: string
+  hint?: string
+  where?: string
+  position?: string
+}
+
+function statementError(error: unknown, file: string, line: number, sql: string, dataLine?: number): Error {
+  if (error instanceof RestoreError) return error
+  const pg = error as PgError
+  if (!pg.code) return error as Error
+  let at = line
+  const copyLine = /COPY [^,]+, line (\d+)/.exec(pg.where ?? '')
+  if (copyLine && dataLine !== undefined) at = dataLine + Number(copyLine[1]) - 1
+  else if (pg.position) at = line + sql.slice(0, Number(pg.position) - 1).split('\n').length - 1
+  const parts = [`${file}:${at}: ${pg.message} (SQLSTATE ${pg.code})`]
+  if (pg.detail) parts.push(`DETAIL: ${pg.detail}`)
+  if (pg.hint) parts.push(`HINT: ${pg.hint}`)
+  if (pg.where && !copyLine) parts.push(`CONTEXT: ${pg.where.split('\n')[0]}`)
+  if (copyLine) parts.push(`CONTEXT: ${pg.where}`)
+  parts.push(`statement (line ${line}): ${excerpt(sql, 160)}`)
+  return new RestoreError('statement_failed', parts.join('\n'), { line: at, statement: sql, sqlState: pg.code, cause: error })
+}
+
+function withFile(error: unknown, file: string): unknown {
+  if (error instanceof RestoreError && !error.message.startsWith(file)) {
+    return new RestoreError(error.code, `${file}:${error.line ?? '?'}: ${error.message.replace(/^line \d+: /, '')}`, { line: error.line })
+  }
+  return error
+}
+
+export type { CopyBlock }
