@@ -7,6 +7,7 @@ import { FatalError } from '../errors.ts'
 import { registerDbInit } from './commands/db-init.ts'
 import { register as registerServe } from './commands/serve.ts'
 import { register as registerInvoke } from './commands/invoke.ts'
+import { register as registerVault } from './commands/vault.ts'
 
 export function buildProgram(): Command {
   const program = new Command('resolution')
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
   registerServe(program)
   registerInvoke(program)
+  registerVault(program)
   const db = program.command('db').description('Database tools: init, status, dump, restore, migrate')
   registerDbInit(db)
   return program
