@@ -6,12 +6,14 @@
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
+import { authRouter } from './auth/router.ts'
 import { appError } from './errors.ts'
 import { supabaseCors } from './http/cors.ts'
 import { Drain } from './http/draining.ts'
 import { renderError } from './http/error-handler.ts'
 import { healthRouter } from './http/health.ts'
 import { requestLog } from './http/request-log.ts'
+import { restRouter } from './rest/router.ts'
 import type { Services } from './services.ts'
 import { vaultRouter } from './vault/router.ts'
 
@@ -38,7 +40,9 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
   )
 
   app.route('/health', healthRouter(services))
+  app.route('/auth/v1', authRouter(services))
   app.route('/vault/v1', vaultRouter(services))
+  app.route('/rest/v1', restRouter(services))
 
   app.notFound((c) => c.json({ code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404))
   app.onError((error, c) => renderError(error, c, services.logger))

@@ -4,6 +4,7 @@
  * @module
  */
 import path from 'node:path'
+import { restConfig, type RestConfig } from '../rest/config.ts'
 import { FatalError } from '../errors.ts'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -35,6 +36,8 @@ export interface Config {
   jwtExp: number
   /** `/auth/v1` settings (`AUTH_*`), see `authConfig`. */
   auth: AuthConfig
+  /** `/rest/v1` settings (`DB_MAX_ROWS`, `DB_TX_END` …), see `restConfig`. */
+  rest: RestConfig
 }
 
 /** Settings of the Supabase-Auth-compatible service; names follow GoTrue's `GOTRUE_*` ones. */
@@ -213,6 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
     statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT', 8000, 0, 3_600_000),
     jwtExp: integer(env, 'JWT_EXP', 3600, 30, 604_800),
     auth: authConfig(env, siteUrl, integer(env, 'PORT', 5050, 0, 65535)),
+    rest: restConfig(env),
   }
   if (production) {
     if (!config.databaseUrl) fail('DATABASE_URL', 'is required in production (NODE_ENV=production)')

@@ -1,0 +1,70 @@
+/**
+ * GET/HEAD on a relation: plan → one statement → response with Content-Range.
+ * @module
+ */
+import { db } from '../../db/session.ts'
+import { singularityError } from '../errors.ts'
+import type { ReadPlan, ReadRequestPlan } from '../plan/types.ts'
+import { Params } from '../query/params.ts'
+import { readStatement, renderNode, selectStatement, type RenderOptions } from '../query/read-query.ts'
+import { contentRange, CSV_TYPE, JSON_TYPE, OBJECT_TYPE, rangeStatus, toCsv } from '../response.ts'
+
+export interface RestResult {
+  status: number
+  headers: Record<string, string>
+  /** Undefined → no body. */
+  body?: string
+}
+
+interface ReadRow {
+  total_result_set: string | number | null
+  page_total: string | number
+  body: string | null
+}
+
+/** The planner's row estimate for the filtered set (`Prefer: count=planned`). */
+export async function plannedCount(plan: ReadPlan, options: RenderOptions = {}): Promise<number> {
+  const params = new Params()
+  // The whole source without its range: every parameter rendered is also used.
+  const node = renderNode({ ...plan, limit: undefined, offset: undefined }, params, options)
+  const sql = `EXPLAIN (FORMAT JSON) ${selectStatement(node)}`
+  const { rows } = await db().query<Record<string, unknown>>(sql, params.values)
+  const raw = Object.values(rows[0] ?? {})[0]
+  const parsed = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan: { 'Plan Rows': number } }>
+  return Math.round(parsed[0]?.Plan['Plan Rows'] ?? 0)
+}
+
+/** Runs a read and shapes the response (shared by relations and set-returning functions). */
+export async function runRead(plan: ReadRequestPlan, options: RenderOptions = {}): Promise<RestResult> {
+  const { read, media, preferences } = plan
+  const count = preferences.count
+  const single = media.kind === 'object'
+  const stripNulls = (media.kind === 'object' || media.kind === 'array') && media.stripNulls
+  const statement = readStatement(read, {
+    ...options,
+    count: count === 'exact' || count === 'estimated' ? 'exact' : undefined,
+    body: plan.head ? 'none' : single ? 'object' : 'array',
+    stripNulls,
+    expandStar: media.kind === 'csv' ? true : options.expandStar,
+  })
+  const { rows } = await db().query<ReadRow>(statement.sql, statement.params)
+  const row = rows[0]!
+  const pageTotal = Number(row.page_total)
+  let total = row.total_result_set === null ? undefined : Number(row.total_result_set)
+  if (count === 'planned' || (count === 'estimated' && plan.maxRows !== undefined && total !== undefined && total > plan.maxRows)) {
+    total = await plannedCount(read, options)
+  }
+  if (single && pageTotal !== 1) throw singularityError(pageTotal)
+
+  const offset = read.offset ?? 0
+  const status = rangeStatus(offset, pageTotal, total)
+  const headers: Record<string, string> = { 'Content-Range': contentRange(offset, pageTotal, total) }
+  if (count) headers['Preference-Applied'] = `count=${count}`
+  if (media.kind === 'csv') {
+    headers['Content-Type'] = CSV_TYPE
+    const data = JSON.parse(row.body ?? '[]') as Array<Record<string, unknown>>
+    return { status, headers, body: plan.head ? undefined : toCsv(data, []) }
+  }
+  headers['Content-Type'] = single ? OBJECT_TYPE : JSON_TYPE
+  return { status, headers, body: plan.head ? undefined : (row.body ?? (single ? 'null' : '[]')) }
+}

@@ -1,0 +1,41 @@
+/**
+ * Settings of the PostgREST-compatible `/rest/v1` (names follow PostgREST's `db-*` settings).
+ * @module
+ */
+import { FatalError } from '../errors.ts'
+
+export interface RestConfig {
+  /** `DB_MAX_ROWS`: most rows a response carries (Supabase: 1000); 0 = no cap. */
+  maxRows: number | undefined
+  /** `DB_AGGREGATES_ENABLED`: allow `count()`, `sum()` … in `select`. */
+  aggregatesEnabled: boolean
+  /** `DB_TX_END`: commit, commit-allow-override, rollback, rollback-allow-override. */
+  txEnd: 'commit' | 'commit-allow-override' | 'rollback' | 'rollback-allow-override'
+  /** `DB_SAFE_UPDATE`: refuse PATCH/DELETE without a filter, as Supabase's pg-safeupdate. */
+  safeUpdate: boolean
+  /** `OPENAPI_MODE`: follow-privileges, ignore-privileges, disabled. */
+  openapiMode: 'follow-privileges' | 'ignore-privileges' | 'disabled'
+}
+
+type Env = Record<string, string | undefined>
+
+function choice<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = env[name]?.trim()
+  if (!raw) return fallback
+  if (!(values as readonly string[]).includes(raw)) throw new FatalError(`${name}: must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`)
+  return raw as T
+}
+
+export function restConfig(env: Env): RestConfig {
+  const rawMax = env.DB_MAX_ROWS?.trim()
+  if (rawMax && !/^\d{1,9}$/.test(rawMax)) throw new FatalError(`DB_MAX_ROWS: must be a whole number, got ${JSON.stringify(env.DB_MAX_ROWS)}`)
+  const maxRows = rawMax === undefined || rawMax === '' ? 1000 : Number(rawMax)
+  const flag = (name: string, fallback: boolean) => choice(env, name, ['true', 'false', '1', '0'], fallback ? 'true' : 'false')
+  return {
+    maxRows: maxRows === 0 ? undefined : maxRows,
+    aggregatesEnabled: ['true', '1'].includes(flag('DB_AGGREGATES_ENABLED', false)),
+    txEnd: choice(env, 'DB_TX_END', ['commit', 'commit-allow-override', 'rollback', 'rollback-allow-override'], 'commit-allow-override'),
+    safeUpdate: ['true', '1'].includes(flag('DB_SAFE_UPDATE', true)),
+    openapiMode: choice(env, 'OPENAPI_MODE', ['follow-privileges', 'ignore-privileges', 'disabled'], 'follow-privileges'),
+  }
+}

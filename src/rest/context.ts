@@ -1,0 +1,75 @@
+/**
+ * Who the request runs as, and the transaction settings PostgREST gives every request: role,
+ * `request.jwt.claims`, `request.method`, `request.path`, `request.headers`, `request.cookies`,
+ * the search path. Policies and functions written for Supabase read these.
+ * @module
+ */
+import type { Context } from 'hono'
+import type { SessionOptions } from '../db/session.ts'
+import { HttpError } from '../errors.ts'
+import { authenticate, type Principal } from '../http/principal.ts'
+import type { Services } from '../services.ts'
+import { jwtError } from './errors.ts'
+
+/** The JWT errors of the auth layer, reworded as PostgREST's PGRST301/PGRST303. */
+function postgrestJwtError(error: HttpError, token: string | undefined): HttpError {
+  if (token === undefined || token === '') return jwtError('Empty JWT is sent in Authorization header')
+  const parts = token.split('.').length
+  if (parts !== 3) return jwtError(`Expected 3 parts in JWT; got ${parts}`)
+  if (/expired/i.test(error.message)) return jwtError('JWT expired')
+  if (/invalid claims/i.test(error.message)) return jwtError('Parsing claims failed')
+  if (/malformed/i.test(error.message)) return jwtError("JWT couldn't be decoded")
+  if (/algorithm|signing key/i.test(error.message)) return jwtError('Wrong or unsupported encoding algorithm')
+  return jwtError('JWT cryptographic operation failed')
+}
+
+export async function restPrincipal(services: Services, c: Context): Promise<Principal> {
+  const authorization = c.req.header('authorization')
+  const apikey = c.req.header('apikey')
+  try {
+    return await authenticate(services, { authorization, apikey })
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 401) {
+      const token = authorization ? /^Bearer\s*(.*)$/i.exec(authorization.trim())?.[1]?.trim() : apikey
+      throw postgrestJwtError(error, token)
+    }
+    throw error
+  }
+}
+
+function cookies(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=')
+    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim()
+  }
+  return out
+}
+
+export function sessionOptions(
+  services: Services,
+  c: Context,
+  principal: Principal,
+  request: { method: string; path: string; schema: string; readOnly: boolean; timezone?: string },
+): SessionOptions {
+  const headers: Record<string, string> = {}
+  c.req.raw.headers.forEach((value, name) => {
+    headers[name.toLowerCase()] = value
+  })
+  const settings: Record<string, string> = {
+    // The exposed schema first, then the extra search path Supabase configures.
+    search_path: `"${request.schema.replaceAll('"', '""')}", "public", "extensions"`,
+    'request.method': request.method,
+    'request.path': request.path,
+    'request.headers': JSON.stringify(headers),
+    'request.cookies': JSON.stringify(cookies(headers.cookie)),
+  }
+  if (request.timezone) settings.timezone = request.timezone
+  return {
+    role: principal.role,
+    claims: { ...principal.claims, role: principal.role },
+    readOnly: request.readOnly,
+    settings,
+    statementTimeoutMs: services.config.statementTimeoutMs,
+  }
+}

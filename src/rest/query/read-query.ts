@@ -1,0 +1,197 @@
+/**
+ * ReadPlan → one SELECT. Embeds are LEFT JOIN LATERAL subqueries that build their JSON in
+ * PostgreSQL (`json_agg` for to-many, `row_to_json` for to-one); `!inner` and `is.null` on an
+ * embed test whether its lateral produced anything.
+ * @module
+ */
+import { ident, qualified } from '../../db/sql.ts'
+import type { ChildPlan, PlannedCondition, PlannedOrder, ReadPlan } from '../plan/types.ts'
+import { conditionSql, fieldExpr } from './expressions.ts'
+import { Params } from './params.ts'
+
+export interface NodeSql {
+  /** `expr AS "name"` entries (empty for `rel()`). */
+  selectList: string[]
+  /** Output names, when known (always known when `expandStar` was asked for). */
+  outputNames: string[]
+  /** `relation AS alias` plus the embeds' lateral joins. */
+  from: string
+  /** The lateral joins the WHERE clause depends on (for counting without the rest). */
+  fromForWhere: string
+  where: string[]
+  orderBy: string[]
+  limit?: string
+  offset?: string
+}
+
+export interface RenderOptions {
+  /** Replaces `schema.relation AS alias` of the root (a function call, a mutation's CTE). */
+  rootFrom?: string
+  /** Output names must be known (spread embeds, CSV): `*` is expanded from the schema cache. */
+  expandStar?: boolean
+}
+
+const ORDER_COLUMN = (i: number) => `pgrst_order_${i}`
+
+function orderSql(expr: string, term: PlannedOrder): string {
+  let sql = expr
+  if (term.direction) sql += term.direction === 'desc' ? ' DESC' : ' ASC'
+  if (term.nulls) sql += term.nulls === 'first' ? ' NULLS FIRST' : ' NULLS LAST'
+  return sql
+}
+
+function joinConditions(child: ChildPlan, parentAlias: string): { from: string; where: string[] } {
+  const r = child.relationship
+  const childAlias = child.plan.sqlAlias
+  const target = `${qualified(child.plan.relation.schema, child.plan.relation.name)} AS ${ident(childAlias)}`
+  if (!r.junction) {
+    return { from: target, where: r.sourceColumns.map((col, i) => `${ident(childAlias)}.${ident(r.targetColumns[i]!)} = ${ident(parentAlias)}.${ident(col)}`) }
+  }
+  const j = r.junction
+  const jAlias = `${childAlias}_junction`
+  const on = j.targetJoin.map((col, i) => `${ident(jAlias)}.${ident(col)} = ${ident(childAlias)}.${ident(r.targetColumns[i]!)}`).join(' AND ')
+  return {
+    from: `${target} INNER JOIN ${qualified(j.relation.schema, j.relation.name)} AS ${ident(jAlias)} ON ${on}`,
+    where: j.sourceJoin.map((col, i) => `${ident(jAlias)}.${ident(col)} = ${ident(parentAlias)}.${ident(r.sourceColumns[i]!)}`),
+  }
+}
+
+/** Renders one level of the read tree (and, recursively, its embeds). */
+export function renderNode(plan: ReadPlan, params: Params, options: RenderOptions = {}, outer?: { from: string; where: string[] }): NodeSql {
+  const alias = plan.sqlAlias
+  const base = outer?.from ?? options.rootFrom ?? `${qualified(plan.relation.schema, plan.relation.name)} AS ${ident(alias)}`
+
+  // Embeds first: their lateral joins, how to test that they matched, what they output.
+  const rendered = new Map<ChildPlan, { lateral: string; exists: string; outputs: string[]; names: string[]; orderExprs: Map<PlannedOrder, string> }>()
+  let orderIndex = 0
+  for (const child of plan.children) {
+    const orderTerms = plan.order.filter((o) => o.child === child)
+    const orderColumns = new Map<PlannedOrder, string>()
+    for (const term of orderTerms) orderColumns.set(term, ORDER_COLUMN(++orderIndex))
+    rendered.set(child, renderChild(child, alias, params, orderColumns))
+  }
+
+  const selectList: string[] = []
+  const outputNames: string[] = []
+  for (const item of plan.select) {
+    if (item.kind === 'star') {
+      if (options.expandStar) {
+        for (const column of plan.relation.columns) {
+          selectList.push(`${ident(alias)}.${ident(column.name)} AS ${ident(column.name)}`)
+          outputNames.push(column.name)
+        }
+      } else {
+        selectList.push(`${ident(alias)}.*`)
+        outputNames.push(...plan.relation.columns.map((c) => c.name))
+      }
+    } else if (item.kind === 'column') {
+      const expr = fieldExpr(alias, item.field, params)
+      selectList.push(`${item.cast ? `CAST(${expr} AS ${item.cast})` : expr} AS ${ident(item.outputName)}`)
+      outputNames.push(item.outputName)
+    } else {
+      const r = rendered.get(item.child)!
+      selectList.push(...r.outputs)
+      outputNames.push(...r.names)
+    }
+  }
+
+  const usedLaterals = new Set<ChildPlan>()
+  const exists = (child: ChildPlan) => {
+    usedLaterals.add(child)
+    return rendered.get(child)!.exists
+  }
+  const where = [...(outer?.where ?? [])]
+  for (const condition of plan.where) {
+    where.push(conditionSql(alias, condition, params, (c: PlannedCondition & { kind: 'embed-null' }) => exists(c.child)))
+  }
+  for (const child of plan.children) if (child.join === 'inner') where.push(`${exists(child)} IS NOT NULL`)
+
+  const orderBy = plan.order.map((term) => {
+    if (!term.child) return orderSql(fieldExpr(alias, term.field, params), term)
+    usedLaterals.add(term.child)
+    return orderSql(rendered.get(term.child)!.orderExprs.get(term)!, term)
+  })
+
+  const laterals = plan.children.map((c) => `LEFT JOIN LATERAL (${rendered.get(c)!.lateral}) AS ${ident(c.lateralAlias)} ON TRUE`)
+  const lateralsForWhere = plan.children.filter((c) => usedLaterals.has(c)).map((c) => `LEFT JOIN LATERAL (${rendered.get(c)!.lateral}) AS ${ident(c.lateralAlias)} ON TRUE`)
+  return {
+    selectList,
+    outputNames,
+    from: [base, ...laterals].join(' '),
+    fromForWhere: [base, ...lateralsForWhere].join(' '),
+    where,
+    orderBy,
+    limit: plan.limit === undefined ? undefined : params.add(plan.limit),
+    offset: plan.offset ? params.add(plan.offset) : undefined,
+  }
+}
+
+/** `SELECT … FROM … WHERE … ORDER BY … LIMIT … OFFSET …` of a rendered node. */
+export function selectStatement(node: NodeSql, selectList = node.selectList): string {
+  let sql = `SELECT ${selectList.join(', ')} FROM ${node.from}`
+  if (node.where.length) sql += ` WHERE ${node.where.join(' AND ')}`
+  if (node.orderBy.length) sql += ` ORDER BY ${node.orderBy.join(', ')}`
+  if (node.limit) sql += ` LIMIT ${node.limit}`
+  if (node.offset) sql += ` OFFSET ${node.offset}`
+  return sql
+}
+
+function renderChild(child: ChildPlan, parentAlias: string, params: Params, orderColumns: Map<PlannedOrder, string>) {
+  const lat = ident(child.lateralAlias)
+  const node = renderNode(child.plan, params, { expandStar: child.spread }, joinConditions(child, parentAlias))
+  const orderExprs = new Map<PlannedOrder, string>()
+  const orderSelect: string[] = []
+  for (const [term, column] of orderColumns) {
+    orderSelect.push(`${fieldExpr(child.plan.sqlAlias, term.field, params)} AS ${ident(column)}`)
+    orderExprs.set(term, `${lat}.${ident(column)}`)
+  }
+  const fromWhere = (n: NodeSql) => `FROM ${n.from}${n.where.length ? ` WHERE ${n.where.join(' AND ')}` : ''}`
+
+  if (child.toOne && !child.spread) {
+    const lateral = `SELECT (SELECT row_to_json(_r) FROM (SELECT ${node.selectList.join(', ')}) AS _r) AS body${orderSelect.map((s) => `, ${s}`).join('')} ${fromWhere(node)}`
+    return { lateral, exists: `${lat}.body`, outputs: child.hidden ? [] : [`${lat}.body AS ${ident(child.outputName)}`], names: child.hidden ? [] : [child.outputName], orderExprs }
+  }
+  if (child.toOne) {
+    const lateral = `SELECT ${[...node.selectList, 'TRUE AS pgrst_exists', ...orderSelect].join(', ')} ${fromWhere(node)}`
+    return { lateral, exists: `${lat}.pgrst_exists`, outputs: node.outputNames.map((n) => `${lat}.${ident(n)} AS ${ident(n)}`), names: node.outputNames, orderExprs }
+  }
+  if (!child.spread) {
+    const lateral = `SELECT json_agg(_r) AS body FROM (${selectStatement(node)}) AS _r`
+    return {
+      lateral,
+      exists: `${lat}.body`,
+      outputs: child.hidden ? [] : [`COALESCE(${lat}.body, '[]'::json) AS ${ident(child.outputName)}`],
+      names: child.hidden ? [] : [child.outputName],
+      orderExprs,
+    }
+  }
+  // To-many spread: every lifted column becomes an array (PostgREST v13+).
+  const aggregates = node.outputNames.map((n) => `json_agg(_r.${ident(n)}) AS ${ident(n)}`)
+  const lateral = `SELECT ${[...aggregates, 'bool_or(TRUE) AS pgrst_exists'].join(', ')} FROM (${selectStatement(node)}) AS _r`
+  return { lateral, exists: `${lat}.pgrst_exists`, outputs: node.outputNames.map((n) => `COALESCE(${lat}.${ident(n)}, '[]'::json) AS ${ident(n)}`), names: node.outputNames, orderExprs }
+}
+
+export type BodyShape = 'array' | 'object' | 'none'
+
+export interface ReadStatementOptions extends RenderOptions {
+  count?: 'exact'
+  body: BodyShape
+  stripNulls?: boolean
+}
+
+/**
+ * The whole read as one statement returning `total_result_set`, `page_total` and `body` (JSON
+ * text), the shape PostgREST's statements have.
+ */
+export function readStatement(plan: ReadPlan, options: ReadStatementOptions): { sql: string; params: unknown[] } {
+  const params = new Params()
+  const node = renderNode(plan, params, options)
+  const source = selectStatement(node)
+  const total = options.count === 'exact' ? `(SELECT pg_catalog.count(*) FROM ${node.fromForWhere}${node.where.length ? ` WHERE ${node.where.join(' AND ')}` : ''})` : 'NULL::int8'
+  let body: string
+  if (options.body === 'none') body = 'NULL::text'
+  else if (options.body === 'object') body = options.stripNulls ? `json_strip_nulls(json_agg(_r)->0)::text` : `(json_agg(_r)->0)::text`
+  else body = options.stripNulls ? `json_strip_nulls(coalesce(json_agg(_r), '[]'))::text` : `coalesce(json_agg(_r), '[]')::text`
+  const sql = `WITH pgrst_source AS (${source}) SELECT ${total} AS total_result_set, pg_catalog.count(_r) AS page_total, ${body} AS body FROM pgrst_source AS _r`
+  return { sql, params: params.values }
+}

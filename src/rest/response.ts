@@ -1,0 +1,38 @@
+/**
+ * Response pieces PostgREST clients read: `Content-Range`, the status that goes with it (200,
+ * 206, 416), media types and CSV.
+ * @module
+ */
+import { invalidRange } from './errors.ts'
+
+export const JSON_TYPE = 'application/json; charset=utf-8'
+export const OBJECT_TYPE = 'application/vnd.pgrst.object+json; charset=utf-8'
+export const CSV_TYPE = 'text/csv; charset=utf-8'
+
+/** `0-4/5`, `*\/0`, `0-4/*` … */
+export function contentRange(offset: number, rows: number, total: number | undefined): string {
+  const totalText = total === undefined ? '*' : String(total)
+  if (rows === 0) return `*/${totalText}`
+  return `${offset}-${offset + rows - 1}/${totalText}`
+}
+
+/** 200, 206 (a known total larger than what was returned) or 416 (offset past the total). */
+export function rangeStatus(offset: number, rows: number, total: number | undefined): number {
+  if (total === undefined) return 200
+  if (offset > total) throw invalidRange(`An offset of ${offset} was requested, but there are only ${total} rows.`)
+  return rows < total ? 206 : 200
+}
+
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return ''
+  const text = typeof value === 'object' ? JSON.stringify(value) : String(value)
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
+}
+
+/** A JSON array of objects as CSV with a header row. */
+export function toCsv(rows: Array<Record<string, unknown>>, columns: string[]): string {
+  const header = rows.length ? Object.keys(rows[0]!) : columns
+  const lines = [header.map(csvCell).join(',')]
+  for (const row of rows) lines.push(header.map((h) => csvCell(row[h])).join(','))
+  return lines.join('\n')
+}

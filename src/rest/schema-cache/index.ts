@@ -1,0 +1,56 @@
+/**
+ * The schema cache per database: loaded on first use, shared by all requests, replaced on
+ * reload (`reloadSchemaCache`, `NOTIFY pgrst, 'reload schema'`). A failed load is retried on the
+ * next request instead of being cached.
+ * @module
+ */
+import type { Database } from '../../db/types.ts'
+import { loadSchemaCache } from './load.ts'
+import type { SchemaCache } from './types.ts'
+
+export * from './types.ts'
+export { loadSchemaCache } from './load.ts'
+
+interface Entry {
+  schemas: string[]
+  current: Promise<SchemaCache> | undefined
+}
+
+const entries = new Map<Database, Entry>()
+
+/** The cache for `database` over `schemas`, loading it when there is none yet. */
+export function getSchemaCache(database: Database, schemas: string[]): Promise<SchemaCache> {
+  let entry = entries.get(database)
+  if (!entry || entry.schemas.join(',') !== schemas.join(',')) {
+    entry = { schemas, current: undefined }
+    entries.set(database, entry)
+  }
+  if (!entry.current) {
+    const loading = loadSchemaCache(database, schemas)
+    entry.current = loading
+    loading.catch(() => {
+      if (entry!.current === loading) entry!.current = undefined
+    })
+  }
+  return entry.current
+}
+
+/**
+ * Reloads the cache of `database` now (or of every database when none is given). Requests keep
+ * the old cache until the new one is ready. Call after migrations, restores or DDL.
+ */
+export async function reloadSchemaCache(database?: Database): Promise<void> {
+  const targets = database ? [[database, entries.get(database)] as const] : [...entries.entries()]
+  await Promise.all(
+    targets.map(async ([db, entry]) => {
+      if (!entry) return
+      const next = await loadSchemaCache(db, entry.schemas)
+      entry.current = Promise.resolve(next)
+    }),
+  )
+}
+
+/** Drops the cache of a closed database. */
+export function forgetSchemaCache(database: Database): void {
+  entries.delete(database)
+}

@@ -1,0 +1,76 @@
+/**
+ * `LISTEN pgrst` on a dedicated connection (server databases only): `NOTIFY pgrst, 'reload
+ * schema'` (or a bare `NOTIFY pgrst`) reloads the schema cache, as with PostgREST. The
+ * connection is unref'd so it never keeps a process alive, and reconnects with backoff. PGlite
+ * has one session and no reachable LISTEN here: callers use `reloadSchemaCache()` instead.
+ * @module
+ */
+import pg from 'pg'
+import type { Database } from '../../db/types.ts'
+import type { Services } from '../../services.ts'
+import { reloadSchemaCache } from './index.ts'
+
+const listeners = new WeakMap<Database, { stop(): void }>()
+
+export function ensureSchemaListener(services: Services, database: Database): void {
+  if (database.kind !== 'pg' || !services.config.databaseUrl || listeners.has(database)) return
+  listeners.set(database, startListener(services.config.databaseUrl, database, services))
+}
+
+export function stopSchemaListener(database: Database): void {
+  listeners.get(database)?.stop()
+  listeners.delete(database)
+}
+
+function startListener(url: string, database: Database, services: Services): { stop(): void } {
+  let stopped = false
+  let client: pg.Client | undefined
+  let delay = 1000
+  let connectedBefore = false
+  let timer: NodeJS.Timeout | undefined
+
+  const retry = () => {
+    if (stopped) return
+    timer = setTimeout(connect, delay)
+    timer.unref()
+    delay = Math.min(delay * 2, 30_000)
+  }
+
+  const connect = async () => {
+    if (stopped) return
+    const next = new pg.Client({ connectionString: url, application_name: 'resolution schema listener' })
+    client = next
+    next.on('error', () => {
+      next.end().catch(() => {})
+      if (client === next) retry()
+    })
+    next.on('notification', (message) => {
+      if (message.channel !== 'pgrst') return
+      const payload = (message.payload ?? '').trim()
+      if (payload === '' || payload === 'reload schema') {
+        reloadSchemaCache(database).catch((error) => services.logger.warn({ err: error }, 'schema cache reload failed'))
+      }
+    })
+    try {
+      await next.connect()
+      // Let the process exit even while listening.
+      ;(next as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.()
+      await next.query('LISTEN pgrst')
+      delay = 1000
+      // Anything may have changed while we were not listening.
+      if (connectedBefore && !stopped) await reloadSchemaCache(database).catch(() => {})
+      connectedBefore = true
+    } catch {
+      next.end().catch(() => {})
+      if (client === next) retry()
+    }
+  }
+  void connect()
+  return {
+    stop() {
+      stopped = true
+      if (timer) clearTimeout(timer)
+      client?.end().catch(() => {})
+    },
+  }
+}

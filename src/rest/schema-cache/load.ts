@@ -1,0 +1,198 @@
+/**
+ * Loads the schema cache in a handful of catalog queries.
+ * @module
+ */
+import type { Queryable } from '../../db/types.ts'
+import { ATTRIBUTES_BY_OID_SQL, COLUMNS_SQL, CONSTRAINTS_SQL, RELATIONS_SQL, ROUTINES_SQL, VIEW_RULES_SQL } from './queries.ts'
+import { buildRelationships, type ViewProjection } from './relationships.ts'
+import { relationKey, type Column, type ForeignKey, type Relation, type RelationKind, type Routine, type RoutineParam, type SchemaCache } from './types.ts'
+import { viewColumnSources } from './view-columns.ts'
+
+const KINDS: Record<string, RelationKind> = { r: 'table', v: 'view', m: 'materialized_view', f: 'foreign_table', p: 'partitioned_table' }
+const VOLATILITY = { i: 'immutable', s: 'stable', v: 'volatile' } as const
+
+interface ConstraintRow {
+  name: string
+  type: 'p' | 'u' | 'f'
+  schema: string
+  table: string
+  columns: string[]
+  ref_schema: string | null
+  ref_table: string | null
+  ref_columns: string[]
+}
+
+/** Arrays come back parsed from pg, and as `{a,b}` text from some PGlite paths. */
+function asArray(value: unknown): string[] {
+  if (Array.isArray(value)) return value as string[]
+  if (typeof value === 'string' && value.startsWith('{')) {
+    const inner = value.slice(1, -1)
+    return inner === '' ? [] : inner.split(',').map((s) => s.replace(/^"(.*)"$/, '$1'))
+  }
+  return []
+}
+
+export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<SchemaCache> {
+  const [relationRows, columnRows, constraintRows, ruleRows, routineRows] = [
+    (await q.query<{ schema: string; name: string; kind: string; description: string | null; updatable_mask: number }>(RELATIONS_SQL, [schemas])).rows,
+    (await q.query<Record<string, unknown>>(COLUMNS_SQL, [schemas])).rows,
+    (await q.query<ConstraintRow>(CONSTRAINTS_SQL)).rows,
+    (await q.query<{ schema: string; name: string; action: string }>(VIEW_RULES_SQL)).rows,
+    (await q.query<Record<string, unknown>>(ROUTINES_SQL, [schemas])).rows,
+  ]
+
+  const relations = new Map<string, Relation>()
+  for (const row of relationRows) {
+    const mask = Number(row.updatable_mask)
+    const kind = KINDS[row.kind] ?? 'table'
+    const isTable = kind === 'table' || kind === 'partitioned_table'
+    relations.set(relationKey(row.schema, row.name), {
+      schema: row.schema,
+      name: row.name,
+      kind,
+      description: row.description,
+      columns: [],
+      columnsByName: new Map(),
+      primaryKey: [],
+      uniqueKeys: [],
+      // pg_relation_is_updatable bits: 8 insert, 4 update, 16 delete.
+      insertable: isTable || (mask & 8) === 8,
+      updatable: isTable || (mask & 4) === 4,
+      deletable: isTable || (mask & 16) === 16,
+    })
+  }
+  for (const row of columnRows) {
+    const relation = relations.get(relationKey(row.schema as string, row.table as string))
+    if (!relation) continue
+    const column: Column = {
+      name: row.name as string,
+      type: row.type as string,
+      typeName: row.type_name as string,
+      nullable: Boolean(row.nullable),
+      default: (row.default as string | null) ?? null,
+      generated: Boolean(row.generated),
+      identity: Boolean(row.identity),
+      description: (row.description as string | null) ?? null,
+      enumValues: row.enum_values == null ? null : asArray(row.enum_values),
+      maxLength: row.max_length == null ? null : Number(row.max_length),
+    }
+    relation.columns.push(column)
+    relation.columnsByName.set(column.name, column)
+  }
+
+  // Keys of every table (exposed or not), and the foreign keys between them.
+  const baseKeys = new Map<string, { primaryKey: string[]; uniqueKeys: string[][] }>()
+  const foreignKeys: ForeignKey[] = []
+  for (const row of constraintRows) {
+    const key = relationKey(row.schema, row.table)
+    const columns = asArray(row.columns)
+    if (row.type === 'f') {
+      foreignKeys.push({ constraint: row.name, schema: row.schema, table: row.table, columns, refSchema: row.ref_schema!, refTable: row.ref_table!, refColumns: asArray(row.ref_columns) })
+      continue
+    }
+    const keys = baseKeys.get(key) ?? { primaryKey: [], uniqueKeys: [] }
+    if (row.type === 'p') keys.primaryKey = columns
+    else keys.uniqueKeys.push(columns)
+    baseKeys.set(key, keys)
+    const relation = relations.get(key)
+    if (relation) {
+      if (row.type === 'p') relation.primaryKey = columns
+      else relation.uniqueKeys.push(columns)
+    }
+  }
+
+  const projections = await viewProjections(q, ruleRows)
+  // A view over a table with a primary key exposes that key when it keeps all its columns.
+  for (const [baseKey, list] of projections) {
+    const keys = baseKeys.get(baseKey)
+    if (!keys?.primaryKey.length) continue
+    for (const p of list) {
+      const view = relations.get(relationKey(p.view.schema, p.view.name))
+      if (view && !view.primaryKey.length && keys.primaryKey.every((c) => p.columns.has(c))) view.primaryKey = keys.primaryKey.map((c) => p.columns.get(c)!)
+    }
+  }
+
+  return {
+    schemas,
+    relations,
+    relationships: buildRelationships(relations, foreignKeys, baseKeys, projections),
+    routines: buildRoutines(routineRows),
+    loadedAt: new Date(),
+  }
+}
+
+/** For each base table, the views (and views of views) that expose its columns unchanged. */
+async function viewProjections(q: Queryable, ruleRows: Array<{ schema: string; name: string; action: string }>): Promise<Map<string, ViewProjection[]>> {
+  const parsed = ruleRows.map((r) => ({ view: { schema: r.schema, name: r.name }, sources: viewColumnSources(r.action) }))
+  const oids = [...new Set(parsed.flatMap((p) => p.sources.map((s) => String(s.sourceOid))))]
+  if (oids.length === 0) return new Map()
+  const attrs = (await q.query<{ oid: string; schema: string; name: string; attnum: number; column: string }>(ATTRIBUTES_BY_OID_SQL, [oids])).rows
+  const byOid = new Map<string, { schema: string; name: string; columns: Map<number, string> }>()
+  for (const a of attrs) {
+    const entry = byOid.get(a.oid) ?? { schema: a.schema, name: a.name, columns: new Map() }
+    entry.columns.set(Number(a.attnum), a.column)
+    byOid.set(a.oid, entry)
+  }
+  // Direct edges: view column ← (relation, column).
+  const direct = new Map<string, Array<{ viewColumn: string; schema: string; name: string; column: string }>>()
+  for (const p of parsed) {
+    const list: Array<{ viewColumn: string; schema: string; name: string; column: string }> = []
+    for (const s of p.sources) {
+      const rel = byOid.get(String(s.sourceOid))
+      const column = rel?.columns.get(s.sourceAttnum)
+      if (rel && column) list.push({ viewColumn: s.column, schema: rel.schema, name: rel.name, column })
+    }
+    direct.set(relationKey(p.view.schema, p.view.name), list)
+  }
+  // Follow chains: view → view → table, grouping by (base relation) at every level.
+  const result = new Map<string, ViewProjection[]>()
+  for (const p of parsed) {
+    const viewKey = relationKey(p.view.schema, p.view.name)
+    // Walk down: for each view column, the chain of relations it comes from.
+    const perBase = new Map<string, Map<string, string>>()
+    for (const edge of direct.get(viewKey) ?? []) {
+      let current = { schema: edge.schema, name: edge.name, column: edge.column }
+      for (let depth = 0; depth < 16; depth++) {
+        const baseKey = relationKey(current.schema, current.name)
+        const columns = perBase.get(baseKey) ?? new Map<string, string>()
+        if (!columns.has(current.column)) columns.set(current.column, edge.viewColumn)
+        perBase.set(baseKey, columns)
+        const next = direct.get(baseKey)?.find((e) => e.viewColumn === current.column)
+        if (!next) break
+        current = { schema: next.schema, name: next.name, column: next.column }
+      }
+    }
+    for (const [baseKey, columns] of perBase) result.set(baseKey, [...(result.get(baseKey) ?? []), { view: p.view, columns }])
+  }
+  return result
+}
+
+function buildRoutines(rows: Array<Record<string, unknown>>): Map<string, Routine[]> {
+  const routines = new Map<string, Routine[]>()
+  for (const row of rows) {
+    const args = (typeof row.args === 'string' ? JSON.parse(row.args) : row.args) as Array<{ name: string; type: string; typeName: string; mode: RoutineParam['mode'] }>
+    const inputs = args.filter((a) => a.mode === 'i' || a.mode === 'b' || a.mode === 'v')
+    const ndefaults = Number(row.ndefaults)
+    const params: RoutineParam[] = inputs.map((a, i) => ({ ...a, hasDefault: i >= inputs.length - ndefaults }))
+    const outColumns: RoutineParam[] = args.filter((a) => a.mode === 'o' || a.mode === 'b' || a.mode === 't').map((a) => ({ ...a, hasDefault: false }))
+    const typtype = row.return_typtype as string
+    const routine: Routine = {
+      schema: row.schema as string,
+      name: row.name as string,
+      params,
+      outColumns,
+      returnType: row.return_type as string,
+      returnTypeName: row.return_type_name as string,
+      returnsSet: Boolean(row.returns_set),
+      returnsRelation: row.return_relation ? { schema: row.return_schema as string, name: row.return_relation as string } : null,
+      returnsComposite: typtype === 'c' || row.return_type === 'record',
+      returnsVoid: row.return_type === 'void',
+      volatility: VOLATILITY[row.volatility as keyof typeof VOLATILITY] ?? 'volatile',
+      description: (row.description as string | null) ?? null,
+      rows: Number(row.rows ?? 0),
+    }
+    const key = relationKey(routine.schema, routine.name)
+    routines.set(key, [...(routines.get(key) ?? []), routine])
+  }
+  return routines
+}
