@@ -44,6 +44,8 @@ export type AuthErrorCode =
   | 'conflict'
   | 'payload_too_large'
   | 'not_found'
+  | 'no_api_key'
+  | 'invalid_api_key'
 
 /** Marks an HttpError whose body must be rendered in the auth shapes. */
 export class AuthError extends HttpError {

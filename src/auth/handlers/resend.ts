@@ -1,0 +1,41 @@
+/**
+ * `POST /resend {email, type: signup|email_change}`: sends the pending confirmation again.
+ * @module
+ */
+import type { AuthContext, AuthDeps } from '../context.ts'
+import { sendEmailChange, sendFlowMail } from '../email-flows.ts'
+import { badRequest, validationFailed } from '../errors.ts'
+import { findUserByEmail, findUserById, NIL_INSTANCE } from '../models/user.ts'
+import { limitByIp } from '../rate-limit.ts'
+import { pkceParams, readBody, str } from '../request.ts'
+import { redirectTarget, validateEmail } from '../validate.ts'
+
+export async function resend(c: AuthContext, deps: AuthDeps): Promise<Response> {
+  limitByIp(c, deps.config, deps.limits.otp)
+  const body = await readBody(c)
+  const type = str(body, 'type')
+  if (type !== 'signup' && type !== 'email_change' && type !== 'sms' && type !== 'phone_change') {
+    throw validationFailed('Missing one of these types: signup, email_change, sms, phone_change')
+  }
+  if (type === 'sms' || type === 'phone_change' || str(body, 'phone')) throw badRequest('phone_provider_disabled', 'Unsupported phone provider')
+  const email = validateEmail(str(body, 'email'))
+  const pkce = pkceParams(body)
+  const redirectTo = redirectTarget(deps.config, deps.services.config.siteUrl, c.req.query('redirect_to'))
+  await deps.transaction(async (tx) => {
+    if (type === 'signup') {
+      const user = await findUserByEmail(tx, email)
+      // Unknown or already confirmed: nothing to send, and nothing to reveal.
+      if (!user || user.email_confirmed_at) return
+      await sendFlowMail(deps, tx, user, 'signup', { redirectTo, pkce })
+      return
+    }
+    const { rows } = await tx.query<{ id: string }>(
+      `SELECT id FROM auth.users WHERE instance_id = $2 AND (lower(email) = $1 OR lower(email_change) = $1) AND email_change <> '' LIMIT 1`,
+      [email, NIL_INSTANCE],
+    )
+    if (!rows[0]) return
+    const user = (await findUserById(tx, rows[0].id, { forUpdate: true }))!
+    await sendEmailChange(deps, tx, user, user.email_change!, { redirectTo, pkce })
+  })
+  return c.json({})
+}

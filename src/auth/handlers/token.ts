@@ -1,0 +1,126 @@
+/**
+ * `POST /token?grant_type=password|refresh_token|pkce`.
+ * @module
+ */
+import type { AuthContext, AuthDeps } from '../context.ts'
+import { verifierMatches, type ChallengeMethod } from '../crypto.ts'
+import { badRequest, notFound, OAuthError, unprocessable, validationFailed } from '../errors.ts'
+import { listIdentities } from '../models/identity.ts'
+import type { AuthMethod } from '../models/session.ts'
+import { findUserByEmail, findUserById, findUserByPhone } from '../models/user.ts'
+import { passwordWeakness, verifyPassword } from '../password.ts'
+import { limitByIp } from '../rate-limit.ts'
+import { refreshSession } from '../refresh.ts'
+import { clientIp, readBody, str, userAgent } from '../request.ts'
+import { issueSession } from '../sign-in.ts'
+import { sessionJson } from '../tokens.ts'
+import { userJson } from '../user-json.ts'
+import { validatePhone } from '../validate.ts'
+
+// Compared against when the user does not exist, so a miss costs as much as a wrong password.
+const DUMMY_HASH = '$2a$10$B2HKSLY1HMcXvFo2BxEjceAjjbTYpmaHsT76h4151q5V8zlT3.re6'
+
+export async function token(c: AuthContext, deps: AuthDeps): Promise<Response> {
+  limitByIp(c, deps.config, deps.limits.token)
+  const grant = c.req.query('grant_type')
+  switch (grant) {
+    case 'password':
+      return passwordGrant(c, deps)
+    case 'refresh_token':
+      return refreshGrant(c, deps)
+    case 'pkce':
+      return pkceGrant(c, deps)
+    default:
+      throw validationFailed('unsupported_grant_type')
+  }
+}
+
+async function passwordGrant(c: AuthContext, deps: AuthDeps): Promise<Response> {
+  const body = await readBody(c)
+  const email = str(body, 'email')?.trim()
+  const phone = str(body, 'phone')?.trim()
+  const password = str(body, 'password') ?? ''
+  if (!email && !phone) throw validationFailed('missing email or phone')
+  const invalid = () => badRequest('invalid_credentials', 'Invalid login credentials')
+
+  const user = await deps.transaction((tx) => (email ? findUserByEmail(tx, email) : findUserByPhone(tx, validatePhone(phone))))
+  if (!user) {
+    await verifyPassword(password, DUMMY_HASH)
+    throw invalid()
+  }
+  if (user.banned) throw badRequest('user_banned', 'User is banned')
+  if (!(await verifyPassword(password, user.encrypted_password))) throw invalid()
+  if (email && !user.email_confirmed_at) throw badRequest('email_not_confirmed', 'Email not confirmed')
+  if (!email && !user.phone_confirmed_at) throw badRequest('phone_not_confirmed', 'Phone not confirmed')
+
+  const session = await deps.transaction((tx) => issueSession(deps, tx, c, user, 'password'))
+  const weak = passwordWeakness(password, deps.config)
+  return c.json(weak ? { ...session, weak_password: weak } : session)
+}
+
+async function refreshGrant(c: AuthContext, deps: AuthDeps): Promise<Response> {
+  const body = await readBody(c)
+  const refreshToken = str(body, 'refresh_token')
+  if (!refreshToken) throw new OAuthError(400, 'invalid_request', 'refresh_token required')
+  const database = await deps.services.database()
+  const refreshed = await refreshSession(database, {
+    token: refreshToken,
+    reuseIntervalSeconds: deps.config.refreshTokenReuseInterval,
+    ip: clientIp(c),
+    userAgent: userAgent(c),
+  })
+  const user = refreshed.user
+  return c.json(
+    await sessionJson(deps.services, {
+      user,
+      userJson: userJson(user, await listIdentities(database, [user.id])),
+      sessionId: refreshed.sessionId,
+      aal: refreshed.aal,
+      amr: refreshed.amr,
+      refreshToken: refreshed.refreshToken,
+      audience: c.req.header('x-jwt-aud') || undefined,
+    }),
+  )
+}
+
+/** Flow states live `FLOW_STATE_TTL` seconds (GoTrue's minimum, 300). */
+const FLOW_STATE_TTL = 300
+
+async function pkceGrant(c: AuthContext, deps: AuthDeps): Promise<Response> {
+  const body = await readBody(c)
+  const authCode = str(body, 'auth_code') ?? ''
+  const verifier = str(body, 'code_verifier') ?? ''
+  if (!authCode || !verifier) throw validationFailed('invalid request: both auth code and code verifier should be non-empty')
+  const session = await deps.transaction(async (tx) => {
+    const { rows } = await tx.query<{
+      id: string
+      user_id: string | null
+      code_challenge: string
+      code_challenge_method: ChallengeMethod
+      authentication_method: string
+      expired: boolean
+    }>(
+      `SELECT id, user_id, code_challenge, code_challenge_method::text AS code_challenge_method, authentication_method,
+              coalesce(auth_code_issued_at, created_at) + make_interval(secs => $2) < now() AS expired
+         FROM auth.flow_state WHERE auth_code = $1 FOR UPDATE`,
+      [authCode, FLOW_STATE_TTL],
+    )
+    const flow = rows[0]
+    if (!flow || !flow.user_id) throw notFound('flow_state_not_found', 'invalid flow state, no valid flow state found')
+    if (flow.expired) throw unprocessable('flow_state_expired', 'invalid flow state, flow state has expired')
+    if (!verifierMatches(verifier, flow.code_challenge, flow.code_challenge_method)) {
+      throw badRequest('bad_code_verifier', 'code challenge does not match previously saved code verifier')
+    }
+    await tx.query('DELETE FROM auth.flow_state WHERE id = $1', [flow.id])
+    const user = await findUserById(tx, flow.user_id)
+    if (!user) throw notFound('user_not_found', 'User not found')
+    if (user.banned) throw badRequest('user_banned', 'User is banned')
+    return issueSession(deps, tx, c, user, amrOfFlow(flow.authentication_method))
+  })
+  return c.json(session)
+}
+
+function amrOfFlow(method: string): AuthMethod {
+  const known: AuthMethod[] = ['magiclink', 'email/signup', 'recovery', 'invite', 'email_change', 'otp']
+  return (known as string[]).includes(method) ? (method as AuthMethod) : 'otp'
+}

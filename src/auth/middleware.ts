@@ -1,0 +1,100 @@
+/**
+ * The gateway's and GoTrue's request checks: a valid `apikey`, then the Bearer token of a user
+ * (with its session and ban state) or of an admin. They set request variables and never write
+ * a response; failures are thrown as auth errors.
+ * @module
+ */
+import type { MiddlewareHandler } from 'hono'
+import type { Claims } from './jwt.ts'
+import { HttpError } from '../errors.ts'
+import type { AuthDeps, AuthEnv } from './context.ts'
+import { UUID_PATTERN } from './crypto.ts'
+import { authError } from './errors.ts'
+import { findSession } from './models/session.ts'
+import { findUserById } from './models/user.ts'
+
+export const ADMIN_ROLES = new Set(['service_role', 'supabase_admin'])
+const KEY_ROLES = new Set(['anon', 'service_role', 'supabase_admin'])
+
+function bearer(header: string | undefined): string | undefined {
+  if (!header) return undefined
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return match?.[1]
+}
+
+/** Verifies with the JWT service; its 401 becomes GoTrue's 403 `bad_jwt`. */
+export async function verifyToken(deps: AuthDeps, token: string): Promise<Claims> {
+  try {
+    return await deps.services.jwt.verify(token)
+  } catch (error) {
+    if (error instanceof HttpError) throw authError(403, 'bad_jwt', error.message)
+    throw error
+  }
+}
+
+/** The `apikey` header (or `?apikey=`) must be an anon or service_role key signed by us. */
+export function requireApiKey(deps: AuthDeps): MiddlewareHandler<AuthEnv> {
+  return async function apiKey(c, next) {
+    const key = c.req.header('apikey') ?? c.req.query('apikey')
+    if (!key) throw authError(401, 'no_api_key', 'No API key found in request')
+    let claims: Claims
+    try {
+      claims = await deps.services.jwt.verify(key)
+    } catch {
+      throw authError(401, 'invalid_api_key', 'Invalid API key')
+    }
+    if (typeof claims.role !== 'string' || !KEY_ROLES.has(claims.role)) throw authError(401, 'invalid_api_key', 'Invalid API key')
+    // The gateway's mapping: without an Authorization of its own, the key is the bearer.
+    c.set('admin', false)
+    c.set('claims', claims)
+    await next()
+  }
+}
+
+/** The effective bearer token: the client's `Authorization`, else the `apikey`. */
+function effectiveToken(headers: { authorization?: string; apikey?: string }): string | undefined {
+  return bearer(headers.authorization) ?? (headers.apikey || undefined)
+}
+
+/** A signed-in user: valid JWT with a UUID `sub`, an existing user and session, not banned. */
+export function requireUser(deps: AuthDeps): MiddlewareHandler<AuthEnv> {
+  return async function user(c, next) {
+    const token = effectiveToken({ authorization: c.req.header('authorization'), apikey: c.req.header('apikey') })
+    if (!token) throw authError(401, 'no_authorization', 'This endpoint requires a valid Bearer token')
+    const claims = await verifyToken(deps, token)
+    if (typeof claims.sub !== 'string' || claims.sub === '') throw authError(403, 'bad_jwt', 'invalid claim: missing sub claim')
+    if (!UUID_PATTERN.test(claims.sub)) throw authError(400, 'bad_jwt', 'invalid claim: sub claim must be a UUID')
+    const sessionId = typeof claims.session_id === 'string' && claims.session_id !== '' ? claims.session_id : undefined
+    const found = await deps.transaction(async (tx) => {
+      const row = await findUserById(tx, claims.sub!)
+      const session = sessionId && UUID_PATTERN.test(sessionId) ? await findSession(tx, sessionId) : undefined
+      return { row, session }
+    })
+    if (!found.row) throw authError(403, 'user_not_found', 'User from sub claim in JWT does not exist')
+    if (sessionId && (!found.session || found.session.user_id !== found.row.id)) {
+      throw authError(403, 'session_not_found', 'Session from session_id claim in JWT does not exist')
+    }
+    if (found.row.banned) throw authError(403, 'user_banned', 'User is banned')
+    c.set('claims', claims)
+    c.set('user', found.row)
+    c.set('sessionId', sessionId)
+    await next()
+  }
+}
+
+/** Admin rights: a Bearer JWT (or, without one, the apikey) whose role is an admin role. No `sub`/`exp` needed. */
+export function requireAdmin(deps: AuthDeps): MiddlewareHandler<AuthEnv> {
+  return async function admin(c, next) {
+    const token = effectiveToken({ authorization: c.req.header('authorization'), apikey: c.req.header('apikey') })
+    if (!token) throw authError(401, 'no_authorization', 'This endpoint requires a valid Bearer token')
+    const claims = await verifyToken(deps, token)
+    if (typeof claims.role !== 'string' || !ADMIN_ROLES.has(claims.role)) throw authError(403, 'not_admin', 'User not allowed')
+    if (typeof claims.session_id === 'string' && claims.session_id !== '') {
+      const session = UUID_PATTERN.test(claims.session_id) ? await deps.transaction((tx) => findSession(tx, claims.session_id as string)) : undefined
+      if (!session) throw authError(403, 'session_not_found', 'Session from session_id claim in JWT does not exist')
+    }
+    c.set('claims', claims)
+    c.set('admin', true)
+    await next()
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Refresh-token rotation (GoTrue's v1 algorithm, auth-api.md §5.1). All refreshes of one session
+ * serialise on its row (`FOR UPDATE SKIP LOCKED`, retried for up to 5 s, then 409), so two
+ * concurrent refreshes of one token never fork the session: the second one finds the token
+ * revoked and the parent of the active one, and gets the active one back.
+ * @module
+ */
+import type { Database, Queryable } from '../db/types.ts'
+import { newRefreshToken } from './crypto.ts'
+import { auditPayload } from './models/audit.ts'
+import type { AmrEntry } from './models/session.ts'
+import { NIL_INSTANCE, USER_SELECT, type UserRow } from './models/user.ts'
+import { authError, badRequest, type AuthError } from './errors.ts'
+import { unixSeconds } from './time.ts'
+
+export interface RefreshInput {
+  token: string
+  reuseIntervalSeconds: number
+  ip: string
+  userAgent: string
+}
+
+export interface Refreshed {
+  user: UserRow
+  sessionId: string
+  aal: string | null
+  amr: AmrEntry[]
+  refreshToken: string
+}
+
+type Attempt = { kind: 'ok'; value: Refreshed } | { kind: 'locked' } | { kind: 'failed'; error: AuthError }
+
+const LOCK_WAIT_MS = 5000
+
+interface LockedSession {
+  id: string
+  aal: string | null
+  expired: boolean
+}
+
+interface TokenAndUser extends UserRow {
+  rt_id: string
+  rt_revoked: boolean
+  rt_reusable: boolean
+}
+
+async function lockSession(tx: Queryable, token: string): Promise<{ kind: 'session'; session: LockedSession } | { kind: 'locked' } | { kind: 'failed'; error: AuthError }> {
+  const { rows } = await tx.query<LockedSession>(
+    `SELECT s.id, s.aal, coalesce(s.not_after <= now(), false) AS expired FROM auth.sessions s
+      WHERE s.id = (SELECT rt.session_id FROM auth.refresh_tokens rt WHERE rt.instance_id = $1 AND rt.token = $2)
+      FOR UPDATE OF s SKIP LOCKED`,
+    [NIL_INSTANCE, token],
+  )
+  if (rows[0]) return { kind: 'session', session: rows[0] }
+  // Either the token or its session does not exist, or another refresh holds the session.
+  const probe = await tx.query<{ has_session: boolean }>(
+    `SELECT rt.session_id IS NOT NULL AND EXISTS (SELECT 1 FROM auth.sessions s WHERE s.id = rt.session_id) AS has_session
+       FROM auth.refresh_tokens rt WHERE rt.instance_id = $1 AND rt.token = $2`,
+    [NIL_INSTANCE, token],
+  )
+  if (!probe.rows[0]) return { kind: 'failed', error: badRequest('refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found') }
+  if (probe.rows[0].has_session) return { kind: 'locked' }
+  return { kind: 'failed', error: badRequest('session_not_found', 'Invalid Refresh Token: No Valid Session Found') }
+}
+
+/** Revokes `parentId`, inserts its child, touches the session, writes the audit rows; returns the amr. */
+async function rotate(tx: Queryable, input: RefreshInput, user: UserRow, sessionId: string, parent: { id: string; token: string }): Promise<{ token: string; amr: AmrEntry[] }> {
+  const child = newRefreshToken()
+  const audit = (action: 'token_revoked' | 'token_refreshed') =>
+    auditPayload({ action, actorId: user.id, actorUsername: user.email ?? user.phone ?? '', ip: input.ip })
+  const { rows } = await tx.query<{ authentication_method: string; updated_at: string }>(
+    `WITH revoked AS (
+       UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE id = $1 AND revoked = false RETURNING id
+     ), child AS (
+       INSERT INTO auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)
+       VALUES ($2, $3, $4, false, now(), now(), $5, $6) RETURNING id
+     ), touched AS (
+       UPDATE auth.sessions SET refreshed_at = timezone('UTC', now()), updated_at = now(), user_agent = $7, ip = $8::inet
+        WHERE id = $6 RETURNING id
+     ), audited AS (
+       INSERT INTO auth.audit_log_entries (instance_id, id, payload, created_at, ip_address)
+       VALUES ($2, gen_random_uuid(), $9::json, now(), $11), ($2, gen_random_uuid(), $10::json, now(), $11) RETURNING id
+     )
+     SELECT authentication_method, updated_at FROM auth.mfa_amr_claims WHERE session_id = $6 ORDER BY updated_at DESC`,
+    [parent.id, NIL_INSTANCE, child, user.id, parent.token, sessionId, input.userAgent || null, input.ip || null, audit('token_revoked'), audit('token_refreshed'), input.ip.slice(0, 64)],
+  )
+  return { token: child, amr: rows.map((r) => ({ method: r.authentication_method, timestamp: unixSeconds(r.updated_at) })) }
+}
+
+async function attempt(tx: Queryable, input: RefreshInput): Promise<Attempt> {
+  const locked = await lockSession(tx, input.token)
+  if (locked.kind !== 'session') return locked
+  const session = locked.session
+
+  // Under the session lock, the token row cannot change any more: read it fresh with its user.
+  const { rows } = await tx.query<TokenAndUser>(
+    `SELECT rt.id AS rt_id, coalesce(rt.revoked, false) AS rt_revoked,
+            rt.updated_at + make_interval(secs => $3) > now() AS rt_reusable, ${USER_SELECT}
+       FROM auth.refresh_tokens rt JOIN auth.users u ON u.id::text = rt.user_id
+      WHERE rt.instance_id = $1 AND rt.token = $2`,
+    [NIL_INSTANCE, input.token, input.reuseIntervalSeconds],
+  )
+  const row = rows[0]
+  if (!row) return { kind: 'failed', error: badRequest('refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found') }
+  const user: UserRow = row
+  if (user.banned) return { kind: 'failed', error: badRequest('user_banned', 'Invalid Refresh Token: User Banned') }
+  if (user.deleted_at) return { kind: 'failed', error: badRequest('session_not_found', 'Invalid Refresh Token: No Valid Session Found') }
+  if (session.expired) return { kind: 'failed', error: badRequest('session_expired', 'Invalid Refresh Token: Session Expired') }
+
+  if (row.rt_revoked) {
+    const active = await tx.query<{ token: string }>(
+      'SELECT token FROM auth.refresh_tokens WHERE session_id = $1 AND revoked = false AND parent = $2 ORDER BY id DESC LIMIT 1',
+      [session.id, input.token],
+    )
+    if (active.rows[0]) {
+      // The client lost the response of its last refresh: give it the token it missed.
+      const amr = await tx.query<{ authentication_method: string; updated_at: string }>(
+        'SELECT authentication_method, updated_at FROM auth.mfa_amr_claims WHERE session_id = $1 ORDER BY updated_at DESC',
+        [session.id],
+      )
+      return {
+        kind: 'ok',
+        value: {
+          user,
+          sessionId: session.id,
+          aal: session.aal,
+          amr: amr.rows.map((r) => ({ method: r.authentication_method, timestamp: unixSeconds(r.updated_at) })),
+          refreshToken: active.rows[0].token,
+        },
+      }
+    }
+    if (!row.rt_reusable) {
+      // Reuse outside the interval: treat the session as stolen and revoke its whole family.
+      // The caller commits this before reporting the error.
+      await tx.query('UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE session_id = $1 AND revoked = false', [session.id])
+      return { kind: 'failed', error: badRequest('refresh_token_already_used', 'Invalid Refresh Token: Already Used') }
+    }
+  }
+  const rotated = await rotate(tx, input, user, session.id, { id: row.rt_id, token: input.token })
+  return { kind: 'ok', value: { user, sessionId: session.id, aal: session.aal, amr: rotated.amr, refreshToken: rotated.token } }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Runs the grant; errors that must persist their writes (family revocation) commit first. */
+export async function refreshSession(database: Database, input: RefreshInput): Promise<Refreshed> {
+  // v1 tokens are 12 base32 characters; older GoTrue versions issued longer ones, still accepted.
+  if (!/^[A-Za-z0-9_-]{12,255}$/.test(input.token)) throw authError(400, 'validation_failed', 'Refresh token is not valid')
+  const started = Date.now()
+  for (;;) {
+    const result = await database.transaction((tx) => attempt(tx, input))
+    if (result.kind === 'ok') return result.value
+    if (result.kind === 'failed') throw result.error
+    if (Date.now() - started > LOCK_WAIT_MS) {
+      throw authError(409, 'conflict', 'Too many concurrent token refresh requests on the same session or refresh token')
+    }
+    await sleep(10 + Math.floor(Math.random() * 20))
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The User object as GoTrue marshals it: optional timestamps omitted when NULL, `email`/`phone`
+ * as `""` when NULL, no password or token columns, identities with their swapped id names.
+ * @module
+ */
+import type { IdentityRow } from './models/identity.ts'
+import type { UserRow } from './models/user.ts'
+import { rfc3339 } from './time.ts'
+
+export type UserJson = Record<string, unknown>
+
+function identityJson(row: IdentityRow): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    identity_id: row.id,
+    id: row.provider_id,
+    user_id: row.user_id,
+    identity_data: row.identity_data ?? {},
+    provider: row.provider,
+    last_sign_in_at: rfc3339(row.last_sign_in_at),
+    created_at: rfc3339(row.created_at),
+    updated_at: rfc3339(row.updated_at),
+  }
+  if (row.email) out.email = row.email
+  return out
+}
+
+export function userJson(user: UserRow, identities: readonly IdentityRow[]): UserJson {
+  const out: UserJson = {
+    id: user.id,
+    aud: user.aud ?? '',
+    role: user.role ?? '',
+    email: user.email ?? '',
+  }
+  const optional = (name: string, value: unknown) => {
+    if (value !== undefined && value !== null && value !== '') out[name] = value
+  }
+  optional('email_confirmed_at', rfc3339(user.email_confirmed_at))
+  optional('invited_at', rfc3339(user.invited_at))
+  out.phone = user.phone ?? ''
+  optional('phone_confirmed_at', rfc3339(user.phone_confirmed_at))
+  optional('confirmation_sent_at', rfc3339(user.confirmation_sent_at))
+  optional('confirmed_at', rfc3339(user.confirmed_at))
+  optional('recovery_sent_at', rfc3339(user.recovery_sent_at))
+  optional('new_email', user.email_change)
+  optional('email_change_sent_at', rfc3339(user.email_change_sent_at))
+  optional('new_phone', user.phone_change)
+  optional('phone_change_sent_at', rfc3339(user.phone_change_sent_at))
+  optional('reauthentication_sent_at', rfc3339(user.reauthentication_sent_at))
+  optional('last_sign_in_at', rfc3339(user.last_sign_in_at))
+  out.app_metadata = user.raw_app_meta_data ?? {}
+  out.user_metadata = user.raw_user_meta_data ?? {}
+  out.identities = identities.filter((i) => i.user_id === user.id).map(identityJson)
+  out.created_at = rfc3339(user.created_at)
+  out.updated_at = rfc3339(user.updated_at)
+  optional('banned_until', rfc3339(user.banned_until))
+  optional('deleted_at', rfc3339(user.deleted_at))
+  out.is_anonymous = user.is_anonymous === true
+  return out
+}
