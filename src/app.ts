@@ -6,6 +6,7 @@
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
+import { authRouter } from './auth/router.ts'
 import { appError } from './errors.ts'
 import { supabaseCors } from './http/cors.ts'
 import { Drain } from './http/draining.ts'
@@ -39,6 +40,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
   )
 
   app.route('/health', healthRouter(services))
+  app.route('/auth/v1', authRouter(services))
   app.route('/vault/v1', vaultRouter(services))
   app.route('/rest/v1', restRouter(services))
 
