@@ -57,7 +57,13 @@ perms="$(stat -c '%a' "$env_file" 2>/dev/null || echo 600)"
 [[ "$perms" == "600" || "$perms" == "400" ]] || echo "run.sh: warning: $env_file is mode $perms; chmod 600 it (it holds secrets)" >&2
 
 run() {
-  if (( dry_run )); then printf '%q ' "$@"; printf '\n'; else "$@"; fi
+  if (( dry_run )); then
+    printf '%q' "$1"
+    printf ' %q' "${@:2}"
+    printf '\n'
+  else
+    "$@"
+  fi
 }
 
 registry="${image%%/*}"

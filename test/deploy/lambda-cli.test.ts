@@ -19,7 +19,7 @@ import { parseEnvVars } from '../../src/runtime/lambda-local.ts'
 import { lambdaRequestListener } from '../../src/runtime/lambda-serve.ts'
 import { bootstrap } from '../../src/schema/bootstrap.ts'
 import { createServerDatabase } from '../support/databases.ts'
-import { lambdaEnv } from './lambda-handler.test.ts'
+import { lambdaEnv } from './support/lambda-env.ts'
 
 const run = promisify(execFile)
 const BIN = path.resolve('bin/resolution.mjs')

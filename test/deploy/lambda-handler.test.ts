@@ -8,32 +8,16 @@ import { readFileSync } from 'node:fs'
 import type { ALBEvent, APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createJwtService, issueApiKey } from '../../src/auth/jwt.ts'
-import { loadConfig } from '../../src/config/config.ts'
 import { createPgDatabase } from '../../src/db/pg-driver.ts'
 import { createLambdaRuntime, type LambdaRuntime } from '../../src/runtime/lambda-runtime.ts'
 import { bootstrap } from '../../src/schema/bootstrap.ts'
 import { createServerDatabase } from '../support/databases.ts'
+import { JWT_SECRET, lambdaEnv } from './support/lambda-env.ts'
 
 const EVENTS = ['rest-api-v1.json', 'http-api-v2.json', 'function-url.json', 'alb.json', 'alb-single-value.json']
 
 function load<T = Record<string, unknown>>(name: string): T {
   return JSON.parse(readFileSync(new URL(`../../events/${name}`, import.meta.url), 'utf8')) as T
-}
-
-export const JWT_SECRET = 'lambda-test-secret-with-at-least-32-characters'
-
-export async function lambdaEnv(databaseUrl: string): Promise<Record<string, string>> {
-  const jwt = await createJwtService(loadConfig({ JWT_SECRET }))
-  return {
-    DATABASE_URL: databaseUrl,
-    JWT_SECRET,
-    ANON_KEY: await issueApiKey(jwt, 'anon'),
-    SERVICE_ROLE_KEY: await issueApiKey(jwt, 'service_role'),
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    BODY_LIMIT: '2048',
-  }
 }
 
 function bodyOf(result: { body?: string }): Record<string, unknown> {
