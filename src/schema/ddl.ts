@@ -36,6 +36,9 @@ export interface TableSpec {
   rowLevelSecurity?: boolean
 }
 
+/** Whether the connecting role may create objects in `schema` (false on a schema owned by another role, e.g. Supabase's `auth`). */
+export const MAY_CREATE_IN = (schema: string) => `pg_catalog.has_schema_privilege(current_user, ${literal(schema)}, 'CREATE')`
+
 const OWNS_TABLE = (regclass: string) =>
   `EXISTS (SELECT FROM pg_catalog.pg_class WHERE oid = to_regclass(${regclass}) AND pg_catalog.pg_has_role(current_user, relowner, 'USAGE'))`
 
@@ -45,7 +48,9 @@ export function ensureTable(spec: TableSpec): string {
   const regclass = literal(table)
   const body = [...spec.columns.map(([name, definition]) => `${ident(name)} ${definition}`), ...(spec.constraints ?? [])]
   const lines: string[] = []
-  lines.push(`IF to_regclass(${regclass}) IS NULL THEN`)
+  lines.push(`IF to_regclass(${regclass}) IS NULL AND NOT ${MAY_CREATE_IN(spec.schema)} THEN`)
+  lines.push(`  ${warn(literal(`table ${spec.schema}.${spec.name} is missing and the connecting role may not create in schema ${spec.schema}`))}`)
+  lines.push(`ELSIF to_regclass(${regclass}) IS NULL THEN`)
   lines.push(`  CREATE TABLE ${table} (\n    ${body.join(',\n    ')}\n  );`)
   if (spec.rowLevelSecurity) lines.push(`  ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;`)
   if (spec.comment) lines.push(`  COMMENT ON TABLE ${table} IS ${literal(spec.comment)};`)
@@ -76,7 +81,9 @@ export function ensureTable(spec: TableSpec): string {
 export function ensureEnum(schema: string, name: string, labels: readonly string[]): string {
   const type = qualified(schema, name)
   const lines = [
-    `IF to_regtype(${literal(type)}) IS NULL THEN`,
+    `IF to_regtype(${literal(type)}) IS NULL AND NOT ${MAY_CREATE_IN(schema)} THEN`,
+    `  ${warn(literal(`type ${schema}.${name} is missing and the connecting role may not create in schema ${schema}`))}`,
+    `ELSIF to_regtype(${literal(type)}) IS NULL THEN`,
     `  CREATE TYPE ${type} AS ENUM (${labels.map(literal).join(', ')});`,
     'END IF;',
     `owned := EXISTS (SELECT FROM pg_catalog.pg_type WHERE oid = to_regtype(${literal(type)}) AND pg_catalog.pg_has_role(current_user, typowner, 'USAGE'));`,

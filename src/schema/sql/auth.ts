@@ -8,7 +8,7 @@
  * added to an older `auth` schema in place.
  * @module
  */
-import { doBlock, ensureEnum, ensureTable, tolerantGrant, warn, type TableSpec } from '../ddl.ts'
+import { doBlock, ensureEnum, ensureTable, MAY_CREATE_IN, tolerantGrant, warn, type TableSpec } from '../ddl.ts'
 
 const ts = 'timestamp with time zone'
 const token = "character varying(255) DEFAULT ''::character varying"
@@ -511,7 +511,9 @@ $fn$`,
  */
 function ensureAuthFunction(fn: (typeof AUTH_FUNCTIONS)[number]): string {
   const create = [fn.definition + ';', fn.comment ? `COMMENT ON FUNCTION ${fn.signature} IS '${fn.comment.replaceAll("'", "''")}';` : '']
-  return doBlock(`IF to_regprocedure('${fn.signature}') IS NULL
+  return doBlock(`IF to_regprocedure('${fn.signature}') IS NULL AND NOT ${MAY_CREATE_IN('auth')} THEN
+  ${warn(`'function ${fn.signature} is missing and the connecting role may not create in schema auth'`)}
+ELSIF to_regprocedure('${fn.signature}') IS NULL
   OR EXISTS (SELECT FROM pg_catalog.pg_proc WHERE oid = to_regprocedure('${fn.signature}')
              AND prosrc NOT LIKE '%request.jwt.claims%' AND pg_catalog.pg_has_role(current_user, proowner, 'USAGE'))
 THEN
