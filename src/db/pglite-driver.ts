@@ -73,7 +73,7 @@ function toResult<R>(result: { rows: unknown[]; affectedRows?: number; fields: {
   return { rows: result.rows as R[], rowCount: result.affectedRows ?? result.rows.length, fields: result.fields }
 }
 
-export async function createPgliteDatabase(options: PgliteDriverOptions = {}): Promise<Database> {
+export async function createPgliteDatabase(options: PgliteDriverOptions = {}): Promise<PgliteDatabase> {
   const pgdata = options.dataDir ? path.join(options.dataDir, 'pgdata') : undefined
   let unlock = () => {}
   if (options.dataDir) {
@@ -120,7 +120,9 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
   }
 
   let closed = false
-  const database: Database = {
+  const database: PgliteDatabase = {
+    // The PGlite instance itself, under the mutex: tools such as pglite-tools' pg_dump need it.
+    withPglite: (fn) => mutex.run(() => fn(pglite)),
     kind: 'pglite',
     description: pgdata ? `embedded PGlite at ${pgdata}` : 'embedded PGlite (in memory)',
     query: (sql, params) => mutex.run(() => direct.query(sql, params)),
@@ -157,4 +159,9 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
     },
   }
   return database
+}
+
+/** The embedded database, with access to its PGlite instance for tools that need it. */
+export interface PgliteDatabase extends Database {
+  withPglite<T>(fn: (pglite: PGlite) => Promise<T>): Promise<T>
 }
