@@ -8,6 +8,7 @@ import { registerDbInit } from './commands/db-init.ts'
 import { register as registerServe } from './commands/serve.ts'
 import { register as registerInvoke } from './commands/invoke.ts'
 import { register as registerVault } from './commands/vault.ts'
+import { register as registerKeys } from './commands/keys.ts'
 
 export function buildProgram(): Command {
   const program = new Command('resolution')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerServe(program)
   registerInvoke(program)
   registerVault(program)
+  registerKeys(program)
   const db = program.command('db').description('Database tools: init, status, dump, restore, migrate')
   registerDbInit(db)
   return program
