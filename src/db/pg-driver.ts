@@ -81,6 +81,12 @@ export function createPgDatabase(options: PgDriverOptions): Database {
     async transaction(fn, txOptions) {
       const client = await pool.connect()
       let broken: Error | undefined
+      // A checked-out client has no pool listener: a server shutdown or pg_terminate_backend
+      // between two statements would be an unhandled 'error' event and kill the process.
+      const onError = (error: Error) => {
+        broken ??= error
+      }
+      client.on('error', onError)
       try {
         await client.query(beginStatement(txOptions))
         try {
@@ -98,6 +104,7 @@ export function createPgDatabase(options: PgDriverOptions): Database {
         if (!(error as { code?: string }).code || broken) broken ??= error as Error
         throw error
       } finally {
+        client.removeListener('error', onError)
         client.release(broken)
       }
     },

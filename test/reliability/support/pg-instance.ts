@@ -1,0 +1,152 @@
+/**
+ * A throwaway PostgreSQL 15 server of our own, for scenarios that stop and restart the database:
+ * the shared server on 5432 is never touched. `initdb` into a temp dir owned by the `postgres` OS
+ * user (initdb refuses to run as root), trust auth, a free port, the socket in /tmp.
+ *
+ *   const pg = await startPgInstance()
+ *   try { … pg.url … await pg.restart() … } finally { await pg.destroy() }
+ *
+ * `destroy()` stops the server (immediate mode) and removes the directory; it is idempotent and
+ * also runs on process exit, so a failing test never leaves a postmaster behind.
+ * @module
+ */
+import { execFile, execFileSync } from 'node:child_process'
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+const BIN = process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin'
+
+export interface PgInstance {
+  port: number
+  /** `postgres://postgres@127.0.0.1:<port>/postgres` */
+  url: string
+  /** URL of another database on this server. */
+  urlFor(database: string): string
+  dir: string
+  logFile: string
+  /** Fast shutdown: sessions are terminated (57P01), new connections refused. */
+  stop(mode?: 'smart' | 'fast' | 'immediate'): Promise<void>
+  /** Starts again and waits until it accepts connections. */
+  start(): Promise<void>
+  restart(): Promise<void>
+  running(): boolean
+  /** The server log so far (for failure messages). */
+  log(): string
+  /** Stops (immediate) and removes the data dir. Safe to call twice. */
+  destroy(): Promise<void>
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as net.AddressInfo).port
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** Runs a PostgreSQL binary as the `postgres` OS user when we are root. */
+async function asPostgres(binary: string, args: string[], timeoutMs = 60_000): Promise<string> {
+  const command = process.getuid?.() === 0 ? 'runuser' : path.join(BIN, binary)
+  const argv = process.getuid?.() === 0 ? ['-u', 'postgres', '--', path.join(BIN, binary), ...args] : args
+  const { stdout } = await run(command, argv, { timeout: timeoutMs })
+  return stdout
+}
+
+function postgresOwner(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'))
+  if (!line) throw new Error('no postgres OS user to run a throwaway PostgreSQL as')
+  const [, , uid, gid] = line.split(':')
+  return { uid: Number(uid), gid: Number(gid) }
+}
+
+const live = new Set<PgInstance>()
+let exitHookInstalled = false
+
+function installExitHook(): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  // Last resort on abnormal exits: synchronous stop, so no postmaster outlives the test process.
+  process.once('exit', () => {
+    for (const instance of live) {
+      try {
+        const stop = path.join(BIN, 'pg_ctl')
+        const args = ['-D', path.join(instance.dir, 'data'), '-m', 'immediate', '-w', 'stop']
+        if (process.getuid?.() === 0) execFileSync('runuser', ['-u', 'postgres', '--', stop, ...args], { stdio: 'ignore' })
+        else execFileSync(stop, args, { stdio: 'ignore' })
+      } catch {
+        // already stopped
+      }
+      rmSync(instance.dir, { recursive: true, force: true })
+    }
+  })
+}
+
+export async function startPgInstance(options: { settings?: Record<string, string> } = {}): Promise<PgInstance> {
+  installExitHook()
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'resolution-pg-'))
+  const owner = postgresOwner()
+  if (owner) chownSync(dir, owner.uid, owner.gid)
+  const data = path.join(dir, 'data')
+  const logFile = path.join(dir, 'postgres.log')
+  const port = await freePort()
+  let isRunning = false
+  let destroyed = false
+
+  const settings: Record<string, string> = {
+    port: String(port),
+    listen_addresses: "'127.0.0.1'",
+    unix_socket_directories: "'/tmp'",
+    max_connections: '100',
+    fsync: 'off', // throwaway: durability across an OS crash is not what we test
+    ...options.settings,
+  }
+  const serverOptions = Object.entries(settings)
+    .map(([name, value]) => `-c ${name}=${value}`)
+    .join(' ')
+
+  const instance: PgInstance = {
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    urlFor: (database) => `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    dir,
+    logFile,
+    running: () => isRunning,
+    log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+    async start() {
+      if (destroyed) throw new Error('PostgreSQL instance already destroyed')
+      await asPostgres('pg_ctl', ['-D', data, '-o', serverOptions, '-l', logFile, '-w', '-t', '60', 'start'])
+      isRunning = true
+    },
+    async stop(mode = 'fast') {
+      await asPostgres('pg_ctl', ['-D', data, '-m', mode, '-w', '-t', '60', 'stop'])
+      isRunning = false
+    },
+    async restart() {
+      await instance.stop()
+      await instance.start()
+    },
+    async destroy() {
+      if (destroyed) return
+      destroyed = true
+      live.delete(instance)
+      if (isRunning) await instance.stop('immediate').catch(() => {})
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  live.add(instance)
+  try {
+    await asPostgres('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8'])
+    await instance.start()
+  } catch (error) {
+    await instance.destroy()
+    throw error
+  }
+  return instance
+}
