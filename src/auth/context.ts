@@ -30,6 +30,8 @@ export function createAuthDeps(services: Services): AuthDeps {
     limits: createLimiters(services.config.auth),
     async transaction(fn) {
       const database = await services.database()
+      // The outbox table is created once, outside any request transaction (DDL races otherwise).
+      await mailer.ready(database)
       return database.transaction(fn)
     },
   }
