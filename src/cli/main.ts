@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander'
 import { FatalError } from '../errors.ts'
 import { registerDbInit } from './commands/db-init.ts'
+import { registerDbTools } from './commands/db-tools.ts'
 import { register as registerServe } from './commands/serve.ts'
 import { register as registerInvoke } from './commands/invoke.ts'
 import { register as registerVault } from './commands/vault.ts'
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerKeys(program)
   const db = program.command('db').description('Database tools: init, status, dump, restore, migrate')
   registerDbInit(db)
+  registerDbTools(db)
   return program
 }
 

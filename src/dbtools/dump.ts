@@ -1,0 +1,144 @@
+/**
+ * `db dump`: plain SQL as pg_dump writes it. A server is dumped by the installed `pg_dump` (which
+ * must be at least the server's major version); the embedded database by PGlite's WASM pg_dump.
+ * `--no-owner --no-acl` by default, as the original team dumped their schema.
+ * @module
+ */
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import { Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { Database } from '../db/types.ts'
+import type { PgliteDatabase } from '../db/pglite-driver.ts'
+
+export interface DumpOptions {
+  schemaOnly?: boolean
+  dataOnly?: boolean
+  /** Only these schemas (`--schema`, repeatable). */
+  schemas?: string[]
+  /** Keep `OWNER TO` and GRANT/REVOKE (default: `--no-owner --no-acl`). */
+  owners?: boolean
+  privileges?: boolean
+  /** Write here; otherwise to `output`. */
+  file?: string
+  /** Where the SQL goes without `file` (default stdout). */
+  output?: NodeJS.WritableStream
+  /** The server's connection URL (required for a server database). */
+  url?: string
+  /** The pg_dump binary (default `PG_DUMP` or `pg_dump` on PATH). */
+  pgDump?: string
+}
+
+export class DumpError extends Error {
+  readonly code: 'pg_dump_missing' | 'pg_dump_too_old' | 'pg_dump_failed' | 'invalid_options'
+  constructor(code: DumpError['code'], message: string) {
+    super(message)
+    this.name = 'DumpError'
+    this.code = code
+  }
+}
+
+export function dumpArgs(options: DumpOptions): string[] {
+  if (options.schemaOnly && options.dataOnly) throw new DumpError('invalid_options', '--schema-only and --data-only cannot be used together')
+  const args: string[] = []
+  if (options.schemaOnly) args.push('--schema-only')
+  if (options.dataOnly) args.push('--data-only')
+  if (!options.owners) args.push('--no-owner')
+  if (!options.privileges) args.push('--no-acl')
+  for (const schema of options.schemas ?? []) {
+    if (!schema) throw new DumpError('invalid_options', '--schema needs a name')
+    args.push('--schema', schema)
+  }
+  return args
+}
+
+/** Dumps `database`; returns the number of bytes written. */
+export async function dump(database: Database, options: DumpOptions = {}): Promise<number> {
+  const args = dumpArgs(options)
+  if (database.kind === 'pglite') return dumpEmbedded(database as PgliteDatabase, args, options)
+  if (!options.url) throw new DumpError('invalid_options', 'dumping a server needs its connection URL')
+  return dumpServer(database, args, options)
+}
+
+async function dumpEmbedded(database: PgliteDatabase, args: string[], options: DumpOptions): Promise<number> {
+  const { pgDump } = await import('@electric-sql/pglite-tools/pg_dump')
+  const file = await database.withPglite(async (pg) => {
+    // pglite-tools compares search_path text before and after and warns on a mere quoting
+    // difference; start from the plain form and put the session's own back afterwards.
+    const { rows } = await pg.query<{ search_path: string }>('SHOW search_path')
+    await pg.exec('SET search_path TO public')
+    try {
+      return await pgDump({ pg, args: ['--quote-all-identifiers', ...args] })
+    } finally {
+      await pg.query("SELECT set_config('search_path', $1, false)", [rows[0]?.search_path ?? 'public'])
+    }
+  })
+  const text = Buffer.from(await file.arrayBuffer())
+  if (options.file) fs.writeFileSync(options.file, text)
+  else await write(options.output ?? process.stdout, text)
+  return text.length
+}
+
+function write(stream: NodeJS.WritableStream, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(data, (error) => (error ? reject(error) : resolve())))
+}
+
+/** `pg_dump --version` → major version, or a clear error when the binary is missing. */
+export async function pgDumpMajor(binary: string): Promise<number> {
+  const { stdout } = await run(binary, ['--version']).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') {
+      throw new DumpError('pg_dump_missing', `pg_dump not found (${binary}); install the PostgreSQL client tools (e.g. apt-get install postgresql-client) or set PG_DUMP to its path`)
+    }
+    throw error
+  })
+  const match = /(\d+)(?:\.(\d+))?/.exec(stdout)
+  if (!match) throw new DumpError('pg_dump_failed', `cannot read the version of ${binary}: ${stdout.trim()}`)
+  return Number(match[1])
+}
+
+async function dumpServer(database: Database, args: string[], options: DumpOptions): Promise<number> {
+  const binary = options.pgDump ?? process.env.PG_DUMP ?? 'pg_dump'
+  const [clientMajor, serverNum] = await Promise.all([pgDumpMajor(binary), database.serverVersionNum()])
+  const serverMajor = Math.floor(serverNum / 10000)
+  if (clientMajor < serverMajor) {
+    throw new DumpError('pg_dump_too_old', `pg_dump ${clientMajor} cannot dump a PostgreSQL ${serverMajor} server; install the PostgreSQL ${serverMajor} client tools or set PG_DUMP to a pg_dump ${serverMajor}+`)
+  }
+  // The password goes through the environment, never the command line (visible in ps).
+  const url = new URL(options.url!)
+  const env = { ...process.env }
+  if (url.password) {
+    env.PGPASSWORD = decodeURIComponent(url.password)
+    url.password = ''
+  }
+  const fileArgs = options.file ? ['--file', options.file] : []
+  const child = spawn(binary, [...args, '--quote-all-identifiers', ...fileArgs, '--dbname', url.toString()], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  let bytes = 0
+  const counted = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length
+      const out = options.output ?? process.stdout
+      if (out.write(chunk)) callback()
+      else out.once('drain', () => callback())
+    },
+  })
+  const exit = new Promise<number>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code) => resolve(code ?? 1))
+  })
+  await pipeline(child.stdout, counted)
+  const code = await exit
+  if (code !== 0) throw new DumpError('pg_dump_failed', `pg_dump exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`)
+  return options.file ? fs.statSync(options.file).size : bytes
+}
+
+function run(binary: string, args: string[]): Promise<{ stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'ignore'] })
+    let stdout = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.once('error', reject)
+    child.once('close', (code) => (code === 0 ? resolve({ stdout }) : reject(new DumpError('pg_dump_failed', `${binary} --version exited with ${code}`))))
+  })
+}
