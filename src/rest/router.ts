@@ -1,19 +1,27 @@
 /**
  * `/rest/v1`: PostgREST's pipeline, one line per stage —
- * ApiRequest (parse) → Plan → Query → Tx (withSession) → Response.
+ * ApiRequest (parse) → Plan (pure, against the schema cache) → Tx (withSession, one statement)
+ * → Response. Only the actions run SQL, and only inside the request's transaction.
  * @module
  */
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import { infrastructureError } from '../db/errors.ts'
 import { withSession } from '../db/session.ts'
 import type { Database } from '../db/types.ts'
 import { HttpError } from '../errors.ts'
 import type { Services } from '../services.ts'
+import { runCall } from './actions/call.ts'
+import { runMutation } from './actions/mutate.ts'
 import { runRead, type RestResult } from './actions/read.ts'
+import { parseBody } from './body.ts'
+import type { RestConfig } from './config.ts'
 import { restPrincipal, sessionOptions } from './context.ts'
-import { fromPgError, notImplemented, schemaCacheNotLoaded } from './errors.ts'
+import { fromPgError, invalidPreferences, schemaCacheNotLoaded } from './errors.ts'
+import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
 import type { ApiRequest } from './parse/types.ts'
+import { planCall } from './plan/call-plan.ts'
+import { planMutation } from './plan/mutate-plan.ts'
 import { planRead } from './plan/read-plan.ts'
 import { getSchemaCache, type SchemaCache } from './schema-cache/index.ts'
 import { ensureSchemaListener } from './schema-cache/listener.ts'
@@ -31,8 +39,30 @@ async function loadCache(services: Services, database: Database): Promise<Schema
   }
 }
 
-function respond(c: Context, result: RestResult): Response {
-  return new Response(result.body ?? null, { status: result.status, headers: result.headers })
+/** What a request will do, decided before the transaction opens (it decides READ ONLY). */
+interface Action {
+  readOnly: boolean
+  run(): Promise<RestResult>
+}
+
+function plan(request: ApiRequest, cache: SchemaCache, body: unknown, rest: RestConfig, services: Services): Action {
+  const planOptions = { maxRows: rest.maxRows, aggregatesEnabled: rest.aggregatesEnabled }
+  const { target, method } = request
+  if (request.preferences.handling === 'strict' && request.preferences.invalid.length) throw invalidPreferences(request.preferences.invalid)
+  if (target.kind === 'root') {
+    if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'PGRST117', `Unsupported HTTP method: ${method}`)
+    return { readOnly: true, run: async () => openApiDocument(cache, request.schema, services, rest) }
+  }
+  if (target.kind === 'routine') {
+    const call = planCall(request, cache, body, planOptions)
+    return { readOnly: call.readOnly, run: () => runCall(call, rest.maxRows) }
+  }
+  if (method === 'GET' || method === 'HEAD') {
+    const read = planRead(request, cache, planOptions)
+    return { readOnly: true, run: () => runRead(read) }
+  }
+  const mutation = planMutation(request, cache, body, { ...planOptions, safeUpdate: rest.safeUpdate })
+  return { readOnly: false, run: () => runMutation(mutation, rest) }
 }
 
 export function restRouter(services: Services, options: RestOptions = {}): Hono {
@@ -58,24 +88,18 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
       },
       schemas: services.config.dbSchemas,
     })
-    const readOnly = request.method === 'GET' || request.method === 'HEAD'
-    const session = sessionOptions(services, c, principal, { method: request.method, path, schema: request.schema, readOnly, timezone: request.preferences.timezone })
+    const body = request.method === 'POST' || request.method === 'PATCH' ? parseBody(await c.req.text(), c.req.header('content-type')) : undefined
+    const action = plan(request, cache, body, services.config.rest, services)
+    const session = sessionOptions(services, c, principal, { method: request.method, path, schema: request.schema, readOnly: action.readOnly, timezone: request.preferences.timezone })
+    let result: RestResult
     try {
-      const result = await withSession(database, session, () => dispatch(services, request, cache))
-      if (services.config.dbSchemas.length > 1) result.headers['Content-Profile'] = request.schema
-      return respond(c, result)
+      result = await withSession(database, session, action.run)
     } catch (error) {
       if (error instanceof HttpError) throw error
       throw infrastructureError(error) ?? fromPgError(error, principal.source !== 'none') ?? error
     }
+    if (services.config.dbSchemas.length > 1) result.headers['Content-Profile'] = request.schema
+    return new Response(result.body ?? null, { status: result.status, headers: result.headers })
   })
   return app
-}
-
-async function dispatch(services: Services, request: ApiRequest, cache: SchemaCache): Promise<RestResult> {
-  const { target, method } = request
-  if (target.kind === 'relation' && (method === 'GET' || method === 'HEAD')) {
-    return runRead(planRead(request, cache, { maxRows: services.config.rest.maxRows, aggregatesEnabled: services.config.rest.aggregatesEnabled }))
-  }
-  throw notImplemented(`${method} on ${target.kind} is not available yet`)
 }

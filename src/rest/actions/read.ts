@@ -14,6 +14,8 @@ export interface RestResult {
   headers: Record<string, string>
   /** Undefined → no body. */
   body?: string
+  /** Rows the statement produced (for max-affected checks). */
+  rows?: number
 }
 
 interface ReadRow {
@@ -63,8 +65,8 @@ export async function runRead(plan: ReadRequestPlan, options: RenderOptions = {}
   if (media.kind === 'csv') {
     headers['Content-Type'] = CSV_TYPE
     const data = JSON.parse(row.body ?? '[]') as Array<Record<string, unknown>>
-    return { status, headers, body: plan.head ? undefined : toCsv(data, []) }
+    return { status, headers, body: plan.head ? undefined : toCsv(data, []), rows: pageTotal }
   }
   headers['Content-Type'] = single ? OBJECT_TYPE : JSON_TYPE
-  return { status, headers, body: plan.head ? undefined : (row.body ?? (single ? 'null' : '[]')) }
+  return { status, headers, body: plan.head ? undefined : (row.body ?? (single ? 'null' : '[]')), rows: pageTotal }
 }

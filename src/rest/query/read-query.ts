@@ -26,7 +26,7 @@ export interface NodeSql {
 
 export interface RenderOptions {
   /** Replaces `schema.relation AS alias` of the root (a function call, a mutation's CTE). */
-  rootFrom?: string
+  rootFrom?: string | ((params: Params) => string)
   /** Output names must be known (spread embeds, CSV): `*` is expanded from the schema cache. */
   expandStar?: boolean
 }
@@ -59,7 +59,8 @@ function joinConditions(child: ChildPlan, parentAlias: string): { from: string; 
 /** Renders one level of the read tree (and, recursively, its embeds). */
 export function renderNode(plan: ReadPlan, params: Params, options: RenderOptions = {}, outer?: { from: string; where: string[] }): NodeSql {
   const alias = plan.sqlAlias
-  const base = outer?.from ?? options.rootFrom ?? `${qualified(plan.relation.schema, plan.relation.name)} AS ${ident(alias)}`
+  const rootFrom = typeof options.rootFrom === 'function' ? options.rootFrom(params) : options.rootFrom
+  const base = outer?.from ?? rootFrom ?? `${qualified(plan.relation.schema, plan.relation.name)} AS ${ident(alias)}`
 
   // Embeds first: their lateral joins, how to test that they matched, what they output.
   const rendered = new Map<ChildPlan, { lateral: string; exists: string; outputs: string[]; names: string[]; orderExprs: Map<PlannedOrder, string> }>()

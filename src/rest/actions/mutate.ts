@@ -1,0 +1,80 @@
+/**
+ * Runs a MutatePlan: status (201/200/204), Content-Range, Location, Preference-Applied, the
+ * single-object check and max-affected (both roll back by throwing).
+ * @module
+ */
+import { db, markRollback } from '../../db/session.ts'
+import { maxAffectedViolation, singularityError } from '../errors.ts'
+import type { MutatePlan } from '../plan/mutate-plan.ts'
+import { mutationStatement } from '../query/mutate-query.ts'
+import { JSON_TYPE, OBJECT_TYPE } from '../response.ts'
+import type { RestResult } from './read.ts'
+
+export interface TxPolicy {
+  txEnd: 'commit' | 'commit-allow-override' | 'rollback' | 'rollback-allow-override'
+}
+
+/** Whether this request ends in ROLLBACK (`db-tx-end` and `Prefer: tx=`). */
+export function wantsRollback(prefs: { tx?: 'commit' | 'rollback' }, policy: TxPolicy): { rollback: boolean; applied: boolean } {
+  const overridable = policy.txEnd.endsWith('allow-override')
+  const base = policy.txEnd.startsWith('rollback')
+  if (overridable && prefs.tx) return { rollback: prefs.tx === 'rollback', applied: true }
+  return { rollback: base, applied: false }
+}
+
+function locationHeader(plan: MutatePlan, raw: string | null): string | undefined {
+  if (!raw || plan.relation.primaryKey.length === 0) return undefined
+  const values = JSON.parse(raw) as unknown[]
+  const query = plan.relation.primaryKey.map((c, i) => `${encodeURIComponent(c)}=eq.${encodeURIComponent(String(values[i]))}`).join('&')
+  return `/${encodeURIComponent(plan.relation.name)}?${query}`
+}
+
+export async function runMutation(plan: MutatePlan, policy: TxPolicy): Promise<RestResult> {
+  const { preferences, media } = plan.request
+  const single = media.kind === 'object'
+  const representation = plan.returning === 'representation'
+  const strict = preferences.handling === 'strict'
+  const needRows = representation || plan.returning === 'headers-only' || Boolean(plan.upsert)
+  const statement = mutationStatement(plan, {
+    body: representation ? (single ? 'object' : 'array') : 'none',
+    stripNulls: (media.kind === 'object' || media.kind === 'array') && media.stripNulls,
+    needRows,
+  })
+  const result = await db().query<{ page_total: string; body: string | null; inserted: string; location: string | null }>(statement.sql, statement.params)
+  const row = statement.wrapped ? result.rows[0]! : undefined
+  const affected = row ? Number(row.page_total) : result.rowCount
+
+  if (single && affected !== 1) throw singularityError(affected)
+  if (strict && preferences.maxAffected !== undefined && affected > preferences.maxAffected) throw maxAffectedViolation(affected)
+
+  const applied: string[] = []
+  const tx = wantsRollback(preferences, policy)
+  if (tx.rollback) markRollback()
+  if (preferences.return) applied.push(`return=${preferences.return}`)
+  if (plan.upsert) applied.push(`resolution=${plan.upsert.ignoreDuplicates ? 'ignore-duplicates' : 'merge-duplicates'}`)
+  if (preferences.missing && plan.kind === 'insert') applied.push(`missing=${preferences.missing}`)
+  if (preferences.count) applied.push(`count=${preferences.count}`)
+  if (tx.applied) applied.push(`tx=${preferences.tx}`)
+  if (strict) applied.push('handling=strict')
+  if (strict && preferences.maxAffected !== undefined) applied.push(`max-affected=${preferences.maxAffected}`)
+
+  const total = preferences.count ? String(affected) : '*'
+  const headers: Record<string, string> = {
+    'Content-Range': plan.kind === 'update' && affected > 0 ? `0-${affected - 1}/${total}` : `*/${total}`,
+  }
+  if (applied.length) headers['Preference-Applied'] = applied.join(', ')
+  let status: number
+  if (plan.kind === 'insert') {
+    // An upsert that only updated answers 200; any insert makes it 201.
+    status = plan.upsert && !plan.upsert.ignoreDuplicates && row && Number(row.inserted) === 0 && affected > 0 ? 200 : 201
+    if (plan.returning === 'headers-only') {
+      const location = locationHeader(plan, row?.location ?? null)
+      if (location) headers.Location = location
+    }
+  } else {
+    status = representation ? 200 : 204
+  }
+  if (!representation) return { status, headers }
+  headers['Content-Type'] = single ? OBJECT_TYPE : JSON_TYPE
+  return { status, headers, body: row?.body ?? (single ? 'null' : '[]') }
+}

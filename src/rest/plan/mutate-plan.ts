@@ -1,0 +1,91 @@
+/**
+ * POST/PATCH/DELETE on a relation → MutatePlan: the columns and rows to write, the conflict
+ * target of an upsert, the filters of an update/delete, and the read plan of what comes back.
+ * @module
+ */
+import { columnNotFound, invalidBody, pgrstError } from '../errors.ts'
+import type { ApiRequest } from '../parse/types.ts'
+import type { Relation, SchemaCache } from '../schema-cache/types.ts'
+import { AliasCounter, buildReadPlan, findRelation, type PlanOptions } from './read-plan.ts'
+import type { ReadPlan } from './types.ts'
+
+export interface MutatePlan {
+  kind: 'insert' | 'update' | 'delete'
+  relation: Relation
+  /** Columns written (insert/update), validated against the schema cache. */
+  columns: string[]
+  /** The JSON payload: an array of objects for insert, one object for update. */
+  payload: unknown
+  /** Absent keys get the column default instead of NULL (`Prefer: missing=default`). */
+  missingDefault: boolean
+  upsert?: { onConflict: string[]; ignoreDuplicates: boolean }
+  /** Filters (update/delete) and the shape of returned rows. */
+  read: ReadPlan
+  returning: 'minimal' | 'representation' | 'headers-only'
+  request: ApiRequest
+}
+
+export interface MutateOptions extends PlanOptions {
+  safeUpdate: boolean
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function checkColumns(relation: Relation, columns: string[]): void {
+  for (const column of columns) if (!relation.columnsByName.has(column)) throw columnNotFound(relation.name, column)
+}
+
+/** Payload columns: `columns=` if given, else the keys of the objects (which must agree). */
+function insertColumns(request: ApiRequest, rows: Array<Record<string, unknown>>): string[] {
+  if (request.columns) return request.columns
+  if (rows.length === 0) return []
+  const first = Object.keys(rows[0]!)
+  const key = [...first].sort().join('\u0000')
+  for (const row of rows) {
+    if ([...Object.keys(row)].sort().join('\u0000') !== key) throw invalidBody('All object keys must match')
+  }
+  return first
+}
+
+export function planMutation(request: ApiRequest, cache: SchemaCache, body: unknown, options: MutateOptions): MutatePlan {
+  if (request.target.kind !== 'relation') throw new Error('planMutation needs a relation target')
+  const relation = findRelation(cache, request.schema, request.target.name)
+  const aliases = new AliasCounter()
+  // Filters and embed ranges belong to the returned rows only for inserts; update/delete filter the target.
+  const read = buildReadPlan(cache, relation, request, aliases, options)
+  const returning = request.preferences.return ?? 'minimal'
+  const missingDefault = request.preferences.missing === 'default'
+  const base = { relation, read, returning, request, missingDefault } as const
+
+  if (request.method === 'POST') {
+    if (body === undefined) throw invalidBody('Empty or invalid json')
+    const rows = Array.isArray(body) ? body : [body]
+    if (!rows.every(isPlainObject)) throw invalidBody('All object keys must match')
+    const columns = insertColumns(request, rows as Array<Record<string, unknown>>)
+    checkColumns(relation, columns)
+    let upsert: MutatePlan['upsert']
+    if (request.preferences.resolution) {
+      const onConflict = request.onConflict ?? relation.primaryKey
+      if (onConflict.length === 0) throw pgrstError(400, 'PGRST100', `"failed to parse on_conflict parameter" (line 1, column 1)`, `Table '${relation.name}' has no primary key: name the conflict columns with on_conflict=`)
+      checkColumns(relation, onConflict)
+      upsert = { onConflict, ignoreDuplicates: request.preferences.resolution === 'ignore-duplicates' }
+    }
+    return { ...base, kind: 'insert', columns, payload: rows, upsert }
+  }
+
+  const filtered = read.where.length > 0
+  if (request.method === 'PATCH') {
+    if (!isPlainObject(body)) throw invalidBody(body === undefined ? 'Empty or invalid json' : 'A PATCH body must be a JSON object')
+    const columns = request.columns ?? Object.keys(body)
+    checkColumns(relation, columns)
+    if (options.safeUpdate && !filtered) throw pgrstError(400, '21000', 'UPDATE requires a WHERE clause')
+    return { ...base, kind: 'update', columns, payload: body }
+  }
+  if (request.method === 'DELETE') {
+    if (options.safeUpdate && !filtered) throw pgrstError(400, '21000', 'DELETE requires a WHERE clause')
+    return { ...base, kind: 'delete', columns: [], payload: undefined }
+  }
+  throw pgrstError(405, 'PGRST117', `Unsupported HTTP method: ${request.method}`)
+}
