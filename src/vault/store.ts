@@ -248,9 +248,11 @@ export function createVaultStore(options: VaultStoreOptions = {}): VaultStore {
       const name = input.name === undefined ? null : checkName(input.name)
       const description = input.description === undefined ? null : checkDescription(input.description)
       const secret = input.secret === undefined ? null : checkSecret(input.secret)
-      const row = await findSealed(q, reference, true)
-      if (!row) throw notFound(reference)
       const current = await mode(q)
+      // Under the extension nobody may UPDATE vault.secrets directly, so no FOR UPDATE either:
+      // vault.update_secret (SECURITY DEFINER in 0.3.x) takes the row lock itself.
+      const row = await findSealed(q, reference, current.kind === 'service')
+      if (!row) throw notFound(reference)
       try {
         if (current.kind === 'extension') {
           await q.query(`SELECT vault.update_secret($1::uuid, $2, $3, $4)`, [row.id, secret, name, description])

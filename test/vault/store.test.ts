@@ -214,12 +214,12 @@ describeEachDatabase('vault store (supabase_vault extension mode, emulated funct
   beforeAll(async () => {
     await ctx().database.exec(`
       CREATE FUNCTION vault.create_secret(new_secret text, new_name text = NULL, new_description text = '', new_key_id uuid = NULL)
-      RETURNS uuid LANGUAGE sql AS $$
+      RETURNS uuid LANGUAGE sql SECURITY DEFINER AS $$
         INSERT INTO vault.secrets (secret, name, description)
         VALUES ('ext:' || encode(convert_to(new_secret, 'utf8'), 'base64'), new_name, new_description) RETURNING id
       $$;
       CREATE FUNCTION vault.update_secret(secret_id uuid, new_secret text = NULL, new_name text = NULL, new_description text = NULL, new_key_id uuid = NULL)
-      RETURNS void LANGUAGE sql AS $$
+      RETURNS void LANGUAGE sql SECURITY DEFINER AS $$
         UPDATE vault.secrets SET
           secret = CASE WHEN new_secret IS NULL THEN secret ELSE 'ext:' || encode(convert_to(new_secret, 'utf8'), 'base64') END,
           name = coalesce(new_name, name), description = coalesce(new_description, description), updated_at = now()
@@ -230,12 +230,36 @@ describeEachDatabase('vault store (supabase_vault extension mode, emulated funct
           convert_from(decode(substr(s.secret, 5), 'base64'), 'utf8') AS decrypted_secret,
           s.key_id, s.nonce, s.created_at, s.updated_at
         FROM vault.secrets s;
+      -- Supabase's grants: reads and deletes, writes only through the functions.
+      REVOKE ALL ON FUNCTION vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid) FROM PUBLIC;
+      GRANT EXECUTE ON FUNCTION vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid) TO service_role;
+      GRANT SELECT, DELETE ON vault.decrypted_secrets TO service_role;
     `)
   })
   const q = () => ctx().database
 
-  it('goes through vault.create_secret, vault.update_secret and vault.decrypted_secrets', async () => {
+  it('goes through vault.create_secret, vault.update_secret and vault.decrypted_secrets with only Supabase\'s grants', async () => {
     const store = createVaultStore({ mode: 'extension' }) // no root key needed: the extension holds it
+    // As service_role, which may not INSERT or UPDATE vault.secrets (nor lock rows FOR UPDATE).
+    let lockCode: string | undefined
+    await withSession(q() as never, { role: 'service_role' }, async () => {
+      lockCode = await codeOf((await import('../../src/db/session.ts')).db().query(`SELECT 1 FROM vault.secrets FOR UPDATE`))
+    }).catch(() => undefined) // the transaction is aborted by the refused lock; only its code matters
+    expect(lockCode).toBe('42501')
+    const asServiceRole = <T>(fn: (tx: Queryable) => Promise<T>) =>
+      withSession(q() as never, { role: 'service_role' }, async () => fn((await import('../../src/db/session.ts')).db()))
+    const created = await asServiceRole((tx) => store.create(tx, { name: 'ext-secret', secret: 'through-the-extension', description: 'd' }))
+    expect((await rawRow(q(), created.id)).secret).toMatch(/^ext:/)
+    expect((await asServiceRole((tx) => store.get(tx, 'ext-secret')))?.secret).toBe('through-the-extension')
+    const updated = await asServiceRole((tx) => store.update(tx, created.id, { secret: 'changed', description: 'd2' }))
+    expect(updated.description).toBe('d2')
+    expect((await asServiceRole((tx) => store.get(tx, created.id)))?.secret).toBe('changed')
+    expect(await codeOf(asServiceRole((tx) => store.delete(tx, 'ext-secret')))).toBeUndefined()
+    expect(await store.list(q())).toEqual([])
+  })
+
+  it('goes through the same functions as the connecting role', async () => {
+    const store = createVaultStore({ mode: 'extension' })
     const created = await store.create(q(), { name: 'ext-secret', secret: 'through-the-extension', description: 'd' })
     expect((await rawRow(q(), created.id)).secret).toMatch(/^ext:/)
     expect((await store.get(q(), 'ext-secret'))?.secret).toBe('through-the-extension')
