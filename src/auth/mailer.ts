@@ -106,7 +106,7 @@ export interface OutboxMail {
 export async function readOutbox(database: Queryable, recipient: string, limit = 10): Promise<OutboxMail[]> {
   const { rows } = await database.query<OutboxMail>(
     `SELECT id::text, kind, recipient, subject, body, otp, link, created_at FROM _resolution.auth_outbox
-      WHERE lower(recipient) = lower($1) ORDER BY id DESC LIMIT $2`,
+      WHERE lower(recipient) = lower($1) ORDER BY auth_outbox.id DESC LIMIT $2`,
     [recipient, limit],
   )
   return rows
