@@ -39,13 +39,19 @@ function decodeLine(bytes: Buffer, lineNumber: number, file: string): string {
   }
 }
 
+/** Index of the first byte that does not start a valid UTF-8 sequence. */
 function firstInvalidUtf8(bytes: Buffer): number {
-  for (let end = 1; end <= bytes.length; end++) {
+  let i = 0
+  while (i < bytes.length) {
+    const lead = bytes[i]!
+    const length = lead < 0x80 ? 1 : lead >> 5 === 0b110 ? 2 : lead >> 4 === 0b1110 ? 3 : lead >> 3 === 0b11110 ? 4 : 0
+    if (length === 0) return i
     try {
-      utf8.decode(bytes.subarray(0, end), { stream: true })
+      utf8.decode(bytes.subarray(i, i + length))
     } catch {
-      return end - 1
+      return i
     }
+    i += length
   }
   return 0
 }
