@@ -14,7 +14,7 @@ import type { Logger } from '../logger.ts'
 import { authStatements } from './sql/auth.ts'
 import { CAPABILITIES_QUERY, planRoles, type Capabilities } from './sql/roles.ts'
 import { grantStatements, REALTIME_PUBLICATION, schemaStatements } from './sql/schemas.ts'
-import { VAULT_SECRETS } from './sql/vault.ts'
+import { VAULT_ACCESS_WARNING, VAULT_SECRETS } from './sql/vault.ts'
 import { SUPABASE_ROLES } from './sql/roles.ts'
 import { WARNINGS_SETTING } from './ddl.ts'
 
@@ -69,7 +69,7 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
   },
   { name: 'schemas and extensions', statements: () => [...schemaStatements(), VERSION_TABLE] },
   { name: 'auth', statements: () => authStatements() },
-  { name: 'vault', statements: () => [VAULT_SECRETS] },
+  { name: 'vault', statements: () => [VAULT_ACCESS_WARNING, VAULT_SECRETS] },
   { name: 'grants', statements: () => [...grantStatements(), REALTIME_PUBLICATION] },
 ]
 

@@ -47,7 +47,7 @@ export function ensureTable(spec: TableSpec): string {
   const table = qualified(spec.schema, spec.name)
   const regclass = literal(table)
   const body = [...spec.columns.map(([name, definition]) => `${ident(name)} ${definition}`), ...(spec.constraints ?? [])]
-  const lines: string[] = []
+  const lines: string[] = [skipUnlessUsable(spec.schema)]
   lines.push(`IF to_regclass(${regclass}) IS NULL AND NOT ${MAY_CREATE_IN(spec.schema)} THEN`)
   lines.push(`  ${warn(literal(`table ${spec.schema}.${spec.name} is missing and the connecting role may not create in schema ${spec.schema}`))}`)
   lines.push(`ELSIF to_regclass(${regclass}) IS NULL THEN`)
@@ -81,6 +81,7 @@ export function ensureTable(spec: TableSpec): string {
 export function ensureEnum(schema: string, name: string, labels: readonly string[]): string {
   const type = qualified(schema, name)
   const lines = [
+    skipUnlessUsable(schema),
     `IF to_regtype(${literal(type)}) IS NULL AND NOT ${MAY_CREATE_IN(schema)} THEN`,
     `  ${warn(literal(`type ${schema}.${name} is missing and the connecting role may not create in schema ${schema}`))}`,
     `ELSIF to_regtype(${literal(type)}) IS NULL THEN`,
@@ -106,19 +107,34 @@ export function ensureSchema(name: string): string {
 }
 
 /**
- * A GRANT that must not fail the bootstrap: skipped when a named optional role is missing, and a
- * warning when the connecting role holds no grant option (a non-owner on a real Supabase).
+ * A GRANT that must not fail the bootstrap: skipped when a named optional role is missing or
+ * `condition` (SQL) is false, and a warning when the connecting role holds no grant option (a
+ * non-owner on a real Supabase).
  */
-export function tolerantGrant(statement: string, requiredRoles: readonly string[] = []): string {
-  const guard = requiredRoles.length
-    ? `IF (SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname IN (${requiredRoles.map(literal).join(', ')})) = ${requiredRoles.length} THEN`
-    : 'IF true THEN'
-  return doBlock(`${guard}
+export function tolerantGrant(statement: string, requiredRoles: readonly string[] = [], condition = 'true'): string {
+  const roles = requiredRoles.length
+    ? `(SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname IN (${requiredRoles.map(literal).join(', ')})) = ${requiredRoles.length}`
+    : 'true'
+  return doBlock(`IF ${roles} AND ${condition} THEN
   BEGIN
     ${statement};
   EXCEPTION WHEN insufficient_privilege THEN
     ${warn(`${literal(`not granted (${statement}): `)} || SQLERRM`)}
   END;
+END IF;`)
+}
+
+/**
+ * Without USAGE on a schema even a catalog lookup of its objects (`to_regclass('auth.users')`)
+ * fails, so blocks touching an inaccessible schema end early; `schemaAccessWarning` says so once.
+ */
+export function skipUnlessUsable(schema: string): string {
+  return `IF NOT pg_catalog.has_schema_privilege(current_user, ${literal(schema)}, 'USAGE') THEN RETURN; END IF;`
+}
+
+export function schemaAccessWarning(schema: string): string {
+  return doBlock(`IF NOT pg_catalog.has_schema_privilege(current_user, ${literal(schema)}, 'USAGE') THEN
+  ${warn(literal(`schema ${schema} is not usable by the connecting role (no USAGE): its objects were neither checked nor created`))}
 END IF;`)
 }
 

@@ -40,7 +40,7 @@ export function auth2023Statements(options: { keepOwners?: boolean } = {}): stri
   const picked: string[] = []
   for (const entry of entries) {
     const header = entry.slice(0, entry.indexOf('\n'))
-    const isAuthSchema = /^Name: auth; Type: SCHEMA;/.test(header)
+    const isAuthSchema = /^Name: auth; Type: SCHEMA;/.test(header) || /^Name: SCHEMA auth; Type: ACL;/.test(header)
     if (!isAuthSchema && !/; Schema: auth;/.test(header)) continue
     if (/Type: (DEFAULT )?ACL;/.test(header) && !options.keepOwners) continue
     for (const statement of splitStatements(entry.slice(entry.indexOf('\n') + 1))) {

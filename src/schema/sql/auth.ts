@@ -8,7 +8,7 @@
  * added to an older `auth` schema in place.
  * @module
  */
-import { doBlock, ensureEnum, ensureTable, MAY_CREATE_IN, tolerantGrant, warn, type TableSpec } from '../ddl.ts'
+import { doBlock, ensureEnum, ensureTable, MAY_CREATE_IN, schemaAccessWarning, skipUnlessUsable, tolerantGrant, warn, type TableSpec } from '../ddl.ts'
 
 const ts = 'timestamp with time zone'
 const token = "character varying(255) DEFAULT ''::character varying"
@@ -431,7 +431,8 @@ export const AUTH_TABLES: readonly TableSpec[] = [
  * `provider_id` yet), so it never touches a current schema; without it, identities written by the
  * current auth API (no text id) could not be inserted.
  */
-export const IDENTITIES_PROVIDER_ID_MIGRATION = doBlock(`IF to_regclass('auth.identities') IS NOT NULL
+export const IDENTITIES_PROVIDER_ID_MIGRATION = doBlock(`${skipUnlessUsable('auth')}
+IF to_regclass('auth.identities') IS NOT NULL
   AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('auth.identities') AND attname = 'provider_id' AND NOT attisdropped)
   AND EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('auth.identities') AND attname = 'id' AND atttypid = 'text'::regtype AND NOT attisdropped)
   AND NOT EXISTS (SELECT FROM pg_catalog.pg_class WHERE oid = to_regclass('auth.identities') AND pg_catalog.pg_has_role(current_user, relowner, 'USAGE'))
@@ -511,7 +512,8 @@ $fn$`,
  */
 function ensureAuthFunction(fn: (typeof AUTH_FUNCTIONS)[number]): string {
   const create = [fn.definition + ';', fn.comment ? `COMMENT ON FUNCTION ${fn.signature} IS '${fn.comment.replaceAll("'", "''")}';` : '']
-  return doBlock(`IF to_regprocedure('${fn.signature}') IS NULL AND NOT ${MAY_CREATE_IN('auth')} THEN
+  return doBlock(`${skipUnlessUsable('auth')}
+IF to_regprocedure('${fn.signature}') IS NULL AND NOT ${MAY_CREATE_IN('auth')} THEN
   ${warn(`'function ${fn.signature} is missing and the connecting role may not create in schema auth'`)}
 ELSIF to_regprocedure('${fn.signature}') IS NULL
   OR EXISTS (SELECT FROM pg_catalog.pg_proc WHERE oid = to_regprocedure('${fn.signature}')
@@ -521,21 +523,27 @@ THEN
 END IF;`)
 }
 
-const AUTH_TABLE_NAMES = AUTH_TABLES.map((t) => `auth.${t.name}`)
+const skipUnlessUsableExpr = "pg_catalog.has_schema_privilege(current_user, 'auth', 'USAGE')"
 
 export function authStatements(): string[] {
   return [
+    schemaAccessWarning('auth'),
     ...AUTH_ENUMS.map(([name, labels]) => ensureEnum('auth', name, labels)),
     IDENTITIES_PROVIDER_ID_MIGRATION,
     ...AUTH_TABLES.map(ensureTable),
     ...AUTH_FUNCTIONS.map(ensureAuthFunction),
     // Policies written for Supabase call auth.uid() & co. as anon/authenticated.
     tolerantGrant('GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role'),
-    tolerantGrant(`GRANT EXECUTE ON FUNCTION ${AUTH_FUNCTIONS.map((f) => f.signature).join(', ')} TO anon, authenticated, service_role`),
+    tolerantGrant(
+      `GRANT EXECUTE ON FUNCTION ${AUTH_FUNCTIONS.map((f) => f.signature).join(', ')} TO anon, authenticated, service_role`,
+      [],
+      [skipUnlessUsableExpr, ...AUTH_FUNCTIONS.map((f) => `to_regprocedure('${f.signature}') IS NOT NULL`)].join(' AND '),
+    ),
     tolerantGrant('GRANT ALL ON SCHEMA auth TO supabase_auth_admin', ['supabase_auth_admin']),
-    tolerantGrant(`GRANT ALL ON TABLE ${AUTH_TABLE_NAMES.join(', ')} TO supabase_auth_admin`, ['supabase_auth_admin']),
-    tolerantGrant('GRANT ALL ON SEQUENCE auth.refresh_tokens_id_seq TO supabase_auth_admin', ['supabase_auth_admin']),
     tolerantGrant('GRANT ALL ON SCHEMA auth TO dashboard_user', ['dashboard_user']),
-    tolerantGrant(`GRANT ALL ON TABLE ${AUTH_TABLE_NAMES.join(', ')} TO dashboard_user`, ['dashboard_user']),
+    ...AUTH_TABLES.map((t) =>
+      tolerantGrant(`GRANT ALL ON TABLE auth.${t.name} TO supabase_auth_admin, dashboard_user`, ['supabase_auth_admin', 'dashboard_user'], `${skipUnlessUsableExpr} AND to_regclass('auth.${t.name}') IS NOT NULL`),
+    ),
+    tolerantGrant('GRANT ALL ON SEQUENCE auth.refresh_tokens_id_seq TO supabase_auth_admin, dashboard_user', ['supabase_auth_admin', 'dashboard_user'], `${skipUnlessUsableExpr} AND to_regclass('auth.refresh_tokens_id_seq') IS NOT NULL`),
   ]
 }

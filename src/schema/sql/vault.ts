@@ -4,13 +4,14 @@
  * `vault.secrets` (the supabase_vault extension, or a restore) is left alone entirely.
  * @module
  */
-import { doBlock } from '../ddl.ts'
+import { doBlock, schemaAccessWarning, skipUnlessUsable } from '../ddl.ts'
 
 /**
  * The nonce default must find pgcrypto's gen_random_bytes wherever it is installed (normally
  * `extensions`), so the DDL is built at run time from pg_extension.
  */
-export const VAULT_SECRETS = doBlock(`IF to_regclass('vault.secrets') IS NULL THEN
+export const VAULT_SECRETS = doBlock(`${skipUnlessUsable('vault')}
+IF to_regclass('vault.secrets') IS NULL THEN
   DECLARE
     crypto_schema text := (SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pgcrypto');
     nonce_default text := CASE WHEN crypto_schema IS NULL
@@ -37,3 +38,5 @@ export const VAULT_SECRETS = doBlock(`IF to_regclass('vault.secrets') IS NULL TH
     GRANT SELECT, DELETE ON TABLE vault.secrets TO service_role;
   END;
 END IF;`)
+
+export const VAULT_ACCESS_WARNING = schemaAccessWarning('vault')
