@@ -72,13 +72,13 @@ export function endsIdentifier(ch: string, cursor: Cursor): boolean {
 
 /** A column or relation name: quoted, or a run of name characters. */
 export function identifier(cursor: Cursor, expecting = 'field name'): string {
-  if (cursor.peek() === '"') {
-    const name = cursor.quoted()
-    if (name === '') cursor.fail(expecting)
-    return name
+  const start = cursor.pos
+  const name = cursor.peek() === '"' ? cursor.quoted() : cursor.until(endsIdentifier)
+  // PostgreSQL names cannot hold NUL; refuse here instead of failing later in quoting.
+  if (name === '' || (start === cursor.pos - name.length && name.startsWith('>')) || name.includes('\u0000')) {
+    cursor.pos = start
+    cursor.fail(expecting)
   }
-  const name = cursor.until(endsIdentifier)
-  if (name === '' || name.startsWith('>')) cursor.fail(expecting)
   return name
 }
 
