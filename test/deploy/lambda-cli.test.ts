@@ -13,10 +13,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import type { APIGatewayProxyEventV2 } from 'aws-lambda'
+import { createClient } from '@supabase/supabase-js'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgDatabase } from '../../src/db/pg-driver.ts'
 import { parseEnvVars } from '../../src/runtime/lambda-local.ts'
-import { lambdaRequestListener } from '../../src/runtime/lambda-serve.ts'
+import { lambdaRequestListener, serveThroughLambda } from '../../src/runtime/lambda-serve.ts'
 import { bootstrap } from '../../src/schema/bootstrap.ts'
 import { createServerDatabase } from '../support/databases.ts'
 import { lambdaEnv } from './support/lambda-env.ts'
@@ -237,6 +239,41 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('resolution invoke and serve --l
     expect(await exit).toBe(0)
     children.delete(child)
   }, 60_000)
+
+  it('the Supabase client works unchanged through serveThroughLambda: auth, RLS-protected REST', async () => {
+    const admin = new pg.Client({ connectionString: server.url })
+    await admin.connect()
+    await admin.query(`
+      CREATE TABLE public.notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text NOT NULL,
+        owner uuid NOT NULL DEFAULT auth.uid());
+      ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY own_notes ON public.notes USING (owner = auth.uid()) WITH CHECK (owner = auth.uid());
+      GRANT SELECT, INSERT ON public.notes TO authenticated;`)
+    await admin.end()
+    const local = await serveThroughLambda({ port: 0, env: { ...env, AUTH_AUTOCONFIRM: 'true' }, logDestination: { write: () => {} } })
+    try {
+      // Node 20 has no WebSocket; realtime is unused, so it gets an inert transport.
+      const client = () => createClient(local.url, env.ANON_KEY!, { auth: { persistSession: false, autoRefreshToken: false }, realtime: { transport: class {} as never } })
+      const alice = client()
+      const signUp = await alice.auth.signUp({ email: 'alice@example.com', password: 'alice-password-1' })
+      expect(signUp.error).toBeNull()
+      const inserted = await alice.from('notes').insert({ body: 'from alice' }).select()
+      expect(inserted.error).toBeNull()
+      expect(inserted.data).toMatchObject([{ body: 'from alice' }])
+
+      const bob = client()
+      expect((await bob.auth.signUp({ email: 'bob@example.com', password: 'bob-password-12' })).error).toBeNull()
+      const seenByBob = await bob.from('notes').select('body')
+      expect(seenByBob.error).toBeNull()
+      expect(seenByBob.data).toEqual([])
+      expect((await alice.from('notes').select('body')).data).toEqual([{ body: 'from alice' }])
+
+      const wrong = await client().auth.signInWithPassword({ email: 'alice@example.com', password: 'not-her-password' })
+      expect(wrong.error?.status).toBe(400)
+    } finally {
+      await local.close()
+    }
+  })
 
   it('serve --lambda refuses a bad port with one line', async () => {
     const result = await resolution(['serve', '--lambda', '--port', 'eighty'], env)

@@ -95,6 +95,52 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('Lambda handler on PostgreSQL', 
     expect(after.statusCode).toBe(200)
   })
 
+  it('serves the real API in every shape: sign up (v2, base64 body), sign in (v1), read the user (ALB), REST (Function URL)', async () => {
+    const env = await lambdaEnv(server.url)
+    const api = await createLambdaRuntime({ ...env, AUTH_AUTOCONFIRM: 'true' }, { logDestination: quiet })
+    try {
+      const signUp = load<APIGatewayProxyEventV2>('http-api-v2-post.json')
+      signUp.headers.apikey = env.ANON_KEY
+      const created = await api.handler(signUp)
+      expect(created.statusCode).toBe(200)
+      expect(bodyOf(created)).toMatchObject({ user: { email: 'new.user@example.com' } })
+
+      const signIn = load<APIGatewayProxyEvent>('rest-api-v1.json')
+      signIn.httpMethod = 'POST'
+      signIn.path = '/auth/v1/token'
+      signIn.queryStringParameters = { grant_type: 'password' }
+      signIn.multiValueQueryStringParameters = { grant_type: ['password'] }
+      signIn.multiValueHeaders = { ...signIn.multiValueHeaders, apikey: [env.ANON_KEY!], 'Content-Type': ['application/json'] }
+      signIn.body = JSON.stringify({ email: 'new.user@example.com', password: 'correct-horse-42' })
+      const session = await api.handler(signIn)
+      expect(session.statusCode).toBe(200)
+      const token = bodyOf(session).access_token as string
+      expect(token).toMatch(/^ey/)
+
+      const me = load<ALBEvent>('alb.json')
+      me.path = '/auth/v1/user'
+      me.multiValueHeaders = { ...me.multiValueHeaders, apikey: [env.ANON_KEY!], authorization: [`Bearer ${token}`] }
+      const user = await api.handler(me)
+      expect(user.statusCode).toBe(200)
+      expect(bodyOf(user)).toMatchObject({ email: 'new.user@example.com', role: 'authenticated' })
+
+      const rest = load<APIGatewayProxyEventV2>('function-url.json')
+      rest.rawPath = '/rest/v1/'
+      rest.rawQueryString = ''
+      rest.headers.apikey = env.ANON_KEY
+      const openapi = await api.handler(rest)
+      expect(openapi.statusCode).toBe(200)
+      expect(bodyOf(openapi)).toHaveProperty('paths')
+
+      const anonymous = { ...me, multiValueHeaders: { ...me.multiValueHeaders, authorization: ['Bearer not-a-token'] } }
+      const refused = await api.handler(anonymous)
+      expect([401, 403]).toContain(refused.statusCode)
+      expect(JSON.stringify(bodyOf(refused))).toContain('bad_jwt')
+    } finally {
+      await api.close()
+    }
+  })
+
   it('passes base64 bodies through to the app: an oversize body is refused with 413 by the app', async () => {
     const event = load<APIGatewayProxyEventV2>('http-api-v2-post.json')
     event.rawPath = '/nowhere'
