@@ -24,6 +24,9 @@ export type LambdaHttpResult = APIGatewayProxyResult | APIGatewayProxyStructured
 export type EventKind = 'v1' | 'v2' | 'alb'
 export type LambdaHttpHandler = (event: unknown, context?: Partial<Context>) => Promise<LambdaHttpResult>
 
+/** Lambda refuses synchronous results above 6 MB (the JSON of the result, not only the body). */
+export const MAX_RESULT_BYTES = 6 * 1024 * 1024 - 64 * 1024
+
 type AnyRecord = Record<string, unknown>
 
 function isRecord(value: unknown): value is AnyRecord {
@@ -134,6 +137,13 @@ export function lambdaHttpHandler(app: Hono): LambdaHttpHandler {
       if (isRecord(normalised.multiValueHeaders)) normalised.multiValueHeaders = { ...normalised.multiValueHeaders, 'x-request-id': [context.awsRequestId] }
     }
     const result = (await translate(normalised as never, context as never)) as LambdaHttpResult
+    // Otherwise Lambda fails the invocation and the client sees a bare 502 from API Gateway.
+    if (Buffer.byteLength(result.body ?? '') > MAX_RESULT_BYTES) {
+      return jsonResult(kind, 500, {
+        code: 'response_too_large',
+        message: 'The answer exceeds the 6 MB Lambda response limit; ask for less (limit, Range, select fewer columns)',
+      })
+    }
     if (kind === 'alb') return { ...result, statusDescription: statusDescription(result.statusCode ?? 200) } as ALBResult
     return result
   }

@@ -13,8 +13,8 @@ import { FatalError } from '../errors.ts'
 import type { LambdaRuntimeOptions } from './lambda-runtime.ts'
 import { loadLocalFunction, localContext, type LocalHandler } from './lambda-local.ts'
 
-/** API Gateway's payload limit. */
-export const MAX_EVENT_BODY_BYTES = 10 * 1024 * 1024
+/** What fits in Lambda's 6 MB invocation payload once base64-encoded into the event. */
+export const MAX_EVENT_BODY_BYTES = 4 * 1024 * 1024
 
 // API Gateway passes these bodies as text; anything else arrives base64-encoded.
 const TEXT_BODY = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|graphql)|[^;]*\+(json|xml))/i

@@ -18,7 +18,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgDatabase } from '../../src/db/pg-driver.ts'
 import { parseEnvVars } from '../../src/runtime/lambda-local.ts'
-import { lambdaRequestListener, serveThroughLambda } from '../../src/runtime/lambda-serve.ts'
+import { lambdaRequestListener, MAX_EVENT_BODY_BYTES, serveThroughLambda } from '../../src/runtime/lambda-serve.ts'
 import { bootstrap } from '../../src/schema/bootstrap.ts'
 import { createServerDatabase } from '../support/databases.ts'
 import { lambdaEnv } from './support/lambda-env.ts'
@@ -131,6 +131,13 @@ describe('HTTP → HTTP API event → HTTP (serve --lambda)', () => {
     expect(seen[0]).toMatchObject({ isBase64Encoded: true, body: bytes.toString('base64') })
     await rawRequest('/json', [['Content-Type', 'application/json; charset=utf-8']], 'POST', Buffer.from('{"é":1}'))
     expect(seen[1]).toMatchObject({ isBase64Encoded: false, body: '{"é":1}' })
+  })
+
+  it('refuses a body too large for a Lambda invocation with 413, without invoking', async () => {
+    seen = []
+    const res = await rawRequest('/upload', [['Content-Type', 'application/octet-stream']], 'POST', Buffer.alloc(MAX_EVENT_BODY_BYTES + 1))
+    expect(res.status).toBe(413)
+    expect(seen).toEqual([])
   })
 
   it('answers like API Gateway when the result has no statusCode or the function throws', async () => {

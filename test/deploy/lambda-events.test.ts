@@ -30,6 +30,7 @@ echoApp.all('*', async (c) => {
   const headers: Record<string, string> = {}
   c.req.raw.headers.forEach((value, key) => (headers[key] = value))
   const body = Buffer.from(await c.req.arrayBuffer())
+  if (url.pathname === '/huge') return c.text('x'.repeat(7 * 1024 * 1024))
   if (url.pathname === '/binary') {
     return new Response(new Uint8Array(body), { status: 201, headers: { 'content-type': 'application/octet-stream' } })
   }
@@ -191,6 +192,21 @@ describe('Lambda event translation', () => {
     expect(echoOf(await handler(own, { awsRequestId: 'req-123' })).headers['x-request-id']).toBe('mine')
     const alb = load<ALBEvent>('alb.json')
     expect(echoOf(await handler(alb, { awsRequestId: 'req-alb' })).headers['x-request-id']).toBe('req-alb')
+  })
+
+  it('API Gateway REST (v1) without a query string (null parameters, as API Gateway sends them)', async () => {
+    const event = { ...load<APIGatewayProxyEvent>('rest-api-v1.json'), queryStringParameters: null, multiValueQueryStringParameters: null, pathParameters: null }
+    const result = await handler(event)
+    expect(result.statusCode).toBe(200)
+    expect(echoOf(result)).toMatchObject({ path: '/health', query: {} })
+    expect(echoOf(result).url).toBe('https://k9l8m7n6o5.execute-api.us-east-1.amazonaws.com/health')
+  })
+
+  it('answers 500 response_too_large instead of exceeding the 6 MB result limit', async () => {
+    const event = { ...load<APIGatewayProxyEventV2>('http-api-v2.json'), rawPath: '/huge' }
+    const result = await handler(event)
+    expect(result.statusCode).toBe(500)
+    expect(JSON.parse(result.body!)).toMatchObject({ code: 'response_too_large' })
   })
 
   it('does not modify the event it was given', async () => {
