@@ -1,10 +1,11 @@
 /**
- * Graceful shutdown, HTTP side: once draining, new requests get 503 `shutting_down` with
- * `Connection: close`, while requests already in flight finish. The runtime waits on `idle()`.
+ * Graceful shutdown, HTTP side: once draining, the runtime has stopped listening (new
+ * connections are refused); a request that still arrives on an open keep-alive connection is
+ * served as usual but answered with `Connection: close`, so the client moves on without seeing an
+ * error the shutdown caused. The runtime waits on `idle()`, then closes what is left.
  * @module
  */
 import type { MiddlewareHandler } from 'hono'
-import { appError } from '../errors.ts'
 
 export class Drain {
   #inFlight = 0
@@ -32,14 +33,12 @@ export class Drain {
 
   middleware(): MiddlewareHandler {
     return async (c, next) => {
-      if (this.#draining) {
-        c.header('Connection', 'close')
-        throw appError('shutting_down', 'The server is shutting down; retry on another instance', { headers: { 'Retry-After': '1', Connection: 'close' } })
-      }
       this.#inFlight++
       try {
         await next()
       } finally {
+        // Set after the handler, so error responses rendered by onError carry it too.
+        if (this.#draining) c.res.headers.set('Connection', 'close')
         this.#inFlight--
         this.#notify()
       }

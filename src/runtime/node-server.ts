@@ -4,7 +4,7 @@
  * meanwhile), and drains on SIGTERM for ECS task draining. It translates; the app decides.
  * @module
  */
-import type { AddressInfo } from 'node:net'
+import net, { type AddressInfo } from 'node:net'
 import { serve, type ServerType } from '@hono/node-server'
 import { createApp } from '../app.ts'
 import { isConnectionError } from '../db/errors.ts'
@@ -90,12 +90,18 @@ export async function startServer(services: Services, options: StartOptions): Pr
       shuttingDown ??= (async () => {
         stop.abort()
         drain.start()
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-        // Idle keep-alive sockets would hold close() open; in-flight ones finish first.
-        ;(server as { closeIdleConnections?: () => void }).closeIdleConnections?.()
+        // Stop listening only: http.Server#close would also drop idle keep-alive sockets at once,
+        // resetting a request already on its way over one. Those requests are served instead,
+        // with `Connection: close` (see Drain), and the sockets closed once the work is done.
+        const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))
         const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref())
         await Promise.race([drain.idle(), grace])
-        ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
+        // A moment for requests already on their way over idle keep-alive sockets to arrive.
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, Math.min(250, graceMs / 4)).unref()), grace])
+        const sockets = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void }
+        sockets.closeIdleConnections?.()
+        await Promise.race([drain.idle(), grace])
+        sockets.closeAllConnections?.()
         await Promise.race([closed, grace])
         await ready.catch(() => {})
         await services.close()
