@@ -1,0 +1,142 @@
+/**
+ * Database restart under load: our own throwaway PostgreSQL is stopped and started while clients
+ * keep calling the real `serve` process. During the outage every answer is a quick 503 with the
+ * code `database_unavailable` and `Retry-After` (no hang, no network failure); once the database
+ * is back, requests succeed again within 5 s without restarting the service, and no
+ * acknowledged write is lost.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_MIX, prepareDatabase, serveEnv, Traffic, type FixtureDatabase } from './support/fixture.ts'
+import { Recorder, runLoad, sleep, summarize, type Sample } from './support/load.ts'
+import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
+import { report, scale } from './support/profile.ts'
+import { spawnServe, type ServeProcess } from './support/serve-process.ts'
+
+const CONCURRENCY = scale(8, 24)
+/** The client gives up after this; no request may come near it. */
+const REQUEST_TIMEOUT_MS = 10_000
+const CYCLES: Array<{ mode: 'fast' | 'immediate'; before: number; outage: number; after: number }> = scale(
+  [{ mode: 'fast', before: 1500, outage: 2500, after: 6000 }],
+  [
+    { mode: 'fast', before: 10_000, outage: 5000, after: 15_000 },
+    { mode: 'immediate', before: 5000, outage: 15_000, after: 15_000 },
+    { mode: 'fast', before: 5000, outage: 1000, after: 15_000 },
+  ],
+)
+
+interface CycleFigures {
+  mode: string
+  outageMs: number
+  outageRequests: number
+  outage503: number
+  outageP99: number
+  outageMax: number
+  /** From `pg_ctl start` returning to the first success. */
+  firstSuccessMs: number
+  /** From `pg_ctl start` returning to the start of the first request of an unbroken run of successes to the end. */
+  recoveryMs: number
+}
+
+/** Time from `up` to the first of the requests after which nothing failed. */
+function stableRecovery(samples: Sample[], up: number): number {
+  const after = samples.filter((s) => s.at + s.ms >= up).sort((a, b) => a.at - b.at)
+  let lastFailure = -1
+  after.forEach((s, i) => {
+    if (s.status < 200 || s.status >= 300) lastFailure = i
+  })
+  const first = after[lastFailure + 1]
+  return first ? Math.max(0, Math.round(first.at + first.ms - up)) : Infinity
+}
+
+describe('database restart under load', () => {
+  let instance: PgInstance
+  let fixture: FixtureDatabase
+  let server: ServeProcess
+
+  beforeAll(async () => {
+    instance = await startPgInstance()
+    fixture = await prepareDatabase(instance.url)
+    server = await spawnServe(serveEnv(fixture.url, { DB_POOL_MAX: '10' }))
+  })
+
+  afterAll(async () => {
+    await server?.kill()
+    await instance?.destroy()
+  })
+
+  it('answers 503 database_unavailable quickly during the outage and recovers within 5 s', async () => {
+    const recorder = new Recorder()
+    // Sign-ups are bcrypt-heavy; they happen once per worker, before the first outage.
+    const mix = DEFAULT_MIX.filter(([name]) => name !== 'signIn')
+    const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder, mix, REQUEST_TIMEOUT_MS)
+    await traffic.probeRestWrites()
+    await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => traffic.step(w, 'signUp')))
+
+    const stop = new AbortController()
+    const loading = runLoad((worker) => traffic.step(worker), { concurrency: CONCURRENCY, signal: stop.signal })
+    const cycles: CycleFigures[] = []
+    try {
+      for (const cycle of CYCLES) {
+        await sleep(cycle.before)
+        const down = recorder.now()
+        await instance.stop(cycle.mode)
+        const stopped = recorder.now()
+        await sleep(cycle.outage)
+        const starting = recorder.now()
+        await instance.start()
+        const up = recorder.now()
+        await sleep(cycle.after)
+
+        // Requests sent while the server was fully down.
+        const outage = recorder.between(stopped, starting)
+        const outageSummary = summarize(outage)
+        const firstSuccess = recorder.samples.filter((s) => s.at >= up && s.status >= 200 && s.status < 300).sort((a, b) => a.at - b.at)[0]
+        cycles.push({
+          mode: cycle.mode,
+          outageMs: Math.round(up - down),
+          outageRequests: outage.length,
+          outage503: outage.filter((s) => s.status === 503).length,
+          outageP99: outageSummary.p99,
+          outageMax: outageSummary.max,
+          firstSuccessMs: firstSuccess ? Math.round(firstSuccess.at + firstSuccess.ms - up) : Infinity,
+          recoveryMs: stableRecovery(recorder.samples, up),
+        })
+      }
+    } finally {
+      stop.abort()
+      await loading
+    }
+
+    const summary = summarize(recorder.samples)
+    const audit = await traffic.audit(fixture.url)
+    const failures = recorder.samples.filter((s) => s.status < 200 || s.status >= 300)
+    const failureKinds = summarize(failures)
+    report('database restart under load', {
+      concurrency: CONCURRENCY,
+      requests: summary.requests,
+      statuses: summary.statuses,
+      codes: summary.codes,
+      count5xx: summary.count5xx,
+      p50: summary.p50,
+      p99: summary.p99,
+      max: summary.max,
+      cycles,
+      writes: { acked: audit.acked, refused: audit.refused, unknown: audit.unknown, lost: audit.lost.length, phantom: audit.phantom.length },
+    })
+
+    // Every failure is the documented one: 503 database_unavailable with Retry-After.
+    expect(failureKinds.statuses).toEqual(failures.length ? { 503: failures.length } : {})
+    expect(Object.keys(failureKinds.codes)).toEqual(failures.length ? ['database_unavailable'] : [])
+    expect(failures.filter((s) => !s.retryAfter)).toEqual([])
+    expect(summary.max).toBeLessThan(REQUEST_TIMEOUT_MS)
+    for (const cycle of cycles) {
+      expect(cycle.outageRequests).toBeGreaterThan(CONCURRENCY)
+      expect(cycle.outage503).toBe(cycle.outageRequests)
+      // "Quickly": refused at once, not after a connect timeout.
+      expect(cycle.outageP99).toBeLessThan(1000)
+      expect(cycle.recoveryMs).toBeLessThan(5000)
+    }
+    expect(audit.lost).toEqual([])
+    expect(audit.phantom).toEqual([])
+  })
+})
