@@ -51,10 +51,13 @@ async function importKeys(config: Config): Promise<AsymmetricKey[]> {
     if (jwk.kty === 'oct') continue // a symmetric JWK is the HS256 secret, handled by jwtSecret
     const alg = algOf(jwk)
     const kid = typeof jwk.kid === 'string' ? jwk.kid : `key-${index}`
-    const { d, p, q, dp, dq, qi, key_ops: _ops, ...publicPart } = jwk as Record<string, unknown>
+    const { d, p, q, dp, dq, qi, key_ops: ops, ...publicPart } = jwk as Record<string, unknown>
     const publicJwk = { ...publicPart, kid, alg, use: 'sig' } as jose.JWK
     const verifyKey = (await jose.importJWK(publicJwk, alg)) as jose.CryptoKey
-    const signKey = d === undefined ? undefined : ((await jose.importJWK({ ...jwk, alg } as jose.JWK, alg)) as jose.CryptoKey)
+    // GoTrue's JWT_KEYS mark the signing key with key_ops ["sign","verify"]; WebCrypto refuses
+    // "verify" on a private key, so key_ops only decide whether the key signs.
+    const signs = d !== undefined && (!Array.isArray(ops) || ops.includes('sign'))
+    const signKey = signs ? ((await jose.importJWK({ ...publicPart, d, p, q, dp, dq, qi, alg } as jose.JWK, alg)) as jose.CryptoKey) : undefined
     out.push({ kid, alg, publicJwk, verifyKey, signKey })
   }
   return out
