@@ -30,6 +30,9 @@ interface Resealed {
 }
 
 async function lockAllRows(tx: Queryable): Promise<Array<SealedRow & { created_text: string; updated_text: string }>> {
+  // Writers wait until this transaction ends, so no row can be added under the old key meanwhile;
+  // readers carry on.
+  await tx.query(`LOCK TABLE vault.secrets IN EXCLUSIVE MODE`)
   const { rows } = await tx.query<SealedRow & { created_text: string; updated_text: string }>(
     `SELECT ${SEALED_COLUMNS},
        to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS created_text,

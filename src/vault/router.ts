@@ -60,7 +60,14 @@ export function vaultRouter(services: Services, store: VaultStore = createVaultS
   /** Runs `fn` in one transaction (`db()` inside) carrying the caller's claims. */
   async function inTransaction<T>(c: Context<VaultRouterEnv>, fn: () => Promise<T>): Promise<T> {
     const claims = c.get('vaultClaims')
-    return withSession(await services.database(), { claims, statementTimeoutMs: services.config.statementTimeoutMs }, fn)
+    try {
+      return await withSession(await services.database(), { claims, statementTimeoutMs: services.config.statementTimeoutMs }, fn)
+    } catch (error) {
+      if ((error as { code?: unknown })?.code === '42P01') {
+        throw new VaultError('vault_not_configured', 'this database has no vault.secrets table: run `resolution db init`', { cause: error })
+      }
+      throw error
+    }
   }
 
   app.get('/secrets', async (c) => {

@@ -207,13 +207,21 @@ export function createVaultStore(options: VaultStoreOptions = {}): VaultStore {
         }
         const id = randomUUID()
         const sealed = await seal(q, id, secret)
-        const { rows } = await q.query<SecretMetadata>(
+        // The INSERT waits while `vault rotate` holds the table; its RETURNING then sees the
+        // rotated rows, and a newer key id than the one sealed under means: seal again.
+        const { rows } = await q.query<SecretMetadata & { latest_key_id: string | null }>(
           `INSERT INTO vault.secrets AS s (id, name, description, secret, key_id, nonce)
            VALUES ($1::uuid, $2, $3, $4, $5::uuid, decode($6, 'hex'))
-           RETURNING ${METADATA_COLUMNS}`,
-          [id, name, description, sealed.secret, sealed.keyId, sealed.nonceHex],
+           RETURNING ${METADATA_COLUMNS},
+             (SELECT max(o.key_id::text) FROM vault.secrets o WHERE o.key_id::text LIKE $7) AS latest_key_id`,
+          [id, name, description, sealed.secret, sealed.keyId, sealed.nonceHex, OUR_KEY_ID_PATTERN],
         )
-        return rows[0]!
+        const { latest_key_id: latest, ...record } = rows[0]!
+        if ((latest ?? null) !== null && latest !== sealed.keyId && parseKeyIdColumn(latest).kind === 'ours') {
+          const again = await seal(q, id, secret)
+          await q.query(`UPDATE vault.secrets SET secret = $2, nonce = decode($3, 'hex'), key_id = $4::uuid WHERE id = $1::uuid`, [id, again.secret, again.nonceHex, again.keyId])
+        }
+        return record
       } catch (error) {
         if (isUniqueViolation(error)) throw duplicateName(name, error)
         throw error

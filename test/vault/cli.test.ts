@@ -9,6 +9,7 @@ import { register } from '../../src/cli/commands/vault.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import type { Queryable } from '../../src/db/types.ts'
 import { decodeStored, encodeStored, parseRootKey } from '../../src/vault/cipher.ts'
+import { rotateSecrets } from '../../src/vault/rekey.ts'
 import { createVaultStore } from '../../src/vault/store.ts'
 import { describeEachDatabase, type TestDatabase } from '../support/databases.ts'
 import { TEST_JWT_SECRET } from '../support/app.ts'
@@ -175,6 +176,32 @@ describeEachDatabase('resolution vault rotate', (ctx) => {
     const result = await run(['rotate'])
     expect(result.error?.message).toMatch(/^vault_invalid_ciphertext: secret [0-9a-f-]{36} cannot be decrypted/)
     expect(await rows(q())).toEqual(before)
+  })
+
+  it('holds writers off while it runs, so no secret is written under the old key meanwhile', async () => {
+    await run(['set', 'existing', 'one'])
+    const store = createVaultStore({ rootKey: OUR_ROOT })
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let rotated!: () => void
+    const rotatedSignal = new Promise<void>((resolve) => (rotated = resolve))
+    const rotation = q().transaction(async (tx) => {
+      await rotateSecrets(tx, store, {})
+      rotated()
+      await held // keep the transaction open
+    })
+    await rotatedSignal
+    const writer = store.create(q(), { name: 'during-rotation', secret: 'two' })
+    const raced = await Promise.race([writer.then(() => 'written'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 300))])
+    expect(raced).toBe('waiting')
+    release()
+    await rotation
+    await writer
+    const all = await rows(q())
+    expect(all.map((row) => [row.name, row.key_id])).toEqual([
+      ['during-rotation', '7265736f-6c75-8000-8000-000000000001'],
+      ['existing', '7265736f-6c75-8000-8000-000000000001'],
+    ])
   })
 
   it('--dry-run re-encrypts in a transaction and rolls back', async () => {

@@ -136,6 +136,11 @@ describeEachDatabase('vault HTTP API /vault/v1', (ctx) => {
     }
   })
 
+  it('concurrent creates of one name: exactly one 201, the rest 409, never a 500', async () => {
+    const responses = await Promise.all(Array.from({ length: 6 }, (_, i) => call('POST', '/secrets', { body: { name: 'race', secret: `v${i}` } })))
+    expect(responses.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409])
+  })
+
   it('names with spaces, slashes, percent signs and unicode round-trip through the path', async () => {
     for (const name of ['with space', 'a/b', '100%', 'ключ 🔑', '5f0d3c9a-1b2e-4c7d-8e9f-0a1b2c3d4e5f']) {
       const created = await call('POST', '/secrets', { body: { name, secret: `value of ${name}` } })
@@ -189,3 +194,18 @@ describeEachDatabase('vault values never reach the logs', (ctx) => {
     for (const secret of [...values, rootKey, key]) expect(output).not.toContain(secret)
   })
 })
+
+describeEachDatabase(
+  'vault HTTP API on a database without vault.secrets',
+  (ctx) => {
+    it('answers 503 vault_not_configured, not a 500', async () => {
+      const config = loadConfig({ JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', VAULT_ROOT_KEY: 'ab'.repeat(32), RESOLUTION_DATA_DIR: '/tmp/resolution-vault-nodb-test' })
+      const services = await createServices(config, { database: ctx().database })
+      const key = await issueApiKey(services.jwt, 'service_role')
+      const response = await createApp(services).request('/vault/v1/secrets', { headers: { apikey: key, authorization: `Bearer ${key}` } })
+      expect(response.status).toBe(503)
+      expect(((await response.json()) as { code: string }).code).toBe('vault_not_configured')
+    })
+  },
+  { bootstrapped: false },
+)
