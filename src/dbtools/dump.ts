@@ -70,6 +70,10 @@ async function dumpEmbedded(database: PgliteDatabase, args: string[], options: D
     try {
       return await pgDump({ pg, args: ['--quote-all-identifiers', ...args] })
     } finally {
+      // The WASM pg_dump leaves its READ ONLY snapshot transaction open and its session settings
+      // (search_path '' …) in PGlite's one session: end both before anyone else uses it.
+      if (pg.isInTransaction()) await pg.exec('ROLLBACK')
+      await pg.exec('RESET ALL')
       await pg.query("SELECT set_config('search_path', $1, false)", [rows[0]?.search_path ?? 'public'])
     }
   })

@@ -57,6 +57,11 @@ export const RULES: Rule[] = [
     return undefined
   }),
 
+  rule('resolution-bookkeeping', ({ type, node }, ctx) => {
+    const hit = targetsOf(type, node).find((r) => r.schema === '_resolution')
+    return hit && ctx.facts.schemas.has('_resolution') ? skip("resolution's own bookkeeping (_resolution); the target keeps its own") : undefined
+  }),
+
   rule('pg17-setting', ({ type, node }, ctx) => {
     if (type === 'VariableSetStmt' && node.name === 'transaction_timeout' && ctx.facts.serverVersionNum < 170000) {
       return skip(`transaction_timeout is a PostgreSQL 17 setting; the target is ${versionName(ctx.facts.serverVersionNum)}`)
