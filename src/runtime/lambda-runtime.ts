@@ -27,6 +27,17 @@ export interface LambdaRuntime {
   close(): Promise<void>
 }
 
+/**
+ * After a thaw, lets the event loop read what arrived while the environment was frozen, such as
+ * the database closing the idle connection: the pool then drops that connection and this
+ * request opens a new one instead of failing on the dead one. Two check phases guarantee one
+ * full poll phase between them, wherever the invocation started; it costs microseconds.
+ */
+async function readPendingIo(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setImmediate(resolve))
+}
+
 function describeStartupError(error: unknown): string {
   if (error instanceof FatalError) return error.message
   return `start-up failed: ${(error as Error)?.message ?? String(error)}`
@@ -69,7 +80,10 @@ export async function createLambdaRuntime(env: Env, options: LambdaRuntimeOption
   }
   const ready = services
   return {
-    handler: (event, context) => handle(event, context),
+    async handler(event, context) {
+      await readPendingIo()
+      return handle(event, context)
+    },
     services: ready,
     startupError: undefined,
     close: () => ready.close(),

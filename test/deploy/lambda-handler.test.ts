@@ -4,6 +4,7 @@
  * across invocations and replaced after it is killed, no DDL from the handler, and start-up
  * failures answered with a 500 that names nothing secret while the log names the variable.
  */
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { ALBEvent, APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda'
 import pg from 'pg'
@@ -82,17 +83,19 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('Lambda handler on PostgreSQL', 
     expect(count.rows[0].n).toBe(1)
   })
 
-  it('answers 503 database_unavailable while the connection is being killed, then recovers', async () => {
+  it('a connection the server dropped while the environment was frozen is replaced, not answered with 503', async () => {
     const services = runtime.services!
-    const database = await services.database()
-    const { rows } = await database.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
-    // Kill the connection and invoke at once, without giving the client time to notice.
-    await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid])
-    const during = await runtime.handler(load('rest-api-v1.json'))
-    expect([200, 503]).toContain(during.statusCode)
-    if (during.statusCode === 503) expect(bodyOf(during)).toMatchObject({ code: 'database_unavailable' })
-    const after = await runtime.handler(load('rest-api-v1.json'))
-    expect(after.statusCode).toBe(200)
+    const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+    for (let round = 0; round < 5; round++) {
+      expect((await runtime.handler(load('rest-api-v1.json'))).statusCode).toBe(200)
+      const { rows } = await (await services.database()).query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+      // Like a frozen Lambda: the event loop does not run while the server drops the connection
+      // (psql, synchronously), and the next invocation starts right after the thaw.
+      execFileSync('psql', [process.env.TEST_DATABASE_URL!, '-qAtc', `SELECT pg_terminate_backend(${Number(rows[0]!.pid)})`])
+      sleepSync(100)
+      const after = await runtime.handler(load('rest-api-v1.json'))
+      expect(after.statusCode).toBe(200)
+    }
   })
 
   it('serves the real API in every shape: sign up (v2, base64 body), sign in (v1), read the user (ALB), REST (Function URL)', async () => {

@@ -4,6 +4,7 @@
  * with them, so severities are counted here), the SAM resources checked against the SAM
  * specification, and the facts the deployment relies on asserted one by one.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- a parsed template is untyped JSON; the assertions are its types */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
