@@ -9,6 +9,7 @@ import { register } from '../../src/cli/commands/vault.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import type { Queryable } from '../../src/db/types.ts'
 import { decodeStored, encodeStored, parseRootKey } from '../../src/vault/cipher.ts'
+import { ensurePgsodiumKeyTable } from '../../src/vault/pgsodium-keys.ts'
 import { rotateSecrets } from '../../src/vault/rekey.ts'
 import { createVaultStore } from '../../src/vault/store.ts'
 import { describeEachDatabase, type TestDatabase } from '../support/databases.ts'
@@ -71,16 +72,11 @@ async function insertV3Row(q: Queryable, name: string, value: string, root = SOU
   return id
 }
 
-/** The pgsodium.key table of a restored 0.2.x-era data dump (the columns pgsodium 3.1 has). */
+/** The pgsodium.key table of a restored 0.2.x-era data dump, as `db restore` may create it. */
 async function createPgsodiumKeyTable(q: Queryable): Promise<void> {
-  await q.exec(`
-    CREATE SCHEMA IF NOT EXISTS pgsodium;
-    DROP TABLE IF EXISTS pgsodium.key;
-    CREATE TABLE pgsodium.key (
-      id uuid PRIMARY KEY DEFAULT gen_random_uuid(), status text DEFAULT 'valid', created timestamptz NOT NULL DEFAULT now(),
-      expires timestamptz, key_type text DEFAULT 'aead-det', key_id bigint, key_context bytea DEFAULT '\\x7067736f6469756d',
-      name text, associated_data text DEFAULT 'associated', raw_key bytea, raw_key_nonce bytea, parent_key uuid, comment text, user_data text
-    );`)
+  await q.exec(`DROP TABLE IF EXISTS pgsodium.key`)
+  await ensurePgsodiumKeyTable(q)
+  await ensurePgsodiumKeyTable(q) // idempotent
 }
 
 /**
@@ -259,7 +255,10 @@ describeEachDatabase('resolution vault import (secrets restored from Supabase du
 
   it('imports a 0.2.x-shaped row through the restored pgsodium.key table (key_id → bigint key id)', async () => {
     await createPgsodiumKeyTable(q())
-    await q().query(`INSERT INTO pgsodium.key (id, key_id, name) VALUES ($1::uuid, 3, 'vault key')`, [KEY_UUID])
+    // As a CLI data dump writes it: every column, enum labels as text, the context as bytea hex.
+    await q().exec(`INSERT INTO "pgsodium"."key" ("id", "status", "created", "expires", "key_type", "key_id", "key_context", "name", "associated_data", "raw_key", "raw_key_nonce", "parent_key", "comment", "user_data") VALUES
+      ('${KEY_UUID}', 'valid', '2024-01-06 12:00:00.123456+00', NULL, 'aead-det', 3, '\\x7067736f6469756d', 'vault key', 'associated', NULL, NULL, NULL, 'This is the default key used for vault.secrets', NULL)`)
+    await q().exec(`SELECT pg_catalog.setval('"pgsodium"."key_key_id_seq"', 3, true)`)
     await insertV2Row(q(), { name: 'v2', value: 'value from supabase 0.2 ✓', keyUuid: KEY_UUID, kdfId: 3, createdAt: '2024-01-06 13:00:00.12345+01', description: 'primary' })
     await insertV3Row(q(), 'v3-beside', 'also here')
     expect((await run(['get', 'v2'])).error?.message).toMatch(/^vault_import_required/)
