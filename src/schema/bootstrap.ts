@@ -15,11 +15,12 @@ import { authStatements } from './sql/auth.ts'
 import { CAPABILITIES_QUERY, planRoles, type Capabilities } from './sql/roles.ts'
 import { grantStatements, REALTIME_PUBLICATION, schemaStatements } from './sql/schemas.ts'
 import { VAULT_ACCESS_WARNING, VAULT_SECRETS } from './sql/vault.ts'
+import { STORAGE_SCHEMA_GRANT, STORAGE_TABLES, storageStatements } from './sql/storage.ts'
 import { SUPABASE_ROLES } from './sql/roles.ts'
-import { WARNINGS_SETTING } from './ddl.ts'
+import { ensureTable, schemaAccessWarning, tolerantGrant, WARNINGS_SETTING } from './ddl.ts'
 
 /** Bump when a step changes; databases at a lower version re-run every (idempotent) step. */
-export const BOOTSTRAP_VERSION = 1
+export const BOOTSTRAP_VERSION = 2
 
 export interface BootstrapReport {
   /** The version the database is at afterwards. */
@@ -70,6 +71,10 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
   { name: 'schemas and extensions', statements: () => [...schemaStatements(), VERSION_TABLE] },
   { name: 'auth', statements: () => authStatements() },
   { name: 'vault', statements: () => [VAULT_ACCESS_WARNING, VAULT_SECRETS] },
+  {
+    name: 'storage',
+    statements: () => [schemaAccessWarning('storage'), ...STORAGE_TABLES.map(ensureTable), ...storageStatements(), tolerantGrant(STORAGE_SCHEMA_GRANT)],
+  },
   { name: 'grants', statements: () => [...grantStatements(), REALTIME_PUBLICATION] },
 ]
 

@@ -34,6 +34,8 @@ export interface TableSpec {
   comment?: string
   /** Supabase enables RLS on its service tables; set only on creation. */
   rowLevelSecurity?: boolean
+  /** GRANT statements run only when the table is created here (existing tables keep their ACLs). */
+  grantsOnCreate?: readonly string[]
 }
 
 /** Whether the connecting role may create objects in `schema` (false on a schema owned by another role, e.g. Supabase's `auth`). */
@@ -54,6 +56,7 @@ export function ensureTable(spec: TableSpec): string {
   lines.push(`  CREATE TABLE ${table} (\n    ${body.join(',\n    ')}\n  );`)
   if (spec.rowLevelSecurity) lines.push(`  ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;`)
   if (spec.comment) lines.push(`  COMMENT ON TABLE ${table} IS ${literal(spec.comment)};`)
+  for (const grant of spec.grantsOnCreate ?? []) lines.push(`  ${grant};`)
   lines.push('END IF;')
   lines.push(`owned := ${OWNS_TABLE(regclass)};`)
   for (const [name, definition] of spec.columns) {

@@ -77,8 +77,22 @@ for (const target of targets()) {
       }
     }, 60_000)
 
+    it('leaves an existing vault.secrets (the supabase_vault extension, a restore) exactly as it is', async () => {
+      const other = await openTestDatabase(target, { bootstrapped: false })
+      try {
+        await other.database.exec("CREATE SCHEMA vault; CREATE TABLE vault.secrets (id bigint PRIMARY KEY, secret text); INSERT INTO vault.secrets VALUES (1, 'kept')")
+        expect((await bootstrap(other.database)).warnings).toEqual([])
+        const { rows } = await other.database.query(
+          "SELECT string_agg(attname, ',' ORDER BY attnum) AS columns, (SELECT secret FROM vault.secrets) AS secret, has_table_privilege('service_role', 'vault.secrets', 'SELECT') AS granted FROM pg_attribute WHERE attrelid = 'vault.secrets'::regclass AND attnum > 0",
+        )
+        expect(rows[0]).toEqual({ columns: 'id,secret', secret: 'kept', granted: false })
+      } finally {
+        await other.dispose()
+      }
+    }, 60_000)
+
     it('lists its steps in order', () => {
-      expect(BOOTSTRAP_STEPS.map((s) => s.name)).toEqual(['roles', 'schemas and extensions', 'auth', 'vault', 'grants'])
+      expect(BOOTSTRAP_STEPS.map((s) => s.name)).toEqual(['roles', 'schemas and extensions', 'auth', 'vault', 'storage', 'grants'])
     })
   })
 }

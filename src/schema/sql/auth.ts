@@ -40,6 +40,7 @@ export const AUTH_TABLES: readonly TableSpec[] = [
       ['updated_at', ts],
     ],
     constraints: ['CONSTRAINT instances_pkey PRIMARY KEY (id)'],
+    rowLevelSecurity: true,
   },
   {
     schema: 'auth',
@@ -47,6 +48,7 @@ export const AUTH_TABLES: readonly TableSpec[] = [
     comment: 'Auth: Manages updates to the auth system.',
     columns: [['version', 'character varying(255) NOT NULL']],
     constraints: ['CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)'],
+    rowLevelSecurity: true,
   },
   {
     schema: 'auth',
@@ -61,6 +63,7 @@ export const AUTH_TABLES: readonly TableSpec[] = [
     ],
     constraints: ['CONSTRAINT audit_log_entries_pkey PRIMARY KEY (id)'],
     indexes: [['audit_logs_instance_id_idx', 'CREATE INDEX audit_logs_instance_id_idx ON auth.audit_log_entries USING btree (instance_id)']],
+    rowLevelSecurity: true,
   },
   {
     schema: 'auth',
