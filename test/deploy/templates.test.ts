@@ -115,6 +115,12 @@ describe('template.yaml (SAM)', () => {
     expect(JSON.stringify(sam.Conditions!.UseVpc)).toContain('"Ref":"SecurityGroupIds"')
   })
 
+  it('can cap concurrency (= database connections, one per execution environment); no cap by default', () => {
+    expect(sam.Parameters!.ReservedConcurrency).toMatchObject({ Type: 'Number', Default: -1 })
+    expect(fnProps.ReservedConcurrentExecutions).toEqual({ 'Fn::If': ['LimitConcurrency', { Ref: 'ReservedConcurrency' }, { Ref: 'AWS::NoValue' }] })
+    expect(validate('template.yaml', { ReservedConcurrency: '20', SubnetIds: 'subnet-1,subnet-2', SecurityGroupIds: 'sg-1' }).serious).toEqual([])
+  })
+
   it('every variable env.json.example sets is declared in the template (sam local only overrides declared ones)', () => {
     const example = JSON.parse(readFileSync('env.json.example', 'utf8')) as Record<string, unknown>
     const functionIds = Object.keys(example).filter((key) => key !== 'Parameters')
