@@ -11,7 +11,11 @@
  * - an event without a host (hand-written events, some test tools) gets `localhost` instead of
  *   the URL `https://undefined/…`;
  * - a GET/HEAD carrying a body (a malformed event) drops the body instead of failing;
- * - ALB answers carry the `statusDescription` the load balancer expects.
+ * - ALB answers carry the `statusDescription` the load balancer expects;
+ * - an answer over Lambda's 6 MB result limit becomes a 500 `response_too_large`.
+ *
+ * Hono marks `hono/aws-lambda` deprecated in favour of `@hono/aws-lambda`, which is not on npm yet;
+ * when it is, only the import changes.
  * @module
  */
 import { STATUS_CODES } from 'node:http'

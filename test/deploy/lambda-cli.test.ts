@@ -182,6 +182,18 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('resolution invoke and serve --l
     expect(JSON.parse(answer.body)).toEqual({ status: 'ok', database: 'ok' })
   })
 
+  it('invoke --event - reads the event from standard input; --database-url overrides the env file', async () => {
+    const child = spawn(process.execPath, [BIN, 'invoke', '--event', '-', '--env-vars', envFile, '--database-url', server.url], { env: baseEnv, stdio: ['pipe', 'pipe', 'pipe'] })
+    children.add(child)
+    let out = ''
+    child.stdout!.on('data', (chunk) => (out += chunk))
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    child.stdin!.end(readFileSync('events/alb-single-value.json'))
+    expect(await exit).toBe(0)
+    children.delete(child)
+    expect(JSON.parse(out)).toMatchObject({ statusCode: 200, statusDescription: '200 OK' })
+  })
+
   it('invoke without the env file answers 500 configuration_error and logs the variable on stderr', async () => {
     const result = await resolution(['invoke', '--event', 'events/http-api-v2.json'])
     expect(result.code).toBe(0)
