@@ -7,7 +7,7 @@ import { Command } from 'commander'
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { register } from '../../src/cli/commands/vault.ts'
 import { loadConfig } from '../../src/config/config.ts'
-import type { Queryable } from '../../src/db/types.ts'
+import type { Database, Queryable } from '../../src/db/types.ts'
 import { decodeStored, encodeStored, parseRootKey } from '../../src/vault/cipher.ts'
 import { ensurePgsodiumKeyTable } from '../../src/vault/pgsodium-keys.ts'
 import { rotateSecrets } from '../../src/vault/rekey.ts'
@@ -83,7 +83,7 @@ async function createPgsodiumKeyTable(q: Queryable): Promise<void> {
  * A row as Vault 0.2.x's trigger leaves it: key_id → a pgsodium key, sealed under KDF(root, key id)
  * with AD = id ‖ description ‖ created_at::text ‖ updated_at::text (as printed under UTC).
  */
-async function insertV2Row(q: Queryable, options: { name: string; value: string; keyUuid: string; kdfId: number; createdAt: string; description: string }): Promise<string> {
+async function insertV2Row(q: Database, options: { name: string; value: string; keyUuid: string; kdfId: number; createdAt: string; description: string }): Promise<string> {
   const { rows: ids } = await q.query<{ id: string }>(`SELECT gen_random_uuid()::text AS id`)
   const id = ids[0]!.id
   const texts = await q.transaction(async (tx) => {

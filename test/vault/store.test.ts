@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, expect, it } from 'vitest'
 import { withSession } from '../../src/db/session.ts'
 import type { Queryable } from '../../src/db/types.ts'
 import { decodeStored, encodeStored, parseRootKey, pgTimestamptzUtc } from '../../src/vault/cipher.ts'
@@ -151,7 +151,10 @@ describeEachDatabase('vault store (service mode)', (ctx) => {
   it('a wrong root key fails authentication with vault_invalid_ciphertext and names the way out', async () => {
     const created = await store.create(q(), { name: 'under-root', secret: 'v1' })
     const wrong = createVaultStore({ rootKey: OTHER_ROOT })
-    const error = await wrong.get(q(), created.id).catch((e: unknown) => e as Error & { code: string; status: number })
+    const error = (await wrong.get(q(), created.id).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error & { code: string; status: number }
     expect(error).toMatchObject({ code: 'vault_invalid_ciphertext', status: 500 })
     expect(error.message).toMatch(/vault import --root-key/)
     expect(error.message).not.toContain('v1')
