@@ -8,6 +8,7 @@
 import type { Database, Queryable } from '../db/types.ts'
 import { newRefreshToken } from './crypto.ts'
 import { auditPayload } from './models/audit.ts'
+import type { IdentityRow } from './models/identity.ts'
 import type { AmrEntry } from './models/session.ts'
 import { NIL_INSTANCE, USER_SELECT, type UserRow } from './models/user.ts'
 import { authError, badRequest, type AuthError } from './errors.ts'
@@ -22,6 +23,7 @@ export interface RefreshInput {
 
 export interface Refreshed {
   user: UserRow
+  identities: IdentityRow[]
   sessionId: string
   aal: string | null
   amr: AmrEntry[]
@@ -32,34 +34,44 @@ type Attempt = { kind: 'ok'; value: Refreshed } | { kind: 'locked' } | { kind: '
 
 const LOCK_WAIT_MS = 5000
 
-interface LockedSession {
-  id: string
-  aal: string | null
-  expired: boolean
-}
-
-interface TokenAndUser extends UserRow {
+/** The presented token with its (locked) session, user and identities: one round trip. */
+interface Locked extends UserRow {
+  s_id: string
+  s_aal: string | null
+  s_expired: boolean
   rt_id: string
   rt_revoked: boolean
   rt_reusable: boolean
+  identities_json: IdentityRow[]
 }
 
-async function lockSession(tx: Queryable, token: string): Promise<{ kind: 'session'; session: LockedSession } | { kind: 'locked' } | { kind: 'failed'; error: AuthError }> {
-  const { rows } = await tx.query<LockedSession>(
-    `SELECT s.id, s.aal, coalesce(s.not_after <= now(), false) AS expired FROM auth.sessions s
-      WHERE s.id = (SELECT rt.session_id FROM auth.refresh_tokens rt WHERE rt.instance_id = $1 AND rt.token = $2)
-      FOR UPDATE OF s SKIP LOCKED`,
-    [NIL_INSTANCE, token],
+/**
+ * Locks the token's session and token rows (`SKIP LOCKED`: a concurrent refresh of the same
+ * session makes us retry, never wait). Under READ COMMITTED the locked rows are re-read at
+ * their newest version, so `revoked` is never stale.
+ */
+async function lockToken(tx: Queryable, input: RefreshInput): Promise<{ kind: 'locked'; row: Locked } | { kind: 'busy' } | { kind: 'failed'; error: AuthError }> {
+  const { rows } = await tx.query<Locked>(
+    `SELECT s.id AS s_id, s.aal::text AS s_aal, coalesce(s.not_after <= now(), false) AS s_expired,
+            rt.id AS rt_id, coalesce(rt.revoked, false) AS rt_revoked, rt.updated_at + make_interval(secs => $3) > now() AS rt_reusable,
+            ${USER_SELECT},
+            (SELECT coalesce(json_agg(i ORDER BY i.created_at, i.id), '[]') FROM auth.identities i WHERE i.user_id = u.id) AS identities_json
+       FROM auth.refresh_tokens rt
+       JOIN auth.sessions s ON s.id = rt.session_id
+       JOIN auth.users u ON u.id = s.user_id
+      WHERE rt.instance_id = $1 AND rt.token = $2
+      FOR UPDATE OF s, rt SKIP LOCKED`,
+    [NIL_INSTANCE, input.token, input.reuseIntervalSeconds],
   )
-  if (rows[0]) return { kind: 'session', session: rows[0] }
-  // Either the token or its session does not exist, or another refresh holds the session.
+  if (rows[0]) return { kind: 'locked', row: rows[0] }
+  // Either the token or its session does not exist, or another refresh holds them.
   const probe = await tx.query<{ has_session: boolean }>(
     `SELECT rt.session_id IS NOT NULL AND EXISTS (SELECT 1 FROM auth.sessions s WHERE s.id = rt.session_id) AS has_session
        FROM auth.refresh_tokens rt WHERE rt.instance_id = $1 AND rt.token = $2`,
-    [NIL_INSTANCE, token],
+    [NIL_INSTANCE, input.token],
   )
   if (!probe.rows[0]) return { kind: 'failed', error: badRequest('refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found') }
-  if (probe.rows[0].has_session) return { kind: 'locked' }
+  if (probe.rows[0].has_session) return { kind: 'busy' }
   return { kind: 'failed', error: badRequest('session_not_found', 'Invalid Refresh Token: No Valid Session Found') }
 }
 
@@ -88,24 +100,15 @@ async function rotate(tx: Queryable, input: RefreshInput, user: UserRow, session
 }
 
 async function attempt(tx: Queryable, input: RefreshInput): Promise<Attempt> {
-  const locked = await lockSession(tx, input.token)
-  if (locked.kind !== 'session') return locked
-  const session = locked.session
-
-  // Under the session lock, the token row cannot change any more: read it fresh with its user.
-  const { rows } = await tx.query<TokenAndUser>(
-    `SELECT rt.id AS rt_id, coalesce(rt.revoked, false) AS rt_revoked,
-            rt.updated_at + make_interval(secs => $3) > now() AS rt_reusable, ${USER_SELECT}
-       FROM auth.refresh_tokens rt JOIN auth.users u ON u.id::text = rt.user_id
-      WHERE rt.instance_id = $1 AND rt.token = $2`,
-    [NIL_INSTANCE, input.token, input.reuseIntervalSeconds],
-  )
-  const row = rows[0]
-  if (!row) return { kind: 'failed', error: badRequest('refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found') }
-  const user: UserRow = row
+  const locked = await lockToken(tx, input)
+  if (locked.kind === 'busy') return { kind: 'locked' }
+  if (locked.kind === 'failed') return locked
+  const row = locked.row
+  const session = { id: row.s_id, aal: row.s_aal }
+  const { s_id: _s, s_aal: _a, s_expired: expired, rt_id: _r, rt_revoked: _v, rt_reusable: _u, identities_json: identities, ...user } = row
   if (user.banned) return { kind: 'failed', error: badRequest('user_banned', 'Invalid Refresh Token: User Banned') }
   if (user.deleted_at) return { kind: 'failed', error: badRequest('session_not_found', 'Invalid Refresh Token: No Valid Session Found') }
-  if (session.expired) return { kind: 'failed', error: badRequest('session_expired', 'Invalid Refresh Token: Session Expired') }
+  if (expired) return { kind: 'failed', error: badRequest('session_expired', 'Invalid Refresh Token: Session Expired') }
 
   if (row.rt_revoked) {
     const active = await tx.query<{ token: string }>(
@@ -122,6 +125,7 @@ async function attempt(tx: Queryable, input: RefreshInput): Promise<Attempt> {
         kind: 'ok',
         value: {
           user,
+          identities,
           sessionId: session.id,
           aal: session.aal,
           amr: amr.rows.map((r) => ({ method: r.authentication_method, timestamp: unixSeconds(r.updated_at) })),
@@ -137,7 +141,7 @@ async function attempt(tx: Queryable, input: RefreshInput): Promise<Attempt> {
     }
   }
   const rotated = await rotate(tx, input, user, session.id, { id: row.rt_id, token: input.token })
-  return { kind: 'ok', value: { user, sessionId: session.id, aal: session.aal, amr: rotated.amr, refreshToken: rotated.token } }
+  return { kind: 'ok', value: { user, identities, sessionId: session.id, aal: session.aal, amr: rotated.amr, refreshToken: rotated.token } }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -5,7 +5,6 @@
 import type { AuthContext, AuthDeps } from '../context.ts'
 import { verifierMatches, type ChallengeMethod } from '../crypto.ts'
 import { badRequest, notFound, OAuthError, unprocessable, validationFailed } from '../errors.ts'
-import { listIdentities } from '../models/identity.ts'
 import type { AuthMethod } from '../models/session.ts'
 import { findUserByEmail, findUserById, findUserByPhone } from '../models/user.ts'
 import { passwordWeakness, verifyPassword } from '../password.ts'
@@ -73,7 +72,7 @@ async function refreshGrant(c: AuthContext, deps: AuthDeps): Promise<Response> {
   return c.json(
     await sessionJson(deps.services, {
       user,
-      userJson: userJson(user, await listIdentities(database, [user.id])),
+      userJson: userJson(user, refreshed.identities),
       sessionId: refreshed.sessionId,
       aal: refreshed.aal,
       amr: refreshed.amr,

@@ -1,0 +1,184 @@
+/**
+ * Issue 4 figures: password sign-in and refresh-token throughput and latency of /auth/v1 on
+ * PostgreSQL, and the share of a sign-in spent in bcrypt (cost 10). The server runs in a child
+ * process (`serve` mode of this script) over a fresh database; this process generates the load.
+ *
+ *   node --import tsx bench/auth.ts       # BENCH_SECONDS=10 BENCH_CONCURRENCY=32 BENCH_POOL=10
+ *   BENCH_DATABASE_URL=postgres://… node --import tsx bench/auth.ts
+ */
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import bcrypt from 'bcryptjs'
+import pg from 'pg'
+import { issueApiKey, createJwtService } from '../src/auth/jwt.ts'
+import { hashPassword } from '../src/auth/password.ts'
+import { loadConfig } from '../src/config/config.ts'
+import { createPgDatabase } from '../src/db/pg-driver.ts'
+import { startServer } from '../src/runtime/node-server.ts'
+import { bootstrap } from '../src/schema/bootstrap.ts'
+import { createServices } from '../src/services.ts'
+import { load, type LoadResult } from './lib/load.ts'
+
+const SECRET = 'bench-secret-with-at-least-32-characters!!'
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
+const SIGNIN_CONCURRENCY = Number(process.env.BENCH_SIGNIN_CONCURRENCY ?? 8)
+const POOL = Number(process.env.BENCH_POOL ?? 10)
+const USERS = 200
+const PASSWORD = 'bench-password-1'
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const SELF = fileURLToPath(import.meta.url)
+
+function serverEnv(databaseUrl: string): Record<string, string> {
+  return { JWT_SECRET: SECRET, LOG_LEVEL: 'silent', DB_POOL_MAX: String(POOL), DATABASE_URL: databaseUrl, AUTH_AUTOCONFIRM: 'true' }
+}
+
+// ---------------------------------------------------------------- child: the resolution server
+async function serve(databaseUrl: string): Promise<void> {
+  const config = loadConfig({ ...serverEnv(databaseUrl), RESOLUTION_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'resolution-bench-')) })
+  const services = await createServices(config)
+  const server = await startServer(services, { port: 0, init: false, hostname: '127.0.0.1' })
+  await server.ready
+  process.stdout.write(`PORT ${server.port}\n`)
+}
+
+// ---------------------------------------------------------------- parent: setup and load
+async function createBenchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `resolution_bench_auth_${process.pid}`
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+  await admin.query(`CREATE DATABASE "${name}"`)
+  await admin.end()
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: ADMIN_URL })
+      await c.connect()
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+      await c.end()
+    },
+  }
+}
+
+/** Users inserted straight into auth.users/identities the way the app writes them, sharing one hash. */
+async function seedUsers(url: string): Promise<string[]> {
+  const database = createPgDatabase({ url, poolMax: 2 })
+  await bootstrap(database)
+  const hash = await hashPassword(PASSWORD)
+  const emails = Array.from({ length: USERS }, (_, i) => `bench-${i}@example.com`)
+  await database.query(
+    `WITH u AS (
+       INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, raw_app_meta_data, raw_user_meta_data,
+          confirmation_token, recovery_token, email_change_token_new, email_change_token_current, email_change, phone_change_token, reauthentication_token,
+          is_sso_user, is_anonymous, created_at, updated_at)
+       SELECT '00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated', e, $2, now(),
+          '{"provider":"email","providers":["email"]}', jsonb_build_object('email', e, 'email_verified', true),
+          '', '', '', '', '', '', '', false, false, now(), now()
+       FROM unnest($1::text[]) e RETURNING id, email)
+     INSERT INTO auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at)
+     SELECT u.id::text, u.id, jsonb_build_object('sub', u.id::text, 'email', u.email), 'email', now(), now() FROM u`,
+    [emails, hash],
+  )
+  await database.close()
+  return emails
+}
+
+function startChild(databaseUrl: string): Promise<{ port: number; stop: () => void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', SELF, 'serve', databaseUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /PORT (\d+)/.exec(out)
+      if (match) resolve({ port: Number(match[1]), stop: () => child.kill('SIGTERM') })
+    })
+    child.on('exit', (code) => reject(new Error(`bench server exited with ${code}`)))
+  })
+}
+
+function bcryptCompareMs(hash: string, rounds = 30): number {
+  bcrypt.compareSync(PASSWORD, hash) // warm-up
+  const t0 = performance.now()
+  for (let i = 0; i < rounds; i++) bcrypt.compareSync(PASSWORD, hash)
+  return (performance.now() - t0) / rounds
+}
+
+async function main(): Promise<void> {
+  const db = await createBenchDatabase()
+  let server: { port: number; stop: () => void } | undefined
+  try {
+    const emails = await seedUsers(db.url)
+    server = await startChild(db.url)
+    const base = `http://127.0.0.1:${server.port}/auth/v1`
+    const jwt = await createJwtService(loadConfig({ JWT_SECRET: SECRET }))
+    const apikey = await issueApiKey(jwt, 'anon')
+    const headers = { apikey, 'content-type': 'application/json', 'x-supabase-api-version': '2024-01-01' }
+    const signIn = async (email: string) => {
+      const res = await fetch(`${base}/token?grant_type=password`, { method: 'POST', headers, body: JSON.stringify({ email, password: PASSWORD }) })
+      const body = (await res.json()) as { refresh_token?: string }
+      return { status: res.status, refreshToken: body.refresh_token }
+    }
+
+    const bcryptMs = bcryptCompareMs(await hashPassword(PASSWORD))
+    let n = 0
+    const signInOnce = async () => (await signIn(emails[n++ % emails.length]!)).status
+    const signInSerial = await load(signInOnce, { concurrency: 1, durationMs: Math.min(SECONDS, 5) * 1000, warmupMs: 500 })
+    const signInLoad = await load(signInOnce, { concurrency: SIGNIN_CONCURRENCY, durationMs: SECONDS * 1000, warmupMs: 1000 })
+
+    // Each worker refreshes its own session, always with the newest token (as a client does).
+    const tokens: string[] = []
+    for (let i = 0; i < CONCURRENCY; i++) tokens.push((await signIn(emails[i % emails.length]!)).refreshToken!)
+    // Slots are handed out round-robin; a slot's refreshes may overlap, and the server must
+    // then answer both from the same active token (the lost-response rule), never with an error.
+    let next = 0
+    const refreshLoad = await load(
+      async () => {
+        const slot = next++ % CONCURRENCY
+        const res = await fetch(`${base}/token?grant_type=refresh_token`, { method: 'POST', headers, body: JSON.stringify({ refresh_token: tokens[slot] }) })
+        const body = (await res.json()) as { refresh_token?: string }
+        if (res.status === 200 && body.refresh_token) tokens[slot] = body.refresh_token
+        return res.status
+      },
+      { concurrency: CONCURRENCY, durationMs: SECONDS * 1000, warmupMs: 1000 },
+    )
+
+    // Sign-in at saturation is bound by bcrypt on the server's event loop: share = bcrypt time × rate.
+    const share = (rate: number) => Math.round(Math.min(1, (bcryptMs * rate) / 1000) * 100)
+    const results = {
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+      database: 'PostgreSQL (BENCH_DATABASE_URL or local), fresh database, pool ' + POOL,
+      seconds: SECONDS,
+      bcrypt: { cost: 10, compareMs: Math.round(bcryptMs * 100) / 100 },
+      signIn: {
+        serial: { ...signInSerial, bcryptSharePercent: Math.round((bcryptMs / signInSerial.p50) * 100) },
+        concurrent: { concurrency: SIGNIN_CONCURRENCY, ...signInLoad, bcryptSharePercent: share(signInLoad.rps) },
+      },
+      refresh: { concurrency: CONCURRENCY, ...refreshLoad },
+    }
+    mkdirSync(path.join(path.dirname(SELF), 'results'), { recursive: true })
+    writeFileSync(path.join(path.dirname(SELF), 'results', 'auth.json'), JSON.stringify(results, null, 2) + '\n')
+    const line = (name: string, r: LoadResult) => `${name.padEnd(26)} ${String(r.rps).padStart(6)} req/s   p50 ${String(r.p50).padStart(7)} ms   p99 ${String(r.p99).padStart(7)} ms   ${JSON.stringify(r.statuses)}${r.failures ? ` failures ${r.failures}` : ''}`
+    process.stdout.write(
+      [
+        `bcrypt cost 10 compare: ${results.bcrypt.compareMs} ms`,
+        line('sign-in (1 client)', signInSerial) + `   bcrypt ${results.signIn.serial.bcryptSharePercent}% of latency`,
+        line(`sign-in (${SIGNIN_CONCURRENCY} clients)`, signInLoad) + `   bcrypt ${results.signIn.concurrent.bcryptSharePercent}% of server time`,
+        line(`refresh (${CONCURRENCY} clients)`, refreshLoad),
+        '',
+      ].join('\n'),
+    )
+  } finally {
+    server?.stop()
+    await new Promise((r) => setTimeout(r, 300))
+    await db.drop()
+  }
+}
+
+if (process.argv[2] === 'serve') await serve(process.argv[3]!)
+else await main()
