@@ -130,6 +130,9 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("the image's command, without Do
   afterAll(() => rmSync(outDir, { recursive: true, force: true }))
 
   it('npm run build compiles, and `node dist/node/cli/main.js serve` answers /health on 5050-style PORT', async () => {
+    // The Dockerfile runs `npm run build`; the same compiler run, into a scratch directory.
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.json')
     await run(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--outDir', outDir], { timeout: 300_000 }).catch((error: { stdout?: string }) => {
       throw new Error(`npm run build (tsc) fails, so the image build would fail:\n${error.stdout?.slice(0, 3000)}`)
     })
