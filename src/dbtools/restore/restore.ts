@@ -13,7 +13,7 @@ import { bootstrap, bootstrapStatus } from '../../schema/bootstrap.ts'
 import type { ByteReader } from './bytes.ts'
 import { replaceRelation } from './edit.ts'
 import { RestoreError } from './errors.ts'
-import { parseDump, type CopyBlock, type DumpItem } from './parse.ts'
+import { parseDump, parserReady, type CopyBlock, type DumpItem } from './parse.ts'
 import { startProgress, type Progress } from './progress.ts'
 import { targetsOf } from './refs.ts'
 import { addRows, excerpt, newSummary, type Decision, type RestoreSummary } from './report.ts'
@@ -47,7 +47,7 @@ export function fileSource(path: string): RestoreSource {
   } catch (error) {
     throw new RestoreError('file_not_found', `${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
   }
-  return { name: path, size, open: () => fs.createReadStream(path, { highWaterMark: 1024 * 1024 }) }
+  return { name: path, size, open: () => fs.createReadStream(path, { highWaterMark: 4 * 1024 * 1024 }) }
 }
 
 export async function restore(database: Database, inputs: (string | RestoreSource)[], options: RestoreOptions = {}): Promise<RestoreSummary> {
@@ -56,15 +56,19 @@ export async function restore(database: Database, inputs: (string | RestoreSourc
   const summary = newSummary(sources.map((s) => s.name), Boolean(options.dryRun), transaction)
   const started = performance.now()
   const progress = startProgress(options.progressStream, sources.reduce((sum, s) => sum + (s.size ?? 0), 0))
+  // The parser's WASM loads while the target is bootstrapped and read.
+  const parser = parserReady()
   try {
     if (options.dryRun) {
       if ((await bootstrapStatus(database)) === null) summary.warnings.push('the target is not bootstrapped; a real restore bootstraps it first (roles, auth, vault), so fewer statements would be skipped for missing roles')
       const ctx = new SanitizeContext(await readTargetFacts(database), { transaction })
+      await parser
       for (const source of sources) await runFile(undefined, source, ctx, summary, options, progress)
     } else {
       if (options.bootstrap !== false) await bootstrap(database)
       await database.transaction(async (tx) => {
         const ctx = new SanitizeContext(await readTargetFacts(tx), { transaction })
+        await parser
         for (const source of sources) {
           await runFile(tx, source, ctx, summary, options, progress)
           // Session state (search_path '' of a preamble …) must not leak into the next file.
