@@ -4,7 +4,8 @@
  * the few places where it falls short, before and after it:
  *
  * - an event that is none of those shapes gets a 400 `unsupported_event` instead of a guess;
- * - a body marked base64 that is not base64 gets a 400 `invalid_body` (handle() would throw: 500);
+ * - a body marked base64 that is not base64, or a body that is not a string (a hand-written event
+ *   with a JSON object), gets a 400 `invalid_body` (handle() would throw, or send "[object Object]");
  * - ALB multi-value headers are joined with ", " (handle() joins every header with "; ", which is
  *   right only for `Cookie`);
  * - an HTTP API stage other than `$default` puts its name in `rawPath`; it is removed so routes match;
@@ -131,6 +132,9 @@ export function lambdaHttpHandler(app: Hono): LambdaHttpHandler {
       })
     }
     const record = event as AnyRecord
+    if (record.body !== undefined && record.body !== null && typeof record.body !== 'string') {
+      return jsonResult(kind, 400, { code: 'invalid_body', message: 'The event body must be a string (JSON text, or base64 with isBase64Encoded)' })
+    }
     if (record.isBase64Encoded === true && typeof record.body === 'string' && !isValidBase64(record.body)) {
       return jsonResult(kind, 400, { code: 'invalid_body', message: 'The event body is marked base64 but is not valid base64' })
     }

@@ -175,6 +175,10 @@ describe('Lambda event translation', () => {
     const alb = { ...load<ALBEvent>('alb.json'), httpMethod: 'POST', body: 'a', isBase64Encoded: true }
     const rAlb = await handler(alb)
     expect(rAlb).toMatchObject({ statusCode: 400, statusDescription: '400 Bad Request' })
+    const objectBody = { ...load<APIGatewayProxyEventV2>('http-api-v2-post.json'), body: { email: 'x' }, isBase64Encoded: false }
+    const rObject = await handler(objectBody)
+    expect(rObject.statusCode).toBe(400)
+    expect(JSON.parse(rObject.body!)).toMatchObject({ code: 'invalid_body' })
   })
 
   it('a GET carrying a body, or an event without a host, still gets an answer', async () => {
