@@ -122,13 +122,12 @@ export async function bootstrap(database: Database, options: BootstrapOptions = 
     const existing = await tx.query<{ rolname: string }>('SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY($1::text[])', [roleNames])
     const context: StepContext = { capabilities, existingRoles: new Set(existing.rows.map((r) => r.rolname)), warnings: [] }
     for (const step of BOOTSTRAP_STEPS) {
-      for (const statement of step.statements(context)) {
-        try {
-          await tx.exec(statement)
-        } catch (error) {
-          const cause = error as Error
-          throw Object.assign(new Error(`bootstrap step "${step.name}" failed: ${cause.message}`, { cause }), { code: (cause as { code?: string }).code })
-        }
+      // One round trip per step: the statements are independent DO blocks and DDL.
+      try {
+        await tx.exec(step.statements(context).map((statement) => statement.replace(/;\s*$/, '') + ';').join('\n'))
+      } catch (error) {
+        const cause = error as Error
+        throw Object.assign(new Error(`bootstrap step "${step.name}" failed: ${cause.message}`, { cause }), { code: (cause as { code?: string }).code })
       }
     }
     const recorded = await tx.query<{ warnings: string | null }>('SELECT current_setting($1, true) AS warnings', [WARNINGS_SETTING])
