@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { beforeAll, expect, it } from 'vitest'
 import { withSession } from '../../src/db/session.ts'
 import type { Queryable } from '../../src/db/types.ts'
@@ -114,6 +115,24 @@ describeEachDatabase('vault store (service mode)', (ctx) => {
         expect(pgTimestamptzUtc(rows[0]!.utc)).toBe(rows[0]!.text)
       }
     })
+  })
+
+  it('round-trips any Unicode value, name and description through the database (property)', async () => {
+    const text = (min: number, max: number) => fc.string({ unit: 'binary', minLength: min, maxLength: max }).filter((s) => !s.includes('\u0000'))
+    await fc.assert(
+      fc.asyncProperty(text(1, 300), text(1, 40), text(0, 40), async (secret, name, description) => {
+        fc.pre(name.trim() === name && name.length > 0)
+        const created = await store.create(q(), { name, secret, description })
+        try {
+          const read = await store.get(q(), created.id)
+          expect(read).toMatchObject({ name, description, secret })
+          expect((await store.get(q(), name))?.id).toBe(created.id)
+        } finally {
+          await store.delete(q(), created.id)
+        }
+      }),
+      { numRuns: 60 },
+    )
   })
 
   it('refuses a duplicate name with vault_duplicate_name (create and rename)', async () => {
