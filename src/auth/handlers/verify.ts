@@ -4,6 +4,7 @@
  * magiclink, recovery, email_change, and `email` (confirmation first, then recovery).
  * @module
  */
+import { ident } from '../../db/sql.ts'
 import type { Queryable } from '../../db/types.ts'
 import type { AuthContext, AuthDeps } from '../context.ts'
 import { tokenHash } from '../crypto.ts'
@@ -51,24 +52,22 @@ interface Match {
 }
 
 /** Finds the user holding `hash` in one of the type's columns, within the OTP lifetime. */
-async function findMatch(deps: AuthDeps, tx: Queryable, type: VerifyType, hashFor: (column: TokenColumn, user?: UserRow) => string[], email?: string): Promise<Match | undefined> {
+async function findMatch(deps: AuthDeps, tx: Queryable, type: VerifyType, hash: string, email?: string): Promise<Match | undefined> {
   for (const spec of LOOKUP[type]) {
-    for (const hash of hashFor(spec.column)) {
-      const user = await findUserByToken(tx, spec.column, hash)
-      if (!user) continue
-      if (email) {
-        // The hash binds the address; make sure it is this user's (new or current) address.
-        const address = spec.column === 'email_change_token_new' ? user.email_change : user.email
-        if ((address ?? '').toLowerCase() !== email) continue
-      }
-      const { rows } = await tx.query<{ fresh: boolean }>(
-        // sentAt comes from the closed LOOKUP table above.
-        `SELECT coalesce(${spec.sentAt} + make_interval(secs => $2) > now(), false) AS fresh FROM auth.users WHERE id = $1`,
-        [user.id, deps.config.otpExp],
-      )
-      if (!rows[0]?.fresh) return undefined
-      return { user, column: spec.column, as: spec.as, pkce: (user[spec.column] ?? '').startsWith('pkce_') }
+    const user = await findUserByToken(tx, spec.column, hash)
+    if (!user) continue
+    if (email) {
+      // The hash binds the address; make sure it is this user's (new or current) address.
+      const address = spec.column === 'email_change_token_new' ? user.email_change : user.email
+      if ((address ?? '').toLowerCase() !== email) continue
     }
+    const { rows } = await tx.query<{ fresh: boolean }>(
+      // sentAt comes from the closed LOOKUP table above.
+      `SELECT coalesce(${ident(spec.sentAt)} + make_interval(secs => $2) > now(), false) AS fresh FROM auth.users WHERE id = $1`,
+      [user.id, deps.config.otpExp],
+    )
+    if (!rows[0]?.fresh) return undefined
+    return { user, column: spec.column, as: spec.as, pkce: (user[spec.column] ?? '').startsWith('pkce_') }
   }
   return undefined
 }
@@ -124,19 +123,16 @@ function parseType(raw: string | undefined): VerifyType {
 
 const HALFWAY = { msg: 'Confirmation link accepted. Please proceed to confirm link sent to the other email', code: '200' }
 
-async function verify(c: AuthContext, deps: AuthDeps, input: { type: VerifyType; tokenHash?: string; token?: string; email?: string; linkError: boolean }): Promise<Outcome> {
+async function verify(c: AuthContext, deps: AuthDeps, input: { type: VerifyType; tokenHash?: string; token?: string; email?: string; viaLink: boolean }): Promise<Outcome> {
   const expired: AuthError = authError(403, 'otp_expired', input.tokenHash ? 'Email link is invalid or has expired' : 'Token has expired or is invalid')
   return deps.transaction(async (tx) => {
-    const hashes = (column: TokenColumn): string[] => {
-      if (input.tokenHash) return [input.tokenHash.replace(/^pkce_/, '')]
-      return [tokenHash(input.email!, input.token!)]
-    }
-    // For OTPs the email binds the hash; for email_change the OTP of the new address hashes with it.
-    const match = await findMatch(deps, tx, input.type, hashes, input.tokenHash ? undefined : input.email)
+    // A link carries the stored hash; an OTP is hashed with the address it was sent to.
+    const hash = input.tokenHash ? input.tokenHash.replace(/^pkce_/, '') : tokenHash(input.email!, input.token!)
+    const match = await findMatch(deps, tx, input.type, hash, input.tokenHash ? undefined : input.email)
     if (!match) throw expired
     const applied = await apply(deps, tx, c, match)
     if ('halfway' in applied) return { kind: 'message', body: HALFWAY }
-    if (match.pkce && input.linkError) {
+    if (match.pkce && input.viaLink) {
       // The PKCE email link: hand out the auth code; the client exchanges it with its verifier.
       const { rows } = await tx.query<{ auth_code: string }>(
         `UPDATE auth.flow_state SET auth_code_issued_at = now(), updated_at = now()
@@ -162,7 +158,7 @@ export async function verifyPost(c: AuthContext, deps: AuthDeps): Promise<Respon
   if (!token && !hash) throw validationFailed('Verify requires either a token or a token hash')
   if (hash && (email || phone || c.req.query('redirect_to'))) throw validationFailed('Only the token_hash and type should be provided')
   if (token && !email) throw validationFailed('Verify requires an email or a phone number')
-  const outcome = await verify(c, deps, { type, token, tokenHash: hash, email: email ? validateEmail(email) : undefined, linkError: false })
+  const outcome = await verify(c, deps, { type, token, tokenHash: hash, email: email ? validateEmail(email) : undefined, viaLink: false })
   if (outcome.kind === 'message') return c.json(outcome.body)
   if (outcome.kind === 'pkce') return c.json({})
   return c.json(outcome.session)
@@ -176,7 +172,7 @@ export async function verifyGet(c: AuthContext, deps: AuthDeps): Promise<Respons
     limitByIp(c, deps.config, deps.limits.verify)
     const type = parseType(c.req.query('type'))
     if (!token) throw validationFailed('Verify requires a token')
-    const outcome = await verify(c, deps, { type, tokenHash: token, linkError: true })
+    const outcome = await verify(c, deps, { type, tokenHash: token, viaLink: true })
     if (outcome.kind === 'pkce') return c.redirect(withParams(redirectTo, 'query', { code: outcome.authCode }), 303)
     if (outcome.kind === 'message') {
       return c.redirect(withParams(redirectTo, 'fragment', { message: HALFWAY.msg, sb: '' }), 303)
