@@ -56,6 +56,8 @@ function failingRuntime(message: string, log: (line: string) => void): LambdaRun
   }
 }
 
+const internalError = lambdaErrorHandler(500, { code: 'internal_error', message: 'Internal server error' })
+
 export interface LambdaRuntimeOptions {
   /** Where the start-up failure line goes (default: stderr). */
   log?: (line: string) => void
@@ -82,7 +84,13 @@ export async function createLambdaRuntime(env: Env, options: LambdaRuntimeOption
   return {
     async handler(event, context) {
       await readPendingIo()
-      return handle(event, context)
+      try {
+        return await handle(event, context)
+      } catch (error) {
+        // The app renders its own errors; this is a failure outside it (translation, a bug).
+        ready.logger.error({ err: error, requestId: context?.awsRequestId }, 'lambda invocation failed')
+        return internalError(event, context)
+      }
     },
     services: ready,
     startupError: undefined,
