@@ -5,6 +5,9 @@
  */
 import type { Readable } from 'node:stream'
 
+/** Largest COPY data slice handed out (bytes); rows are never split. */
+const COPY_PIECE = 64 * 1024
+
 export class ByteReader {
   #iterator: AsyncIterator<Buffer | string>
   #buf: Buffer = Buffer.alloc(0)
@@ -85,6 +88,11 @@ export class ByteReader {
         search = hit + 1
       }
       if (cut === -1) cut = this.#buf.lastIndexOf(0x0a) + 1
+      // Modest pieces (whole rows): the server parses one COPY message while the next arrives.
+      if (cut - this.#pos > COPY_PIECE) {
+        const newline = this.#buf.lastIndexOf(0x0a, this.#pos + COPY_PIECE - 1)
+        if (newline >= this.#pos) cut = newline + 1
+      }
       if (cut <= this.#pos) {
         // No whole line in the buffer: read more, or the file ended inside a row.
         if (await this.#fill()) continue
