@@ -91,6 +91,32 @@ for (const target of targets()) {
       }
     }, 60_000)
 
+    it('upgrades a database bootstrapped by an older version by re-running every step', async () => {
+      await testDb.database.exec('DELETE FROM _resolution.bootstrap')
+      await testDb.database.query('INSERT INTO _resolution.bootstrap (version) VALUES ($1)', [BOOTSTRAP_VERSION - 1])
+      const report = await bootstrap(testDb.database)
+      expect(report).toMatchObject({ applied: true, previousVersion: BOOTSTRAP_VERSION - 1, version: BOOTSTRAP_VERSION, warnings: [] })
+      const { rows } = await testDb.database.query<{ version: number }>('SELECT version FROM _resolution.bootstrap ORDER BY version')
+      expect(rows.map((r) => r.version)).toEqual([BOOTSTRAP_VERSION - 1, BOOTSTRAP_VERSION])
+    })
+
+    it('keeps pgcrypto where an older database installed it (public) and uses it there', async () => {
+      const other = await openTestDatabase(target, { bootstrapped: false })
+      try {
+        await other.database.exec('CREATE EXTENSION pgcrypto')
+        expect((await bootstrap(other.database)).warnings).toEqual([])
+        const { rows } = await other.database.query(
+          "SELECT extnamespace::regnamespace::text AS schema, (SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'vault.secrets'::regclass AND adnum = 6) AS nonce_default FROM pg_extension WHERE extname = 'pgcrypto'",
+        )
+        // pg_get_expr leaves out a schema that is on the search_path.
+        expect(rows[0]).toEqual({ schema: 'public', nonce_default: expect.stringMatching(/^(public\.)?gen_random_bytes\(16\)$/) })
+        const inserted = await other.database.query<{ n: number }>("INSERT INTO vault.secrets (secret) VALUES ('x') RETURNING length(nonce) AS n")
+        expect(inserted.rows[0]!.n).toBe(16)
+      } finally {
+        await other.dispose()
+      }
+    }, 60_000)
+
     it('lists its steps in order', () => {
       expect(BOOTSTRAP_STEPS.map((s) => s.name)).toEqual(['roles', 'schemas and extensions', 'auth', 'vault', 'storage', 'grants'])
     })
