@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Minutes of load and restarts: `npm run test:reliability` runs them (test/reliability/vitest.config.ts).
+    exclude: [...configDefaults.exclude, 'test/reliability/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { createPgDatabase } from '../../../src/db/pg-driver.ts'
 import { bootstrap } from '../../../src/schema/bootstrap.ts'
+import type { Queryable } from '../../../src/db/types.ts'
 import { call, type Outcome, type Recorder, weighted } from './load.ts'
 
 export const JWT_SECRET = 'reliability-secret-with-at-least-32-characters'
@@ -244,22 +245,24 @@ export class Traffic {
     }
   }
 
-  /** Compares the ledger with what the database holds. */
-  async audit(databaseUrl: string): Promise<WriteAudit> {
-    const client = new pg.Client({ connectionString: databaseUrl })
-    await client.connect()
+  /** Compares the ledger with what the database holds (a server URL, or an open database). */
+  async audit(target: string | Queryable): Promise<WriteAudit> {
     const stored = new Set<string>()
+    const prefix = `rel-${this.#run}-%`
+    const queries = [
+      'SELECT ref FROM public.items WHERE ref LIKE $1',
+      'SELECT name AS ref FROM vault.secrets WHERE name LIKE $1',
+      'SELECT email AS ref FROM auth.users WHERE email LIKE $1',
+    ]
+    const client = typeof target === 'string' ? new pg.Client({ connectionString: target }) : undefined
+    await client?.connect()
     try {
-      const prefix = `rel-${this.#run}-%`
-      for (const { rows } of [
-        await client.query<{ ref: string }>('SELECT ref FROM public.items WHERE ref LIKE $1', [prefix]),
-        await client.query<{ ref: string }>('SELECT name AS ref FROM vault.secrets WHERE name LIKE $1', [prefix]),
-        await client.query<{ ref: string }>('SELECT email AS ref FROM auth.users WHERE email LIKE $1', [prefix]),
-      ]) {
+      for (const sql of queries) {
+        const { rows } = client ? await client.query<{ ref: string }>(sql, [prefix]) : await (target as Queryable).query<{ ref: string }>(sql, [prefix])
         for (const row of rows) stored.add(row.ref)
       }
     } finally {
-      await client.end()
+      await client?.end()
     }
     const audit: WriteAudit = { acked: 0, refused: 0, unknown: 0, lost: [], phantom: [] }
     for (const [ref, { state }] of this.ledger) {

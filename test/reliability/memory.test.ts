@@ -1,0 +1,94 @@
+/**
+ * Memory: the real `serve` process under a steady mixed load of reads, writes and auth calls.
+ * Its RSS after the full run must stay within 10% of its RSS at a tenth of the run (long form:
+ * 10,000 → 100,000 requests; short form: 800 → 8,000 after a 1,500-request warm-up, which
+ * still fails on a leak of about 3 KB per request). RSS saws with garbage collection (~30 MiB
+ * here), so "RSS after N" is the floor: the lowest of the samples (one per 1% of the run) over
+ * the next 30% of the run, a window that spans a major collection. Baseline: the floor over
+ * [10%, 40%]; final: the floor over [70%, 100%]. A leak lifts the floor. The curve is reported.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { prepareDatabase, serveEnv, Traffic, type ActionName, type FixtureDatabase } from './support/fixture.ts'
+import { Recorder, runLoad, summarize } from './support/load.ts'
+import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
+import { report, scale } from './support/profile.ts'
+import { spawnServe, type ServeProcess } from './support/serve-process.ts'
+
+const WARMUP = scale(1500, 0)
+const TOTAL = scale(8000, 100_000)
+const BASELINE = TOTAL / 10
+/** One RSS sample per 1% of the run. */
+const SAMPLE_EVERY = TOTAL / 100
+const CONCURRENCY = 16
+
+/** Cheap calls (no bcrypt), so the request count is reached in reasonable time. */
+const MIX: ReadonlyArray<readonly [ActionName, number]> = [
+  ['health', 2],
+  ['restRead', 4],
+  ['restInsert', 1],
+  ['vaultInsert', 1],
+  ['vaultRead', 1],
+  ['refresh', 1],
+  ['getUser', 2],
+]
+
+describe('memory under sustained load', () => {
+  let instance: PgInstance
+  let fixture: FixtureDatabase
+  let server: ServeProcess
+
+  beforeAll(async () => {
+    instance = await startPgInstance()
+    fixture = await prepareDatabase(instance.url)
+    server = await spawnServe(serveEnv(fixture.url, { DB_POOL_MAX: '10' }))
+  })
+
+  afterAll(async () => {
+    await server?.kill()
+    await instance?.destroy()
+  })
+
+  it(`keeps RSS after ${TOTAL} requests within 10% of RSS after ${BASELINE}`, async () => {
+    const recorder = new Recorder()
+    const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder, MIX)
+    await traffic.probeRestWrites()
+    await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => traffic.step(w, 'signUp')))
+    if (WARMUP) await runLoad((worker) => traffic.step(worker), { concurrency: CONCURRENCY, maxRequests: WARMUP })
+    recorder.samples.length = 0
+    const samples: Array<{ requests: number; rssMiB: number }> = [{ requests: 0, rssMiB: server.rssMiB() }]
+    const started = performance.now()
+    let done = 0
+    await runLoad(
+      async (worker) => {
+        await traffic.step(worker)
+        done++
+        if (done % SAMPLE_EVERY === 0) samples.push({ requests: done, rssMiB: server.rssMiB() })
+      },
+      { concurrency: CONCURRENCY, maxRequests: TOTAL },
+    )
+    const seconds = (performance.now() - started) / 1000
+    const summary = summarize(recorder.samples)
+    const floor = (from: number, to: number) => Math.min(...samples.filter((p) => p.requests >= from && p.requests <= to).map((p) => p.rssMiB))
+    const baseline = floor(BASELINE, BASELINE + TOTAL * 0.3)
+    const final = floor(TOTAL * 0.7, TOTAL)
+    const growth = (final - baseline) / baseline
+    const round = (n: number) => Math.round(n * 10) / 10
+    const curve = samples.filter((p) => p.requests % (TOTAL / 10) === 0).map((p) => ({ requests: p.requests, rssMiB: round(p.rssMiB) }))
+    report('memory', {
+      requests: summary.requests,
+      rps: Math.round(summary.requests / seconds),
+      count5xx: summary.count5xx,
+      p50: summary.p50,
+      p99: summary.p99,
+      warmup: WARMUP,
+      rssBaselineMiB: round(baseline),
+      rssFinalMiB: round(final),
+      growthPercent: Math.round(growth * 1000) / 10,
+      curve,
+    })
+
+    expect(samples.at(-1)!.requests).toBe(TOTAL)
+    expect(summary.count5xx).toBe(0)
+    expect(growth).toBeLessThanOrEqual(0.1)
+  })
+})
