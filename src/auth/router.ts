@@ -15,7 +15,7 @@ import * as admin from './handlers/admin-users.ts'
 import { generateLink } from './handlers/generate-link.ts'
 import { invite } from './handlers/invite.ts'
 import { logout } from './handlers/logout.ts'
-import { health, jwks, settings } from './handlers/misc.ts'
+import { health, jwks, openidConfiguration, settings } from './handlers/misc.ts'
 import { magicLink, otp } from './handlers/otp.ts'
 import { recover } from './handlers/recover.ts'
 import { resend } from './handlers/resend.ts'
@@ -50,6 +50,7 @@ export function authRouter(services: Services): Hono<AuthEnv> {
   // Open routes (no apikey), as the Supabase gateway has them.
   app.get('/health', h(health))
   app.get('/.well-known/jwks.json', h(jwks))
+  app.get('/.well-known/openid-configuration', h(openidConfiguration))
   app.get('/verify', h(verifyGet))
 
   app.get('/settings', keyed, h(settings))

@@ -76,6 +76,22 @@ describeEachDatabase('auth sessions', (ctx) => {
     expect(unknown.error).toMatchObject({ status: 400, code: 'invalid_credentials' })
   })
 
+  it('signs in a user seeded the way Supabase seed files do it (pgcrypto crypt/gen_salt bf)', async () => {
+    const email = uniqueEmail('seeded')
+    const id = '7a1c5a3e-0000-4000-8000-' + Date.now().toString(16).padStart(12, '0').slice(-12)
+    await ctx().database.query(
+      `INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, raw_app_meta_data, raw_user_meta_data,
+          created_at, updated_at, confirmation_token, email_change, email_change_token_new, recovery_token)
+       VALUES ('00000000-0000-0000-0000-000000000000', $1, 'authenticated', 'authenticated', $2, extensions.crypt('seeded-pass', extensions.gen_salt('bf')),
+          now(), '{"provider":"email","providers":["email"]}', '{}', now(), now(), '', '', '', '')`,
+      [id, email],
+    )
+    const { data, error } = await h.client().auth.signInWithPassword({ email, password: 'seeded-pass' })
+    expect(error).toBeNull()
+    expect(data.user!.id).toBe(id)
+    expect(data.user!.identities).toEqual([])
+  })
+
   it('refuses a second sign-up of the same email under autoconfirm', async () => {
     const email = uniqueEmail('twice')
     await h.client().auth.signUp({ email, password: 'correct horse' })
@@ -195,6 +211,8 @@ describeEachDatabase('auth sessions', (ctx) => {
     const jwks = await fetch(`${h.app.url}/auth/v1/.well-known/jwks.json`)
     expect(jwks.headers.get('cache-control')).toBe('public, max-age=600')
     expect(await jwks.json()).toEqual({ keys: [] })
+    const oidc = await (await fetch(`${h.app.url}/auth/v1/.well-known/openid-configuration`)).json()
+    expect(oidc).toMatchObject({ issuer: h.app.services.config.auth.jwtIssuer, jwks_uri: `${h.app.services.config.auth.jwtIssuer}/.well-known/jwks.json` })
   })
 
   it('requires a valid apikey', async () => {

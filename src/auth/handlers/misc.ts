@@ -35,3 +35,22 @@ export function jwks(c: AuthContext, deps: AuthDeps): Response {
   c.header('Cache-Control', 'public, max-age=600')
   return c.json(deps.services.jwt.publicJwks())
 }
+
+/** OIDC discovery, with every URL derived from the issuer (`JWT_ISSUER`, default `API_EXTERNAL_URL`). */
+export function openidConfiguration(c: AuthContext, deps: AuthDeps): Response {
+  const issuer = deps.config.jwtIssuer.replace(/\/+$/, '')
+  const algs = [...new Set(deps.services.jwt.publicJwks().keys.map((k) => String(k.alg)))]
+  c.header('Cache-Control', 'public, max-age=600')
+  return c.json({
+    issuer,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    authorization_endpoint: `${issuer}/authorize`,
+    token_endpoint: `${issuer}/token`,
+    userinfo_endpoint: `${issuer}/user`,
+    response_types_supported: ['code', 'token'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: algs.length ? algs : ['HS256'],
+    grant_types_supported: ['password', 'refresh_token', 'pkce'],
+    token_endpoint_auth_methods_supported: ['none'],
+  })
+}
