@@ -8,6 +8,7 @@ import { Readable } from 'node:stream'
 import pg from 'pg'
 import { from as copyFromStdin } from 'pg-copy-streams'
 import { maskUrl } from '../config/config.ts'
+import { isConnectionError } from './errors.ts'
 import type { CopySource, Database, Queryable, QueryResult, TransactionOptions } from './types.ts'
 
 // Dates and timestamps stay the text PostgreSQL sent: no time-zone surprises, same as PGlite's driver.
@@ -19,6 +20,13 @@ export interface PgDriverOptions {
   /** Per-connection idle timeout, ms; 0 keeps connections forever (Lambda). */
   idleTimeoutMs?: number
   connectionTimeoutMs?: number
+  /**
+   * Client-side limit on waiting for any answer to a statement, ms. In a network partition no
+   * FIN or RST arrives: without it a statement waits forever and its connection is lost to the
+   * pool for good. On expiry the statement fails as a connection error and the connection is
+   * discarded. Undefined: no limit (CLI work such as a restore's COPY may take minutes).
+   */
+  queryTimeoutMs?: number
   applicationName?: string
 }
 
@@ -62,6 +70,7 @@ export function createPgDatabase(options: PgDriverOptions): Database {
     max: options.poolMax,
     idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+    query_timeout: options.queryTimeoutMs,
     application_name: options.applicationName ?? 'resolution',
   })
   // An idle connection the server dropped emits here; the pool already removed it. Without a
@@ -94,6 +103,12 @@ export function createPgDatabase(options: PgDriverOptions): Database {
           await client.query('COMMIT')
           return result
         } catch (error) {
+          // The connection is gone or unanswering: the server rolls back when it is closed, and a
+          // ROLLBACK on it would only wait out another timeout.
+          if (isConnectionError(error)) {
+            broken = error as Error
+            throw error
+          }
           await client.query('ROLLBACK').catch((rollbackError: Error) => {
             broken = rollbackError
           })
@@ -114,13 +129,14 @@ export function createPgDatabase(options: PgDriverOptions): Database {
         timer = setTimeout(() => reject(Object.assign(new Error('database ping timed out'), { code: 'ETIMEDOUT' })), timeoutMs)
       })
       try {
-        await Promise.race([pool.query('SELECT 1'), timeout])
+        // The query timeout discards a connection that does not answer, instead of leaving it checked out.
+        await Promise.race([pool.query({ text: 'SELECT 1', query_timeout: timeoutMs }), timeout])
       } finally {
         clearTimeout(timer)
       }
     },
     async serverVersionNum() {
-      const { rows } = await pool.query<{ v: string }>('SHOW server_version_num')
+      const { rows } = await pool.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")
       return Number(rows[0]!.v)
     },
     async close() {

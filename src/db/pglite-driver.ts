@@ -148,7 +148,7 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
       await mutex.run(() => pglite.query('SELECT 1'))
     },
     async serverVersionNum() {
-      const { rows } = await mutex.run(() => pglite.query<{ v: string }>('SHOW server_version_num'))
+      const { rows } = await mutex.run(() => pglite.query<{ v: string }>("SELECT current_setting('server_version_num') AS v"))
       return Number(rows[0]!.v)
     },
     async close() {

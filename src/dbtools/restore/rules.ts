@@ -85,7 +85,7 @@ export const RULES: Rule[] = [
 
   rule('session-setting', ({ type, node, sql }, ctx) => {
     if (!ctx.options.transaction) return undefined
-    if (type === 'VariableSetStmt' && !node.is_local && node.kind !== 'VAR_RESET_ALL' && node.kind !== 'VAR_RESET' && node.name !== 'transaction_timeout') {
+    if (type === 'VariableSetStmt' && !node.is_local && node.kind !== 'VAR_RESET_ALL' && node.kind !== 'VAR_RESET') {
       const local = insertAfter(sql, 'SET', ' LOCAL')
       if (local) return { sql: local, node: { ...node, is_local: true }, reason: 'session setting scoped to the restore transaction (SET LOCAL)' }
     }

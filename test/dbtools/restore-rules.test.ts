@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto'
+import { expect, it } from 'vitest'
+import { startProgress } from '../../src/dbtools/restore/progress.ts'
+import { formatSummary, type RestoreSummary } from '../../src/dbtools/restore/report.ts'
+import { restore } from '../../src/dbtools/restore/restore.ts'
+import { describeEachDatabase } from '../support/databases.ts'
+import { tempFile } from './helpers.ts'
+
+const find = (summary: RestoreSummary, rule: string) => summary.decisions.filter((d) => d.rule === rule)
+
+describeEachDatabase('restore: the error catalogue of a PG 17 --create full dump', (ctx) => {
+  it('strips the header, rewrites what the target version lacks, and keeps meaning for missing roles', async () => {
+    const db = ctx().database
+    const version = await db.serverVersionNum()
+    const suffix = randomBytes(3).toString('hex')
+    const ghost = `ghost_owner_${suffix}` // never exists: ownership falls back to the connecting role
+    const reader = `policy_reader_${suffix}` // only named in a policy: created NOLOGIN
+    const dump = `--
+-- PostgreSQL database dump (pg_dump 17.6, --create --clean)
+--
+\\restrict Kx9mbZ2
+SET statement_timeout = 0;
+SET transaction_timeout = 0;
+SET client_encoding = 'UTF8';
+SELECT pg_catalog.set_config('search_path', '', false);
+SET session_replication_role = replica;
+DROP DATABASE IF EXISTS resolution_nowhere;
+CREATE DATABASE resolution_nowhere WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE = 'en_US.UTF-8';
+ALTER DATABASE resolution_nowhere OWNER TO postgres;
+\\connect resolution_nowhere
+CREATE TABLE public.things (
+    id integer NOT NULL,
+    name text,
+    name_len integer GENERATED ALWAYS AS (length(name)) STORED
+);
+ALTER TABLE public.things OWNER TO ${ghost};
+ALTER TABLE ONLY public.things ADD CONSTRAINT things_pkey PRIMARY KEY (id);
+ALTER TABLE public.things ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "readers see things" ON public.things FOR SELECT TO ${reader}, authenticated USING (true);
+SECURITY LABEL FOR pgsodium ON COLUMN public.things.name IS 'ENCRYPT WITH KEY ID 00000000-0000-0000-0000-000000000000';
+CREATE FUNCTION public.noop_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+CREATE EVENT TRIGGER pgrst_ddl_watch ON ddl_command_end EXECUTE FUNCTION public.noop_ddl();
+ALTER PUBLICATION supabase_realtime ADD TABLE ONLY public.things;
+GRANT SELECT,INSERT,MAINTAIN ON TABLE public.things TO anon, ${ghost};
+GRANT ALL ON TABLE public.things TO ${ghost};
+ALTER DEFAULT PRIVILEGES FOR ROLE ${ghost} IN SCHEMA public GRANT ALL ON TABLES TO anon;
+COPY public.things (id, name, name_len) FROM stdin;
+1\tone\t3
+2\t\\N\t\\N
+\\.
+\\unrestrict Kx9mbZ2
+`
+    const summary = await restore(db, [tempFile('full17.sql', dump)])
+    const byLine = (line: number) => summary.decisions.filter((d) => d.line === line)
+
+    expect(find(summary, 'psql-restrict').map((d) => d.line)).toEqual([4, 34])
+    expect(find(summary, 'database-level').map((d) => d.line)).toEqual([10, 11, 12, 13])
+    // transaction_timeout: dropped below 17, kept (as SET LOCAL) on PGlite's 18.
+    if (version < 170000) expect(byLine(6)[0]?.rule).toBe('pg17-setting')
+    else expect(byLine(6)[0]?.rule).toBe('session-setting')
+    expect(byLine(19)[0]).toMatchObject({ rule: 'owner', action: 'skip' })
+    expect(byLine(22)[0]).toMatchObject({ rule: 'policy-roles', action: 'rewrite', reason: `role ${reader} created NOLOGIN so the policy keeps its meaning` })
+    expect(byLine(23)[0]?.rule).toBe('security-label')
+    expect(byLine(25)[0]?.rule).toBe('event-trigger')
+    const grant = byLine(27)[0]!
+    expect(grant.action).toBe('rewrite')
+    expect(grant.reason).toContain(`grantees ${ghost} dropped`)
+    if (version < 170000) expect(grant.reason).toContain('MAINTAIN dropped')
+    expect(byLine(28)[0]).toMatchObject({ rule: 'privileges', action: 'skip' })
+    expect(byLine(29)[0]).toMatchObject({ rule: 'privileges', action: 'skip' })
+    expect(byLine(30)[0]).toMatchObject({ rule: 'rows', action: 'rewrite', reason: 'generated column name_len left to the target to compute' })
+    expect(summary.rows.get('public.things')).toBe(2)
+
+    const { rows } = await db.query<{ id: number; name: string | null; name_len: number | null }>('SELECT id, name, name_len FROM public.things ORDER BY id')
+    expect(rows).toEqual([{ id: 1, name: 'one', name_len: 3 }, { id: 2, name: null, name_len: null }])
+    const { rows: policy } = await db.query<{ roles: string[] }>("SELECT roles::text[] AS roles FROM pg_policies WHERE tablename = 'things'")
+    expect([...policy[0]!.roles].sort()).toEqual(['authenticated', reader].sort())
+    const { rows: acl } = await db.query<{ ok: boolean }>("SELECT has_table_privilege('anon', 'public.things', 'INSERT') AS ok")
+    expect(acl[0]!.ok).toBe(true)
+    const { rows: events } = await db.query("SELECT 1 FROM pg_event_trigger WHERE evtname = 'pgrst_ddl_watch'")
+    expect(events).toEqual([])
+    const { rows: pub } = await db.query("SELECT 1 FROM pg_publication_tables WHERE pubname = 'supabase_realtime' AND tablename = 'things'")
+    expect(pub).toHaveLength(1)
+    // The dump's replica mode did not outlive the restore transaction.
+    const { rows: mode } = await db.query<{ session_replication_role: string }>('SHOW session_replication_role')
+    expect(mode[0]!.session_replication_role).toBe('origin')
+
+    const text = formatSummary(summary)
+    expect(text).toContain('public.things: 2')
+    expect(text).toMatch(/Skipped \d+ statements:/)
+
+    // Roles are cluster-wide on a server: leave none behind.
+    await db.exec(`DROP TABLE public.things; DROP ROLE ${reader}`)
+  })
+})
+
+it('the progress bar draws only on a terminal', async () => {
+  const written: string[] = []
+  const fakeTty = { isTTY: true, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream
+  const progress = startProgress(fakeTty, 100)
+  progress.file('x.sql', [{ consumed: 50 } as never])
+  progress.stop()
+  expect(written.join('')).toMatch(/50% 0\.0 MB\/0\.0 MB 0 statements 0 rows {2}x\.sql\n$/)
+  const quiet: string[] = []
+  const pipe = { isTTY: false, write: (s: string) => quiet.push(s) } as unknown as NodeJS.WriteStream
+  const none = startProgress(pipe, 100)
+  none.stop()
+  expect(quiet).toEqual([])
+})
+
+describeEachDatabase('serverVersionNum', (ctx) => {
+  it('is the numeric server version (dump compares it with pg_dump\'s)', async () => {
+    const version = await ctx().database.serverVersionNum()
+    expect(version).toBeGreaterThanOrEqual(150000)
+    expect(version).toBeLessThan(300000)
+  })
+})
