@@ -32,14 +32,18 @@ const child = path.join(tmp, 'child.mjs')
 writeFileSync(
   child,
   `const beforeImport = performance.now()
+const cpu0 = process.cpuUsage()
 const { handler } = await import(process.argv[2])
 const imported = performance.now()
+const cpu1 = process.cpuUsage(cpu0)
 const event = JSON.parse(process.argv[3])
 const first = await handler(event, { awsRequestId: 'bench-1' })
 const answered = performance.now()
+const cpu2 = process.cpuUsage(cpu0)
+const cpuMs = (u) => (u.user + u.system) / 1000
 const second = await handler(event, { awsRequestId: 'bench-2' })
 const warm = performance.now() - answered
-process.stdout.write(JSON.stringify({ beforeImport, importMs: imported - beforeImport, firstInvokeMs: answered - imported, firstAnswerMs: answered, warmMs: warm, status: [first.statusCode, second.statusCode] }))
+process.stdout.write(JSON.stringify({ beforeImport, importMs: imported - beforeImport, firstInvokeMs: answered - imported, firstAnswerMs: answered, warmMs: warm, importCpuMs: cpuMs(cpu1), firstAnswerCpuMs: cpuMs(cpu2), status: [first.statusCode, second.statusCode] }))
 process.exit(0)
 `,
 )
@@ -77,7 +81,7 @@ async function main() {
       SERVICE_ROLE_KEY: await issueApiKey(jwt, 'service_role'),
     }
     const event = readFileSync('events/http-api-v2.json', 'utf8')
-    const runs: Array<{ beforeImport: number; importMs: number; firstInvokeMs: number; firstAnswerMs: number; warmMs: number; status: number[] }> = []
+    const runs: Array<{ beforeImport: number; importMs: number; firstInvokeMs: number; firstAnswerMs: number; warmMs: number; importCpuMs: number; firstAnswerCpuMs: number; status: number[] }> = []
     for (let i = 0; i < RUNS; i++) {
       const { stdout } = await exec(process.execPath, [child, bundle, event], { env })
       const run = JSON.parse(stdout)
@@ -96,12 +100,16 @@ async function main() {
       processStartToFirstAnswerMs: stats(runs.map((r) => r.firstAnswerMs)),
       importPlusFirstAnswerMs: stats(runs.map((r) => r.importMs + r.firstInvokeMs)),
       warmInvokeMs: stats(runs.map((r) => r.warmMs)),
+      // CPU time (user + system) is less disturbed by other load on the machine than the clock.
+      importCpuMs: stats(runs.map((r) => r.importCpuMs)),
+      importPlusFirstAnswerCpuMs: stats(runs.map((r) => r.firstAnswerCpuMs)),
+      loadAverage: os.loadavg().map((l) => +l.toFixed(1)),
     }
     mkdirSync('bench/results', { recursive: true })
     writeFileSync('bench/results/lambda-cold.json', JSON.stringify(result, null, 2) + '\n')
-    console.log(`bundle: ${(bytes / 1024).toFixed(1)} KiB (${(gzipped / 1024).toFixed(1)} KiB gzipped)`)
+    console.log(`bundle: ${(bytes / 1024).toFixed(1)} KiB (${(gzipped / 1024).toFixed(1)} KiB gzipped); load average ${result.loadAverage.join(' ')}`)
     console.log(`over ${RUNS} fresh processes (median / p90 / max, ms):`)
-    for (const key of ['nodeStartMs', 'importMs', 'firstInvokeMs', 'importPlusFirstAnswerMs', 'processStartToFirstAnswerMs', 'warmInvokeMs'] as const) {
+    for (const key of ['nodeStartMs', 'importMs', 'firstInvokeMs', 'importPlusFirstAnswerMs', 'processStartToFirstAnswerMs', 'warmInvokeMs', 'importCpuMs', 'importPlusFirstAnswerCpuMs'] as const) {
       const s = result[key]
       console.log(`  ${key.padEnd(30)} ${String(s.median).padStart(7)} ${String(s.p90).padStart(7)} ${String(s.max).padStart(7)}`)
     }
