@@ -15,9 +15,9 @@ import { authStatements } from './sql/auth.ts'
 import { CAPABILITIES_QUERY, planRoles, type Capabilities } from './sql/roles.ts'
 import { grantStatements, REALTIME_PUBLICATION, schemaStatements } from './sql/schemas.ts'
 import { VAULT_ACCESS_WARNING, VAULT_SECRETS } from './sql/vault.ts'
-import { STORAGE_SCHEMA_GRANT, STORAGE_TABLES, storageStatements } from './sql/storage.ts'
+import { STORAGE_TABLES, storageStatements } from './sql/storage.ts'
 import { SUPABASE_ROLES } from './sql/roles.ts'
-import { ensureTable, schemaAccessWarning, tolerantGrant, WARNINGS_SETTING } from './ddl.ts'
+import { ensurePrivilege, ensureTable, schemaAccessWarning, WARNINGS_SETTING } from './ddl.ts'
 
 /** Bump when a step changes; databases at a lower version re-run every (idempotent) step. */
 export const BOOTSTRAP_VERSION = 2
@@ -73,7 +73,7 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
   { name: 'vault', statements: () => [VAULT_ACCESS_WARNING, VAULT_SECRETS] },
   {
     name: 'storage',
-    statements: () => [schemaAccessWarning('storage'), ...STORAGE_TABLES.map(ensureTable), ...storageStatements(), tolerantGrant(STORAGE_SCHEMA_GRANT)],
+    statements: () => [schemaAccessWarning('storage'), ...STORAGE_TABLES.map(ensureTable), ...storageStatements(), ensurePrivilege('SCHEMA', 'storage', 'USAGE', ['anon', 'authenticated', 'service_role'])],
   },
   { name: 'grants', statements: () => [...grantStatements(), REALTIME_PUBLICATION] },
 ]

@@ -128,6 +128,39 @@ END IF;`)
 }
 
 /**
+ * Makes sure each role that exists holds `privilege` on a schema or function: granted only where
+ * missing (so a current database sees no GRANT at all), and a warning when the connecting role
+ * cannot grant it or the grant had no effect (no grant option).
+ */
+export function ensurePrivilege(kind: 'SCHEMA' | 'FUNCTION', object: string, privilege: 'USAGE' | 'CREATE' | 'EXECUTE', roles: readonly string[]): string {
+  const check = kind === 'SCHEMA' ? 'has_schema_privilege' : 'has_function_privilege'
+  const exists = kind === 'SCHEMA' ? `to_regnamespace(${literal(ident(object))}) IS NOT NULL` : `to_regprocedure(${literal(object)}) IS NOT NULL`
+  const has = `pg_catalog.${check}(r, ${literal(object)}, ${literal(privilege)})`
+  const statement = `GRANT ${privilege} ON ${kind} ${object} TO `
+  return doBlock(
+    `IF NOT (${exists}) THEN RETURN; END IF;
+FOREACH r IN ARRAY ARRAY[${roles.map(literal).join(', ')}] LOOP
+  CONTINUE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) OR ${has};
+  BEGIN
+    EXECUTE ${literal(statement)} || quote_ident(r);
+  EXCEPTION WHEN insufficient_privilege THEN NULL;
+  END;
+  IF NOT ${has} THEN
+    ${warn(`${literal(`${privilege} on ${kind.toLowerCase()} ${object} is missing for role `)} || r || ' and the connecting role cannot grant it'`)}
+  END IF;
+END LOOP;`,
+    'r text;',
+  )
+}
+
+/** A GRANT on a table or sequence the connecting role owns (on one it does not own, the owner decides). */
+export function grantOnOwned(kind: 'TABLE' | 'SEQUENCE', schema: string, name: string, privileges: string, roles: readonly string[]): string {
+  const object = qualified(schema, name)
+  const condition = `pg_catalog.has_schema_privilege(current_user, ${literal(schema)}, 'USAGE') AND ${OWNS_TABLE(literal(object))}`
+  return tolerantGrant(`GRANT ${privileges} ON ${kind} ${object} TO ${roles.map(ident).join(', ')}`, roles, condition)
+}
+
+/**
  * Without USAGE on a schema even a catalog lookup of its objects (`to_regclass('auth.users')`)
  * fails, so blocks touching an inaccessible schema end early; `schemaAccessWarning` says so once.
  */

@@ -56,6 +56,8 @@ describe.skipIf(!adminUrl)('bootstrap as a non-superuser master role [postgres]'
       const superuser = { superuser: true, createRole: true, createDb: true, replication: true, bypassRls: true, serverVersionNum: 150000 }
       for (const statement of planRoles(superuser, new Set()).statements) await c.query(statement)
       for (const statement of auth2023Statements({ keepOwners: true })) await c.query(statement)
+      // A privilege the master cannot give back (it holds no grant option on auth).
+      await c.query('REVOKE USAGE ON SCHEMA auth FROM anon')
       await c.query('COMMIT')
     }, supabaseDb)
   }, 120_000)
@@ -103,12 +105,83 @@ describe.skipIf(!adminUrl)('bootstrap as a non-superuser master role [postgres]'
         'column auth.users.is_anonymous is missing and the connecting role does not own the table',
         'table auth.one_time_tokens is missing and the connecting role may not create in schema auth',
         'auth.identities has the pre-2023-11 shape (text id, no provider_id) and the connecting role does not own it',
+        'USAGE on schema auth is missing for role anon and the connecting role cannot grant it',
       ]),
     )
     expect(await columns()).toEqual(before)
     // What it may do, it did: its own schemas, vault, and the public grants.
     const [row] = (await database.query("SELECT to_regclass('vault.secrets')::text AS vault, has_schema_privilege('anon', 'public', 'USAGE') AS usage")).rows
     expect(row).toEqual({ vault: 'vault.secrets', usage: true })
+  })
+})
+
+describe.skipIf(!adminUrl)('bootstrap of a current Supabase-like database whose service schemas belong to other roles [postgres]', () => {
+  const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`
+  const master = `rtest_postgres_${suffix}`
+  const name = `rtest_hosted_${suffix}`
+  let database: Database | undefined
+
+  beforeAll(async () => {
+    await admin(async (c) => {
+      await c.query(`CREATE ROLE ${master} LOGIN CREATEROLE CREATEDB NOSUPERUSER`)
+      await c.query(`CREATE DATABASE ${name} OWNER ${master}`)
+    })
+    // Bootstrapped by a superuser, then handed to the service roles the way a hosted project has
+    // them: auth/storage owned by their admins, the connecting "postgres" only granted access.
+    const superuserUrl = Object.assign(new URL(adminUrl!), { pathname: `/${name}` }).toString()
+    const asSuperuser = createPgDatabase({ url: superuserUrl, poolMax: 1 })
+    try {
+      await bootstrap(asSuperuser)
+      await asSuperuser.exec(`
+        DO $$ DECLARE r record; BEGIN
+          FOR r IN SELECT c.oid::regclass AS t FROM pg_class c WHERE c.relnamespace = 'auth'::regnamespace AND c.relkind = 'r' LOOP
+            EXECUTE format('ALTER TABLE %s OWNER TO supabase_auth_admin', r.t);
+            EXECUTE format('GRANT ALL ON %s TO ${master}', r.t);
+          END LOOP;
+          FOR r IN SELECT t.oid::regtype AS t FROM pg_type t WHERE t.typnamespace = 'auth'::regnamespace AND t.typtype = 'e' LOOP
+            EXECUTE format('ALTER TYPE %s OWNER TO supabase_auth_admin', r.t);
+          END LOOP;
+          FOR r IN SELECT p.oid::regprocedure AS f FROM pg_proc p WHERE p.pronamespace = 'auth'::regnamespace LOOP
+            EXECUTE format('ALTER FUNCTION %s OWNER TO supabase_auth_admin', r.f);
+          END LOOP;
+          FOR r IN SELECT c.oid::regclass AS t FROM pg_class c WHERE c.relnamespace = 'storage'::regnamespace AND c.relkind = 'r' LOOP
+            EXECUTE format('ALTER TABLE %s OWNER TO supabase_storage_admin', r.t);
+          END LOOP;
+        END $$;
+        ALTER SCHEMA auth OWNER TO supabase_admin;
+        ALTER SCHEMA storage OWNER TO supabase_admin;
+        GRANT USAGE ON SCHEMA auth, storage TO ${master};
+        DELETE FROM _resolution.bootstrap;
+        ALTER SCHEMA _resolution OWNER TO ${master};
+        ALTER TABLE _resolution.bootstrap OWNER TO ${master};
+      `)
+    } finally {
+      await asSuperuser.close()
+    }
+    const url = Object.assign(new URL(adminUrl!), { pathname: `/${name}`, username: master }).toString()
+    database = createPgDatabase({ url, poolMax: 2 })
+  }, 120_000)
+
+  afterAll(async () => {
+    await database?.close()
+    await admin(async (c) => {
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await c.query(`DROP ROLE IF EXISTS ${master}`)
+    })
+  }, 60_000)
+
+  it('raises nothing, reports nothing missing and changes no column, owner or privilege', async () => {
+    const snapshot = async () =>
+      (
+        await database!.query(`SELECT c.oid::regclass::text AS t, c.relowner::regrole::text AS owner, coalesce(c.relacl::text, '') AS acl,
+          (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped) AS columns
+          FROM pg_class c WHERE c.relnamespace IN ('auth'::regnamespace, 'storage'::regnamespace, 'vault'::regnamespace) ORDER BY 1`)
+      ).rows
+    const before = await snapshot()
+    const report = await bootstrap(database!)
+    expect(report).toMatchObject({ applied: true, previousVersion: null, warnings: [] })
+    expect(await snapshot()).toEqual(before)
+    expect((await bootstrap(database!)).applied).toBe(false)
   })
 })
 

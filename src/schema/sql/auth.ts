@@ -8,7 +8,7 @@
  * added to an older `auth` schema in place.
  * @module
  */
-import { doBlock, ensureEnum, ensureTable, MAY_CREATE_IN, schemaAccessWarning, skipUnlessUsable, tolerantGrant, warn, type TableSpec } from '../ddl.ts'
+import { doBlock, ensureEnum, ensurePrivilege, ensureTable, grantOnOwned, MAY_CREATE_IN, schemaAccessWarning, skipUnlessUsable, warn, type TableSpec } from '../ddl.ts'
 
 const ts = 'timestamp with time zone'
 const token = "character varying(255) DEFAULT ''::character varying"
@@ -526,7 +526,6 @@ THEN
 END IF;`)
 }
 
-const skipUnlessUsableExpr = "pg_catalog.has_schema_privilege(current_user, 'auth', 'USAGE')"
 
 export function authStatements(): string[] {
   return [
@@ -536,17 +535,12 @@ export function authStatements(): string[] {
     ...AUTH_TABLES.map(ensureTable),
     ...AUTH_FUNCTIONS.map(ensureAuthFunction),
     // Policies written for Supabase call auth.uid() & co. as anon/authenticated.
-    tolerantGrant('GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role'),
-    tolerantGrant(
-      `GRANT EXECUTE ON FUNCTION ${AUTH_FUNCTIONS.map((f) => f.signature).join(', ')} TO anon, authenticated, service_role`,
-      [],
-      [skipUnlessUsableExpr, ...AUTH_FUNCTIONS.map((f) => `to_regprocedure('${f.signature}') IS NOT NULL`)].join(' AND '),
-    ),
-    tolerantGrant('GRANT ALL ON SCHEMA auth TO supabase_auth_admin', ['supabase_auth_admin']),
-    tolerantGrant('GRANT ALL ON SCHEMA auth TO dashboard_user', ['dashboard_user']),
-    ...AUTH_TABLES.map((t) =>
-      tolerantGrant(`GRANT ALL ON TABLE auth.${t.name} TO supabase_auth_admin, dashboard_user`, ['supabase_auth_admin', 'dashboard_user'], `${skipUnlessUsableExpr} AND to_regclass('auth.${t.name}') IS NOT NULL`),
-    ),
-    tolerantGrant('GRANT ALL ON SEQUENCE auth.refresh_tokens_id_seq TO supabase_auth_admin, dashboard_user', ['supabase_auth_admin', 'dashboard_user'], `${skipUnlessUsableExpr} AND to_regclass('auth.refresh_tokens_id_seq') IS NOT NULL`),
+    ensurePrivilege('SCHEMA', 'auth', 'USAGE', ['anon', 'authenticated', 'service_role']),
+    ...AUTH_FUNCTIONS.map((f) => ensurePrivilege('FUNCTION', f.signature, 'EXECUTE', ['anon', 'authenticated', 'service_role'])),
+    // GoTrue's own role (and the dashboard's) may use and change the schema, where we can arrange it.
+    ensurePrivilege('SCHEMA', 'auth', 'USAGE', ['supabase_auth_admin', 'dashboard_user']),
+    ensurePrivilege('SCHEMA', 'auth', 'CREATE', ['supabase_auth_admin', 'dashboard_user']),
+    ...AUTH_TABLES.map((t) => grantOnOwned('TABLE', 'auth', t.name, 'ALL', ['supabase_auth_admin', 'dashboard_user'])),
+    grantOnOwned('SEQUENCE', 'auth', 'refresh_tokens_id_seq', 'ALL', ['supabase_auth_admin', 'dashboard_user']),
   ]
 }

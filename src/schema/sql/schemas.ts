@@ -3,7 +3,7 @@
  * uuid-ossp, and the privileges Supabase gives the API roles on `public` and `extensions`.
  * @module
  */
-import { doBlock, ensureSchema, tolerantGrant, warn } from '../ddl.ts'
+import { doBlock, ensurePrivilege, ensureSchema, warn } from '../ddl.ts'
 
 /** Our own bookkeeping schema; never exposed through the API. */
 export const RESOLUTION_SCHEMA = '_resolution'
@@ -42,7 +42,8 @@ export function schemaStatements(): string[] {
   return [...SERVICE_SCHEMAS.map(ensureSchema), ensureExtension('pgcrypto'), ensureExtension('uuid-ossp')]
 }
 
-const API_ROLE_LIST = 'anon, authenticated, service_role'
+const API_ROLES = ['anon', 'authenticated', 'service_role']
+const API_ROLE_LIST = API_ROLES.join(', ')
 
 /**
  * As supabase/postgres' initial schema: the API roles may use `public` and `extensions`, and
@@ -50,11 +51,10 @@ const API_ROLE_LIST = 'anon, authenticated, service_role'
  * level security alone decides what they see. Existing objects' grants are left as they are.
  */
 export function grantStatements(): string[] {
-  const statements = [tolerantGrant(`GRANT USAGE ON SCHEMA public TO ${API_ROLE_LIST}`), tolerantGrant(`GRANT USAGE ON SCHEMA extensions TO ${API_ROLE_LIST}`)]
+  const statements = ['public', 'extensions', 'graphql_public'].map((schema) => ensurePrivilege('SCHEMA', schema, 'USAGE', API_ROLES))
   for (const kind of ['TABLES', 'SEQUENCES', 'FUNCTIONS']) {
     statements.push(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON ${kind} TO ${API_ROLE_LIST}`)
   }
-  statements.push(tolerantGrant(`GRANT USAGE ON SCHEMA graphql_public TO ${API_ROLE_LIST}`))
   return statements
 }
 

@@ -160,5 +160,3 @@ IF to_regprocedure('${signature}') IS NULL AND ${MAY_CREATE_IN('storage')} THEN
 END IF;`),
   )
 }
-
-export const STORAGE_SCHEMA_GRANT = `GRANT USAGE ON SCHEMA storage TO ${API_ROLES}`
