@@ -8,7 +8,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Database, Queryable } from '../db/types.ts'
-import { RestoreError } from './restore/errors.ts'
 import { parserReady, parseStatements } from './restore/parse.ts'
 
 /** The Supabase CLI's pattern for migration files. */
@@ -127,4 +126,3 @@ export async function migrate(database: Database, dir: string, options: { onAppl
   return result
 }
 
-export { RestoreError }

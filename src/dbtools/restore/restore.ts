@@ -13,7 +13,7 @@ import { bootstrap, bootstrapStatus } from '../../schema/bootstrap.ts'
 import type { ByteReader } from './bytes.ts'
 import { replaceRelation } from './edit.ts'
 import { RestoreError } from './errors.ts'
-import { parseDump, parserReady, type CopyBlock, type DumpItem } from './parse.ts'
+import { parseDump, parserReady, type DumpItem } from './parse.ts'
 import { startProgress, type Progress } from './progress.ts'
 import { targetsOf } from './refs.ts'
 import { addRows, excerpt, newSummary, type Decision, type RestoreSummary } from './report.ts'
@@ -217,4 +217,3 @@ function withFile(error: unknown, file: string): unknown {
   return error
 }
 
-export type { CopyBlock }

@@ -8,8 +8,8 @@ import { ident } from '../../db/sql.ts'
 import { SUPABASE_ROLES } from '../../schema/sql/roles.ts'
 import { applyEdits, insertAfter, rewriteGrantees, rewritePrivileges, tokenize } from './edit.ts'
 import type { Node } from './parse.ts'
-import { isSessionSetConfig, objectRef, refKey, roleNames, setvalTarget, targetsOf, type ObjectRef } from './refs.ts'
-import type { Current, Rule, RuleOutcome, SanitizeContext } from './sanitize.ts'
+import { isSessionSetConfig, refKey, roleNames, setvalTarget, targetsOf, type ObjectRef } from './refs.ts'
+import type { Rule, RuleOutcome } from './sanitize.ts'
 import { SUPABASE_SCHEMAS } from './sanitize.ts'
 import { key } from './target.ts'
 
@@ -376,7 +376,3 @@ function describe(type: string, node: Node): string {
       return type.replace(/Stmt$/, '')
   }
 }
-
-// Keeps objectRef exported for rules that need it later without another import site.
-export { objectRef }
-export type { Current }

@@ -5,7 +5,7 @@
  * @module
  */
 import { ident, qualified } from '../../db/sql.ts'
-import type { DumpItem, MetaCommand, Node } from './parse.ts'
+import type { MetaCommand, Node } from './parse.ts'
 import { RestoreError } from './errors.ts'
 import { targetsOf, type ObjectRef, refKey } from './refs.ts'
 import { RULES } from './rules.ts'
@@ -258,4 +258,3 @@ export function sanitizeMeta(meta: MetaCommand): Note {
   }
 }
 
-export type { DumpItem }

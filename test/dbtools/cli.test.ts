@@ -1,0 +1,88 @@
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createServerDatabase } from '../support/databases.ts'
+import { F, tempFile } from './helpers.ts'
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/resolution.mjs')
+
+describe('resolution db status | dump | restore | migrate (the CLI)', { timeout: 240_000 }, () => {
+  // The server when the suite has one (faster than a PGlite start per command), else an embedded data dir.
+  let args: string[] = []
+  let env: NodeJS.ProcessEnv = {}
+  let drop = async () => {}
+
+  beforeAll(async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'resolution-cli-'))
+    env = { ...process.env, RESOLUTION_DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'error' }
+    if (process.env.TEST_DATABASE_URL) {
+      const server = await createServerDatabase()
+      args = ['--database-url', server.url]
+      drop = server.drop
+    }
+  }, 60_000)
+  afterAll(() => drop(), 60_000)
+
+  const run = (...argv: string[]) => {
+    const withDb = argv.includes('--help') ? argv : [...argv, ...args]
+    const result = spawnSync(process.execPath, [BIN, ...withDb], { env, encoding: 'utf8', timeout: 120_000 })
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+  }
+
+  it('--help on every command, exit 0', () => {
+    for (const command of ['status', 'dump', 'restore', 'migrate']) {
+      const { code, stdout } = run('db', command, '--help')
+      expect(code).toBe(0)
+      expect(stdout).toContain(`Usage: resolution db ${command}`)
+      expect(stdout).toContain('--database-url')
+    }
+  })
+
+  it('restore: exit 0 with the summary; a broken file exits 1 with file, line and cause', () => {
+    const ok = run('db', 'restore', F.schema, F.data)
+    expect(ok.stderr).toBe('')
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toContain('public.clients: 2')
+    expect(ok.stdout).toMatch(/extension pgsodium is not available on the target/)
+
+    const broken = tempFile('broken.sql', 'SELECT 1;\nCOPY public.clients (id) FROM stdin;\n99\n')
+    const failed = run('db', 'restore', broken)
+    expect(failed.code).toBe(1)
+    expect(failed.stderr).toContain(`resolution: ${broken}:2: COPY data starting at line 3 has no terminating \\. line`)
+    expect(failed.stderr).not.toContain('    at ') // one clear line, no stack
+
+    const missing = run('db', 'restore', '/nonexistent.sql')
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('/nonexistent.sql: no such file')
+  })
+
+  it('status and dump, exit 0', () => {
+    const status = run('db', 'status')
+    expect(status.code).toBe(0)
+    expect(status.stdout).toMatch(/Bootstrap:\s+version \d+/)
+    expect(status.stdout).toMatch(/public\s+1\s+/)
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'resolution-cli-dump-')), 'schema.sql')
+    const dump = run('db', 'dump', '--schema-only', '-f', file)
+    expect(dump.code).toBe(0)
+    expect(fs.readFileSync(file, 'utf8')).toContain('CREATE TABLE "public"."clients"')
+    const both = run('db', 'dump', '--schema-only', '--data-only')
+    expect(both.code).toBe(1)
+  })
+
+  it('migrate applies once; --status lists; a missing directory exits 1', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resolution-cli-migrations-'))
+    fs.writeFileSync(path.join(dir, '20250101000000_add_note.sql'), 'ALTER TABLE public.clients ADD COLUMN note text;\n')
+    const first = run('db', 'migrate', '--dir', dir)
+    expect(first.code).toBe(0)
+    expect(first.stdout).toContain('1 migration(s) applied, 0 already applied')
+    const second = run('db', 'migrate', '--dir', dir)
+    expect(second.stdout).toContain('0 migration(s) applied, 1 already applied')
+    const status = run('db', 'migrate', '--dir', dir, '--status')
+    expect(status.stdout).toMatch(/20250101000000\s+applied\s+add_note/)
+    const missing = run('db', 'migrate', '--dir', path.join(dir, 'nope'))
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('does not exist')
+  })
+})
