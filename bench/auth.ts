@@ -133,20 +133,23 @@ async function main(): Promise<void> {
 
     // Each worker refreshes its own session, always with the newest token (as a client does).
     const tokens: string[] = []
-    for (let i = 0; i < CONCURRENCY; i++) tokens.push((await signIn(emails[i % emails.length]!)).refreshToken!)
-    // Slots are handed out round-robin; a slot's refreshes may overlap, and the server must
-    // then answer both from the same active token (the lost-response rule), never with an error.
-    let next = 0
-    const refreshLoad = await load(
-      async () => {
-        const slot = next++ % CONCURRENCY
+    for (let i = 0; i < CONCURRENCY + 1; i++) tokens.push((await signIn(emails[i % emails.length]!)).refreshToken!)
+    // Each in-flight request takes a free session slot and returns it, so no two requests ever
+    // refresh one session at once (a client refreshes its own session serially).
+    const free = [...tokens.keys()]
+    const refreshOnce = async () => {
+      const slot = free.pop()!
+      try {
         const res = await fetch(`${base}/token?grant_type=refresh_token`, { method: 'POST', headers, body: JSON.stringify({ refresh_token: tokens[slot] }) })
         const body = (await res.json()) as { refresh_token?: string }
         if (res.status === 200 && body.refresh_token) tokens[slot] = body.refresh_token
         return res.status
-      },
-      { concurrency: CONCURRENCY, durationMs: SECONDS * 1000, warmupMs: 1000 },
-    )
+      } finally {
+        free.push(slot)
+      }
+    }
+    const refreshSerial = await load(refreshOnce, { concurrency: 1, durationMs: Math.min(SECONDS, 5) * 1000, warmupMs: 500 })
+    const refreshLoad = await load(refreshOnce, { concurrency: CONCURRENCY, durationMs: SECONDS * 1000, warmupMs: 1000 })
 
     // Sign-in at saturation is bound by bcrypt on the server's event loop: share = bcrypt time × rate.
     const share = (rate: number) => Math.round(Math.min(1, (bcryptMs * rate) / 1000) * 100)
@@ -159,7 +162,7 @@ async function main(): Promise<void> {
         serial: { ...signInSerial, bcryptSharePercent: Math.round((bcryptMs / signInSerial.p50) * 100) },
         concurrent: { concurrency: SIGNIN_CONCURRENCY, ...signInLoad, bcryptSharePercent: share(signInLoad.rps) },
       },
-      refresh: { concurrency: CONCURRENCY, ...refreshLoad },
+      refresh: { serial: refreshSerial, concurrent: { concurrency: CONCURRENCY, ...refreshLoad } },
     }
     mkdirSync(path.join(path.dirname(SELF), 'results'), { recursive: true })
     writeFileSync(path.join(path.dirname(SELF), 'results', 'auth.json'), JSON.stringify(results, null, 2) + '\n')
@@ -169,6 +172,7 @@ async function main(): Promise<void> {
         `bcrypt cost 10 compare: ${results.bcrypt.compareMs} ms`,
         line('sign-in (1 client)', signInSerial) + `   bcrypt ${results.signIn.serial.bcryptSharePercent}% of latency`,
         line(`sign-in (${SIGNIN_CONCURRENCY} clients)`, signInLoad) + `   bcrypt ${results.signIn.concurrent.bcryptSharePercent}% of server time`,
+        line('refresh (1 client)', refreshSerial),
         line(`refresh (${CONCURRENCY} clients)`, refreshLoad),
         '',
       ].join('\n'),

@@ -144,12 +144,67 @@ async function attempt(tx: Queryable, input: RefreshInput): Promise<Attempt> {
   return { kind: 'ok', value: { user, identities, sessionId: session.id, aal: session.aal, amr: rotated.amr, refreshToken: rotated.token } }
 }
 
+interface FastRow extends Locked {
+  new_token: string | null
+  amr_json: AmrEntry[]
+}
+
+/**
+ * The common case in one autocommitted statement: an active token of a live session of a
+ * usable user is revoked and replaced, the session touched and the audit rows written, all
+ * under the same row locks as the full path. Anything else (revoked token, busy or missing
+ * session, ban, expiry) returns undefined and takes the full path, which decides the answer.
+ */
+async function rotateActive(database: Database, input: RefreshInput): Promise<Refreshed | undefined> {
+  const audit = (actionParam: string) =>
+    `json_build_object('actor_id', ok.id, 'actor_username', coalesce(ok.email, ok.phone, ''), 'actor_via_sso', false, 'action', ${actionParam}::text, 'log_type', 'token')`
+  const { rows } = await database.query<FastRow>(
+    `WITH cur AS (
+       SELECT s.id AS s_id, s.aal::text AS s_aal, coalesce(s.not_after <= now(), false) AS s_expired,
+              rt.id AS rt_id, coalesce(rt.revoked, false) AS rt_revoked, false AS rt_reusable, ${USER_SELECT},
+              (SELECT coalesce(json_agg(i ORDER BY i.created_at, i.id), '[]') FROM auth.identities i WHERE i.user_id = u.id) AS identities_json
+         FROM auth.refresh_tokens rt
+         JOIN auth.sessions s ON s.id = rt.session_id
+         JOIN auth.users u ON u.id = s.user_id
+        WHERE rt.instance_id = $1 AND rt.token = $2
+        FOR UPDATE OF s, rt SKIP LOCKED
+     ), ok AS (
+       SELECT * FROM cur WHERE NOT rt_revoked AND NOT s_expired AND NOT banned AND deleted_at IS NULL
+     ), revoked AS (
+       UPDATE auth.refresh_tokens t SET revoked = true, updated_at = now() FROM ok WHERE t.id = ok.rt_id RETURNING t.id
+     ), child AS (
+       INSERT INTO auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)
+       SELECT $1, $3, ok.id::text, false, now(), now(), $2, ok.s_id FROM ok RETURNING token
+     ), touched AS (
+       UPDATE auth.sessions x SET refreshed_at = timezone('UTC', now()), updated_at = now(), user_agent = $4, ip = $5::inet
+         FROM ok WHERE x.id = ok.s_id RETURNING x.id
+     ), audited AS (
+       INSERT INTO auth.audit_log_entries (instance_id, id, payload, created_at, ip_address)
+       SELECT $1, gen_random_uuid(), p.payload, now(), $6
+         FROM ok CROSS JOIN LATERAL (VALUES (${audit('$7')}), (${audit('$8')})) AS p(payload)
+       RETURNING id
+     )
+     SELECT cur.*, (SELECT token FROM child) AS new_token,
+            (SELECT coalesce(json_agg(json_build_object('method', m.authentication_method, 'timestamp', floor(extract(epoch FROM m.updated_at))::bigint)
+                     ORDER BY m.updated_at DESC), '[]')
+               FROM auth.mfa_amr_claims m WHERE m.session_id = cur.s_id) AS amr_json
+       FROM cur`,
+    [NIL_INSTANCE, input.token, newRefreshToken(), input.userAgent || null, input.ip || null, input.ip.slice(0, 64), 'token_revoked', 'token_refreshed'],
+  )
+  const row = rows[0]
+  if (!row?.new_token) return undefined
+  const { s_id: sessionId, s_aal: aal, s_expired: _e, rt_id: _r, rt_revoked: _v, rt_reusable: _u, identities_json: identities, new_token, amr_json: amr, ...user } = row
+  return { user, identities, sessionId, aal, amr, refreshToken: new_token }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Runs the grant; errors that must persist their writes (family revocation) commit first. */
 export async function refreshSession(database: Database, input: RefreshInput): Promise<Refreshed> {
   // v1 tokens are 12 base32 characters; older GoTrue versions issued longer ones, still accepted.
   if (!/^[A-Za-z0-9_-]{12,255}$/.test(input.token)) throw authError(400, 'validation_failed', 'Refresh token is not valid')
+  const fast = await rotateActive(database, input)
+  if (fast) return fast
   const started = Date.now()
   for (;;) {
     const result = await database.transaction((tx) => attempt(tx, input))
