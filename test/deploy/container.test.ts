@@ -11,6 +11,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { DockerfileParser, type Instruction } from 'dockerfile-ast'
+import pg from 'pg'
 import { validate } from 'dockerfile-utils'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createServerDatabase } from '../support/databases.ts'
@@ -129,7 +130,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("the image's command, without Do
   const outDir = path.resolve(`dist/test-image-${process.pid}`)
   afterAll(() => rmSync(outDir, { recursive: true, force: true }))
 
-  it('npm run build compiles, and `node dist/node/cli/main.js serve` answers /health on 5050-style PORT', async () => {
+  it('npm run build compiles; the image command runs db init and serve, answering /health', async () => {
     // The Dockerfile runs `npm run build`; the same compiler run, into a scratch directory.
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }
     expect(pkg.scripts.build).toBe('tsc -p tsconfig.json')
@@ -142,6 +143,13 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("the image's command, without Do
     const database = await createServerDatabase()
     const port = await freePort()
     const env = { ...(await lambdaEnv(database.url)), PORT: String(port), PATH: process.env.PATH ?? '' }
+    // The one-off migration task of docs/deploy.md: `node dist/node/cli/main.js db init` from the image.
+    await run(process.execPath, [main, 'db', 'init'], { env, timeout: 120_000 })
+    const check = new pg.Client({ connectionString: database.url })
+    await check.connect()
+    const { rows } = await check.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('auth', 'vault', 'extensions')")
+    await check.end()
+    expect(rows[0].n).toBe(3)
     // Exactly the image's CMD (node dist/node/cli/main.js serve), with NODE_ENV=production.
     const child = spawn(process.execPath, [main, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
