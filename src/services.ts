@@ -30,7 +30,10 @@ export async function createServices(config: Config, options: ServicesOptions = 
   const logger = options.logger ?? createLogger(config.logLevel)
   const jwt = await createJwtService(config)
   const given = options.database
-  const handle = lazyDatabase(() => (given ? Promise.resolve(given) : openDatabase(config, options)))
+  // Serving requests, no statement may wait on a silent network for ever: a little past the
+  // statement timeout (which answers 504 first when the server is alive), the client gives up.
+  const queryTimeoutMs = config.statementTimeoutMs ? config.statementTimeoutMs + 2000 : undefined
+  const handle = lazyDatabase(() => (given ? Promise.resolve(given) : openDatabase(config, { queryTimeoutMs, ...options })))
   return {
     config,
     logger,

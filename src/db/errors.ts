@@ -13,7 +13,7 @@ export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code
   if (typeof code === 'string' && (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code))) return true
   const message = (error as Error)?.message ?? ''
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended/i.test(message)
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|Query read timeout/i.test(message)
 }
 
 /** Maps infrastructure failures to HttpError; returns undefined for ordinary statement errors. */

@@ -10,6 +10,8 @@ import type { Database } from './types.ts'
 export interface OpenOptions {
   /** Lambda: one connection, kept across invocations, replaced after it breaks. */
   lambda?: boolean
+  /** Client-side limit per statement on a server database (see `PgDriverOptions.queryTimeoutMs`). */
+  queryTimeoutMs?: number
 }
 
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPoolMax'>, options: OpenOptions = {}): Promise<Database> {
@@ -18,6 +20,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
       url: config.databaseUrl,
       poolMax: options.lambda ? 1 : config.dbPoolMax,
       idleTimeoutMs: options.lambda ? 0 : 30_000,
+      queryTimeoutMs: options.queryTimeoutMs,
     })
   }
   // Loaded only when needed, so server and Lambda bundles carry no PGlite.

@@ -130,7 +130,7 @@ export function createPgDatabase(options: PgDriverOptions): Database {
       })
       try {
         // The query timeout discards a connection that does not answer, instead of leaving it checked out.
-        await Promise.race([pool.query({ text: 'SELECT 1', query_timeout: timeoutMs }), timeout])
+        await Promise.race([pool.query({ text: 'SELECT 1', query_timeout: timeoutMs } as pg.QueryConfig), timeout])
       } finally {
         clearTimeout(timer)
       }

@@ -10,6 +10,7 @@ import { createPgDatabase } from '../../src/db/pg-driver.ts'
 import type { Database } from '../../src/db/types.ts'
 import { sleep } from './support/load.ts'
 import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
+import { startTcpProxy } from './support/tcp-proxy.ts'
 
 describe('pg driver under connection faults', () => {
   let instance: PgInstance
@@ -80,5 +81,30 @@ describe('pg driver under connection faults', () => {
     admin = new pg.Client({ connectionString: instance.url })
     await admin.connect()
     expect((await database.query<{ n: number }>('SELECT 1 AS n')).rows[0]!.n).toBe(1)
+  })
+
+  it('gives up on a silent network after the query timeout and frees the connection for the pool', async () => {
+    const proxy = await startTcpProxy(instance.port)
+    // One connection: a statement that kept it would block everything after it.
+    const guarded = createPgDatabase({ url: proxy.url(instance.url), poolMax: 1, queryTimeoutMs: 500, connectionTimeoutMs: 1000 })
+    try {
+      expect(await guarded.transaction(async (tx) => (await tx.query<{ n: number }>('SELECT 1 AS n')).rows[0]!.n)).toBe(1)
+      proxy.blackhole()
+      const t0 = performance.now()
+      const failed = await guarded.transaction((tx) => tx.query('SELECT 1')).catch((error: unknown) => error)
+      const ms = performance.now() - t0
+      expect(infrastructureError(failed)).toMatchObject({ status: 503, code: 'database_unavailable' })
+      // One timeout, not a second one spent on a ROLLBACK nobody will answer.
+      expect(ms).toBeLessThan(1000)
+      const ping = await guarded.ping(500).catch((error: unknown) => error)
+      expect(isConnectionError(ping)).toBe(true)
+      proxy.heal()
+      // The unanswering connections were discarded: fresh ones serve at once.
+      expect(await guarded.transaction(async (tx) => (await tx.query<{ n: number }>('SELECT 2 AS n')).rows[0]!.n)).toBe(2)
+      await guarded.ping(500)
+    } finally {
+      await guarded.close().catch(() => {})
+      await proxy.close()
+    }
   })
 })
