@@ -39,7 +39,15 @@ export function rssMiB(pid: number): number {
 /** Spawns `serve` and waits for its ready line (rejects with its stderr when it exits first). */
 export function spawnServe(env: Record<string, string>, options: { args?: string[]; readyTimeoutMs?: number } = {}): Promise<ServeProcess> {
   const child = spawn(process.execPath, [BIN, 'serve', ...(options.args ?? [])], {
-    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), PORT: '0', LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: os.tmpdir(),
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      // For self-checks of the harness, e.g. bench/reliability/leak-injector.mjs.
+      ...(process.env.RELIABILITY_SERVE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.RELIABILITY_SERVE_NODE_OPTIONS } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   running.add(child)
