@@ -23,11 +23,40 @@ function postgrestJwtError(error: HttpError, token: string | undefined): HttpErr
   return jwtError('JWT cryptographic operation failed')
 }
 
+/**
+ * Verified tokens, like PostgREST's jwt-cache: a token's claims cannot change, so one verified
+ * signature serves until the token expires (at most 5 minutes here). Bounded, oldest out first.
+ */
+const JWT_CACHE_MAX = 1000
+const JWT_CACHE_TTL_MS = 300_000
+const verified = new WeakMap<Services, Map<string, { principal: Principal; until: number }>>()
+
+function cachedPrincipal(services: Services, key: string): Principal | undefined {
+  const entry = verified.get(services)?.get(key)
+  if (!entry) return undefined
+  if (entry.until > Date.now()) return entry.principal
+  verified.get(services)!.delete(key)
+  return undefined
+}
+
+function remember(services: Services, key: string, principal: Principal): void {
+  let cache = verified.get(services)
+  if (!cache) verified.set(services, (cache = new Map()))
+  if (cache.size >= JWT_CACHE_MAX) cache.delete(cache.keys().next().value!)
+  const exp = typeof principal.claims.exp === 'number' ? principal.claims.exp * 1000 : Infinity
+  cache.set(key, { principal, until: Math.min(exp, Date.now() + JWT_CACHE_TTL_MS) })
+}
+
 export async function restPrincipal(services: Services, c: Context): Promise<Principal> {
   const authorization = c.req.header('authorization')
   const apikey = c.req.header('apikey')
+  const key = `${authorization ?? ''}\u0000${authorization ? '' : (apikey ?? '')}`
+  const cached = cachedPrincipal(services, key)
+  if (cached) return cached
   try {
-    return await authenticate(services, { authorization, apikey })
+    const principal = await authenticate(services, { authorization, apikey })
+    if (principal.token) remember(services, key, principal)
+    return principal
   } catch (error) {
     if (error instanceof HttpError && error.status === 401) {
       const token = authorization ? /^Bearer\s*(.*)$/i.exec(authorization.trim())?.[1]?.trim() : apikey

@@ -1,0 +1,253 @@
+/**
+ * Issue 5 figures: GET one row by primary key with an authenticated JWT under an RLS policy,
+ * through resolution's /rest/v1 versus a minimal `node:http` + `pg` server that verifies the
+ * same JWT and runs the same transaction (BEGIN READ ONLY, the same set_config calls, the same
+ * JSON-building SELECT, COMMIT) with the same pool size. Also a read with a one-to-many embed of
+ * 10 children, and the same on the embedded database (PGlite) against a node:http + PGlite
+ * baseline. Servers run in child processes, one at a time; the load generator is this process.
+ *
+ *   node --import tsx bench/rest-read.ts   # BENCH_SECONDS=5 (per round) BENCH_ROUNDS=3 BENCH_CONCURRENCY=32 BENCH_POOL=10
+ *   BENCH_DATABASE_URL=postgres://… node --import tsx bench/rest-read.ts
+ */
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as jose from 'jose'
+import pg from 'pg'
+import { loadConfig } from '../src/config/config.ts'
+import { createPgDatabase } from '../src/db/pg-driver.ts'
+import { sessionSettings } from '../src/db/session.ts'
+import type { Database } from '../src/db/types.ts'
+import { parseApiRequest } from '../src/rest/parse/api-request.ts'
+import { planRead } from '../src/rest/plan/read-plan.ts'
+import { readStatement } from '../src/rest/query/read-query.ts'
+import { getSchemaCache } from '../src/rest/schema-cache/index.ts'
+import { startServer } from '../src/runtime/node-server.ts'
+import { bootstrap } from '../src/schema/bootstrap.ts'
+import { createServices } from '../src/services.ts'
+import { load, type LoadResult } from './lib/load.ts'
+
+const SECRET = 'bench-secret-with-at-least-32-characters!!'
+const OWNER = '5e0f8a52-0000-4000-8000-000000000001'
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
+const POOL = Number(process.env.BENCH_POOL ?? 10)
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const SELF = fileURLToPath(import.meta.url)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+
+/** Rounds → one figure: total requests over total time, the median round's p50/p99. */
+function combine(rounds: LoadResult[]): LoadResult {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const requests = rounds.reduce((n, r) => n + r.requests, 0)
+  const seconds = rounds.reduce((n, r) => n + r.seconds, 0)
+  const statuses: Record<string, number> = {}
+  for (const r of rounds) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v
+  return { requests, seconds: Math.round(seconds * 100) / 100, rps: Math.round(requests / seconds), p50: median(rounds.map((r) => r.p50)), p99: median(rounds.map((r) => r.p99)), statuses, failures: rounds.reduce((n, r) => n + r.failures, 0) }
+}
+
+const SCHEMA_SQL = (items: number) => `
+CREATE TABLE IF NOT EXISTS public.bench_items (id int PRIMARY KEY, owner uuid NOT NULL, title text NOT NULL, price numeric(10,2), created_at timestamptz DEFAULT now());
+CREATE TABLE IF NOT EXISTS public.bench_children (id int PRIMARY KEY, item_id int NOT NULL REFERENCES public.bench_items(id), owner uuid NOT NULL, note text);
+CREATE INDEX IF NOT EXISTS bench_children_item ON public.bench_children(item_id);
+ALTER TABLE public.bench_items ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.bench_children ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS owner_reads ON public.bench_items;
+DROP POLICY IF EXISTS owner_reads ON public.bench_children;
+CREATE POLICY owner_reads ON public.bench_items FOR SELECT TO authenticated USING (owner = auth.uid());
+CREATE POLICY owner_reads ON public.bench_children FOR SELECT TO authenticated USING (owner = auth.uid());
+GRANT SELECT ON public.bench_items, public.bench_children TO authenticated;
+INSERT INTO public.bench_items SELECT i, CASE WHEN i % 2 = 0 THEN '${OWNER}'::uuid ELSE gen_random_uuid() END, 'item ' || i, i * 1.5 FROM generate_series(1, ${items}) i ON CONFLICT DO NOTHING;
+INSERT INTO public.bench_children SELECT i, (i - 1) / 10 + 1, CASE WHEN ((i - 1) / 10 + 1) % 2 = 0 THEN '${OWNER}'::uuid ELSE gen_random_uuid() END, 'note ' || i FROM generate_series(1, ${items} * 10) i ON CONFLICT DO NOTHING;
+ANALYZE public.bench_items; ANALYZE public.bench_children;`
+
+const SCENARIOS = {
+  single: { path: '/bench_items', select: '*' },
+  embed: { path: '/bench_items', select: '*,bench_children(*)' },
+} as const
+type Scenario = keyof typeof SCENARIOS
+
+// ---------------------------------------------------------------- child: resolution server
+async function serveResolution(databaseUrl: string | undefined, items: number): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'resolution-bench-'))
+  const config = loadConfig({ JWT_SECRET: SECRET, LOG_LEVEL: 'silent', DB_POOL_MAX: String(POOL), RESOLUTION_DATA_DIR: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) })
+  const services = await createServices(config)
+  const server = await startServer(services, { port: 0, init: !databaseUrl, hostname: '127.0.0.1' })
+  await server.ready
+  if (!databaseUrl) await (await services.database()).exec(SCHEMA_SQL(items))
+  process.stdout.write(`PORT ${server.port}\n`)
+}
+
+// ---------------------------------------------------------------- child: baseline server
+/** The statement resolution generates for `?select=…&id=eq.<id>`, built once; only the id varies. */
+function templateStatement(database: Database, select: string): Promise<{ sql: string; idIndex: number; params: unknown[] }> {
+  return getSchemaCache(database, ['public']).then((cache) => {
+    const request = parseApiRequest({ method: 'GET', path: '/bench_items', params: [['select', select], ['id', 'eq.__ID__']], headers: {}, schemas: ['public'] })
+    const statement = readStatement(planRead(request, cache, { maxRows: 1000 }).read, { body: 'array' })
+    return { sql: statement.sql, params: statement.params, idIndex: statement.params.indexOf('__ID__') }
+  })
+}
+
+async function serveBaseline(databaseUrl: string | undefined, items: number): Promise<void> {
+  let database: Database
+  let runTx: (fn: (q: { query: (sql: string, params: unknown[]) => Promise<{ rows: Array<Record<string, unknown>> }> }) => Promise<string>) => Promise<string>
+  if (databaseUrl) {
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: POOL })
+    database = createPgDatabase({ url: databaseUrl, poolMax: 1 })
+    runTx = async (fn) => {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN READ ONLY')
+        const out = await fn(client)
+        await client.query('COMMIT')
+        return out
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw error
+      } finally {
+        client.release()
+      }
+    }
+  } else {
+    const { createPgliteDatabase } = await import('../src/db/pglite-driver.ts')
+    database = await createPgliteDatabase()
+    await bootstrap(database)
+    await database.exec(SCHEMA_SQL(items))
+    runTx = (fn) => database.transaction((tx) => fn(tx), { readOnly: true })
+  }
+  const templates = { single: await templateStatement(database, SCENARIOS.single.select), embed: await templateStatement(database, SCENARIOS.embed.select) }
+  const key = new TextEncoder().encode(SECRET)
+  const server = http.createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://x')
+      const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
+      if (!token) throw Object.assign(new Error('no token'), { status: 401 })
+      const { payload } = await jose.jwtVerify(token, key, { algorithms: ['HS256'] })
+      const role = String(payload.role)
+      const template = url.searchParams.get('select') === SCENARIOS.embed.select ? templates.embed : templates.single
+      const params = [...template.params]
+      params[template.idIndex] = (url.searchParams.get('id') ?? '').replace(/^eq\./, '')
+      const headers: Record<string, string> = {}
+      for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value
+      // The same set_config calls as resolution's session (role, claims, timeout, request.*).
+      const settings = sessionSettings({
+        role,
+        claims: { ...payload, role },
+        statementTimeoutMs: 8000,
+        settings: { search_path: '"public", "public", "extensions"', 'request.method': 'GET', 'request.path': url.pathname, 'request.headers': JSON.stringify(headers), 'request.cookies': '{}' },
+      })
+      const body = await runTx(async (q) => {
+        await q.query(settings.sql, settings.params)
+        const { rows } = await q.query(template.sql, params)
+        return String(rows[0]!.body)
+      })
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Range': '0-0/*' })
+      res.end(body)
+    } catch (error) {
+      res.writeHead((error as { status?: number }).status ?? 500, { 'Content-Type': 'application/json' })
+      res.end(JSON.stringify({ message: (error as Error).message }))
+    }
+  })
+  server.keepAliveTimeout = 60_000
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${(server.address() as { port: number }).port}\n`))
+}
+
+// ---------------------------------------------------------------- parent: orchestration
+function startChild(kind: 'resolution' | 'baseline', databaseUrl: string | undefined, items: number): Promise<{ port: number; stop: () => Promise<void> }> {
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}/${kind}`] : []
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, `serve-${kind}`, databaseUrl ?? 'pglite', String(items)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const m = /PORT (\d+)/.exec(out)
+      if (m) resolve({ port: Number(m[1]), stop: async () => { child.kill('SIGTERM'); await exited } })
+    })
+    child.on('exit', (code) => reject(new Error(`${kind} server exited with ${code} before listening`)))
+  })
+}
+
+async function measure(port: number, scenario: Scenario, token: string, ids: number[], basePath: string): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+  const { select } = SCENARIOS[scenario]
+  let n = 0
+  const request = () =>
+    new Promise<number>((resolve, reject) => {
+      const id = ids[n++ % ids.length]!
+      const req = http.request({ host: '127.0.0.1', port, agent, path: `${basePath}/bench_items?select=${encodeURIComponent(select)}&id=eq.${id}`, headers: { Authorization: `Bearer ${token}`, apikey: token } }, (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  // Sanity: one row with the right shape before measuring.
+  const probe = await fetch(`http://127.0.0.1:${port}${basePath}/bench_items?select=${encodeURIComponent(select)}&id=eq.${ids[0]}`, { headers: { Authorization: `Bearer ${token}` } })
+  const rows = (await probe.json()) as Array<Record<string, unknown>>
+  if (probe.status !== 200 || rows.length !== 1 || (scenario === 'embed' && (rows[0]!.bench_children as unknown[]).length !== 10)) throw new Error(`bad probe on port ${port}: ${probe.status} ${JSON.stringify(rows).slice(0, 200)}`)
+  const result = await load(request, { concurrency: CONCURRENCY, durationMs: SECONDS * 1000, warmupMs: 1000 })
+  agent.destroy()
+  return result
+}
+
+async function main(): Promise<void> {
+  const name = `resolution_bench_${process.pid}`
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${name}`
+  const databaseUrl = url.toString()
+  const setup = createPgDatabase({ url: databaseUrl, poolMax: 1 })
+  const results: Array<Record<string, unknown>> = []
+  try {
+    await bootstrap(setup)
+    await setup.exec(SCHEMA_SQL(10_000))
+    await setup.close()
+    const now = Math.floor(Date.now() / 1000)
+    const token = await new jose.SignJWT({ sub: OWNER, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 3600 }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
+    const targets = [[databaseUrl, 10_000], [undefined, 1_000]] as const
+    for (const [db, items] of targets.filter(([d]) => !process.env.BENCH_ONLY || (process.env.BENCH_ONLY === 'postgresql') === Boolean(d))) {
+      const ids = Array.from({ length: items / 2 }, (_, i) => (i + 1) * 2).sort(() => Math.random() - 0.5)
+      for (const scenario of (['single', 'embed'] as const).filter((s) => !process.env.BENCH_SCENARIO || process.env.BENCH_SCENARIO === s)) {
+        const row: Record<string, unknown> = { database: db ? 'postgresql' : 'pglite', scenario }
+        // The machine is shared: alternate short rounds so both servers see the same conditions.
+        const rounds: Record<string, LoadResult[]> = { baseline: [], resolution: [] }
+        const servers = { baseline: await startChild('baseline', db, items), resolution: await startChild('resolution', db, items) }
+        try {
+          for (let round = 0; round < ROUNDS; round++) {
+            for (const kind of ['baseline', 'resolution'] as const) rounds[kind]!.push(await measure(servers[kind].port, scenario, token, ids, '/rest/v1'))
+          }
+        } finally {
+          await servers.baseline.stop()
+          await servers.resolution.stop()
+        }
+        for (const kind of ['baseline', 'resolution'] as const) row[kind] = combine(rounds[kind]!)
+        const b = row.baseline as LoadResult
+        const r = row.resolution as LoadResult
+        row.ratio = Math.round((r.rps / b.rps) * 100) / 100
+        results.push(row)
+        console.log(`${String(row.database).padEnd(10)} ${scenario.padEnd(7)} baseline ${b.rps} req/s p99 ${b.p99} ms | resolution ${r.rps} req/s p99 ${r.p99} ms | ratio ${row.ratio}${b.failures + r.failures ? ` (failures ${b.failures}/${r.failures})` : ''}`)
+      }
+    }
+  } finally {
+    const cleanup = new pg.Client({ connectionString: ADMIN_URL })
+    await cleanup.connect()
+    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await cleanup.end()
+  }
+  const out = { command: 'node --import tsx bench/rest-read.ts', secondsPerRound: SECONDS, rounds: ROUNDS, loadAverage: os.loadavg(), concurrency: CONCURRENCY, pool: POOL, cpus: os.cpus().length, node: process.version, at: new Date().toISOString(), results }
+  mkdirSync(path.resolve('bench/results'), { recursive: true })
+  writeFileSync(path.resolve('bench/results/rest-read.json'), JSON.stringify(out, null, 2) + '\n')
+}
+
+const [mode, db, items] = process.argv.slice(2)
+if (mode?.startsWith('serve-')) process.on('SIGTERM', () => process.exit(0))
+if (mode === 'serve-resolution') await serveResolution(db === 'pglite' ? undefined : db, Number(items))
+else if (mode === 'serve-baseline') await serveBaseline(db === 'pglite' ? undefined : db, Number(items))
+else await main()
