@@ -117,6 +117,8 @@ describe('embedded database: serve under load, SIGKILL and reopen', () => {
     const recorder = new Recorder()
     const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder)
     const restWrites = await traffic.probeRestWrites()
+    // Sign-ups (bcrypt) first, so the measured load is the steady mix.
+    await Promise.all(Array.from({ length: 8 }, (_, w) => traffic.step(w, 'signUp')))
     await runLoad((worker) => traffic.step(worker), { concurrency: 8, durationMs: LOAD_MS })
     server.child.kill('SIGTERM')
     expect((await server.exit).code).toBe(0)
@@ -144,6 +146,8 @@ describe('embedded database: serve under load, SIGKILL and reopen', () => {
         ['restRead', 1],
       ])
       await traffic.probeRestWrites()
+      // Warm: the first requests load the schema cache and JIT the code paths.
+      await runLoad((worker) => traffic.step(worker), { concurrency: 6, maxRequests: 30 })
       const stop = new AbortController()
       const loading = runLoad((worker) => traffic.step(worker), { concurrency: 6, signal: stop.signal })
       await sleep(scale(1500, 3000))
