@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { RestoreError } from '../../src/dbtools/restore/errors.ts'
+import { scanInsertValues } from '../../src/dbtools/restore/insert-scan.ts'
 import { parseDump, type DumpItem } from '../../src/dbtools/restore/parse.ts'
 
 /** Feeds `text` in chunks of the given sizes (cycled), like a file stream would. */
@@ -165,5 +166,42 @@ describe('dump reader', () => {
   it('keeps server-side COPY … FROM a file as an ordinary statement', async () => {
     const seen = await collect("COPY t FROM '/tmp/x.csv';\nSELECT 1;\n")
     expect(seen.map((s) => s.kind)).toEqual(['statement', 'statement'])
+  })
+})
+
+describe('multi-row INSERT fast path', () => {
+  const row = fc.tuple(
+    fc.integer(),
+    fc.string({ unit: fc.constantFrom('a', "'", '"', ';', '(', ')', ',', '\\', '$', '-', '*', '/', 'é', ' ', '\n') }),
+    fc.boolean(),
+  )
+
+  it('finds the first row and counts rows exactly as the parser does', async () => {
+    const { loadModule, parseSync } = await import('libpg-query')
+    await loadModule()
+    fc.assert(
+      fc.property(fc.array(row, { minLength: 1, maxLength: 12 }), (rows) => {
+        const values = rows.map(([n, s, e]) => `(${n}, ${e ? `E'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'` : `'${s.replaceAll("'", "''")}'`}, "x" /* c */, $q$${s.replaceAll('$q$', '')}$q$) -- ${n}\n`)
+        const sql = `INSERT INTO "p"."t" ("a", "values", "c", "d") VALUES ${values.join(', ')}`
+        const shape = scanInsertValues(sql)!
+        expect(shape.rows).toBe((parseSync(sql).stmts[0]!.stmt as { InsertStmt: { selectStmt: { SelectStmt: { valuesLists: unknown[] } } } }).InsertStmt.selectStmt.SelectStmt.valuesLists.length)
+        expect(shape.tail).toBe(false)
+        const head = parseSync(sql.slice(0, shape.headEnd)).stmts[0]!.stmt as { InsertStmt: { selectStmt: { SelectStmt: { valuesLists: unknown[] } } } }
+        expect(head.InsertStmt.selectStmt.SelectStmt.valuesLists).toHaveLength(1)
+      }),
+      { numRuns: 200 },
+    )
+    expect(scanInsertValues("INSERT INTO t (a) VALUES (1), (2) ON CONFLICT DO NOTHING")!.tail).toBe(true)
+  })
+
+  it('hands a huge INSERT out alone, understood from its head, with its row count and line', async () => {
+    const rows = Array.from({ length: 8000 }, (_, i) => `\t(${i}, 'row ${i}; with (parens) and ''quotes''')`)
+    const text = `SELECT 1;\nINSERT INTO "public"."t" ("id", "note") VALUES\n${rows.join(',\n')};\nSELECT 2;\n`
+    const seen: DumpItem[] = []
+    for await (const item of parseDump(chunked(text, [65536]), 'big.sql')) seen.push(item)
+    expect(seen.map((s) => [s.type ?? s.kind, s.line])).toEqual([['SelectStmt', 1], ['InsertStmt', 2], ['SelectStmt', 8003]])
+    const insert = seen[1] as DumpItem & { kind: 'statement' }
+    expect(insert.valuesRows).toBe(8000)
+    expect(insert.sql.endsWith("(7999, 'row 7999; with (parens) and ''quotes''')")).toBe(true)
   })
 })

@@ -115,3 +115,20 @@ describeEachDatabase('serverVersionNum', (ctx) => {
     expect(version).toBeLessThan(300000)
   })
 })
+
+describeEachDatabase('restore: INSERT-style data dumps (supabase db dump --data-only)', (ctx) => {
+  it('loads multi-row INSERTs of 10,000 rows, staging one through its generated column', async () => {
+    const db = ctx().database
+    await db.exec('CREATE TABLE public.big_rows (id integer PRIMARY KEY, note text, note_len integer GENERATED ALWAYS AS (length(note)) STORED)')
+    const values = (from: number) => Array.from({ length: 10000 }, (_, i) => `\t(${from + i}, 'note ${from + i}; it''s (fine)', NULL)`).join(',\n')
+    const dump = `SET session_replication_role = replica;\nINSERT INTO "public"."big_rows" ("id", "note", "note_len") VALUES\n${values(0)};\nINSERT INTO "public"."big_rows" ("id", "note", "note_len") VALUES\n${values(10000)};\nRESET ALL;\n`
+    const dry = await restore(db, [tempFile('big.sql', dump)], { dryRun: true })
+    expect(dry.rows.get('public.big_rows')).toBe(20000)
+    const summary = await restore(db, [tempFile('big.sql', dump)])
+    expect(summary.rows.get('public.big_rows')).toBe(20000)
+    expect(summary.decisions.filter((d) => d.rule === 'rows').map((d) => d.line)).toEqual([2, 10003])
+    const { rows } = await db.query<{ n: string; len: number }>("SELECT count(*) AS n, max(note_len) AS len FROM public.big_rows")
+    expect(Number(rows[0]!.n)).toBe(20000)
+    expect(rows[0]!.len).toBe('note 19999; it\'s (fine)'.length)
+  })
+})

@@ -106,7 +106,13 @@ export function rewritePrivileges(sql: string, privileges: string[]): string {
 
 /** Replaces the relation name of `INSERT INTO rel …` / `COPY rel …` with `replacement`. */
 export function replaceRelation(sql: string, replacement: string): string {
-  const tokens = tokenize(sql)
+  // The relation is among the first tokens: scan a head, not a 10 MB INSERT (whole text if the cut fails).
+  let tokens: Token[]
+  try {
+    tokens = tokenize(sql.length > 4096 ? sql.slice(0, 4096) : sql)
+  } catch {
+    tokens = tokenize(sql)
+  }
   let at = tokens[0]?.upper === 'INSERT' ? 2 : 1
   const start = tokens[at]!.start
   let end = tokens[at]!.end

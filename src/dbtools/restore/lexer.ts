@@ -37,8 +37,14 @@ export interface LineScan {
   ends: StatementEnd[]
 }
 
-const isIdentStart = (c: string) => /[A-Za-z_\u0080-\uffff]/.test(c)
-const isIdentChar = (c: string) => /[A-Za-z0-9_$\u0080-\uffff]/.test(c)
+const isIdentStart = (c: string) => {
+  const code = c.charCodeAt(0)
+  return (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95 || code > 127
+}
+const isIdentChar = (c: string) => {
+  const code = c.charCodeAt(0)
+  return isIdentStart(c) || (code >= 48 && code <= 57) || code === 36
+}
 const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/
 
 /** Advances `state` over one line (without its newline); reports statement starts and ends. */

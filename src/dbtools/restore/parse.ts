@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream'
 import { loadModule, parseSync } from 'libpg-query'
 import type { ByteReader } from './bytes.ts'
 import { RestoreError } from './errors.ts'
+import { scanInsertValues } from './insert-scan.ts'
 import { readDump, type ReaderOptions } from './reader.ts'
 
 /** A parse-tree node: `{ CreateStmt: {...} }` has type `CreateStmt` and body `{...}`. */
@@ -22,6 +23,8 @@ export interface Statement {
   line: number
   type: string
   node: Node
+  /** Rows of a multi-row INSERT taken by the fast path (its `node` then holds only the first row). */
+  valuesRows?: number
 }
 
 export interface MetaCommand {
@@ -84,12 +87,27 @@ function lineOfByte(bytes: Buffer, offset: number): number {
   return count
 }
 
+/**
+ * One large statement: a plain multi-row INSERT is understood from its head (the first row) and
+ * its row count; anything else is parsed whole.
+ */
+export function parseLargeStatement(text: string, line: number, file: string): Statement[] {
+  const shape = scanInsertValues(text)
+  if (shape && !shape.tail) {
+    const [head] = parseStatements(text.slice(0, shape.headEnd), line, file)
+    if (head?.type === 'InsertStmt') {
+      return [{ ...head, sql: text.trim().replace(/;\s*$/, ''), valuesRows: shape.rows }]
+    }
+  }
+  return parseStatements(text, line, file)
+}
+
 /** The dump as items, in file order. COPY data must be consumed or left alone before the next item. */
 export async function* parseDump(source: Readable | AsyncIterable<Buffer | string>, file: string, options: ReaderOptions = {}, progress?: ByteReader[]): AsyncGenerator<DumpItem> {
   await parserReady()
   for await (const event of readDump(source, file, options, progress)) {
     if (event.kind === 'sql') {
-      yield* parseStatements(event.text, event.line, file)
+      yield* event.single ? parseLargeStatement(event.text, event.line, file) : parseStatements(event.text, event.line, file)
     } else if (event.kind === 'meta') {
       yield { kind: 'meta', command: event.command, args: event.args, line: event.line }
     } else {

@@ -10,7 +10,8 @@ import { describeMode, initialLexState, scanLine } from './lexer.ts'
 import { RestoreError } from './errors.ts'
 
 export type ReaderEvent =
-  | { kind: 'sql'; text: string; line: number }
+  /** `single`: exactly one statement, too large to parse whole (a multi-row INSERT of a data dump). */
+  | { kind: 'sql'; text: string; line: number; single?: boolean }
   | { kind: 'meta'; command: string; args: string; line: number }
   | {
       kind: 'copy'
@@ -29,6 +30,9 @@ export interface ReaderOptions {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** Statements this large (characters) are handed out alone, for the parser's INSERT fast path. */
+const BIG_STATEMENT = 256 * 1024
 
 function decodeLine(bytes: Buffer, lineNumber: number, file: string): string {
   try {
@@ -100,11 +104,23 @@ export async function* readDump(source: Readable | AsyncIterable<Buffer | string
     batchSize += line.length + 1
     const scan = scanLine(line, state, lineNumber)
     let startCursor = 0
-    let copied = false
+    let lineDone = false
     for (const end of scan.ends) {
       // The statement ending here began where the open one did, or at the next start on this line.
       const begin = openAt ?? { index, column: scan.starts[startCursor++] ?? 0, line: lineNumber }
       openAt = undefined
+      if (end.firstWord === 'INSERT' && batchSize >= BIG_STATEMENT && !line.slice(end.end).trim()) {
+        const statement = textBetween(batch, begin, { index, column: end.end })
+        if (statement.length >= BIG_STATEMENT) {
+          const prefix = textBetween(batch, { index: 0, column: 0 }, begin)
+          batch = []
+          batchSize = 0
+          if (prefix.trim()) yield { kind: 'sql', text: prefix, line: batchLine }
+          yield { kind: 'sql', text: statement, line: begin.line, single: true }
+          lineDone = true
+          break
+        }
+      }
       if (end.firstWord !== 'COPY') continue
       const statement = textBetween(batch, begin, { index, column: end.end })
       if (!/\bFROM\s+STDIN\b/i.test(statement)) continue // a server-side COPY: an ordinary statement
@@ -119,10 +135,10 @@ export async function* readDump(source: Readable | AsyncIterable<Buffer | string
       const dataLines = yield* copyBlock(bytes, file, statement, begin.line, lineNumber + 1)
       lineNumber += 1 + dataLines // the rows and the \. line
       batchLine = lineNumber + 1
-      copied = true
+      lineDone = true
       break // COPY ends the line
     }
-    if (copied) continue
+    if (lineDone) continue
     if (state.open && !openAt) openAt = { index, column: scan.starts.at(-1) ?? 0, line: lineNumber }
     if (!state.open && state.mode === 'normal' && batchSize >= batchChars) {
       const pending = takeBatch()

@@ -31,7 +31,7 @@ export function newSummary(files: string[], dryRun: boolean, transaction: boolea
 }
 
 export function excerpt(sql: string, max = 100): string {
-  const first = sql.trim().split('\n')[0]!.replace(/\s+/g, ' ')
+  const first = sql.slice(0, 1000).trim().split('\n')[0]!.replace(/\s+/g, ' ')
   return first.length > max ? `${first.slice(0, max - 1)}…` : first
 }
 

@@ -118,7 +118,7 @@ async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: Sa
       if (item.kind === 'copy') {
         for await (const _ of item.data) void _
         addRows(summary, tableOf(item), item.stats.lines)
-      } else if (item.type === 'InsertStmt') addRows(summary, tableOf(item), item.node.selectStmt?.SelectStmt?.valuesLists?.length ?? 0)
+      } else if (item.type === 'InsertStmt') addRows(summary, tableOf(item), item.valuesRows ?? item.node.selectStmt?.SelectStmt?.valuesLists?.length ?? 0)
       continue
     }
     await execute(tx, item, planned, source.name, summary)
