@@ -66,9 +66,13 @@ export function scanInsertValues(sql: string): InsertShape | undefined {
       let nest = 1
       i += 2
       while (i < n && nest > 0) {
-        if (sql.charCodeAt(i) === 47 && sql.charCodeAt(i + 1) === 42) (nest += 1), (i += 2)
-        else if (sql.charCodeAt(i) === 42 && sql.charCodeAt(i + 1) === 47) (nest -= 1), (i += 2)
-        else i += 1
+        if (sql.charCodeAt(i) === 47 && sql.charCodeAt(i + 1) === 42) {
+          nest += 1
+          i += 2
+        } else if (sql.charCodeAt(i) === 42 && sql.charCodeAt(i + 1) === 47) {
+          nest -= 1
+          i += 2
+        } else i += 1
       }
       continue
     }
