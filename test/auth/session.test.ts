@@ -215,6 +215,19 @@ describeEachDatabase('auth sessions', (ctx) => {
     expect(oidc).toMatchObject({ issuer: h.app.services.config.auth.jwtIssuer, jwks_uri: `${h.app.services.config.auth.jwtIssuer}/.well-known/jwks.json` })
   })
 
+  it('lets browsers read the error code: CORS exposes X-Supabase-Api-Version, X-Total-Count and Link', async () => {
+    const preflight = await fetch(`${h.app.url}/auth/v1/token?grant_type=password`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST', 'access-control-request-headers': 'apikey,authorization,content-type,x-client-info,x-supabase-api-version' },
+    })
+    expect(preflight.status).toBeLessThan(300)
+    const allowed = (preflight.headers.get('access-control-allow-headers') ?? '').toLowerCase()
+    for (const name of ['apikey', 'authorization', 'content-type', 'x-client-info', 'x-supabase-api-version']) expect(allowed).toContain(name)
+    const res = await h.raw('/token?grant_type=password', { method: 'POST', headers: { origin: 'http://localhost:3000', 'x-supabase-api-version': '2024-01-01' }, json: {} })
+    const exposed = (res.headers.get('access-control-expose-headers') ?? '').toLowerCase()
+    for (const name of ['x-supabase-api-version', 'x-total-count', 'link']) expect(exposed).toContain(name)
+  })
+
   it('requires a valid apikey', async () => {
     const none = await fetch(`${h.app.url}/auth/v1/settings`)
     expect(none.status).toBe(401)
