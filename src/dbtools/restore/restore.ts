@@ -166,7 +166,13 @@ async function execute(tx: Queryable, item: DumpItem & { kind: 'statement' | 'co
     const drop = `DROP TABLE pg_temp.${ident(stage.table)}`
     await run(drop, () => tx.exec(drop))
   }
-  if (item.kind === 'copy' || item.type === 'InsertStmt') addRows(summary, tableOf(item), rows)
+  if (item.kind === 'copy' || item.type === 'InsertStmt') {
+    const table = tableOf(item)
+    addRows(summary, table, rows)
+    if (table === 'vault.secrets' && rows > 0 && !summary.warnings.some((w) => w.startsWith('vault.secrets'))) {
+      summary.warnings.push('vault.secrets rows were loaded as dumped: Vault 0.3 rows decrypt with the same root key (VAULT_ROOT_KEY); Vault 0.2.x rows (key_id set) also need the pgsodium keys of the source and must be re-encrypted')
+    }
+  }
 }
 
 /** The COPY data, or undefined when the block is empty (then no COPY is sent at all). */
