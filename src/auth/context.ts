@@ -22,7 +22,7 @@ export interface AuthDeps {
 }
 
 export function createAuthDeps(services: Services): AuthDeps {
-  const mailer = createMailer(services.config, services.logger)
+  const mailer = createMailer(services.config, services.logger, { lambda: services.lambda })
   return {
     services,
     config: services.config.auth,

@@ -46,11 +46,13 @@ CREATE TABLE IF NOT EXISTS _resolution.auth_outbox (
 CREATE INDEX IF NOT EXISTS auth_outbox_recipient_idx ON _resolution.auth_outbox (recipient, id);
 REVOKE ALL ON _resolution.auth_outbox FROM PUBLIC;`
 
-function outboxMailer(logger: Logger): Mailer {
+function outboxMailer(logger: Logger, options: { lambda: boolean }): Mailer {
   const prepared = new WeakMap<Database, Promise<void>>()
   return {
     description: `development outbox (${OUTBOX_TABLE})`,
     ready(database) {
+      // Lambda never runs DDL: there the outbox must exist already (or SMTP_URL be set).
+      if (options.lambda) return Promise.resolve()
       let pending = prepared.get(database)
       if (!pending) {
         // Two processes may race on CREATE … IF NOT EXISTS (duplicate catalog rows): retry once.
@@ -61,14 +63,21 @@ function outboxMailer(logger: Logger): Mailer {
       return pending
     },
     async send(tx, mail) {
-      await tx.query(`INSERT INTO _resolution.auth_outbox (kind, recipient, subject, body, otp, link) VALUES ($1, $2, $3, $4, $5, $6)`, [
-        mail.kind,
-        mail.to,
-        mail.subject,
-        mail.text,
-        mail.otp ?? null,
-        mail.link ?? null,
-      ])
+      try {
+        await tx.query(`INSERT INTO _resolution.auth_outbox (kind, recipient, subject, body, otp, link) VALUES ($1, $2, $3, $4, $5, $6)`, [
+          mail.kind,
+          mail.to,
+          mail.subject,
+          mail.text,
+          mail.otp ?? null,
+          mail.link ?? null,
+        ])
+      } catch (error) {
+        if ((error as { code?: string }).code === '42P01') {
+          throw new Error(`auth email not sent: ${OUTBOX_TABLE} does not exist (set SMTP_URL, or create the outbox outside Lambda)`, { cause: error })
+        }
+        throw error
+      }
       logger.info({ kind: mail.kind, outbox: OUTBOX_TABLE }, `auth email written to the development outbox ${OUTBOX_TABLE} (SMTP_URL is unset)`)
     },
   }
@@ -87,8 +96,8 @@ function smtpMailer(config: Config, logger: Logger): Mailer {
   }
 }
 
-export function createMailer(config: Config, logger: Logger): Mailer {
-  return config.smtpUrl ? smtpMailer(config, logger) : outboxMailer(logger)
+export function createMailer(config: Config, logger: Logger, options: { lambda?: boolean } = {}): Mailer {
+  return config.smtpUrl ? smtpMailer(config, logger) : outboxMailer(logger, { lambda: options.lambda ?? false })
 }
 
 export interface OutboxMail {
