@@ -216,3 +216,38 @@ describeEachDatabase('REST functions', (ctx) => {
     expect(doc.paths['/rpc/get_status']).toBeDefined()
   })
 })
+
+describeEachDatabase('REST schema cache reload', (ctx) => {
+  let rest: RestHarness
+  beforeAll(async () => {
+    rest = await startRest(ctx())
+  })
+  afterAll(async () => {
+    await rest?.app.close()
+  })
+
+  it('sees new tables after a reload: NOTIFY pgrst on PostgreSQL, reloadSchemaCache() anywhere', async () => {
+    const before = await rest.anon.from('late_table').select()
+    expect(before.error?.code).toBe('PGRST205')
+    const database = ctx().database
+    await database.exec(`CREATE TABLE public.late_table (id int primary key); GRANT SELECT ON public.late_table TO anon; INSERT INTO public.late_table VALUES (7); NOTIFY pgrst, 'reload schema';`)
+    if (database.kind === 'pg') {
+      // The listener reloads on its own.
+      let data: unknown = null
+      for (let i = 0; i < 50 && !Array.isArray(data); i++) {
+        await new Promise((r) => setTimeout(r, 100))
+        data = (await rest.anon.from('late_table').select('id')).data
+      }
+      expect(data).toEqual([{ id: 7 }])
+    } else {
+      const { reloadSchemaCache } = await import('../../src/rest/schema-cache/index.ts')
+      await reloadSchemaCache(database)
+      expect((await rest.anon.from('late_table').select('id')).data).toEqual([{ id: 7 }])
+    }
+  })
+
+  it('refuses embedded-resource filters on PATCH with a 400, not a 500', async () => {
+    const res = await rest.fetch('/channels?select=*,messages(*)&messages=is.null', { method: 'PATCH', headers: { Authorization: `Bearer ${rest.app.serviceRoleKey}`, 'Content-Type': 'application/json' }, body: '{"slug":"x"}' })
+    expect(res.status).toBe(400)
+  })
+})

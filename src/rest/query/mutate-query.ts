@@ -6,6 +6,7 @@
  * @module
  */
 import { ident, qualified } from '../../db/sql.ts'
+import { notImplemented } from '../errors.ts'
 import type { MutatePlan } from '../plan/mutate-plan.ts'
 import type { PlannedCondition } from '../plan/types.ts'
 import { conditionSql } from './expressions.ts'
@@ -21,7 +22,7 @@ export interface MutationStatement {
 
 function noEmbedConditions(conditions: PlannedCondition[]): void {
   for (const c of conditions) {
-    if (c.kind === 'embed-null') throw new Error('embedded filters cannot restrict a mutation')
+    if (c.kind === 'embed-null') throw notImplemented('Filtering a PATCH or DELETE on an embedded resource is not supported')
     if (c.kind === 'logic') noEmbedConditions(c.children)
   }
 }

@@ -60,8 +60,10 @@ function startListener(url: string, database: Database, services: Services): { s
       // Anything may have changed while we were not listening.
       if (connectedBefore && !stopped) await reloadSchemaCache(database).catch(() => {})
       connectedBefore = true
-    } catch {
+    } catch (error) {
       next.end().catch(() => {})
+      // The database is gone for good (dropped): stop listening instead of retrying forever.
+      if ((error as { code?: string }).code === '3D000') stopped = true
       if (client === next) retry()
     }
   }
