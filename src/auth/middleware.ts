@@ -34,17 +34,24 @@ export async function verifyToken(deps: AuthDeps, token: string): Promise<Claims
 
 /** The `apikey` header (or `?apikey=`) must be an anon or service_role key signed by us. */
 export function requireApiKey(deps: AuthDeps): MiddlewareHandler<AuthEnv> {
+  // A deployment has a handful of API keys, sent on every request: keep the few last verified
+  // ones (the signing keys never change within a service instance; expiry is still checked).
+  const verified = new Map<string, Claims>()
   return async function apiKey(c, next) {
     const key = c.req.header('apikey') ?? c.req.query('apikey')
     if (!key) throw authError(401, 'no_api_key', 'No API key found in request')
-    let claims: Claims
-    try {
-      claims = await deps.services.jwt.verify(key)
-    } catch {
-      throw authError(401, 'invalid_api_key', 'Invalid API key')
+    let claims = verified.get(key)
+    if (claims && typeof claims.exp === 'number' && claims.exp <= Date.now() / 1000) claims = undefined
+    if (!claims) {
+      try {
+        claims = await deps.services.jwt.verify(key)
+      } catch {
+        throw authError(401, 'invalid_api_key', 'Invalid API key')
+      }
+      if (typeof claims.role !== 'string' || !KEY_ROLES.has(claims.role)) throw authError(401, 'invalid_api_key', 'Invalid API key')
+      if (verified.size >= 16) verified.delete(verified.keys().next().value!)
+      verified.set(key, claims)
     }
-    if (typeof claims.role !== 'string' || !KEY_ROLES.has(claims.role)) throw authError(401, 'invalid_api_key', 'Invalid API key')
-    // The gateway's mapping: without an Authorization of its own, the key is the bearer.
     c.set('admin', false)
     c.set('claims', claims)
     await next()
