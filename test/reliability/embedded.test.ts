@@ -117,6 +117,7 @@ describe('embedded database: serve under load, SIGKILL and reopen', () => {
     const recorder = new Recorder()
     const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder)
     const restWrites = await traffic.probeRestWrites()
+    expect(restWrites).toBe(true)
     // Sign-ups (bcrypt) first, so the measured load is the steady mix.
     await Promise.all(Array.from({ length: 8 }, (_, w) => traffic.step(w, 'signUp')))
     await runLoad((worker) => traffic.step(worker), { concurrency: 8, durationMs: LOAD_MS })
@@ -145,7 +146,7 @@ describe('embedded database: serve under load, SIGKILL and reopen', () => {
         ['vaultInsert', 2],
         ['restRead', 1],
       ])
-      await traffic.probeRestWrites()
+      expect(await traffic.probeRestWrites()).toBe(true)
       // Warm: the first requests load the schema cache and JIT the code paths.
       await runLoad((worker) => traffic.step(worker), { concurrency: 6, maxRequests: 30 })
       const stop = new AbortController()

@@ -51,7 +51,7 @@ describe('memory under sustained load', () => {
   it(`keeps RSS after ${TOTAL} requests within 10% of RSS after ${BASELINE}`, async () => {
     const recorder = new Recorder()
     const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder, MIX)
-    await traffic.probeRestWrites()
+    expect(await traffic.probeRestWrites()).toBe(true)
     await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => traffic.step(w, 'signUp')))
     if (WARMUP) await runLoad((worker) => traffic.step(worker), { concurrency: CONCURRENCY, maxRequests: WARMUP })
     recorder.samples.length = 0

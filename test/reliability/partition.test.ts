@@ -42,7 +42,7 @@ describe('network partition to the database', () => {
     const recorder = new Recorder()
     const mix = DEFAULT_MIX.filter(([name]) => name !== 'signIn')
     const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder, mix, REQUEST_TIMEOUT_MS)
-    await traffic.probeRestWrites()
+    expect(await traffic.probeRestWrites()).toBe(true)
     await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => traffic.step(w, 'signUp')))
     const stop = new AbortController()
     const loading = runLoad((worker) => traffic.step(worker), { concurrency: CONCURRENCY, signal: stop.signal })

@@ -59,7 +59,7 @@ describe('pool exhaustion and slow queries', () => {
       ['refresh', 1],
       ['getUser', 1],
     ])
-    await traffic.probeRestWrites()
+    expect(await traffic.probeRestWrites()).toBe(true)
     await Promise.all(Array.from({ length: FAST_CLIENTS }, (_, w) => traffic.step(w, 'signUp')))
     fast.samples.length = 0
 

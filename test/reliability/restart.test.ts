@@ -69,7 +69,7 @@ describe('database restart under load', () => {
     // Sign-ups are bcrypt-heavy; they happen once per worker, before the first outage.
     const mix = DEFAULT_MIX.filter(([name]) => name !== 'signIn')
     const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder, mix, REQUEST_TIMEOUT_MS)
-    await traffic.probeRestWrites()
+    expect(await traffic.probeRestWrites()).toBe(true)
     await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => traffic.step(w, 'signUp')))
 
     const stop = new AbortController()

@@ -41,7 +41,7 @@ describe('SIGTERM under load', () => {
       server = await spawnServe(serveEnv(fixture.url, { DB_POOL_MAX: '10' }))
       const recorder = new Recorder()
       const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder)
-      await traffic.probeRestWrites()
+      expect(await traffic.probeRestWrites()).toBe(true)
       await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => traffic.step(w, 'signUp')))
       const headers = { apikey: server.anonKey, Authorization: `Bearer ${server.anonKey}` }
       const url = server.url
