@@ -224,3 +224,38 @@ describeEachDatabase('REST reads', (ctx) => {
     }
   })
 })
+
+describeEachDatabase('REST aggregates and computed fields', (ctx) => {
+  let rest: RestHarness
+  beforeAll(async () => {
+    rest = await startRest(ctx(), { DB_AGGREGATES_ENABLED: 'true' })
+  })
+  afterAll(async () => {
+    await rest?.app.close()
+  })
+
+  it('counts and sums with an implicit GROUP BY, also inside embeds', async () => {
+    const total = await rest.anon.from('messages').select('count()').single()
+    expect(total.data).toEqual({ count: 4 })
+    const grouped = await rest.anon.from('messages').select('channel_id, n:count(), max_id:id.max()').order('channel_id')
+    expect(grouped.data).toEqual([
+      { channel_id: 1, n: 1, max_id: 1 },
+      { channel_id: 2, n: 1, max_id: 2 },
+      { channel_id: 3, n: 2, max_id: 4 },
+    ])
+    const summed = await rest.anon.from('products').select('price.sum()::int').single()
+    expect(summed.data).toEqual({ sum: 1900 })
+    const embedded = await rest.anon.from('channels').select('slug, messages(count())').order('id')
+    expect(embedded.data).toEqual([
+      { slug: 'public', messages: [{ count: 1 }] },
+      { slug: 'random', messages: [{ count: 1 }] },
+      { slug: 'other', messages: [{ count: 2 }] },
+    ])
+  })
+
+  it('treats fn(row) functions as computed columns in select, filters and order', async () => {
+    const { data, error } = await rest.anon.from('messages').select('id, blurb_message').eq('blurb_message', 'Som').order('id', { ascending: false })
+    expect(error).toBeNull()
+    expect(data).toEqual([{ id: 4, blurb_message: 'Som' }, { id: 3, blurb_message: 'Som' }])
+  })
+})

@@ -16,6 +16,8 @@ export interface JsonStep {
 export interface Field {
   name: string
   jsonPath: JsonStep[]
+  /** Set by the planner when `name` is a computed field: the function to call on the row. */
+  computed?: { schema: string; name: string }
 }
 
 export type AggregateFunction = 'count' | 'sum' | 'avg' | 'max' | 'min'

@@ -4,7 +4,7 @@
  * @module
  */
 import { aggregatesDisabled, badEmbedOperator, notEmbedded, pgrstError, relatedOrderNotToOne, tableNotFound } from '../errors.ts'
-import type { ApiRequest, Condition, EmbedPath, OrderTerm, SelectItem } from '../parse/types.ts'
+import type { ApiRequest, Condition, EmbedPath, Field, OrderTerm, SelectItem } from '../parse/types.ts'
 import { relationKey, type Relation, type SchemaCache } from '../schema-cache/types.ts'
 import { castType } from './casts.ts'
 import { closest, findRelationship } from './relationships.ts'
@@ -66,7 +66,7 @@ export function buildReadPlan(
 }
 
 function node(cache: SchemaCache, relation: Relation, items: SelectItem[], sqlAlias: string, aliases: AliasCounter, options: PlanOptions): ReadPlan {
-  const plan: ReadPlan = { relation, sqlAlias, select: [], where: [], order: [], children: [] }
+  const plan: ReadPlan = { relation, sqlAlias, select: [], where: [], order: [], children: [], computedFields: cache.computedFields?.get(relationKey(relation.schema, relation.name)) }
   for (const item of items) plan.select.push(planSelect(cache, plan, item, aliases, options))
   return plan
 }
@@ -76,12 +76,20 @@ function planSelect(cache: SchemaCache, plan: ReadPlan, item: SelectItem, aliase
     case 'star':
       return { kind: 'star' }
     case 'count':
-      throw aggregatesDisabled()
+      if (!options.aggregatesEnabled) throw aggregatesDisabled()
+      return { kind: 'count', outputName: item.alias ?? 'count', cast: item.cast === undefined ? undefined : castType(item.cast) }
     case 'column': {
       if (item.aggregate && !options.aggregatesEnabled) throw aggregatesDisabled()
       const last = item.field.jsonPath.at(-1)
-      const outputName = item.alias ?? (last ? last.key : item.field.name)
-      return { kind: 'column', field: item.field, outputName, cast: item.cast === undefined ? undefined : castType(item.cast) }
+      const outputName = item.alias ?? (item.aggregate ?? (last ? last.key : item.field.name))
+      return {
+        kind: 'column',
+        field: resolveField(plan, item.field),
+        outputName,
+        cast: item.cast === undefined ? undefined : castType(item.cast),
+        aggregate: item.aggregate,
+        aggregateCast: item.aggregateCast === undefined ? undefined : castType(item.aggregateCast),
+      }
     }
     case 'embed': {
       const relationship = findRelationship(cache, plan.relation, item.name, item.hint)
@@ -102,6 +110,13 @@ function planSelect(cache: SchemaCache, plan: ReadPlan, item: SelectItem, aliase
       return { kind: 'embed', child }
     }
   }
+}
+
+/** A name that is no column but a computed field (`fn(row)`) becomes a call of that function. */
+function resolveField(plan: ReadPlan, field: Field): Field {
+  if (plan.relation.columnsByName.has(field.name)) return field
+  const routine = plan.computedFields?.get(field.name)
+  return routine ? { ...field, computed: { schema: routine.schema, name: routine.name } } : field
 }
 
 function findChild(plan: ReadPlan, name: string): ChildPlan | undefined {
@@ -133,14 +148,15 @@ function planCondition(plan: ReadPlan, condition: Condition): PlannedCondition {
       return { kind: 'embed-null', child, isNull }
     }
   }
-  return { kind: 'filter', filter: condition, columnType: column?.typeName }
+  const resolved = resolveField(plan, field)
+  return { kind: 'filter', filter: resolved === field ? condition : { ...condition, field: resolved }, columnType: column?.typeName }
 }
 
 function planOrder(plan: ReadPlan, term: OrderTerm): PlannedOrder {
-  if (term.relation === undefined) return { field: term.field, direction: term.direction, nulls: term.nulls }
+  if (term.relation === undefined) return { field: resolveField(plan, term.field), direction: term.direction, nulls: term.nulls }
   const child = findChild(plan, term.relation)
   if (!child) throw notEmbedded(term.relation)
   if (!child.toOne) throw relatedOrderNotToOne(plan.relation.name, term.relation)
   if (child.spread) throw pgrstError(400, 'PGRST118', `A related order on '${term.relation}' is not possible`)
-  return { field: term.field, child, direction: term.direction, nulls: term.nulls }
+  return { field: resolveField(child.plan, term.field), child, direction: term.direction, nulls: term.nulls }
 }

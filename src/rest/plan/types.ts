@@ -2,12 +2,14 @@
  * Plans: what to read or write, resolved against the schema cache. Still no SQL.
  * @module
  */
-import type { Field, Filter, Preferences, MediaType } from '../parse/types.ts'
+import type { AggregateFunction, Field, Filter, Preferences, MediaType } from '../parse/types.ts'
 import type { Relation, Relationship, Routine } from '../schema-cache/types.ts'
 
 export type PlannedSelect =
   | { kind: 'star' }
-  | { kind: 'column'; field: Field; outputName: string; cast?: string }
+  | { kind: 'column'; field: Field; outputName: string; cast?: string; aggregate?: AggregateFunction; aggregateCast?: string }
+  /** `count()`: the number of rows (of the group). */
+  | { kind: 'count'; outputName: string; cast?: string }
   | { kind: 'embed'; child: ChildPlan }
 
 export type PlannedCondition =
@@ -34,6 +36,8 @@ export interface ReadPlan {
   limit?: number
   offset?: number
   children: ChildPlan[]
+  /** Computed fields of the relation, by name. */
+  computedFields?: Map<string, Routine>
 }
 
 export interface ChildPlan {

@@ -2,14 +2,14 @@
  * Column expressions and filter conditions as SQL fragments.
  * @module
  */
-import { ident } from '../../db/sql.ts'
+import { ident, qualified } from '../../db/sql.ts'
 import type { Field, Filter } from '../parse/types.ts'
 import type { PlannedCondition } from '../plan/types.ts'
 import { arrayLiteral, type Params } from './params.ts'
 
 /** `"alias"."col"->$1::text->>$2::int`: keys and indexes are parameters, never SQL text. */
 export function fieldExpr(alias: string, field: Field, params: Params): string {
-  let sql = `${ident(alias)}.${ident(field.name)}`
+  let sql = field.computed ? `${qualified(field.computed.schema, field.computed.name)}(${ident(alias)})` : `${ident(alias)}.${ident(field.name)}`
   for (const step of field.jsonPath) {
     const key = step.index ? `${params.add(Number(step.key))}::int` : `${params.add(step.key)}::text`
     sql = `(${sql}${step.arrow}${key})`

@@ -19,6 +19,8 @@ export interface NodeSql {
   /** The lateral joins the WHERE clause depends on (for counting without the rest). */
   fromForWhere: string
   where: string[]
+  /** Select-list positions to group by (only when the select has aggregates). */
+  groupBy: string[]
   orderBy: string[]
   limit?: string
   offset?: string
@@ -74,6 +76,9 @@ export function renderNode(plan: ReadPlan, params: Params, options: RenderOption
 
   const selectList: string[] = []
   const outputNames: string[] = []
+  // With aggregates, every other selected expression is grouped by (by position).
+  const groupBy: string[] = []
+  let aggregated = false
   for (const item of plan.select) {
     if (item.kind === 'star') {
       if (options.expandStar) {
@@ -87,11 +92,25 @@ export function renderNode(plan: ReadPlan, params: Params, options: RenderOption
       }
     } else if (item.kind === 'column') {
       const expr = fieldExpr(alias, item.field, params)
-      selectList.push(`${item.cast ? `CAST(${expr} AS ${item.cast})` : expr} AS ${ident(item.outputName)}`)
+      let value = item.cast ? `CAST(${expr} AS ${item.cast})` : expr
+      if (item.aggregate) {
+        // Aggregate names come from a closed list (parse/select.ts), never from the request text.
+        value = `${item.aggregate}(${value})`
+        if (item.aggregateCast) value = `CAST(${value} AS ${item.aggregateCast})`
+      } else groupBy.push(String(selectList.length + 1))
+      selectList.push(`${value} AS ${ident(item.outputName)}`)
       outputNames.push(item.outputName)
+      if (item.aggregate) aggregated = true
+    } else if (item.kind === 'count') {
+      selectList.push(`${item.cast ? `CAST(count(*) AS ${item.cast})` : 'count(*)'} AS ${ident(item.outputName)}`)
+      outputNames.push(item.outputName)
+      aggregated = true
     } else {
       const r = rendered.get(item.child)!
-      selectList.push(...r.outputs)
+      for (const output of r.outputs) {
+        groupBy.push(String(selectList.length + 1))
+        selectList.push(output)
+      }
       outputNames.push(...r.names)
     }
   }
@@ -121,6 +140,7 @@ export function renderNode(plan: ReadPlan, params: Params, options: RenderOption
     from: [base, ...laterals].join(' '),
     fromForWhere: [base, ...lateralsForWhere].join(' '),
     where,
+    groupBy: aggregated ? groupBy : [],
     orderBy,
     limit: plan.limit === undefined ? undefined : params.add(plan.limit),
     offset: plan.offset ? params.add(plan.offset) : undefined,
@@ -131,6 +151,7 @@ export function renderNode(plan: ReadPlan, params: Params, options: RenderOption
 export function selectStatement(node: NodeSql, selectList = node.selectList): string {
   let sql = `SELECT ${selectList.join(', ')} FROM ${node.from}`
   if (node.where.length) sql += ` WHERE ${node.where.join(' AND ')}`
+  if (node.groupBy.length) sql += ` GROUP BY ${node.groupBy.join(', ')}`
   if (node.orderBy.length) sql += ` ORDER BY ${node.orderBy.join(', ')}`
   if (node.limit) sql += ` LIMIT ${node.limit}`
   if (node.offset) sql += ` OFFSET ${node.offset}`

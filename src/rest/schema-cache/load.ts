@@ -112,13 +112,31 @@ export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<
     }
   }
 
+  const routines = buildRoutines(routineRows)
   return {
     schemas,
     relations,
     relationships: buildRelationships(relations, foreignKeys, baseKeys, projections),
-    routines: buildRoutines(routineRows),
+    routines,
+    computedFields: computedFields(routines),
     loadedAt: new Date(),
   }
+}
+
+/** `fn(tbl) returns <scalar>`: a virtual column of `tbl` (PostgREST's computed fields). */
+function computedFields(routines: Map<string, Routine[]>): Map<string, Map<string, Routine>> {
+  const out = new Map<string, Map<string, Routine>>()
+  for (const list of routines.values()) {
+    for (const r of list) {
+      const param = r.params[0]
+      if (r.params.length !== 1 || !param?.relation || r.returnsSet || r.returnsVoid || r.returnsComposite) continue
+      const key = relationKey(param.relation.schema, param.relation.name)
+      const fields = out.get(key) ?? new Map<string, Routine>()
+      fields.set(r.name, r)
+      out.set(key, fields)
+    }
+  }
+  return out
 }
 
 /** For each base table, the views (and views of views) that expose its columns unchanged. */
@@ -170,7 +188,9 @@ async function viewProjections(q: Queryable, ruleRows: Array<{ schema: string; n
 function buildRoutines(rows: Array<Record<string, unknown>>): Map<string, Routine[]> {
   const routines = new Map<string, Routine[]>()
   for (const row of rows) {
-    const args = (typeof row.args === 'string' ? JSON.parse(row.args) : row.args) as Array<{ name: string; type: string; typeName: string; mode: RoutineParam['mode'] }>
+    type RawArg = { name: string; type: string; typeName: string; mode: RoutineParam['mode']; relation: [string, string] | null }
+    const raw = (typeof row.args === 'string' ? JSON.parse(row.args) : row.args) as RawArg[]
+    const args = raw.map(({ relation, ...a }) => ({ ...a, ...(relation ? { relation: { schema: relation[0], name: relation[1] } } : {}) }))
     const inputs = args.filter((a) => a.mode === 'i' || a.mode === 'b' || a.mode === 'v')
     const ndefaults = Number(row.ndefaults)
     const params: RoutineParam[] = inputs.map((a, i) => ({ ...a, hasDefault: i >= inputs.length - ndefaults }))

@@ -82,7 +82,8 @@ SELECT n.nspname::text AS schema, p.proname::text AS name,
                   'name', coalesce(p.proargnames[i], ''),
                   'type', format_type(coalesce(p.proallargtypes[i], p.proargtypes[i - 1]), NULL),
                   'typeName', (SELECT coalesce(bt.typname, t.typname)::text FROM pg_type t LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype WHERE t.oid = coalesce(p.proallargtypes[i], p.proargtypes[i - 1])),
-                  'mode', coalesce(p.proargmodes[i]::text, 'i')) ORDER BY i)
+                  'mode', coalesce(p.proargmodes[i]::text, 'i'),
+                  'relation', (SELECT json_build_array(rn.nspname, rc.relname) FROM pg_type t JOIN pg_class rc ON rc.oid = t.typrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE t.oid = coalesce(p.proallargtypes[i], p.proargtypes[i - 1]))) ORDER BY i)
            FROM generate_series(1, coalesce(array_length(p.proallargtypes, 1), p.pronargs::int)) AS i
        ), '[]'::json) AS args,
        p.pronargs::int AS nargs, p.pronargdefaults::int AS ndefaults,

@@ -83,6 +83,8 @@ export interface RoutineParam {
   /** `i` in, `o` out, `b` inout, `v` variadic, `t` table column. */
   mode: 'i' | 'o' | 'b' | 'v' | 't'
   hasDefault: boolean
+  /** The relation whose row type this parameter is (computed fields take one). */
+  relation?: QualifiedName
 }
 
 export interface Routine {
@@ -109,6 +111,8 @@ export interface Routine {
 export interface SchemaCache {
   readonly schemas: string[]
   readonly relations: Map<string, Relation>
+  /** Computed fields per relation: `fn(relation_row) returns scalar`, usable as a column. */
+  readonly computedFields?: Map<string, Map<string, Routine>>
   readonly relationships: Map<string, Relationship[]>
   readonly routines: Map<string, Routine[]>
   readonly loadedAt: Date
