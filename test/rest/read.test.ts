@@ -210,10 +210,13 @@ describeEachDatabase('REST reads', (ctx) => {
     expect(ghostRes.status).toBe(401)
   })
 
-  it('exposes the request to SQL: claims, method, path and headers', async () => {
-    const res = await rest.fetch('/users?select=username&limit=1', { headers: { 'X-Custom': 'yes' } })
+  it('exposes the request to SQL: role, claims, method, path, headers and cookies, read-only for GET', async () => {
+    const token = await rest.token({ sub: ALICE, role: 'authenticated' })
+    const res = await rest.fetch('/rpc/request_context', { headers: { Authorization: `Bearer ${token}`, 'X-Custom': 'yes', Cookie: 'theme=dark; a=b' } })
     expect(res.status).toBe(200)
-    // read-only transaction for GET: writes fail with 25006 → 405 through a volatile function is covered in RPC tests
+    expect(await res.json()).toEqual({ role: 'authenticated', sub: ALICE, claims_role: 'authenticated', method: 'GET', path: '/rpc/request_context', custom_header: 'yes', cookie: 'dark', read_only: 'on' })
+    const anon = await fetch(`${rest.app.url}/rest/v1/rpc/request_context`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })
+    expect(await anon.json()).toMatchObject({ role: 'anon', sub: null, claims_role: 'anon', method: 'POST' })
   })
 
   it('parses bad query strings into 400 PGRST100', async () => {
@@ -257,5 +260,33 @@ describeEachDatabase('REST aggregates and computed fields', (ctx) => {
     const { data, error } = await rest.anon.from('messages').select('id, blurb_message').eq('blurb_message', 'Som').order('id', { ascending: false })
     expect(error).toBeNull()
     expect(data).toEqual([{ id: 4, blurb_message: 'Som' }, { id: 3, blurb_message: 'Som' }])
+  })
+})
+
+describeEachDatabase('REST settings: schemas and maximum rows', (ctx) => {
+  let rest: RestHarness
+  beforeAll(async () => {
+    rest = await startRest(ctx(), { DB_SCHEMAS: 'public,personal', DB_MAX_ROWS: '2' })
+  })
+  afterAll(async () => {
+    await rest?.app.close()
+  })
+
+  it('switches schema with Accept-Profile and Content-Profile', async () => {
+    const res = await rest.anon.schema('personal').from('users').select('username').eq('username', 'leroyjenkins')
+    expect(res.data).toEqual([{ username: 'leroyjenkins' }])
+    const raw = await rest.fetch('/users?select=username&username=eq.leroyjenkins', { headers: { 'Accept-Profile': 'personal' } })
+    expect(raw.headers.get('content-profile')).toBe('personal')
+    const inserted = await rest.service.schema('personal').from('users').insert({ username: 'newbie' }).select('username').single()
+    expect(inserted.data).toEqual({ username: 'newbie' })
+    const publicSide = await rest.service.from('users').select('username').eq('username', 'newbie')
+    expect(publicSide.data).toEqual([])
+  })
+
+  it('caps responses at DB_MAX_ROWS while the count still counts every row', async () => {
+    const { data, count, status } = await rest.anon.from('messages').select('id', { count: 'exact' }).order('id')
+    expect(data).toEqual([{ id: 1 }, { id: 2 }])
+    expect(count).toBe(4)
+    expect(status).toBe(206)
   })
 })
