@@ -11,7 +11,7 @@
  * @module
  */
 import { execFile, execFileSync } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -68,29 +68,64 @@ function postgresOwner(): { uid: number; gid: number } | undefined {
 
 const live = new Set<PgInstance>()
 let exitHookInstalled = false
+const OWNER_FILE = 'owner.pid'
+const DIR_PREFIX = 'resolution-pg-'
+
+/** Synchronous immediate stop and removal, for exit paths where nothing async runs any more. */
+function stopAndRemoveSync(dir: string): void {
+  try {
+    const stop = path.join(BIN, 'pg_ctl')
+    const args = ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop']
+    if (process.getuid?.() === 0) execFileSync('runuser', ['-u', 'postgres', '--', stop, ...args], { stdio: 'ignore' })
+    else execFileSync(stop, args, { stdio: 'ignore' })
+  } catch {
+    // not running
+  }
+  rmSync(dir, { recursive: true, force: true })
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Instances left by a test process that was SIGKILLed (no hook ran): stop and remove them. */
+function sweepOrphans(): void {
+  for (const name of readdirSync(os.tmpdir())) {
+    if (!name.startsWith(DIR_PREFIX)) continue
+    const dir = path.join(os.tmpdir(), name)
+    const owner = Number(existsSync(path.join(dir, OWNER_FILE)) ? readFileSync(path.join(dir, OWNER_FILE), 'utf8') : NaN)
+    if (Number.isInteger(owner) && owner > 0 && !isAlive(owner)) stopAndRemoveSync(dir)
+  }
+}
 
 function installExitHook(): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
-  // Last resort on abnormal exits: synchronous stop, so no postmaster outlives the test process.
-  process.once('exit', () => {
-    for (const instance of live) {
-      try {
-        const stop = path.join(BIN, 'pg_ctl')
-        const args = ['-D', path.join(instance.dir, 'data'), '-m', 'immediate', '-w', 'stop']
-        if (process.getuid?.() === 0) execFileSync('runuser', ['-u', 'postgres', '--', stop, ...args], { stdio: 'ignore' })
-        else execFileSync(stop, args, { stdio: 'ignore' })
-      } catch {
-        // already stopped
-      }
-      rmSync(instance.dir, { recursive: true, force: true })
-    }
-  })
+  const cleanup = () => {
+    for (const instance of live) stopAndRemoveSync(instance.dir)
+    live.clear()
+  }
+  // Last resort on abnormal exits, so no postmaster outlives the test process. Node runs no
+  // 'exit' handlers on a fatal signal, so those are caught, cleaned up, and re-raised.
+  process.once('exit', cleanup)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      cleanup()
+      process.kill(process.pid, signal)
+    })
+  }
 }
 
 export async function startPgInstance(options: { settings?: Record<string, string> } = {}): Promise<PgInstance> {
   installExitHook()
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'resolution-pg-'))
+  sweepOrphans()
+  const dir = mkdtempSync(path.join(os.tmpdir(), DIR_PREFIX))
+  writeFileSync(path.join(dir, OWNER_FILE), String(process.pid))
   const owner = postgresOwner()
   if (owner) chownSync(dir, owner.uid, owner.gid)
   const data = path.join(dir, 'data')
