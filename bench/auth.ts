@@ -7,7 +7,7 @@
  *   BENCH_DATABASE_URL=postgres://… node --import tsx bench/auth.ts
  */
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -89,14 +89,34 @@ async function seedUsers(url: string): Promise<string[]> {
   return emails
 }
 
-function startChild(databaseUrl: string): Promise<{ port: number; stop: () => void }> {
+/** CPU time (user + system) a process has used, ms, from /proc (Linux). */
+function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime, stime in USER_HZ (100)
+  } catch {
+    return 0
+  }
+}
+
+/** CPU used by the server process, the bench database's backends and this load generator. */
+async function cpuSnapshot(serverPid: number, dbName: string): Promise<{ server: number; postgres: number; loadgen: number }> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [dbName])
+  await admin.end()
+  const self = process.cpuUsage()
+  return { server: processCpuMs(serverPid), postgres: rows.reduce((sum, r) => sum + processCpuMs(r.pid), 0), loadgen: (self.user + self.system) / 1000 }
+}
+
+function startChild(databaseUrl: string): Promise<{ port: number; pid: number; stop: () => void }> {
   const child = spawn(process.execPath, ['--import', 'tsx', SELF, 'serve', databaseUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString()
       const match = /PORT (\d+)/.exec(out)
-      if (match) resolve({ port: Number(match[1]), stop: () => child.kill('SIGTERM') })
+      if (match) resolve({ port: Number(match[1]), pid: child.pid!, stop: () => child.kill('SIGTERM') })
     })
     child.on('exit', (code) => reject(new Error(`bench server exited with ${code}`)))
   })
@@ -111,7 +131,7 @@ function bcryptCompareMs(hash: string, rounds = 30): number {
 
 async function main(): Promise<void> {
   const db = await createBenchDatabase()
-  let server: { port: number; stop: () => void } | undefined
+  let server: { port: number; pid: number; stop: () => void } | undefined
   try {
     const emails = await seedUsers(db.url)
     server = await startChild(db.url)
@@ -149,7 +169,19 @@ async function main(): Promise<void> {
       }
     }
     const refreshSerial = await load(refreshOnce, { concurrency: 1, durationMs: Math.min(SECONDS, 5) * 1000, warmupMs: 500 })
-    const refreshLoad = await load(refreshOnce, { concurrency: CONCURRENCY, durationMs: SECONDS * 1000, warmupMs: 1000 })
+    await load(refreshOnce, { concurrency: CONCURRENCY, durationMs: 1000 }) // warm-up, outside the CPU accounting
+    const dbName = new URL(db.url).pathname.slice(1)
+    const before = await cpuSnapshot(server.pid, dbName)
+    const refreshLoad = await load(refreshOnce, { concurrency: CONCURRENCY, durationMs: SECONDS * 1000 })
+    const after = await cpuSnapshot(server.pid, dbName)
+    // CPU per refresh; the capacity of two otherwise idle cores follows from it (fsync waits are not CPU).
+    const perRefresh = (k: 'server' | 'postgres' | 'loadgen') => Math.round(((after[k] - before[k]) / refreshLoad.requests) * 1000) / 1000
+    const cpu = { serverMs: perRefresh('server'), postgresMs: perRefresh('postgres'), loadgenMs: perRefresh('loadgen') }
+    const cores = os.cpus().length
+    const capacity = {
+      serverAndPostgres: Math.round((cores * 1000) / (cpu.serverMs + cpu.postgresMs)),
+      withLoadgenOnTheSameCores: Math.round((cores * 1000) / (cpu.serverMs + cpu.postgresMs + cpu.loadgenMs)),
+    }
 
     // Sign-in at saturation is bound by bcrypt on the server's event loop: share = bcrypt time × rate.
     const share = (rate: number) => Math.round(Math.min(1, (bcryptMs * rate) / 1000) * 100)
@@ -162,7 +194,8 @@ async function main(): Promise<void> {
         serial: { ...signInSerial, bcryptSharePercent: Math.round((bcryptMs / signInSerial.p50) * 100) },
         concurrent: { concurrency: SIGNIN_CONCURRENCY, ...signInLoad, bcryptSharePercent: share(signInLoad.rps) },
       },
-      refresh: { serial: refreshSerial, concurrent: { concurrency: CONCURRENCY, ...refreshLoad } },
+      refresh: { serial: refreshSerial, concurrent: { concurrency: CONCURRENCY, ...refreshLoad }, cpuPerRequest: cpu, idleCapacityEstimate: capacity },
+      loadAverageAtEnd: os.loadavg().map((l) => Math.round(l * 10) / 10),
     }
     mkdirSync(path.join(path.dirname(SELF), 'results'), { recursive: true })
     writeFileSync(path.join(path.dirname(SELF), 'results', 'auth.json'), JSON.stringify(results, null, 2) + '\n')
@@ -174,6 +207,9 @@ async function main(): Promise<void> {
         line(`sign-in (${SIGNIN_CONCURRENCY} clients)`, signInLoad) + `   bcrypt ${results.signIn.concurrent.bcryptSharePercent}% of server time`,
         line('refresh (1 client)', refreshSerial),
         line(`refresh (${CONCURRENCY} clients)`, refreshLoad),
+        `refresh CPU per request: server ${cpu.serverMs} ms, postgres ${cpu.postgresMs} ms, load generator ${cpu.loadgenMs} ms`,
+        `  → ${cores} idle cores would carry ≈ ${capacity.serverAndPostgres} refresh/s (≈ ${capacity.withLoadgenOnTheSameCores}/s with this load generator on them too)`,
+        `load average at the end: ${results.loadAverageAtEnd.join(' ')} (figures scale down on a busy machine)`,
         '',
       ].join('\n'),
     )
