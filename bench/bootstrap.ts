@@ -67,12 +67,14 @@ for (const target of targets) {
   const fresh: number[] = []
   const noop: number[] = []
   const forced: number[] = []
+  const steps = new Map<string, number[]>()
   for (let i = 0; i < runs; i++) {
     const { database, dispose } = await target.open()
     try {
       const first = await bootstrap(database)
       if (!first.applied) throw new Error('a fresh database should be bootstrapped')
       fresh.push(first.durationMs)
+      for (const step of first.steps) steps.set(step.name, [...(steps.get(step.name) ?? []), step.durationMs])
       for (let j = 0; j < 20; j++) noop.push((await bootstrap(database)).durationMs)
       forced.push((await bootstrap(database, { force: true })).durationMs)
     } finally {
@@ -83,4 +85,5 @@ for (const target of targets) {
   console.log(`  fresh bootstrap:  ${summary(fresh)}`)
   console.log(`  no-op (current):  ${summary(noop)}`)
   console.log(`  forced re-run:    ${summary(forced)}`)
+  console.log(`  fresh, per step:  ${[...steps].map(([name, values]) => `${name} ${median(values).toFixed(0)}`).join(', ')} (median ms)`)
 }

@@ -32,6 +32,8 @@ export interface BootstrapReport {
   durationMs: number
   /** What could not be done as Supabase does it (attributes the connecting role may not grant…). */
   warnings: string[]
+  /** Time per step when applied (empty for a no-op). */
+  steps: Array<{ name: string; durationMs: number }>
 }
 
 export interface BootstrapOptions {
@@ -105,7 +107,7 @@ export async function bootstrap(database: Database, options: BootstrapOptions = 
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10
   const installed = await bootstrapStatus(database)
   if (installed !== null && installed >= BOOTSTRAP_VERSION && !options.force) {
-    return { version: installed, previousVersion: installed, applied: false, durationMs: elapsed(), warnings: [] }
+    return { version: installed, previousVersion: installed, applied: false, durationMs: elapsed(), warnings: [], steps: [] }
   }
 
   const report = await database.transaction(async (tx) => {
@@ -114,14 +116,16 @@ export async function bootstrap(database: Database, options: BootstrapOptions = 
     const exists = await tx.query<{ present: boolean }>("SELECT to_regclass('_resolution.bootstrap') IS NOT NULL AS present")
     const previous = exists.rows[0]?.present ? await readVersion(tx) : null
     if (previous !== null && previous >= BOOTSTRAP_VERSION && !options.force) {
-      return { version: previous, previousVersion: previous, applied: false, warnings: [] as string[] }
+      return { version: previous, previousVersion: previous, applied: false, warnings: [] as string[], steps: [] as BootstrapReport['steps'] }
     }
     const capabilities = (await tx.query<Capabilities>(CAPABILITIES_QUERY)).rows[0]
     if (!capabilities) throw new Error('bootstrap: cannot read the attributes of the connecting role')
     const roleNames = SUPABASE_ROLES.map((r) => r.name)
     const existing = await tx.query<{ rolname: string }>('SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY($1::text[])', [roleNames])
     const context: StepContext = { capabilities, existingRoles: new Set(existing.rows.map((r) => r.rolname)), warnings: [] }
+    const steps: BootstrapReport['steps'] = []
     for (const step of BOOTSTRAP_STEPS) {
+      const stepStarted = performance.now()
       // One round trip per step: the statements are independent DO blocks and DDL.
       try {
         await tx.exec(step.statements(context).map((statement) => statement.replace(/;\s*$/, '') + ';').join('\n'))
@@ -129,6 +133,7 @@ export async function bootstrap(database: Database, options: BootstrapOptions = 
         const cause = error as Error
         throw Object.assign(new Error(`bootstrap step "${step.name}" failed: ${cause.message}`, { cause }), { code: (cause as { code?: string }).code })
       }
+      steps.push({ name: step.name, durationMs: Math.round((performance.now() - stepStarted) * 10) / 10 })
     }
     const recorded = await tx.query<{ warnings: string | null }>('SELECT current_setting($1, true) AS warnings', [WARNINGS_SETTING])
     context.warnings.push(...(recorded.rows[0]?.warnings ?? '').split('\n').filter(Boolean))
@@ -138,12 +143,12 @@ export async function bootstrap(database: Database, options: BootstrapOptions = 
        ON CONFLICT (version) DO UPDATE SET applied_at = now(), server_version = current_setting('server_version')`,
       [BOOTSTRAP_VERSION],
     )
-    return { version: Math.max(BOOTSTRAP_VERSION, previous ?? 0), previousVersion: previous, applied: true, warnings: context.warnings }
+    return { version: Math.max(BOOTSTRAP_VERSION, previous ?? 0), previousVersion: previous, applied: true, warnings: context.warnings, steps }
   })
 
   const result: BootstrapReport = { ...report, durationMs: elapsed() }
   if (result.applied) {
-    options.logger?.info({ version: result.version, previousVersion: result.previousVersion, durationMs: result.durationMs }, 'database bootstrapped')
+    options.logger?.info({ version: result.version, previousVersion: result.previousVersion, durationMs: result.durationMs, steps: result.steps }, 'database bootstrapped')
     for (const warning of result.warnings) options.logger?.warn({ warning }, 'bootstrap: degraded')
   }
   return result
