@@ -20,6 +20,7 @@ for (const target of targets()) {
       const report = await bootstrap(testDb.database)
       expect(report).toMatchObject({ version: BOOTSTRAP_VERSION, previousVersion: null, applied: true, warnings: [] })
       expect(report.durationMs).toBeGreaterThan(0)
+      expect(report.steps.map((s) => s.name)).toEqual(BOOTSTRAP_STEPS.map((s) => s.name))
       expect(await bootstrapStatus(testDb.database)).toBe(BOOTSTRAP_VERSION)
       const { rows } = await testDb.database.query<{ version: number; server_version: string }>('SELECT version, server_version FROM _resolution.bootstrap')
       expect(rows).toHaveLength(1)
