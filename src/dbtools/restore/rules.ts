@@ -6,6 +6,7 @@
  */
 import { ident } from '../../db/sql.ts'
 import { SUPABASE_ROLES } from '../../schema/sql/roles.ts'
+import { PGSODIUM_KEY_HOLDING_DDL } from '../../vault/pgsodium-keys.ts'
 import { applyEdits, insertAfter, rewriteGrantees, rewritePrivileges, tokenize } from './edit.ts'
 import type { Node } from './parse.ts'
 import { isSessionSetConfig, refKey, roleNames, setvalTarget, targetsOf, type ObjectRef } from './refs.ts'
@@ -121,10 +122,21 @@ export const RULES: Rule[] = [
     return skip(`extension ${extensionRef.name} belongs to the target; left as it is`)
   }),
 
+  rule('vault-keys', ({ type, node }, ctx) => {
+    if (type !== 'InsertStmt' && type !== 'CopyStmt') return undefined
+    const [target] = targetsOf(type, node)
+    if (!target || refKey(target) !== 'pgsodium.key' || ctx.extensionPresent('pgsodium') || ctx.relationExists('pgsodium.key')) return undefined
+    // Vault 0.2.x secrets decrypt only with these rows: keep them where `resolution vault import` reads them.
+    ctx.created.schemas.add('pgsodium')
+    ctx.created.relations.add('pgsodium.key')
+    ctx.created.relations.add('pgsodium.key_key_id_seq')
+    return { before: [PGSODIUM_KEY_HOLDING_DDL], reason: 'pgsodium.key rows kept in a holding table for `resolution vault import` (Vault 0.2.x secrets need them)' }
+  }),
+
   rule('extension-schema', ({ type, node }, ctx) => {
     for (const ref of targetsOf(type, node)) {
       const extension = ref.kind === 'extension' ? undefined : SCHEMA_EXTENSION.get(ref.schema)
-      if (extension && !ctx.extensionPresent(extension) && !ctx.facts.schemas.has(ref.schema)) {
+      if (extension && !ctx.extensionPresent(extension) && !ctx.schemaExists(ref.schema)) {
         return skip(`schema ${ref.schema} belongs to extension ${extension}, which is not available on the target`)
       }
     }
