@@ -3,6 +3,7 @@
  * (published at the JWKS endpoint). Every place that reads a token verifies it here.
  * @module
  */
+import { createHmac } from 'node:crypto'
 import * as jose from 'jose'
 import type { Config } from '../config/config.ts'
 import { HttpError } from '../errors.ts'
@@ -63,8 +64,23 @@ async function importKeys(config: Config): Promise<AsymmetricKey[]> {
   return out
 }
 
+const HS256_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url')
+
+/**
+ * HS256 signing with node:crypto: the same bytes jose produces, without a WebCrypto job per
+ * token (a refresh signs one token; this is a measurable share of its CPU). Verification stays
+ * with jose.
+ */
+function signHs256(claims: Claims, secret: string): string {
+  const input = `${HS256_HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`
+}
+
 export async function createJwtService(config: Config): Promise<JwtService> {
-  const secret = config.jwtSecret ? new TextEncoder().encode(config.jwtSecret) : undefined
+  // Imported once: jose would otherwise import a raw Uint8Array secret on every sign and verify.
+  const secret = config.jwtSecret
+    ? await crypto.subtle.importKey('raw', new TextEncoder().encode(config.jwtSecret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
+    : undefined
   const keys = await importKeys(config)
   const signer = keys.find((k) => k.signKey)
   if (!secret && keys.length === 0) throw new Error('JWT_SECRET: no JWT secret or JWT_KEYS configured')
@@ -74,8 +90,8 @@ export async function createJwtService(config: Config): Promise<JwtService> {
       if (signer?.signKey) {
         return new jose.SignJWT(claims).setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'JWT' }).sign(signer.signKey)
       }
-      if (!secret) throw new Error('JWT_KEYS holds no private key and JWT_SECRET is unset: cannot sign tokens')
-      return new jose.SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret)
+      if (!secret || !config.jwtSecret) throw new Error('JWT_KEYS holds no private key and JWT_SECRET is unset: cannot sign tokens')
+      return signHs256(claims, config.jwtSecret)
     },
 
     async verify(token, options = {}) {

@@ -154,3 +154,18 @@ describe('tokens and hashes', () => {
     expect(verifierMatches('short', 'short', 'plain')).toBe(false)
   })
 })
+
+describe('HS256 signing', () => {
+  it('produces exactly the token jose produces, and jose verifies it', async () => {
+    const { createJwtService } = await import('../../src/auth/jwt.ts')
+    const jose = await import('jose')
+    const secret = 'a-secret-of-at-least-32-characters-long'
+    const jwt = await createJwtService(loadConfig({ JWT_SECRET: secret }))
+    const claims = { sub: 'x', unicode: 'é ✓', nested: { a: [1, 2] }, exp: Math.floor(Date.now() / 1000) + 60 }
+    const mine = await jwt.sign(claims)
+    const reference = await new jose.SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(secret))
+    expect(mine).toBe(reference)
+    expect((await jose.jwtVerify(mine, new TextEncoder().encode(secret))).payload).toEqual(claims)
+    await expect(jose.jwtVerify(mine, new TextEncoder().encode(secret + 'x'))).rejects.toThrow()
+  })
+})
