@@ -12,6 +12,7 @@ import { rateLimitKey } from './request.ts'
 export class TokenBucket {
   private readonly buckets = new Map<string, { tokens: number; at: number }>()
   private readonly ratePerMs: number
+  private lastEviction = 0
 
   constructor(
     readonly limit: number,
@@ -28,7 +29,12 @@ export class TokenBucket {
     const bucket = this.buckets.get(key) ?? { tokens: this.limit, at: now }
     bucket.tokens = Math.min(this.limit, bucket.tokens + (now - bucket.at) * this.ratePerMs)
     bucket.at = now
-    if (this.buckets.size > 10_000) this.evictFull(now)
+    // Many distinct keys (IPs): sweep refilled buckets, at most once a second so a flood of new
+    // keys cannot turn every request into a full scan.
+    if (this.buckets.size > 10_000 && now - this.lastEviction > 1000) {
+      this.lastEviction = now
+      this.evictFull(now)
+    }
     if (bucket.tokens < 1) {
       this.buckets.set(key, bucket)
       return false
