@@ -92,6 +92,13 @@ COPY public.things (id, name, name_len) FROM stdin;
     // Roles are cluster-wide on a server: leave none behind.
     await db.exec(`DROP TABLE public.things; DROP ROLE ${reader}`)
   })
+
+  it('warns when a file switches databases (pg_dumpall), and restores into the connected one', async () => {
+    const summary = await restore(ctx().database, [tempFile('all.sql', '\\connect template1\nSELECT 1;\n\\connect postgres\nCREATE TABLE public.from_all (id int);\n')])
+    expect(summary.warnings.some((w) => w.includes('connects to more than one database'))).toBe(true)
+    const { rows } = await ctx().database.query("SELECT to_regclass('public.from_all') IS NOT NULL AS present")
+    expect(rows[0]!.present).toBe(true)
+  })
 })
 
 it('the progress bar draws only on a terminal', async () => {

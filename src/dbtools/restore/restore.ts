@@ -106,6 +106,9 @@ async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: Sa
         throw withFile(error, source.name)
       }
       record({ action: 'skip', line: item.line, sql: `${item.command} ${item.args}`, notes: [note] })
+      if ((item.command === '\\connect' || item.command === '\\c') && summary.decisions.filter((d) => d.excerpt.startsWith(item.command)).length === 2) {
+        summary.warnings.push(`${source.name} connects to more than one database (a pg_dumpall file?); everything was restored into the connected database`)
+      }
       continue
     }
     const planned = sanitizeStatement({ type: item.type, node: item.node, sql: item.sql, line: item.line }, ctx)
