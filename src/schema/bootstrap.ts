@@ -1,7 +1,7 @@
 /**
  * Makes any PostgreSQL 15+ (plain, RDS-like, Supabase) or PGlite database Supabase-shaped: the
- * roles, the service schemas, `auth` as current Supabase Auth has it, `vault.secrets`, and the
- * API roles' privileges on `public`.
+ * roles, the service schemas, `auth` as current Supabase Auth has it, `vault.secrets`, a minimal
+ * `storage`, and the API roles' privileges on `public`. See ./README.md.
  *
  * Versioned: when `_resolution.bootstrap` already records BOOTSTRAP_VERSION the whole call is one
  * cheap query. Otherwise every step runs in ONE transaction under an advisory lock, and each
@@ -11,13 +11,12 @@
  */
 import type { Database, Queryable } from '../db/types.ts'
 import type { Logger } from '../logger.ts'
-import { authStatements } from './sql/auth.ts'
-import { CAPABILITIES_QUERY, planRoles, type Capabilities } from './sql/roles.ts'
-import { grantStatements, REALTIME_PUBLICATION, schemaStatements } from './sql/schemas.ts'
-import { VAULT_ACCESS_WARNING, VAULT_SECRETS } from './sql/vault.ts'
-import { STORAGE_TABLES, storageStatements } from './sql/storage.ts'
-import { SUPABASE_ROLES } from './sql/roles.ts'
 import { ensurePrivilege, ensureTable, schemaAccessWarning, WARNINGS_SETTING } from './ddl.ts'
+import { authStatements } from './sql/auth.ts'
+import { CAPABILITIES_QUERY, planRoles, SUPABASE_ROLES, type Capabilities } from './sql/roles.ts'
+import { grantStatements, REALTIME_PUBLICATION, schemaStatements } from './sql/schemas.ts'
+import { STORAGE_TABLES, storageStatements } from './sql/storage.ts'
+import { VAULT_ACCESS_WARNING, VAULT_SECRETS } from './sql/vault.ts'
 
 /** Bump when a step changes; databases at a lower version re-run every (idempotent) step. */
 export const BOOTSTRAP_VERSION = 2
