@@ -124,7 +124,9 @@ async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: Sa
       } else if (item.type === 'InsertStmt') addRows(summary, tableOf(item), item.valuesRows ?? item.node.selectStmt?.SelectStmt?.valuesLists?.length ?? 0)
       continue
     }
+    if (item.kind === 'copy') progress.copying(item.stats)
     await execute(tx, item, planned, source.name, summary)
+    progress.copying(undefined)
     if (!ctx.options.transaction) await tx.exec('COMMIT; BEGIN')
   }
 }
