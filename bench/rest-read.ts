@@ -221,7 +221,7 @@ async function main(): Promise<void> {
         const servers = { baseline: await startChild('baseline', db, items), resolution: await startChild('resolution', db, items) }
         try {
           for (let round = 0; round < ROUNDS; round++) {
-            for (const kind of ['baseline', 'resolution'] as const) rounds[kind]!.push(await measure(servers[kind].port, scenario, token, ids, '/rest/v1'))
+            for (const kind of (process.env.BENCH_ORDER === 'resolution-first' ? ['resolution', 'baseline'] as const : ['baseline', 'resolution'] as const)) rounds[kind]!.push(await measure(servers[kind].port, scenario, token, ids, '/rest/v1'))
           }
         } finally {
           await servers.baseline.stop()

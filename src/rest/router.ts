@@ -16,14 +16,14 @@ import { runRead, type RestResult } from './actions/read.ts'
 import { parseBody } from './body.ts'
 import type { RestConfig } from './config.ts'
 import { restPrincipal, sessionOptions } from './context.ts'
-import { fromPgError, invalidPreferences, schemaCacheNotLoaded } from './errors.ts'
+import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded } from './errors.ts'
 import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
 import type { ApiRequest } from './parse/types.ts'
 import { planCall } from './plan/call-plan.ts'
 import { planMutation } from './plan/mutate-plan.ts'
-import { planRead } from './plan/read-plan.ts'
-import { getSchemaCache, type SchemaCache } from './schema-cache/index.ts'
+import { findRelation, planRead } from './plan/read-plan.ts'
+import { getSchemaCache, relationKey, type SchemaCache } from './schema-cache/index.ts'
 import { ensureSchemaListener } from './schema-cache/listener.ts'
 
 export interface RestOptions {
@@ -49,6 +49,7 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, rest: Rest
   const planOptions = { maxRows: rest.maxRows, aggregatesEnabled: rest.aggregatesEnabled }
   const { target, method } = request
   if (request.preferences.handling === 'strict' && request.preferences.invalid.length) throw invalidPreferences(request.preferences.invalid)
+  if (method === 'OPTIONS') return { readOnly: true, run: async () => ({ status: 200, headers: { Allow: allowedMethods(request, cache) } }) }
   if (target.kind === 'root') {
     if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'PGRST117', `Unsupported HTTP method: ${method}`)
     return { readOnly: true, run: async () => openApiDocument(cache, request.schema, services, rest) }
@@ -63,6 +64,24 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, rest: Rest
   }
   const mutation = planMutation(request, cache, body, { ...planOptions, safeUpdate: rest.safeUpdate })
   return { readOnly: false, run: () => runMutation(mutation, rest) }
+}
+
+/** `Allow` for OPTIONS: what the relation or function accepts (PostgREST's answer). */
+function allowedMethods(request: ApiRequest, cache: SchemaCache): string {
+  const { target, schema } = request
+  if (target.kind === 'root') return 'OPTIONS,GET,HEAD'
+  if (target.kind === 'routine') {
+    const overloads = cache.routines.get(relationKey(schema, target.name)) ?? []
+    if (overloads.length === 0) throw invalidPath()
+    return overloads.every((r) => r.volatility === 'volatile') ? 'OPTIONS,POST' : 'OPTIONS,GET,HEAD,POST'
+  }
+  const relation = findRelation(cache, schema, target.name)
+  const methods = ['OPTIONS', 'GET', 'HEAD']
+  if (relation.insertable) methods.push('POST')
+  if (relation.insertable && relation.updatable) methods.push('PUT')
+  if (relation.updatable) methods.push('PATCH')
+  if (relation.deletable) methods.push('DELETE')
+  return methods.join(',')
 }
 
 export function restRouter(services: Services, options: RestOptions = {}): Hono {
@@ -85,6 +104,7 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
         prefer: c.req.raw.headers.get('prefer') ? [c.req.raw.headers.get('prefer')!] : [],
         acceptProfile: c.req.header('accept-profile'),
         contentProfile: c.req.header('content-profile'),
+        range: c.req.header('range'),
       },
       schemas: services.config.dbSchemas,
     })

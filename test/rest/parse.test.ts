@@ -140,6 +140,13 @@ describe('api request', () => {
     expect(errorOf(() => request('', { method: 'TRACE' }))).toMatchObject({ status: 405, body: { code: 'PGRST117' } })
   })
 
+  it('intersects a Range header with limit and offset', () => {
+    expect(request('', { headers: { range: '0-9' } }).ranges).toEqual([{ path: [], limit: 10 }])
+    expect(request('limit=5&offset=2', { headers: { range: '3-' } }).ranges).toEqual([{ path: [], limit: 4, offset: 3 }])
+    expect(request('', { headers: { range: 'bogus' } }).ranges).toEqual([])
+    expect(errorOf(() => request('', { headers: { range: '5-2' } })).status).toBe(416)
+  })
+
   it('keeps RPC query parameters for the planner', () => {
     const r = request('a=1&b=eq.2&order=a', { path: '/rpc/f' })
     expect(r.target).toEqual({ kind: 'routine', name: 'f' })

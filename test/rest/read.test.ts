@@ -135,6 +135,10 @@ describeEachDatabase('REST reads', (ctx) => {
     expect(await past.json()).toMatchObject({ code: 'PGRST103', message: 'Requested range not satisfiable' })
     const range = await rest.fetch('/messages?select=id&order=id&limit=2&offset=1')
     expect(range.headers.get('content-range')).toBe('1-2/*')
+    const header = await rest.fetch('/messages?select=id&order=id', { headers: { Range: '1-2', Prefer: 'count=exact' } })
+    expect(header.status).toBe(206)
+    expect(header.headers.get('content-range')).toBe('1-2/4')
+    expect(await header.json()).toEqual([{ id: 2 }, { id: 3 }])
   })
 
   it('answers .single() with 406 PGRST116 unless exactly one row', async () => {

@@ -22,12 +22,14 @@ export interface RawRequest {
     prefer?: string[]
     acceptProfile?: string
     contentProfile?: string
+    /** `Range: 0-9` (items), intersected with limit/offset. */
+    range?: string
   }
   /** Exposed schemas; the first is the default. */
   schemas: string[]
 }
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'PUT'] as const
+const METHODS = ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'PUT', 'OPTIONS'] as const
 
 function target(path: string): Target {
   const parts = path.split('/').filter((p) => p !== '')
@@ -139,5 +141,22 @@ export function parseApiRequest(raw: RawRequest): ApiRequest {
     const { path, field } = parseFilterKey(key)
     request.filters.push({ path, condition: parseFilter(field, value) })
   }
+  if (raw.headers.range && readLike && RANGE_HEADER.test(raw.headers.range)) applyRangeHeader(raw.headers.range, range([]))
   return request
+}
+
+/** `Range: a-b` / `a-` narrows the top-level limit/offset (PostgREST intersects them). */
+const RANGE_HEADER = /^\s*(?:items=)?(\d{1,15})-(\d{0,15})\s*$/
+
+function applyRangeHeader(header: string, top: { limit?: number; offset?: number }): void {
+  // A Range it cannot read is ignored, as PostgREST does (the caller checks the shape).
+  const m = RANGE_HEADER.exec(header)!
+  const from = Number(m[1])
+  const to = m[2] === '' ? undefined : Number(m[2])
+  if (to !== undefined && to < from) throw invalidRange('The Range header asks for a range that ends before it starts.')
+  const offset = Math.max(top.offset ?? 0, from)
+  let end = to === undefined ? undefined : to + 1
+  if (top.limit !== undefined) end = Math.min(end ?? Infinity, (top.offset ?? 0) + top.limit)
+  top.offset = offset || undefined
+  if (end !== undefined) top.limit = Math.max(0, end - offset)
 }

@@ -107,7 +107,7 @@ export type Target =
   | { kind: 'root' }
 
 export interface ApiRequest {
-  method: 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'DELETE' | 'PUT'
+  method: 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'DELETE' | 'PUT' | 'OPTIONS'
   target: Target
   schema: string
   /** Whether `select=` was given (mutations return nothing selectable without it). */
