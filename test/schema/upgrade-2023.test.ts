@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bootstrap } from '../../src/schema/bootstrap.ts'
 import { AUTH_TABLES } from '../../src/schema/sql/auth.ts'
 import { openTestDatabase, targets, type TestDatabase } from '../support/databases.ts'
-import { auth2023Statements, copyBlocks, DATA_2025, SEED_2024, seedInserts } from './dump-fixtures.ts'
+import { auth2023Statements, copyBlocks, DATA_2025, readFixture, SEED_2024, seedInserts } from './dump-fixtures.ts'
+
+const GLOBALS = 'supabase_cli__apps_cli-go_internal_utils_templates_globals.sql'
 
 const OLD_USER = '11111111-2222-4333-8444-555555555555'
 
@@ -96,3 +98,28 @@ for (const target of targets()) {
     })
   })
 }
+
+describe('bootstrap after the Supabase CLI role set (globals.sql) [pglite]', () => {
+  // Roles are cluster-wide, so only a private PGlite cluster may run the fixture's CREATE ROLEs.
+  let testDb: TestDatabase & { dispose: () => Promise<void> }
+  beforeAll(async () => {
+    testDb = await openTestDatabase('pglite', { bootstrapped: false })
+    // PostgreSQL 16+ (PGlite is 18) lets only the grantor's admins say GRANTED BY; the memberships are the same without it.
+    await testDb.database.exec(readFixture(GLOBALS).replaceAll(/ GRANTED BY \w+/g, ''))
+  }, 120_000)
+  afterAll(() => testDb?.dispose(), 60_000)
+
+  it('keeps every role as the fixture made it and warns about nothing', async () => {
+    const roles = async () =>
+      (
+        await testDb.database.query(`SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolcanlogin, r.rolbypassrls, r.rolreplication, r.rolconfig::text AS config,
+          (SELECT string_agg(g.rolname, ',' ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid) AS groups
+          FROM pg_roles r WHERE r.rolname !~ '^pg_' ORDER BY 1`)
+      ).rows
+    const before = await roles()
+    const report = await bootstrap(testDb.database)
+    expect(report).toMatchObject({ applied: true, warnings: [] })
+    expect(await roles()).toEqual(before)
+    expect(before.find((r) => r.rolname === 'supabase_admin')).toMatchObject({ rolsuper: true, rolcanlogin: true })
+  })
+})
