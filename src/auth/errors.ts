@@ -45,6 +45,11 @@ export type AuthErrorCode =
   | 'payload_too_large'
   | 'not_found'
   | 'no_api_key'
+  | 'manual_linking_disabled'
+  | 'saml_provider_disabled'
+  | 'mfa_totp_enroll_not_enabled'
+  | 'web3_provider_disabled'
+  | 'provider_disabled'
   | 'invalid_api_key'
 
 /** Marks an HttpError whose body must be rendered in the auth shapes. */

@@ -21,6 +21,7 @@ import { recover } from './handlers/recover.ts'
 import { resend } from './handlers/resend.ts'
 import { signup } from './handlers/signup.ts'
 import { token } from './handlers/token.ts'
+import { authorize, manualLinkingDisabled, mfaDisabled, samlDisabled } from './handlers/unsupported.ts'
 import { getUser, reauthenticate, updateCurrentUser } from './handlers/user.ts'
 import { verifyGet, verifyPost } from './handlers/verify.ts'
 import { requireAdmin, requireApiKey, requireUser } from './middleware.ts'
@@ -65,6 +66,13 @@ export function authRouter(services: Services): Hono<AuthEnv> {
   app.put('/user', keyed, user, h(updateCurrentUser))
   app.post('/logout', keyed, user, h(logout))
   app.get('/reauthenticate', keyed, user, h(reauthenticate))
+
+  // Not offered here; answered as GoTrue answers with these features off.
+  app.get('/authorize', h(authorize))
+  app.get('/user/identities/authorize', keyed, user, manualLinkingDisabled)
+  app.delete('/user/identities/:id', keyed, user, manualLinkingDisabled)
+  app.post('/sso', keyed, samlDisabled)
+  app.post('/factors', keyed, user, mfaDisabled)
 
   app.post('/invite', keyed, adminOnly, h(invite))
   app.post('/admin/generate_link', keyed, adminOnly, h(generateLink))

@@ -228,6 +228,19 @@ describeEachDatabase('auth sessions', (ctx) => {
     for (const name of ['x-supabase-api-version', 'x-total-count', 'link']) expect(exposed).toContain(name)
   })
 
+  it('answers features it does not offer the way GoTrue does with them off', async () => {
+    const client = h.client()
+    await client.auth.signUp({ email: uniqueEmail('features'), password: 'secret123' })
+    const link = await client.auth.linkIdentity({ provider: 'github', options: { skipBrowserRedirect: true } })
+    expect(link.error).toMatchObject({ status: 404, code: 'manual_linking_disabled', message: 'Manual linking is disabled' })
+    const sso = await client.auth.signInWithSSO({ domain: 'example.com' })
+    expect(sso.error).toMatchObject({ status: 404, code: 'saml_provider_disabled', message: 'SAML 2.0 is disabled' })
+    const mfa = await client.auth.mfa.enroll({ factorType: 'totp' })
+    expect(mfa.error).toMatchObject({ status: 422, code: 'mfa_totp_enroll_not_enabled' })
+    const web3 = await h.raw('/token?grant_type=web3', { method: 'POST', json: {} })
+    expect(await web3.json()).toMatchObject({ error_code: 'web3_provider_disabled', msg: 'Web3 provider is disabled' })
+  })
+
   it('requires a valid apikey', async () => {
     const none = await fetch(`${h.app.url}/auth/v1/settings`)
     expect(none.status).toBe(401)

@@ -12,6 +12,7 @@ import { limitByIp } from '../rate-limit.ts'
 import { refreshSession } from '../refresh.ts'
 import { clientIp, readBody, str, userAgent } from '../request.ts'
 import { issueSession } from '../sign-in.ts'
+import { unsupportedGrant } from './unsupported.ts'
 import { sessionJson } from '../tokens.ts'
 import { userJson } from '../user-json.ts'
 import { validatePhone } from '../validate.ts'
@@ -30,7 +31,7 @@ export async function token(c: AuthContext, deps: AuthDeps): Promise<Response> {
     case 'pkce':
       return pkceGrant(c, deps)
     default:
-      throw validationFailed('unsupported_grant_type')
+      return unsupportedGrant(grant)
   }
 }
 
