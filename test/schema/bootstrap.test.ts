@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLogger } from '../../src/logger.ts'
 import { BOOTSTRAP_STEPS, BOOTSTRAP_VERSION, bootstrap, bootstrapStatus } from '../../src/schema/bootstrap.ts'
 import { openTestDatabase, targets, type TestDatabase } from '../support/databases.ts'
 
@@ -113,6 +114,24 @@ for (const target of targets()) {
         expect(rows[0]).toEqual({ schema: 'public', nonce_default: expect.stringMatching(/^(public\.)?gen_random_bytes\(16\)$/) })
         const inserted = await other.database.query<{ n: number }>("INSERT INTO vault.secrets (secret) VALUES ('x') RETURNING length(nonce) AS n")
         expect(inserted.rows[0]!.n).toBe(16)
+      } finally {
+        await other.dispose()
+      }
+    }, 60_000)
+
+    it('treats a _resolution schema made by someone else (the auth outbox) as not bootstrapped, and logs what it did', async () => {
+      const other = await openTestDatabase(target, { bootstrapped: false })
+      try {
+        await other.database.exec('CREATE SCHEMA _resolution; CREATE TABLE _resolution.auth_outbox (id bigserial PRIMARY KEY)')
+        expect(await bootstrapStatus(other.database)).toBeNull()
+        const lines: Array<Record<string, unknown>> = []
+        const logger = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line)) })
+        const report = await bootstrap(other.database, { logger })
+        expect(report.applied).toBe(true)
+        expect(lines).toEqual([expect.objectContaining({ level: 'info', msg: 'database bootstrapped', version: BOOTSTRAP_VERSION, steps: report.steps })])
+        lines.length = 0
+        await bootstrap(other.database, { logger })
+        expect(lines).toEqual([])
       } finally {
         await other.dispose()
       }

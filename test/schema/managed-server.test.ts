@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgDatabase } from '../../src/db/pg-driver.ts'
+import { createLogger } from '../../src/logger.ts'
 import { db, withSession } from '../../src/db/session.ts'
 import type { Database } from '../../src/db/types.ts'
 import { bootstrap } from '../../src/schema/bootstrap.ts'
@@ -98,8 +99,11 @@ describe.skipIf(!adminUrl)('bootstrap as a non-superuser master role [postgres]'
     const columns = async () =>
       (await database.query("SELECT attrelid::regclass::text || '.' || attname AS c FROM pg_attribute WHERE attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'auth'::regnamespace) AND attnum > 0 ORDER BY 1")).rows
     const before = await columns()
-    const report = await bootstrap(database)
+    const logged: Array<Record<string, unknown>> = []
+    const report = await bootstrap(database, { logger: createLogger('info', { write: (line: string) => logged.push(JSON.parse(line)) }) })
     expect(report.applied).toBe(true)
+    // Each warning is also logged once, at warn level.
+    expect(logged.filter((l) => l.level === 'warn').map((l) => l.warning)).toEqual(report.warnings)
     expect(report.warnings).toEqual(
       expect.arrayContaining([
         'column auth.users.is_anonymous is missing and the connecting role does not own the table',
