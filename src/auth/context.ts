@@ -8,6 +8,7 @@ import type { Claims } from './jwt.ts'
 import type { AuthConfig } from '../config/config.ts'
 import type { Queryable } from '../db/types.ts'
 import type { Services } from '../services.ts'
+import { disableBcryptWorkers } from './bcrypt-pool.ts'
 import { createMailer, type Mailer } from './mailer.ts'
 import type { UserRow } from './models/user.ts'
 import { createLimiters, type AuthLimiters } from './rate-limit.ts'
@@ -22,6 +23,8 @@ export interface AuthDeps {
 }
 
 export function createAuthDeps(services: Services): AuthDeps {
+  // One request at a time per Lambda instance: bcrypt threads would only cost memory there.
+  if (services.lambda) disableBcryptWorkers()
   const mailer = createMailer(services.config, services.logger, { lambda: services.lambda })
   return {
     services,

@@ -4,6 +4,7 @@
  * @module
  */
 import bcrypt from 'bcryptjs'
+import { bcryptCompare, bcryptHash } from './bcrypt-pool.ts'
 import type { AuthConfig } from '../config/config.ts'
 import { authError, validationFailed } from './errors.ts'
 
@@ -14,7 +15,7 @@ export const BCRYPT_COST = 10
 export async function hashPassword(password: string): Promise<string> {
   // bcryptjs writes `$2b$`; the algorithm is the same for ≤72 bytes, and `$2a$` is what GoTrue writes.
   const salt = (await bcrypt.genSalt(BCRYPT_COST)).replace(/^\$2b\$/, '$2a$')
-  return bcrypt.hash(password, salt)
+  return bcryptHash(password, salt)
 }
 
 const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/
@@ -22,7 +23,7 @@ const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/
 /** Whether `password` matches a stored hash. `''`/NULL (no password) and unknown schemes never match. */
 export async function verifyPassword(password: string, stored: string | null | undefined): Promise<boolean> {
   if (!stored || !BCRYPT_HASH.test(stored)) return false
-  return bcrypt.compare(password, stored.replace(/^\$2y\$/, '$2a$'))
+  return bcryptCompare(password, stored.replace(/^\$2y\$/, '$2a$'))
 }
 
 /** Whether a hash an admin hands in (`password_hash`) is one we can verify later. */

@@ -169,3 +169,18 @@ describe('HS256 signing', () => {
     await expect(jose.jwtVerify(mine, new TextEncoder().encode(secret + 'x'))).rejects.toThrow()
   })
 })
+
+describe('bcrypt off the event loop', () => {
+  it('hashes and compares in worker threads while the event loop stays responsive', async () => {
+    const { bcryptCompare, bcryptHash, bcryptWorkers } = await import('../../src/auth/bcrypt-pool.ts')
+    expect(bcryptWorkers()).toBeGreaterThan(0)
+    const hash = await bcryptHash('pooled-pass', '$2a$10$B2HKSLY1HMcXvFo2BxEjce')
+    expect(hash).toMatch(/^\$2a\$10\$B2HKSLY1HMcXvFo2BxEjce.{31}$/)
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 5)
+    const results = await Promise.all([bcryptCompare('pooled-pass', hash), bcryptCompare('wrong', hash), bcryptCompare('pooled-pass', hash)])
+    clearInterval(timer)
+    expect(results).toEqual([true, false, true])
+    expect(ticks).toBeGreaterThan(3) // timers kept firing during ~200 ms of bcrypt work
+  })
+})
