@@ -76,6 +76,15 @@ describeEachDatabase('REST reads', (ctx) => {
     ])
   })
 
+  it('ORs embed existence checks and filters inside embeds with or=', async () => {
+    const either = await rest.anon.from('channels').select('id,channel_details(id),messages!inner(id)').or('channel_details.not.is.null,id.eq.3').order('id')
+    expect(either.data?.map((r) => r.id)).toEqual([1, 2, 3])
+    const embeddedOr = await rest.anon.from('channels').select('id,messages(id)').or('id.eq.3,id.eq.1', { referencedTable: 'messages' }).order('id').order('id', { referencedTable: 'messages' })
+    expect(embeddedOr.data).toEqual([{ id: 1, messages: [{ id: 1 }] }, { id: 2, messages: [] }, { id: 3, messages: [{ id: 3 }] }])
+    const nested = await rest.anon.from('users').select('username').or('and(status.eq.OFFLINE,username.eq.kiwicopple),not.or(username.neq.supabot,status.neq.ONLINE)').order('username')
+    expect(nested.data).toEqual([{ username: 'kiwicopple' }, { username: 'supabot' }])
+  })
+
   it('filters on embed existence with is.null and orders by a to-one column', async () => {
     const missing = await rest.anon.from('channels').select('id,channel_details()').is('channel_details', null)
     expect(missing.data).toEqual([{ id: 3 }])

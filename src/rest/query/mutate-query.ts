@@ -42,24 +42,27 @@ function mutationSql(plan: MutatePlan, params: Params, alias: string): string {
     return `UPDATE ${target} SET ${sets} FROM json_populate_record(${rowType}, ${body}::json) AS pgrst_body${where()}`
   }
   // Insert / upsert.
-  const body = params.add(JSON.stringify(plan.payload))
-  const columnList = plan.columns.map(ident).join(', ')
-  let values: string
-  if (plan.missingDefault) {
-    // A key absent from an object takes the column default (catalog text), not NULL.
-    const exprs = plan.columns.map((c) => {
-      const column = plan.relation.columnsByName.get(c)
-      const def = column?.default ?? (column?.identity ? `nextval(pg_get_serial_sequence(${params.add(qualified(plan.relation.schema, plan.relation.name))}, ${params.add(c)}))` : 'NULL')
-      return `CASE WHEN pgrst_elem.value::jsonb ? ${params.add(c)} THEN (json_populate_record(${rowType}, pgrst_elem.value)).${ident(c)} ELSE ${def} END`
-    })
-    values = `SELECT ${exprs.join(', ')} FROM json_array_elements(${body}::json) AS pgrst_elem`
+  const rowCount = Array.isArray(plan.payload) ? plan.payload.length : 1
+  let sql: string
+  if (plan.columns.length === 0) {
+    // `{}` is one row of defaults; `[{}, {}]` one per object; `[]` none.
+    sql = rowCount === 1 ? `INSERT INTO ${target} DEFAULT VALUES` : `INSERT INTO ${target} SELECT FROM json_array_elements(${params.add(JSON.stringify(plan.payload))}::json)`
   } else {
-    values = `SELECT ${plan.columns.map((c) => `pgrst_rows.${ident(c)}`).join(', ')} FROM json_populate_recordset(${rowType}, ${body}::json) AS pgrst_rows`
-  }
-  let sql = plan.columns.length ? `INSERT INTO ${target} (${columnList}) ${values}` : `INSERT INTO ${target} DEFAULT VALUES`
-  if (plan.columns.length === 0 && Array.isArray(plan.payload) && plan.payload.length !== 1) {
-    // `[{}, {}]`: one row of defaults per object.
-    sql = `INSERT INTO ${target} SELECT FROM json_array_elements(${body}::json)`
+    const body = params.add(JSON.stringify(plan.payload))
+    const columnList = plan.columns.map(ident).join(', ')
+    let values: string
+    if (plan.missingDefault) {
+      // A key absent from an object takes the column default (catalog text), not NULL.
+      const exprs = plan.columns.map((c) => {
+        const column = plan.relation.columnsByName.get(c)
+        const def = column?.default ?? (column?.identity ? `nextval(pg_get_serial_sequence(${params.add(qualified(plan.relation.schema, plan.relation.name))}, ${params.add(c)}))` : 'NULL')
+        return `CASE WHEN pgrst_elem.value::jsonb ? ${params.add(c)} THEN (json_populate_record(${rowType}, pgrst_elem.value)).${ident(c)} ELSE ${def} END`
+      })
+      values = `SELECT ${exprs.join(', ')} FROM json_array_elements(${body}::json) AS pgrst_elem`
+    } else {
+      values = `SELECT ${plan.columns.map((c) => `pgrst_rows.${ident(c)}`).join(', ')} FROM json_populate_recordset(${rowType}, ${body}::json) AS pgrst_rows`
+    }
+    sql = `INSERT INTO ${target} (${columnList}) ${values}`
   }
   if (plan.upsert) {
     const conflict = plan.upsert.onConflict.map(ident).join(', ')
