@@ -93,6 +93,33 @@ COPY public.things (id, name, name_len) FROM stdin;
     await db.exec(`DROP TABLE public.things; DROP ROLE ${reader}`)
   })
 
+  it("a full dump's auth.users is kept as the target has it, but the user's own trigger on it is restored", async () => {
+    const db = ctx().database
+    const dump = `CREATE TABLE IF NOT EXISTS auth.users (
+    instance_id uuid,
+    id uuid NOT NULL,
+    email character varying(255)
+);
+ALTER TABLE ONLY auth.users ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+CREATE INDEX users_instance_id_idx ON auth.users USING btree (instance_id);
+CREATE TABLE public.profiles_kept (id uuid PRIMARY KEY, email text);
+CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+  INSERT INTO public.profiles_kept (id, email) VALUES (NEW.id, NEW.email);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();
+`
+    const summary = await restore(db, [tempFile('full-auth.sql', dump)])
+    const skipped = summary.decisions.filter((d) => d.action === 'skip').map((d) => d.line)
+    expect(skipped).toEqual(expect.arrayContaining([1, 6, 7]))
+    expect(skipped).not.toContain(14)
+    await db.exec("INSERT INTO auth.users (id, email, instance_id, aud, role) VALUES ('00000000-0000-0000-0000-0000000000aa', 'new@example.com', '00000000-0000-0000-0000-000000000000', 'authenticated', 'authenticated')")
+    const { rows } = await db.query('SELECT email FROM public.profiles_kept')
+    expect(rows).toEqual([{ email: 'new@example.com' }])
+    await db.exec("DELETE FROM auth.users WHERE id = '00000000-0000-0000-0000-0000000000aa'; DROP TRIGGER on_auth_user_created ON auth.users")
+  })
+
   it('warns when a file switches databases (pg_dumpall), and restores into the connected one', async () => {
     const summary = await restore(ctx().database, [tempFile('all.sql', '\\connect template1\nSELECT 1;\n\\connect postgres\nCREATE TABLE public.from_all (id int);\n')])
     expect(summary.warnings.some((w) => w.includes('connects to more than one database'))).toBe(true)

@@ -228,7 +228,12 @@ export const RULES: Rule[] = [
       if (target.kind === 'relation') ctx.keptExisting.add(refKey(target))
       return skip(`${show(target)} already exists on the target (made by the bootstrap); kept the target's definition`)
     }
-    if (ATTACHED.has(type) && ctx.keptExisting.has(refKey(target))) return skip(`${show(target)} was kept as the target has it; the dump's ${describe(type, node)} is not applied`)
+    // A user's own trigger or policy on a Supabase table (on_auth_user_created …) is their logic: it
+    // is restored; the table's own constraints, indexes and settings stay the target's.
+    const userLogic =
+      (type === 'CreateTrigStmt' && !ctx.facts.triggers.has(`${refKey(target)}.${node.trigname}`)) ||
+      (type === 'CreatePolicyStmt' && !ctx.facts.policies.has(`${refKey(target)}.${node.policy_name}`))
+    if (ATTACHED.has(type) && ctx.keptExisting.has(refKey(target)) && !userLogic) return skip(`${show(target)} was kept as the target has it; the dump's ${describe(type, node)} is not applied`)
     if (ATTACHED.has(type) && managed && ctx.preExisting(target)) {
       if (type === 'IndexStmt' && node.idxname && ctx.facts.relations.has(key(target.schema, node.idxname))) return skip(`index ${target.schema}.${node.idxname} already exists on the target`)
       if (type === 'CreateTrigStmt' && ctx.facts.triggers.has(`${refKey(target)}.${node.trigname}`)) return skip(`trigger ${node.trigname} on ${show(target)} already exists on the target`)
