@@ -64,6 +64,13 @@ describeEachDatabase('REST writes', (ctx) => {
     expect(gone.count).toBe(0)
   })
 
+  it('treats PATCH with an empty object as a no-op', async () => {
+    const { status, data, error } = await rest.service.from('hotel').update({}).eq('id', 2).select()
+    expect(error).toBeNull()
+    expect(status).toBe(200)
+    expect(data).toEqual([])
+  })
+
   it('refuses PATCH and DELETE without a filter (safeupdate)', async () => {
     const del = await rest.service.from('hotel').delete()
     expect(del.status).toBe(400)

@@ -31,6 +31,11 @@ function locationHeader(plan: MutatePlan, raw: string | null): string | undefine
 
 export async function runMutation(plan: MutatePlan, policy: TxPolicy): Promise<RestResult> {
   const { preferences, media } = plan.request
+  if (plan.kind === 'update' && plan.columns.length === 0) {
+    // PATCH with `{}` changes nothing and runs nothing, as in PostgREST.
+    const representation = plan.returning === 'representation'
+    return representation ? { status: 200, headers: { 'Content-Type': JSON_TYPE, 'Content-Range': '*/*' }, body: '[]' } : { status: 204, headers: { 'Content-Range': '*/*' } }
+  }
   const single = media.kind === 'object'
   const representation = plan.returning === 'representation'
   const strict = preferences.handling === 'strict'
