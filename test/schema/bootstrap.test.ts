@@ -138,7 +138,7 @@ for (const target of targets()) {
     }, 60_000)
 
     it('lists its steps in order', () => {
-      expect(BOOTSTRAP_STEPS.map((s) => s.name)).toEqual(['roles', 'schemas and extensions', 'auth', 'vault', 'storage', 'grants'])
+      expect(BOOTSTRAP_STEPS.map((s) => s.name)).toEqual(['roles', 'schemas and extensions', 'auth', 'vault', 'storage', 'shims', 'grants'])
     })
   })
 }

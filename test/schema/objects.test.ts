@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { expect, it } from 'vitest'
 import { AUTH_ENUMS, AUTH_TABLES } from '../../src/schema/sql/auth.ts'
 import { SUPABASE_ROLES } from '../../src/schema/sql/roles.ts'
@@ -223,6 +224,25 @@ describeEachDatabase('bootstrap objects', (ctx) => {
       )
       expect(row, role).toEqual({ public: true, extensions: true, auth: true, uid: true, jwt: true })
     }
+  })
+
+  it('has pgjwt-compatible extensions.sign/verify over pgcrypto (HS256 as RFC 7519 computes it)', async () => {
+    const [row] = await q<{ token: string }>(`SELECT extensions.sign('{"sub":"1","exp":4102444800}'::json, 'top-secret') AS token`)
+    const [header, payload, signature] = row!.token.split('.')
+    expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT' })
+    expect(JSON.parse(Buffer.from(payload!, 'base64url').toString())).toEqual({ sub: '1', exp: 4102444800 })
+    expect(signature).toBe(createHmac('sha256', 'top-secret').update(`${header}.${payload}`).digest('base64url'))
+    const verified = await q('SELECT payload, valid FROM extensions.verify($1, $2)', [row!.token, 'top-secret'])
+    expect(verified).toEqual([{ payload: { sub: '1', exp: 4102444800 }, valid: true }])
+    const forged = await q('SELECT valid FROM extensions.verify($1, $2)', [row!.token, 'wrong-secret'])
+    expect(forged).toEqual([{ valid: false }])
+    const [expired] = await q<{ valid: boolean }>(`SELECT valid FROM extensions.verify(extensions.sign('{"exp":1}'::json, 's'), 's')`)
+    expect(expired!.valid).toBe(false)
+  })
+
+  it('answers graphql_public.graphql() with the pg_graphql-not-enabled error, callable by anon', async () => {
+    const row = await withSession(ctx().database, { role: 'anon' }, async () => (await db().query("SELECT graphql_public.graphql(query => '{ __typename }') AS r")).rows[0])
+    expect(row).toEqual({ r: { errors: [{ message: 'pg_graphql extension is not enabled.' }] } })
   })
 
   it('creates the empty supabase_realtime publication', async () => {
