@@ -30,14 +30,15 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
   app.use(requestLog(services.logger))
   app.use(supabaseCors())
   app.use(drain.middleware())
-  app.use(
-    bodyLimit({
-      maxSize: services.config.bodyLimit,
-      onError: () => {
-        throw appError('payload_too_large', `The request body exceeds the limit of ${services.config.bodyLimit} bytes`)
-      },
-    }),
-  )
+  const limitBody = bodyLimit({
+    maxSize: services.config.bodyLimit,
+    onError: () => {
+      throw appError('payload_too_large', `The request body exceeds the limit of ${services.config.bodyLimit} bytes`)
+    },
+  })
+  // GET/HEAD/OPTIONS bodies are never read; skipping them spares every read a full Request
+  // object (bodyLimit touches `req.body`, which makes @hono/node-server build one).
+  app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS' ? next() : limitBody(c, next)))
 
   app.route('/health', healthRouter(services))
   app.route('/auth/v1', authRouter(services))
