@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_MIX, prepareDatabase, serveEnv, Traffic, type FixtureDatabase } from './support/fixture.ts'
-import { Recorder, runLoad, sleep, summarize, type Sample } from './support/load.ts'
+import { Recorder, recoveryAfter, runLoad, sleep, summarize } from './support/load.ts'
 import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
 import { report, scale } from './support/profile.ts'
 import { spawnServe, type ServeProcess } from './support/serve-process.ts'
@@ -60,13 +60,7 @@ describe('network partition to the database', () => {
     }
     const all = recorder.samples
     const failures = all.filter((s) => s.status < 200 || s.status >= 300)
-    const after = all.filter((s) => s.at + s.ms >= healed).sort((a, b) => a.at - b.at)
-    let lastFailure = -1
-    after.forEach((s: Sample, i) => {
-      if (s.status < 200 || s.status >= 300) lastFailure = i
-    })
-    const firstGood = after[lastFailure + 1]
-    const recoveryMs = firstGood ? Math.round(firstGood.at + firstGood.ms - healed) : Infinity
+    const { recoveryMs, failedAfter } = recoveryAfter(all, healed)
     const summary = summarize(all)
     const audit = await traffic.audit(fixture.url)
     report('network partition', {
@@ -79,6 +73,7 @@ describe('network partition to the database', () => {
       p99: summary.p99,
       max: summary.max,
       recoveryMs,
+      failedAfterHeal: failedAfter,
       writes: { acked: audit.acked, refused: audit.refused, unknown: audit.unknown, lost: audit.lost.length, phantom: audit.phantom.length },
     })
 

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_MIX, prepareDatabase, serveEnv, Traffic, type FixtureDatabase } from './support/fixture.ts'
-import { Recorder, runLoad, sleep, summarize, type Sample } from './support/load.ts'
+import { Recorder, recoveryAfter, runLoad, sleep, summarize } from './support/load.ts'
 import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
 import { report, scale } from './support/profile.ts'
 import { spawnServe, type ServeProcess } from './support/serve-process.ts'
@@ -33,19 +33,9 @@ interface CycleFigures {
   outageMax: number
   /** From `pg_ctl start` returning to the first success. */
   firstSuccessMs: number
-  /** From `pg_ctl start` returning to the start of the first request of an unbroken run of successes to the end. */
+  /** See `recoveryAfter`: from `pg_ctl start` returning, over requests sent from then on. */
   recoveryMs: number
-}
-
-/** Time from `up` to the first of the requests after which nothing failed. */
-function stableRecovery(samples: Sample[], up: number): number {
-  const after = samples.filter((s) => s.at + s.ms >= up).sort((a, b) => a.at - b.at)
-  let lastFailure = -1
-  after.forEach((s, i) => {
-    if (s.status < 200 || s.status >= 300) lastFailure = i
-  })
-  const first = after[lastFailure + 1]
-  return first ? Math.max(0, Math.round(first.at + first.ms - up)) : Infinity
+  failedAfterUp: number
 }
 
 describe('database restart under load', () => {
@@ -90,6 +80,7 @@ describe('database restart under load', () => {
         // Requests sent while the server was fully down.
         const outage = recorder.between(stopped, starting)
         const outageSummary = summarize(outage)
+        const recovery = recoveryAfter(recorder.samples, up)
         const firstSuccess = recorder.samples.filter((s) => s.at >= up && s.status >= 200 && s.status < 300).sort((a, b) => a.at - b.at)[0]
         cycles.push({
           mode: cycle.mode,
@@ -99,7 +90,8 @@ describe('database restart under load', () => {
           outageP99: outageSummary.p99,
           outageMax: outageSummary.max,
           firstSuccessMs: firstSuccess ? Math.round(firstSuccess.at + firstSuccess.ms - up) : Infinity,
-          recoveryMs: stableRecovery(recorder.samples, up),
+          recoveryMs: recovery.recoveryMs,
+          failedAfterUp: recovery.failedAfter,
         })
       }
     } finally {

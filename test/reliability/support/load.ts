@@ -163,4 +163,21 @@ export function weighted<T>(choices: ReadonlyArray<readonly [T, number]>): () =>
   }
 }
 
+/**
+ * Recovery after the fault ended at `t`: among requests sent from `t` on, the time from `t` to
+ * the answer of the first request of the unbroken run of successes that lasts to the end
+ * (Infinity when the run ends in failure). Requests sent during the fault are the fault's, even
+ * when their answer comes later.
+ */
+export function recoveryAfter(samples: readonly Sample[], t: number): { recoveryMs: number; failedAfter: number } {
+  const after = samples.filter((s) => s.at >= t).sort((a, b) => a.at - b.at)
+  const ok = (s: Sample) => s.status >= 200 && s.status < 300
+  let lastFailure = -1
+  after.forEach((s, i) => {
+    if (!ok(s)) lastFailure = i
+  })
+  const first = after[lastFailure + 1]
+  return { recoveryMs: first ? Math.max(0, Math.round(first.at + first.ms - t)) : Infinity, failedAfter: after.filter((s) => !ok(s)).length }
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
