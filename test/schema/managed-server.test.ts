@@ -11,6 +11,7 @@ import { db, withSession } from '../../src/db/session.ts'
 import type { Database } from '../../src/db/types.ts'
 import { bootstrap } from '../../src/schema/bootstrap.ts'
 import { planRoles, type RoleSpec } from '../../src/schema/sql/roles.ts'
+import { openTestDatabase } from '../support/databases.ts'
 import { auth2023Statements } from './dump-fixtures.ts'
 
 const adminUrl = process.env.TEST_DATABASE_URL
@@ -247,4 +248,20 @@ describe.skipIf(!adminUrl)('roles created concurrently by two bootstraps of one 
       { rolname: `${prefix}_c`, rolbypassrls: false, rolinherit: false, groups: [`${prefix}_a`, `${prefix}_b`] },
     ])
   })
+})
+
+describe.skipIf(!adminUrl)('parallel bootstraps of different databases of one server [postgres]', () => {
+  it('all apply without a duplicate-object error', async () => {
+    const fresh = await Promise.all([1, 2, 3].map(() => openTestDatabase('postgres', { bootstrapped: false })))
+    try {
+      const reports = await Promise.all(fresh.map((t) => bootstrap(t.database)))
+      expect(reports.map((r) => [r.applied, r.warnings])).toEqual([
+        [true, []],
+        [true, []],
+        [true, []],
+      ])
+    } finally {
+      await Promise.all(fresh.map((t) => t.dispose()))
+    }
+  }, 120_000)
 })
