@@ -36,9 +36,17 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
       throw appError('payload_too_large', `The request body exceeds the limit of ${services.config.bodyLimit} bytes`)
     },
   })
-  // GET/HEAD/OPTIONS bodies are never read; skipping them spares every read a full Request
-  // object (bodyLimit touches `req.body`, which makes @hono/node-server build one).
-  app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS' ? next() : limitBody(c, next)))
+  // bodyLimit touches `req.body`, which makes @hono/node-server build a full Request: skip it
+  // for GET/HEAD/OPTIONS (bodies never read) and decide from Content-Length when there is one.
+  app.use((c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next()
+    const length = c.req.header('content-length')
+    if (length !== undefined && /^\d+$/.test(length) && !c.req.header('transfer-encoding')) {
+      if (Number(length) > services.config.bodyLimit) throw appError('payload_too_large', `The request body exceeds the limit of ${services.config.bodyLimit} bytes`)
+      return next()
+    }
+    return limitBody(c, next)
+  })
 
   app.route('/health', healthRouter(services))
   app.route('/auth/v1', authRouter(services))
