@@ -63,13 +63,18 @@ export async function dump(database: Database, options: DumpOptions = {}): Promi
 async function dumpEmbedded(database: PgliteDatabase, args: string[], options: DumpOptions): Promise<number> {
   const { pgDump } = await import('@electric-sql/pglite-tools/pg_dump')
   const file = await database.withPglite(async (pg) => {
-    // pglite-tools compares search_path text before and after and warns on a mere quoting
-    // difference; start from the plain form and put the session's own back afterwards.
+    // pglite-tools compares search_path text before and after and warns (with a whole result
+    // object) on a mere quoting difference: that one warning is dropped; the session's own
+    // search_path is put back afterwards.
     const { rows } = await pg.query<{ search_path: string }>('SHOW search_path')
-    await pg.exec('SET search_path TO public')
+    const warn = console.warn
+    console.warn = (...parts: unknown[]) => {
+      if (!String(parts[0]).startsWith('Warning: search_path has been changed')) warn(...parts)
+    }
     try {
       return await pgDump({ pg, args: ['--quote-all-identifiers', ...args] })
     } finally {
+      console.warn = warn
       // The WASM pg_dump leaves its READ ONLY snapshot transaction open and its session settings
       // (search_path '' …) in PGlite's one session: end both before anyone else uses it.
       if (pg.isInTransaction()) await pg.exec('ROLLBACK')

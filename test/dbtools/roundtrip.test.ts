@@ -1,5 +1,5 @@
 import fs from 'node:fs'
-import { expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { dump, dumpArgs, DumpError } from '../../src/dbtools/dump.ts'
 import { restore } from '../../src/dbtools/restore/restore.ts'
 import { describeEachDatabase, openTestDatabase, type TestDatabase } from '../support/databases.ts'
@@ -107,4 +107,33 @@ it('a pg_dump older than the server is refused with both versions', async () => 
   const error = await dump(fake, { url: 'postgres://127.0.0.1/db' }).catch((e: unknown) => e)
   expect((error as DumpError).code).toBe('pg_dump_too_old')
   expect((error as Error).message).toMatch(/pg_dump 1[0-6] cannot dump a PostgreSQL 17 server/)
+})
+
+describe.skipIf(!process.env.TEST_DATABASE_URL)('PGlite (PostgreSQL 18) dump → PostgreSQL 15 server', () => {
+  it('restores with the PG18-only lines rewritten: \\restrict, transaction_timeout, MAINTAIN', async () => {
+    const source = await openTestDatabase('pglite')
+    const target = await openTestDatabase('postgres')
+    try {
+      await source.database.exec(SCHEMA)
+      // Narrower than the bootstrap's default ALL, so the dump spells the privileges out.
+      await source.database.exec('REVOKE ALL ON public.posts FROM authenticated; GRANT SELECT, MAINTAIN ON public.posts TO authenticated')
+      const full = await dumpText(source, { owners: true, privileges: true })
+      expect(full).toContain('SET transaction_timeout = 0;')
+      expect(full).toMatch(/MAINTAIN/)
+      const summary = await restore(target.database, [tempFile('from-pglite.sql', full)])
+      const rules = new Set(summary.decisions.map((d) => d.rule))
+      expect(rules).toContain('pg17-setting')
+      expect(summary.decisions.some((d) => d.rule === 'privileges' && d.reason.includes('MAINTAIN dropped'))).toBe(true)
+      expect(summary.rows.get('public.posts')).toBe(2)
+      const { rows } = await target.database.query<{ select: boolean; insert: boolean }>(
+        "SELECT has_table_privilege('authenticated', 'public.posts', 'SELECT') AS select, has_table_privilege('authenticated', 'public.posts', 'INSERT') AS insert",
+      )
+      expect(rows[0]).toEqual({ select: true, insert: false })
+      const titles = async (t: TestDatabase) => (await t.database.query('SELECT title, body, tags, meta FROM public.posts ORDER BY title')).rows
+      expect(await titles(target)).toEqual(await titles(source))
+    } finally {
+      await source.dispose()
+      await target.dispose()
+    }
+  })
 })

@@ -4,12 +4,12 @@
  * returns skip, rewrite, or nothing.
  * @module
  */
-import { ident } from '../../db/sql.ts'
+import { ident, qualified } from '../../db/sql.ts'
 import { SUPABASE_ROLES } from '../../schema/sql/roles.ts'
 import { PGSODIUM_KEY_HOLDING_DDL } from '../../vault/pgsodium-keys.ts'
 import { applyEdits, insertAfter, rewriteGrantees, rewritePrivileges, tokenize } from './edit.ts'
 import type { Node } from './parse.ts'
-import { isSessionSetConfig, refKey, roleNames, setvalTarget, targetsOf, type ObjectRef } from './refs.ts'
+import { isSessionSetConfig, rangeVarRef, refKey, roleNames, setvalTarget, targetsOf, type ObjectRef } from './refs.ts'
 import type { Rule, RuleOutcome } from './sanitize.ts'
 import { SUPABASE_SCHEMAS } from './sanitize.ts'
 import { key } from './target.ts'
@@ -272,6 +272,28 @@ export const RULES: Rule[] = [
     if (!ctx.roleExists(owner)) return skip(`role ${owner} does not exist on the target; the object stays owned by ${ctx.facts.currentUser}`)
     if (!ctx.facts.superuser && owner !== ctx.facts.currentUser) return skip(`only a superuser may give objects to ${owner}; the object stays owned by ${ctx.facts.currentUser}`)
     return undefined
+  }),
+
+  rule('acl-baseline', ({ type, node }, ctx) => {
+    // pg_dump writes an object's ACL as changes from PostgreSQL's default (owner only). On a target
+    // whose default privileges already gave the new table to anon/authenticated, a narrower GRANT
+    // of the dump would narrow nothing (E8): take those default grants back first.
+    if (type !== 'GrantStmt' || node.targtype !== 'ACL_TARGET_OBJECT' || (node.objtype !== 'OBJECT_TABLE' && node.objtype !== 'OBJECT_SEQUENCE')) return undefined
+    const before: string[] = []
+    const revoked: string[] = []
+    for (const object of node.objects ?? []) {
+      const ref = object.RangeVar ? rangeVarRef(object.RangeVar) : undefined
+      // Only objects this restore made (identity and serial sequences included): not there before.
+      if (!ref || ctx.facts.relations.has(refKey(ref)) || ctx.aclBaseline.has(refKey(ref))) continue
+      ctx.aclBaseline.add(refKey(ref))
+      const objtype = node.objtype === 'OBJECT_SEQUENCE' ? 'S' : 'r'
+      const grantees = new Set([...(ctx.facts.defaultGrantees.get(`|${objtype}`) ?? []), ...(ctx.facts.defaultGrantees.get(`${ref.schema}|${objtype}`) ?? [])])
+      grantees.delete(ctx.facts.currentUser)
+      if (grantees.size === 0) continue
+      before.push(`REVOKE ALL ON ${objtype === 'S' ? 'SEQUENCE' : 'TABLE'} ${qualified(ref.schema, ref.name)} FROM ${[...grantees].map(ident).join(', ')}`)
+      revoked.push(`${show(ref)} from ${[...grantees].join(', ')}`)
+    }
+    return before.length ? { before, reason: `the dump's ACL starts from PostgreSQL's default: the target's default privileges revoked first (${revoked.join('; ')})` } : undefined
   }),
 
   rule('privileges', ({ type, node, sql }, ctx) => {

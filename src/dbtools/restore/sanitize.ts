@@ -81,6 +81,8 @@ export class SanitizeContext {
   readonly keptExisting = new Set<string>()
   /** Generated columns of tables the dump creates. */
   readonly createdGenerated = new Map<string, Set<string>>()
+  /** Objects of the dump whose ACL was brought back to PostgreSQL's default before the dump's GRANTs. */
+  readonly aclBaseline = new Set<string>()
   /** Schemas that already existed on the target and belong to Supabase services (the bootstrap's). */
   readonly managedSchemas: Set<string>
   #stages = 0

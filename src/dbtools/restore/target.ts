@@ -28,6 +28,11 @@ export interface TargetFacts {
   policies: Set<string>
   eventTriggers: Set<string>
   publications: Set<string>
+  /**
+   * Grantees of the connecting role's default privileges: `schema|objtype` (objtype r tables,
+   * S sequences, f functions; schema '' for the global ones) → roles.
+   */
+  defaultGrantees: Map<string, Set<string>>
   /** `schema.table` → its columns: name → { type, generated }. */
   columns: Map<string, Map<string, { type: string; generated: boolean }>>
 }
@@ -73,6 +78,19 @@ export async function readTargetFacts(db: Queryable): Promise<TargetFacts> {
       WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'v', 'm') AND ${USER_NAMESPACES}`,
   )
 
+  const defaults = await one<{ schema: string; objtype: string; grantee: string }>(
+    `SELECT coalesce(n.nspname, '') AS schema, d.defaclobjtype::text AS objtype, a.grantee::regrole::text AS grantee
+       FROM pg_catalog.pg_default_acl d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace,
+            LATERAL pg_catalog.aclexplode(d.defaclacl) a
+      WHERE d.defaclrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user) AND a.grantee <> 0`,
+  )
+  const defaultGrantees = new Map<string, Set<string>>()
+  for (const d of defaults) {
+    const k = `${d.schema}|${d.objtype}`
+    if (!defaultGrantees.has(k)) defaultGrantees.set(k, new Set())
+    defaultGrantees.get(k)!.add(d.grantee.replace(/^"(.*)"$/, '$1'))
+  }
+
   const columnMap = new Map<string, Map<string, { type: string; generated: boolean }>>()
   for (const c of columns) {
     const table = key(c.nspname, c.relname)
@@ -96,6 +114,7 @@ export async function readTargetFacts(db: Queryable): Promise<TargetFacts> {
     policies: new Set(policies.map((r) => `${r.schemaname}.${r.tablename}.${r.policyname}`)),
     eventTriggers: new Set(eventTriggers.map((r) => r.evtname)),
     publications: new Set(publications.map((r) => r.pubname)),
+    defaultGrantees,
     columns: columnMap,
   }
 }
