@@ -16,6 +16,12 @@ export interface DumpOptions {
   dataOnly?: boolean
   /** Only these schemas (`--schema`, repeatable). */
   schemas?: string[]
+  /** Not these schemas (`--exclude-schema`, repeatable). */
+  excludeSchemas?: string[]
+  /** Leave out the Supabase service schemas, as `supabase db dump` does (auth, storage, vault …). */
+  userSchemasOnly?: boolean
+  /** Data as INSERT statements (server; the embedded pg_dump always writes INSERTs). */
+  inserts?: boolean
   /** Keep `OWNER TO` and GRANT/REVOKE (default: `--no-owner --no-acl`). */
   owners?: boolean
   privileges?: boolean
@@ -49,8 +55,21 @@ export function dumpArgs(options: DumpOptions): string[] {
     if (!schema) throw new DumpError('invalid_options', '--schema needs a name')
     args.push('--schema', schema)
   }
+  const excluded = [...(options.excludeSchemas ?? []), ...(options.userSchemasOnly ? SUPABASE_DUMP_EXCLUDED : [])]
+  for (const schema of excluded) {
+    if (!schema) throw new DumpError('invalid_options', '--exclude-schema needs a name')
+    args.push('--exclude-schema', schema)
+  }
+  if (options.inserts) args.push('--column-inserts', '--rows-per-insert', '1000')
   return args
 }
+
+/** What `supabase db dump` leaves out (supabase/cli pkg/migration/dump.go), plus resolution's own. */
+export const SUPABASE_DUMP_EXCLUDED = [
+  'information_schema', 'pg_*', '_analytics', '_realtime', '_supavisor', 'auth', 'etl', 'extensions', 'pgbouncer', 'realtime', 'storage',
+  'supabase_functions', 'supabase_migrations', 'cron', 'dbdev', 'graphql', 'graphql_public', 'net', 'pgmq', 'pgsodium', 'pgsodium_masks',
+  'pgtle', 'repack', 'tiger', 'tiger_data', 'timescaledb_*', '_timescaledb_*', 'topology', 'vault', '_resolution',
+]
 
 /** Dumps `database`; returns the number of bytes written. */
 export async function dump(database: Database, options: DumpOptions = {}): Promise<number> {

@@ -81,6 +81,28 @@ describeEachDatabase('dump → restore → dump round trip', (ctx) => {
     }
   })
 
+  it('--inserts: an INSERT-style data dump restores the same rows', async () => {
+    const data = await dumpText(ctx(), { dataOnly: true, schemas: ['public'], inserts: true })
+    expect(data).toMatch(/INSERT INTO "public"\."posts"/)
+    const fresh = await openTestDatabase(ctx().target)
+    try {
+      await fresh.database.exec(SCHEMA.split('INSERT INTO')[0]!)
+      const summary = await restore(fresh.database, [tempFile('inserts.sql', data)])
+      expect(summary.rows.get('public.posts')).toBe(2)
+      expect(summary.rows.get('public.authors')).toBe(2)
+    } finally {
+      await fresh.dispose()
+    }
+  })
+
+  it('--user-schemas leaves out the Supabase service schemas, as supabase db dump does', async () => {
+    const schema = await dumpText(ctx(), { schemaOnly: true, userSchemasOnly: true })
+    expect(schema).toContain('CREATE TABLE "public"."posts"')
+    expect(schema).not.toContain('"auth"."users"')
+    expect(schema).not.toContain('"vault"."secrets"')
+    expect(schema).not.toContain('"_resolution"')
+  })
+
   it('--data-only and --schema restrict what is dumped', async () => {
     const data = await dumpText(ctx(), { dataOnly: true, schemas: ['public'] })
     expect(data).not.toContain('CREATE TABLE')
@@ -93,6 +115,8 @@ it('dump options are validated before anything runs', () => {
   expect(() => dumpArgs({ schemaOnly: true, dataOnly: true })).toThrow(DumpError)
   expect(dumpArgs({})).toEqual(['--no-owner', '--no-acl'])
   expect(dumpArgs({ schemaOnly: true, schemas: ['public', 'auth'], owners: true })).toEqual(['--schema-only', '--no-acl', '--schema', 'public', '--schema', 'auth'])
+  expect(dumpArgs({ dataOnly: true, inserts: true, excludeSchemas: ['audit'] })).toEqual(['--data-only', '--no-owner', '--no-acl', '--exclude-schema', 'audit', '--column-inserts', '--rows-per-insert', '1000'])
+  expect(dumpArgs({ userSchemasOnly: true })).toContain('auth')
 })
 
 it('a missing pg_dump binary is named clearly', async () => {

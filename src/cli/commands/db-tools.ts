@@ -46,10 +46,13 @@ export function registerDbTools(db: Command): void {
     .option('--schema-only', 'only the schema')
     .option('--data-only', 'only the data')
     .option('-n, --schema <name>', 'only this schema (repeatable)', collect)
+    .option('-N, --exclude-schema <name>', 'not this schema (repeatable)', collect)
+    .option('--user-schemas', 'leave out the Supabase service schemas (auth, storage, vault …), as supabase db dump does')
+    .option('--inserts', 'data as INSERT statements instead of COPY (the embedded database always uses INSERTs)')
     .option('-f, --file <path>', 'write to this file instead of stdout')
     .option('--owners', 'keep OWNER TO statements')
     .option('--privileges', 'keep GRANT/REVOKE statements')
-    .action(async (options: { databaseUrl?: string; schemaOnly?: boolean; dataOnly?: boolean; schema?: string[]; file?: string; owners?: boolean; privileges?: boolean }) => {
+    .action(async (options: { databaseUrl?: string; schemaOnly?: boolean; dataOnly?: boolean; schema?: string[]; excludeSchema?: string[]; userSchemas?: boolean; inserts?: boolean; file?: string; owners?: boolean; privileges?: boolean }) => {
       if (options.schemaOnly && options.dataOnly) throw new FatalError('--schema-only and --data-only cannot be used together')
       await clearly(() =>
         withDatabase(options, async (database, config) => {
@@ -57,6 +60,9 @@ export function registerDbTools(db: Command): void {
             schemaOnly: options.schemaOnly,
             dataOnly: options.dataOnly,
             schemas: options.schema,
+            excludeSchemas: options.excludeSchema,
+            userSchemasOnly: options.userSchemas,
+            inserts: options.inserts,
             file: options.file,
             owners: options.owners,
             privileges: options.privileges,
