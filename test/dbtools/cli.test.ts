@@ -25,9 +25,10 @@ describe('resolution db status | dump | restore | migrate (the CLI)', { timeout:
   }, 60_000)
   afterAll(() => drop(), 60_000)
 
-  const run = (...argv: string[]) => {
+  const run = (...argv: string[]) => runWithInput(undefined, ...argv)
+  const runWithInput = (input: string | undefined, ...argv: string[]) => {
     const withDb = argv.includes('--help') ? argv : [...argv, ...args]
-    const result = spawnSync(process.execPath, [BIN, ...withDb], { env, encoding: 'utf8', timeout: 120_000 })
+    const result = spawnSync(process.execPath, [BIN, ...withDb], { env, encoding: 'utf8', timeout: 120_000, input })
     return { code: result.status, stdout: result.stdout, stderr: result.stderr }
   }
 
@@ -53,6 +54,10 @@ describe('resolution db status | dump | restore | migrate (the CLI)', { timeout:
     expect(failed.stderr).toContain(`resolution: ${broken}:2: COPY data starting at line 3 has no terminating \\. line`)
     expect(failed.stderr).not.toContain('    at ') // one clear line, no stack
 
+    const piped = runWithInput('CREATE TABLE public.from_stdin (id int);\nCOPY public.from_stdin (id) FROM stdin;\n1\n2\n\\.\n', 'db', 'restore', '-')
+    expect(piped.code).toBe(0)
+    expect(piped.stdout).toContain('public.from_stdin: 2')
+
     const missing = run('db', 'restore', '/nonexistent.sql')
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain('/nonexistent.sql: no such file')
@@ -62,7 +67,7 @@ describe('resolution db status | dump | restore | migrate (the CLI)', { timeout:
     const status = run('db', 'status')
     expect(status.code).toBe(0)
     expect(status.stdout).toMatch(/Bootstrap:\s+version \d+/)
-    expect(status.stdout).toMatch(/public\s+1\s+/)
+    expect(status.stdout).toMatch(/public\s+2\s+/) // clients and from_stdin
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'resolution-cli-dump-')), 'schema.sql')
     const dump = run('db', 'dump', '--schema-only', '-f', file)
     expect(dump.code).toBe(0)

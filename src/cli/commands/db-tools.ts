@@ -75,7 +75,7 @@ export function registerDbTools(db: Command): void {
 
   db.command('restore')
     .description('Load plain-SQL dumps (schema, data with COPY or INSERT, full, supabase db dump outputs) atomically, fixing what would fail on this database')
-    .argument('<files...>', 'dump files, loaded in order')
+    .argument('<files...>', 'dump files, loaded in order (- reads standard input)')
     .option('--database-url <url>', DATABASE_URL_HELP)
     .option('--dry-run', 'print the plan (skips, rewrites, rows) without changing anything')
     .option('--no-transaction', 'commit statement by statement instead of all or nothing')

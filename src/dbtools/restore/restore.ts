@@ -40,7 +40,9 @@ export interface RestoreOptions {
   onDecision?: (decision: Decision) => void
 }
 
+/** A dump file, or `-` for standard input (`resolution db restore - < dump.sql`). */
 export function fileSource(path: string): RestoreSource {
+  if (path === '-') return { name: 'stdin', open: () => process.stdin }
   let size: number
   try {
     size = fs.statSync(path).size
