@@ -187,6 +187,17 @@ describeEachDatabase('REST functions', (ctx) => {
     expect(embedded.data).toEqual({ id: 1, channels: { slug: 'public' } })
   })
 
+  it('returns a composite as an object, a set of scalars as an array, and counts set results', async () => {
+    const row = await rest.anon.rpc('function_returning_row').select('username')
+    expect(row.data).toEqual({ username: 'awailas' })
+    const numbers = await rest.anon.rpc('numbers', { n: 3 })
+    expect(numbers.data).toEqual([1, 2, 3])
+    const counted = await rest.anon.rpc('get_messages_by_username', { search_username: 'supabot' }, { count: 'exact', head: true })
+    expect(counted.count).toBe(4)
+    const viaGet = await rest.fetch('/rpc/get_messages_by_username?search_username=supabot&select=id&id=gt.2&order=id')
+    expect(await viaGet.json()).toEqual([{ id: 3 }, { id: 4 }])
+  })
+
   it('answers void with 204 and runs stable functions read-only', async () => {
     const v = await rest.anon.rpc('void_func')
     expect(v.status).toBe(204)

@@ -65,13 +65,3 @@ export interface ReadRequestPlan {
   maxRows?: number
   head: boolean
 }
-
-/** Call of a function: arguments resolved against one overload. */
-export interface CallPlan {
-  routine: Routine
-  /** Named arguments in call order, values as JSON-compatible data. */
-  args: Array<{ name: string; type: string; value: unknown }>
-  /** Pass the whole JSON body as the single unnamed json/jsonb argument. */
-  singleJsonBody?: { value: unknown; type: string }
-  /** Variadic parameter, if called with one. */
-}
