@@ -18,6 +18,7 @@ describeEachDatabase('restore: the Supabase fixtures', (ctx) => {
     expect(roles.filter((r) => r.endsWith('already exists on the target'))).toHaveLength(12)
     expect(roles).toContain('Supabase role supabase_admin: its attributes are the bootstrap\'s')
     expect(roles).toContain('session_preload_libraries (safeupdate) may be missing on the target; logins as this role would fail')
+    expect(roles.some((r) => r.startsWith('would change the defaults of postgres, the role running this restore'))).toBe(true)
     const { rows } = await ctx().database.query<{ rolcanlogin: boolean }>("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'anon'")
     expect(rows[0]!.rolcanlogin).toBe(false)
   })

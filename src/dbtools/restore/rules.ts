@@ -192,6 +192,7 @@ export const RULES: Rule[] = [
         const role = node.role?.rolename as string | undefined
         if (role && !ctx.roleExists(role)) return skip(`role ${role} does not exist on the target`)
         if (node.setstmt?.name === 'session_preload_libraries') return skip('session_preload_libraries (safeupdate) may be missing on the target; logins as this role would fail')
+        if (role === ctx.facts.currentUser) return skip(`would change the defaults of ${role}, the role running this restore (and every admin session); set it yourself if wanted`)
         return undefined
       }
       case 'GrantRoleStmt': {
