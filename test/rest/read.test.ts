@@ -42,6 +42,18 @@ describeEachDatabase('REST reads', (ctx) => {
     expect(m2m.data).toEqual({ name: 'Headphones', categories: [{ name: 'Electronics' }, { name: 'Audio' }] })
   })
 
+  it('nests embeds and filters them by deep paths', async () => {
+    const { data, error } = await rest.anon
+      .from('channels')
+      .select('slug, messages!inner(id, users(username, user_profiles(id)), ...users(status))')
+      .eq('messages.users.username', 'supabot')
+      .eq('messages.id', 1)
+    expect(error).toBeNull()
+    expect(data).toEqual([{ slug: 'public', messages: [{ id: 1, users: { username: 'supabot', user_profiles: [{ id: 1 }] }, status: 'ONLINE' }] }])
+    const manySpread = await rest.anon.from('channels').select('slug, ...messages(message_ids:id)').eq('id', 3).single()
+    expect(manySpread.data).toEqual({ slug: 'other', message_ids: [3, 4] })
+  })
+
   it('answers an ambiguous embed with 300 PGRST201 and a hint', async () => {
     const { error, status } = await rest.anon.from('users').select('username,best_friends(id)')
     expect(status).toBe(300)
@@ -63,6 +75,14 @@ describeEachDatabase('REST reads', (ctx) => {
     const table = await rest.anon.from('userz').select()
     expect(table.status).toBe(404)
     expect(table.error).toMatchObject({ code: 'PGRST205', message: "Could not find the table 'public.userz' in the schema cache", hint: "Perhaps you meant the table 'public.users'" })
+  })
+
+  it('answers unknown columns with PostgreSQL 42703 and status 400', async () => {
+    const { error, status } = await rest.anon.from('users').select('username,nope')
+    expect(status).toBe(400)
+    expect(error).toMatchObject({ code: '42703', message: 'column users.nope does not exist' })
+    const filter = await rest.anon.from('users').select('username').eq('nope', 1)
+    expect(filter.error?.code).toBe('42703')
   })
 
   it('keeps only parents with matches under !inner, and filters embeds', async () => {
