@@ -19,7 +19,7 @@ export function viewColumnSources(evAction: string): ViewColumnSource[] {
   const out: ViewColumnSource[] = []
   for (const entry of topLevelNodes(targetList, 'TARGETENTRY')) {
     const fields = ownFields(entry)
-    const resname = /:resname (\S+)/.exec(fields)?.[1]
+    const resname = /:resname ((?:\\.|\S)+)/.exec(fields)?.[1]
     const tbl = Number(/:resorigtbl (\d+)/.exec(fields)?.[1] ?? 0)
     const col = Number(/:resorigcol (\d+)/.exec(fields)?.[1] ?? 0)
     const junk = /:resjunk true/.test(fields)
