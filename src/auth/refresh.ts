@@ -144,6 +144,28 @@ async function attempt(tx: Queryable, input: RefreshInput): Promise<Attempt> {
   return { kind: 'ok', value: { user, identities, sessionId: session.id, aal: session.aal, amr: rotated.amr, refreshToken: rotated.token } }
 }
 
+/** Cleared when a transaction pooler refuses named statements; the process then plans each time. */
+let namedStatements = true
+
+/**
+ * The hot statement, kept prepared on the connection: planning it costs several times its
+ * execution. Behind a pooler without prepared-statement support (PgBouncer < 1.21 in transaction
+ * mode) the server answers 26000/42P05; this statement is autocommitted, so it is simply re-run
+ * unnamed and names are not used again.
+ */
+async function queryNamed<R>(database: Database, name: string, sql: string, params: unknown[]): Promise<{ rows: R[] }> {
+  if (namedStatements) {
+    try {
+      return await database.query<R>(sql, params, { name })
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      if (code !== '26000' && code !== '42P05') throw error
+      namedStatements = false
+    }
+  }
+  return database.query<R>(sql, params)
+}
+
 interface FastRow extends Locked {
   new_token: string | null
   amr_json: AmrEntry[]
@@ -158,7 +180,9 @@ interface FastRow extends Locked {
 async function rotateActive(database: Database, input: RefreshInput): Promise<Refreshed | undefined> {
   const audit = (actionParam: string) =>
     `json_build_object('actor_id', ok.id, 'actor_username', coalesce(ok.email, ok.phone, ''), 'actor_via_sso', false, 'action', ${actionParam}::text, 'log_type', 'token')`
-  const { rows } = await database.query<FastRow>(
+  const { rows } = await queryNamed<FastRow>(
+    database,
+    'resolution_auth_refresh_rotate',
     `WITH cur AS (
        SELECT s.id AS s_id, s.aal::text AS s_aal, coalesce(s.not_after <= now(), false) AS s_expired,
               rt.id AS rt_id, coalesce(rt.revoked, false) AS rt_revoked, false AS rt_reusable, ${USER_SELECT},

@@ -42,7 +42,8 @@ function toResult<R>(result: pg.QueryResult): QueryResult<R> {
 
 function clientQueryable(client: pg.PoolClient | pg.Pool): Queryable {
   return {
-    async query<R>(sql: string, params: readonly unknown[] = []) {
+    async query<R>(sql: string, params: readonly unknown[] = [], options: { name?: string } = {}) {
+      if (options.name) return toResult<R>(await client.query({ name: options.name, text: sql, values: params as unknown[] }))
       return toResult<R>(await client.query(sql, params as unknown[]))
     },
     async exec(sql: string) {

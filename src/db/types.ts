@@ -21,8 +21,11 @@ export type CopySource = Readable | AsyncIterable<Uint8Array | string>
 
 /** What can run SQL: the database itself (autocommit) or an open transaction. */
 export interface Queryable {
-  /** One statement with `$n` parameters. Values never go into the SQL text. */
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>
+  /**
+   * One statement with `$n` parameters. Values never go into the SQL text. `options.name` asks the
+   * server driver to keep the statement prepared on the connection (hot paths; drivers may ignore it).
+   */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: { name?: string }): Promise<QueryResult<R>>
   /** Several statements without parameters (DDL scripts). */
   exec(sql: string): Promise<void>
   /**
