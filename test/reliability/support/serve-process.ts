@@ -37,8 +37,8 @@ export function rssMiB(pid: number): number {
 }
 
 /** Spawns `serve` and waits for its ready line (rejects with its stderr when it exits first). */
-export function spawnServe(env: Record<string, string>, options: { args?: string[]; readyTimeoutMs?: number } = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...(options.args ?? [])], {
+export function spawnServe(env: Record<string, string>, options: { args?: string[]; nodeArgs?: string[]; readyTimeoutMs?: number } = {}): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, 'serve', ...(options.args ?? [])], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: os.tmpdir(),
