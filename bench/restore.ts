@@ -1,7 +1,8 @@
 /**
  * `db restore` against `psql -f` on the same generated COPY data dump, into fresh databases on the
  * same server, side by side: rows/s for both, and the restore's peak RSS at each size (it must
- * stay flat as the file grows).
+ * stay flat as the file grows). Both targets are bootstrapped and checkpointed first; the restore
+ * runs in its own process (a cold start, as from the CLI) so its peak RSS is its own.
  *
  *   node --import tsx bench/restore.ts [rows…]          (default: 1000000 4000000)
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres (default), BENCH_RUNS=3
@@ -11,6 +12,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
+import { createPgDatabase } from '../src/db/pg-driver.ts'
+import { bootstrap } from '../src/schema/bootstrap.ts'
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
@@ -64,6 +67,7 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** A new database, bootstrapped (roles, auth, vault) and checkpointed, so both loaders start from the same state. */
 async function freshDatabase(name: string): Promise<string> {
   await admin(async (c) => {
     await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
@@ -71,6 +75,13 @@ async function freshDatabase(name: string): Promise<string> {
   })
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
+  const database = createPgDatabase({ url: url.toString(), poolMax: 1 })
+  try {
+    await bootstrap(database)
+  } finally {
+    await database.close()
+  }
+  await admin((c) => c.query('CHECKPOINT'))
   return url.toString()
 }
 
