@@ -123,6 +123,23 @@ describeEachDatabase('REST writes', (ctx) => {
     expect(wrongType.error?.code).toBe('22P02')
   })
 
+  it('writes through auto-updatable views and refuses others with PostgreSQL\'s error', async () => {
+    const ok = await rest.service.from('updatable_view').insert({ username: 'via_view' }).select('username')
+    expect(ok.status).toBe(201)
+    expect(ok.data).toEqual([{ username: 'via_view' }])
+    // PostgREST maps class 55 (object not in prerequisite state) to 500; the body keeps the code.
+    const refused = await rest.service.from('non_updatable_view').insert({ username: 'nope' })
+    expect(refused.status).toBe(500)
+    expect(refused.error?.code).toBe('55000')
+    expect(refused.error?.message).toContain('cannot insert into view "non_updatable_view"')
+  })
+
+  it('refuses unknown preferences under handling=strict with PGRST122', async () => {
+    const res = await rest.fetch('/hotel?id=eq.1', { headers: { Prefer: 'handling=strict, count=exact, bogus=1' } })
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({ code: 'PGRST122', message: 'Invalid preferences given with handling=strict', details: 'Invalid preferences: bogus=1' })
+  })
+
   it('rejects hostile bodies with 4xx', async () => {
     const headers = { Authorization: `Bearer ${rest.app.serviceRoleKey}`, 'Content-Type': 'application/json' }
     const bad = await rest.fetch('/hotel', { method: 'POST', headers, body: '{"id": 1,' })
