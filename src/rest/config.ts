@@ -15,6 +15,11 @@ export interface RestConfig {
   safeUpdate: boolean
   /** `OPENAPI_MODE`: follow-privileges, ignore-privileges, disabled. */
   openapiMode: 'follow-privileges' | 'ignore-privileges' | 'disabled'
+  /**
+   * `DB_CHANNEL_ENABLED`: LISTEN on `pgrst` for `NOTIFY pgrst, 'reload schema'` (a dedicated
+   * connection; turn off behind a transaction pooler, where LISTEN cannot work).
+   */
+  channelEnabled: boolean
 }
 
 type Env = Record<string, string | undefined>
@@ -37,5 +42,6 @@ export function restConfig(env: Env): RestConfig {
     txEnd: choice(env, 'DB_TX_END', ['commit', 'commit-allow-override', 'rollback', 'rollback-allow-override'], 'commit-allow-override'),
     safeUpdate: ['true', '1'].includes(flag('DB_SAFE_UPDATE', true)),
     openapiMode: choice(env, 'OPENAPI_MODE', ['follow-privileges', 'ignore-privileges', 'disabled'], 'follow-privileges'),
+    channelEnabled: ['true', '1'].includes(flag('DB_CHANNEL_ENABLED', true)),
   }
 }

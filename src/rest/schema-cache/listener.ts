@@ -13,7 +13,9 @@ import { reloadSchemaCache } from './index.ts'
 const listeners = new WeakMap<Database, { stop(): void }>()
 
 export function ensureSchemaListener(services: Services, database: Database): void {
-  if (database.kind !== 'pg' || !services.config.databaseUrl || listeners.has(database)) return
+  // Lambda instances are short-lived and reload on cold start; a pooler cannot carry LISTEN.
+  if (database.kind !== 'pg' || !services.config.databaseUrl || services.lambda || !services.config.rest.channelEnabled) return
+  if (listeners.has(database)) return
   listeners.set(database, startListener(services.config.databaseUrl, database, services))
 }
 
