@@ -4,6 +4,7 @@
  * relation and function), so tools that read PostgREST's document read this one.
  * @module
  */
+import { db } from '../db/session.ts'
 import type { Services } from '../services.ts'
 import type { RestResult } from './actions/read.ts'
 import type { RestConfig } from './config.ts'
@@ -79,10 +80,29 @@ function routinePath(routine: Routine): Record<string, unknown> {
   return path
 }
 
-export function openApiDocument(cache: SchemaCache, schema: string, services: Services, rest: RestConfig): RestResult {
+/**
+ * What the request's role may use (`follow-privileges`): one catalog query, run in the request's
+ * transaction as that role, only for this rarely called endpoint.
+ */
+const VISIBLE_SQL = `
+SELECT 'r' AS kind, c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relkind IN ('r','v','m','f','p')
+   AND (has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE') OR has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE'))
+UNION ALL
+SELECT DISTINCT 'f', p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = $1 AND has_function_privilege(p.oid, 'EXECUTE')`
+
+export async function openApiDocument(cache: SchemaCache, schema: string, services: Services, rest: RestConfig): Promise<RestResult> {
   if (rest.openapiMode === 'disabled') throw pgrstError(404, 'PGRST126', 'Root endpoint metadata is disabled')
-  const relations = [...cache.relations.values()].filter((r) => r.schema === schema)
-  const routines = [...cache.routines.values()].flat().filter((r) => r.schema === schema)
+  let relations = [...cache.relations.values()].filter((r) => r.schema === schema)
+  let routines = [...cache.routines.values()].flat().filter((r) => r.schema === schema)
+  if (rest.openapiMode === 'follow-privileges') {
+    const { rows } = await db().query<{ kind: string; name: string }>(VISIBLE_SQL, [schema])
+    const tables = new Set(rows.filter((r) => r.kind === 'r').map((r) => r.name))
+    const functions = new Set(rows.filter((r) => r.kind === 'f').map((r) => r.name))
+    relations = relations.filter((r) => tables.has(r.name))
+    routines = routines.filter((r) => functions.has(r.name))
+  }
   const parameters: Record<string, unknown> = {
     preferParams: { name: 'Prefer', description: 'Preference', required: false, in: 'header', type: 'string', enum: ['params=single-object'] },
     preferReturn: { name: 'Prefer', description: 'Preference', required: false, in: 'header', type: 'string', enum: ['return=representation', 'return=minimal', 'return=none'] },

@@ -52,7 +52,7 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, rest: Rest
   if (method === 'OPTIONS') return { readOnly: true, run: async () => ({ status: 200, headers: { Allow: allowedMethods(request, cache) } }) }
   if (target.kind === 'root') {
     if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'PGRST117', `Unsupported HTTP method: ${method}`)
-    return { readOnly: true, run: async () => openApiDocument(cache, request.schema, services, rest) }
+    return { readOnly: true, run: () => openApiDocument(cache, request.schema, services, rest) }
   }
   if (target.kind === 'routine') {
     const call = planCall(request, cache, body, planOptions)

@@ -249,6 +249,10 @@ describeEachDatabase('REST functions', (ctx) => {
     expect(doc.definitions.users.properties.username).toMatchObject({ type: 'string', format: 'text' })
     expect(doc.definitions.users.properties.status.enum).toEqual(['ONLINE', 'OFFLINE'])
     expect(doc.paths['/rpc/get_status']).toBeDefined()
+    // follow-privileges: anon does not learn about tables it cannot use; service_role does.
+    expect(doc.paths['/secrets_table']).toBeUndefined()
+    const service = await (await rest.fetch('/', { headers: { Authorization: `Bearer ${rest.app.serviceRoleKey}` } })).json()
+    expect(service.paths['/secrets_table']).toBeDefined()
   })
 })
 
