@@ -17,10 +17,12 @@ const database = createPgDatabase({ url, poolMax: 2 })
 try {
   await bootstrap(database)
   const started = performance.now()
+  const cpu = process.cpuUsage()
   const summary = await restore(database, [file], { bootstrap: false })
   const seconds = (performance.now() - started) / 1000
+  const used = process.cpuUsage(cpu)
   const rows = [...summary.rows.values()].reduce((a, b) => a + b, 0)
-  process.stdout.write(`${JSON.stringify({ rows, seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`)
+  process.stdout.write(`${JSON.stringify({ rows, seconds, cpuSeconds: (used.user + used.system) / 1e6, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`)
 } finally {
   await database.close()
 }

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream'
 
 /** Largest COPY data slice handed out (bytes); rows are never split. */
 const COPY_PIECE = 64 * 1024
+const MARKER = Buffer.from('\n\\.')
 
 export class ByteReader {
   #iterator: AsyncIterator<Buffer | string>
@@ -61,6 +62,8 @@ export class ByteReader {
    * `onEnd` learns how many data lines there were; it throws when the input ends first.
    */
   async *copyData(stats: { lines: number; terminated: boolean }): AsyncGenerator<Buffer> {
+    let limitOf: Buffer | undefined
+    let limit = -1
     for (;;) {
       // At a line start: is this the end marker?
       if (this.#buf.length - this.#pos < 4 && !this.#eof) {
@@ -75,19 +78,13 @@ export class ByteReader {
         return
       }
       if (this.#pos >= this.#buf.length && this.#eof) return
-      // Everything up to the next possible marker, or the last whole line of the buffer.
-      let cut = -1
-      let search = this.#pos
-      for (;;) {
-        const hit = this.#buf.indexOf('\n\\.', search)
-        if (hit === -1) break
-        if (this.#isEndMarker(hit + 1) || hit + 4 > this.#buf.length) {
-          cut = hit + 1
-          break
-        }
-        search = hit + 1
+      // Everything up to the next possible marker, or the last whole line of the buffer: searched
+      // once per buffer, not once per piece (that would rescan megabytes for every 64 KiB).
+      if (limitOf !== this.#buf || limit <= this.#pos) {
+        limitOf = this.#buf
+        limit = this.#copyLimit()
       }
-      if (cut === -1) cut = this.#buf.lastIndexOf(0x0a) + 1
+      let cut = limit
       // Modest pieces (whole rows): the server parses one COPY message while the next arrives.
       if (cut - this.#pos > COPY_PIECE) {
         const newline = this.#buf.lastIndexOf(0x0a, this.#pos + COPY_PIECE - 1)
@@ -108,6 +105,17 @@ export class ByteReader {
       this.consumed += slice.length
       this.#pos = cut
       yield slice
+    }
+  }
+
+  /** End of the COPY data safely handed out from the current buffer: before a possible `\.` line, else after its last whole line. */
+  #copyLimit(): number {
+    let search = this.#pos
+    for (;;) {
+      const hit = this.#buf.indexOf(MARKER, search)
+      if (hit === -1) return this.#buf.lastIndexOf(0x0a) + 1
+      if (this.#isEndMarker(hit + 1) || hit + 4 > this.#buf.length) return hit + 1
+      search = hit + 1
     }
   }
 
