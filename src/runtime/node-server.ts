@@ -104,7 +104,9 @@ export async function startServer(services: Services, options: StartOptions): Pr
         sockets.closeAllConnections?.()
         await Promise.race([closed, grace])
         await ready.catch(() => {})
-        await services.close()
+        // A statement still running for a request cut above would hold the pool's end until the
+        // statement ends; past a second the process exits anyway (the server rolls it back).
+        await Promise.race([services.close(), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
       })()
       return shuttingDown
     },
