@@ -56,7 +56,7 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, rest: Rest
   }
   if (target.kind === 'routine') {
     const call = planCall(request, cache, body, planOptions)
-    return { readOnly: call.readOnly, run: () => runCall(call, rest.maxRows) }
+    return { readOnly: call.readOnly, run: () => runCall(call, rest.maxRows, rest) }
   }
   if (method === 'GET' || method === 'HEAD') {
     const read = planRead(request, cache, planOptions)

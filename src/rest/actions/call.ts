@@ -3,16 +3,20 @@
  * scalars, or nothing (void → 204).
  * @module
  */
-import { db } from '../../db/session.ts'
+import { db, markRollback } from '../../db/session.ts'
 import { maxAffectedViolation, pgrstError } from '../errors.ts'
 import type { CallPlan } from '../plan/call-plan.ts'
 import { callRootFrom, scalarCallStatement } from '../query/call-query.ts'
 import { Params } from '../query/params.ts'
 import { JSON_TYPE, OBJECT_TYPE } from '../response.ts'
+import { wantsRollback, type TxPolicy } from './tx-policy.ts'
 import { runRead, type RestResult } from './read.ts'
 
-export async function runCall(plan: CallPlan, maxRows: number | undefined): Promise<RestResult> {
+export async function runCall(plan: CallPlan, maxRows: number | undefined, policy: TxPolicy): Promise<RestResult> {
   const { preferences, media } = plan.request
+  // `Prefer: tx=rollback` (where DB_TX_END allows it): the call runs, its writes do not stay.
+  const tx = wantsRollback(preferences, policy)
+  if (tx.rollback) markRollback()
   const head = plan.request.method === 'HEAD'
   const strict = preferences.handling === 'strict'
   if (strict && preferences.maxAffected !== undefined && plan.result !== 'rows') {

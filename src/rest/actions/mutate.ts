@@ -9,18 +9,7 @@ import type { MutatePlan } from '../plan/mutate-plan.ts'
 import { mutationStatement } from '../query/mutate-query.ts'
 import { JSON_TYPE, OBJECT_TYPE } from '../response.ts'
 import type { RestResult } from './read.ts'
-
-export interface TxPolicy {
-  txEnd: 'commit' | 'commit-allow-override' | 'rollback' | 'rollback-allow-override'
-}
-
-/** Whether this request ends in ROLLBACK (`db-tx-end` and `Prefer: tx=`). */
-export function wantsRollback(prefs: { tx?: 'commit' | 'rollback' }, policy: TxPolicy): { rollback: boolean; applied: boolean } {
-  const overridable = policy.txEnd.endsWith('allow-override')
-  const base = policy.txEnd.startsWith('rollback')
-  if (overridable && prefs.tx) return { rollback: prefs.tx === 'rollback', applied: true }
-  return { rollback: base, applied: false }
-}
+import { wantsRollback, type TxPolicy } from './tx-policy.ts'
 
 function locationHeader(plan: MutatePlan, raw: string | null): string | undefined {
   if (!raw || plan.relation.primaryKey.length === 0) return undefined
