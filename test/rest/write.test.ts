@@ -207,6 +207,9 @@ describeEachDatabase('REST functions', (ctx) => {
   it('returns a composite as an object, a set of scalars as an array, and counts set results', async () => {
     const row = await rest.anon.rpc('function_returning_row').select('username')
     expect(row.data).toEqual({ username: 'awailas' })
+    const hidden = await rest.anon.rpc('hidden_rows')
+    expect(hidden.error).toBeNull()
+    expect((hidden.data as Array<{ username: string }>).map((r) => r.username)).toEqual(['awailas', 'dragarcia'])
     const numbers = await rest.anon.rpc('numbers', { n: 3 })
     expect(numbers.data).toEqual([1, 2, 3])
     const counted = await rest.anon.rpc('get_messages_by_username', { search_username: 'supabot' }, { count: 'exact', head: true })

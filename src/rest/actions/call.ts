@@ -47,7 +47,7 @@ export async function runCall(plan: CallPlan, maxRows: number | undefined, polic
     }
     return { status: 200, headers: { 'Content-Type': OBJECT_TYPE }, body: head ? undefined : body }
   }
-  const count = plan.result === 'setof-scalar' ? Number(row?.page_total ?? 0) : 1
+  const count = plan.result === 'setof-scalar' || plan.result === 'rows' ? Number(row?.page_total ?? 0) : 1
   return {
     status: 200,
     headers: { 'Content-Type': JSON_TYPE, 'Content-Range': count ? `0-${count - 1}/${preferences.count ? count : '*'}` : `*/${preferences.count ? 0 : '*'}` },

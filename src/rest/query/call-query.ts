@@ -34,5 +34,8 @@ export function scalarCallStatement(plan: CallPlan, params: Params): string {
   const from = argsFrom ? ` FROM ${argsFrom}` : ''
   if (plan.result === 'void') return `SELECT ${call}${from}`
   if (plan.result === 'scalar') return `SELECT to_json(${call})::text AS body, 1 AS page_total${from}`
+  // Rows of a type the schema cache does not expose (e.g. `setof auth.users`): whole rows as JSON.
+  if (plan.result === 'rows') return `SELECT coalesce(json_agg(pgrst_t), '[]')::text AS body, count(*) AS page_total FROM ${argsFrom ? `${argsFrom}, ` : ''}${call} AS pgrst_t`
+  if (plan.result === 'row') return `SELECT (json_agg(pgrst_t)->0)::text AS body, count(*) AS page_total FROM ${argsFrom ? `${argsFrom}, ` : ''}${call} AS pgrst_t`
   return `SELECT coalesce(json_agg(pgrst_t.pgrst_val), '[]')::text AS body, count(*) AS page_total FROM ${argsFrom ? `${argsFrom}, ` : ''}${call} AS pgrst_t(pgrst_val)`
 }
