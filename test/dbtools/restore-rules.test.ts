@@ -121,6 +121,18 @@ CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXEC
     await db.exec("DELETE FROM auth.users WHERE id = '00000000-0000-0000-0000-0000000000aa'; DROP TRIGGER on_auth_user_created ON auth.users")
   })
 
+  it('rows of Supabase service tables the target lacks are skipped with a warning that counts them', async () => {
+    const db = ctx().database
+    const { rows: present } = await db.query("SELECT to_regclass('storage.vector_indexes') IS NOT NULL AS present")
+    expect(present[0]!.present).toBe(false)
+    const dump = `COPY "storage"."vector_indexes" ("id", "upload_id") FROM stdin;\n1\ta\n2\tb\n\\.\nCOPY "storage"."vector_indexes" ("id", "upload_id") FROM stdin;\n\\.\nCREATE TABLE public.after_storage (id int);\n`
+    const summary = await restore(db, [tempFile('storage.sql', dump)])
+    expect(summary.decisions.filter((d) => d.rule === 'missing-service-object').map((d) => d.line)).toEqual([1, 5])
+    expect(summary.warnings).toEqual([expect.stringMatching(/storage\.sql:1: 2 rows of storage\.vector_indexes not restored/)])
+    const { rows } = await db.query("SELECT to_regclass('public.after_storage') IS NOT NULL AS present")
+    expect(rows[0]!.present).toBe(true)
+  })
+
   it('warns when a file switches databases (pg_dumpall), and restores into the connected one', async () => {
     const summary = await restore(ctx().database, [tempFile('all.sql', '\\connect template1\nSELECT 1;\n\\connect postgres\nCREATE TABLE public.from_all (id int);\n')])
     expect(summary.warnings.some((w) => w.includes('connects to more than one database'))).toBe(true)

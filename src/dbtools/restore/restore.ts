@@ -115,7 +115,17 @@ async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: Sa
     }
     const planned = sanitizeStatement({ type: item.type, node: item.node, sql: item.sql, line: item.line }, ctx)
     record(planned)
-    if (planned.action === 'skip') continue
+    if (planned.action === 'skip') {
+      if (item.kind === 'copy') {
+        // Read past the data here, to say how many rows a skipped block carried.
+        for await (const _ of item.data) void _
+        if (item.stats.lines > 0) summary.warnings.push(`${source.name}:${item.line}: ${item.stats.lines} rows of ${tableOf(item)} not restored (${planned.notes.at(-1)!.reason})`)
+      } else if (item.type === 'InsertStmt') {
+        const rows = item.valuesRows ?? item.node.selectStmt?.SelectStmt?.valuesLists?.length ?? 0
+        if (rows > 0) summary.warnings.push(`${source.name}:${item.line}: ${rows} rows of ${tableOf(item)} not restored (${planned.notes.at(-1)!.reason})`)
+      }
+      continue
+    }
     summary.statementsRun += 1
     progress.tick(summary)
     if (!tx) {

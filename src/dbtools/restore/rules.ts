@@ -259,6 +259,11 @@ export const RULES: Rule[] = [
     }
     if (type === 'SelectStmt' && setvalTarget(node)) return skip(`sequence ${show(lost[0]!)} does not exist on the target`)
     if (type === 'AlterDefaultPrivilegesStmt') return skip(`schema ${lost[0]!.schema} does not exist on the target`)
+    // Rows of a Supabase service the target does not run (Storage's buckets and objects …): a user
+    // cannot create those tables, so the restore goes on and the summary warns about the rows.
+    if ((type === 'CopyStmt' || type === 'InsertStmt') && lost[0]!.kind === 'relation' && ctx.schemaExists(lost[0]!.schema)) {
+      return skip(`${show(lost[0]!)} does not exist on the target (a Supabase service table resolution does not have); its rows are not restored`)
+    }
     if (lost[0]!.kind === 'schema' || !ctx.schemaExists(lost[0]!.schema)) {
       if (type !== 'CreateSchemaStmt') return skip(`Supabase service schema ${lost[0]!.schema} is not on the target`)
     }
