@@ -72,11 +72,13 @@ export function requireUser(deps: AuthDeps): MiddlewareHandler<AuthEnv> {
     if (typeof claims.sub !== 'string' || claims.sub === '') throw authError(403, 'bad_jwt', 'invalid claim: missing sub claim')
     if (!UUID_PATTERN.test(claims.sub)) throw authError(400, 'bad_jwt', 'invalid claim: sub claim must be a UUID')
     const sessionId = typeof claims.session_id === 'string' && claims.session_id !== '' ? claims.session_id : undefined
-    const found = await deps.transaction(async (tx) => {
-      const row = await findUserById(tx, claims.sub!)
-      const session = sessionId && UUID_PATTERN.test(sessionId) ? await findSession(tx, sessionId) : undefined
-      return { row, session }
-    })
+    // Two independent reads: autocommitted, side by side (no BEGIN/COMMIT round trips).
+    const database = await deps.services.database()
+    const [row, session] = await Promise.all([
+      findUserById(database, claims.sub),
+      sessionId && UUID_PATTERN.test(sessionId) ? findSession(database, sessionId) : undefined,
+    ])
+    const found = { row, session }
     if (!found.row) throw authError(403, 'user_not_found', 'User from sub claim in JWT does not exist')
     if (sessionId && (!found.session || found.session.user_id !== found.row.id)) {
       throw authError(403, 'session_not_found', 'Session from session_id claim in JWT does not exist')

@@ -22,8 +22,7 @@ export async function getUser(c: AuthContext, deps: AuthDeps): Promise<Response>
   const audience = c.req.header('x-jwt-aud') || DEFAULT_AUD
   const tokenAud = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud
   if (!tokenAud || tokenAud !== audience) throw validationFailed("Token audience doesn't match request audience")
-  const json = await deps.transaction((tx) => loadUserJson(tx, c.get('user')))
-  return c.json(json)
+  return c.json(await loadUserJson(await deps.services.database(), c.get('user')))
 }
 
 /** Merges metadata as GoTrue does: keys are set, a `null` value removes the key. */
