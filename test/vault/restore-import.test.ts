@@ -66,16 +66,17 @@ SET session_replication_role = replica;
 const sqlText = (value: string) => `'${value.replaceAll("'", "''")}'`
 
 /** `supabase db dump --data-only` (INSERT form, as the CLI writes it). */
-function insertDump(rows: DumpSecret[]): string {
+function insertDump(rows: DumpSecret[], options: { keys?: boolean } = {}): string {
   const keys = [KEY_A, KEY_B]
     .map((k) => `\t('${k.uuid}', 'valid', '2024-01-06 12:00:00.123456+00', NULL, 'aead-det', ${k.keyId}, '\\x7067736f6469756d', NULL, 'associated', NULL, NULL, NULL, 'This is the default key used for vault.secrets', NULL)`)
     .join(',\n')
   const values = rows
     .map((r) => `\t('${r.id}', ${sqlText(r.name)}, ${sqlText(r.description)}, ${sqlText(r.stored)}, ${r.key ? `'${r.key.uuid}'` : 'NULL'}, '\\x${r.nonceHex}', '${r.at}', '${r.at}')`)
     .join(',\n')
+  const keyRows = `INSERT INTO "pgsodium"."key" ("id", "status", "created", "expires", "key_type", "key_id", "key_context", "name", "associated_data", "raw_key", "raw_key_nonce", "parent_key", "comment", "user_data") VALUES
+${keys};`
   return `${PREAMBLE}
-INSERT INTO "pgsodium"."key" ("id", "status", "created", "expires", "key_type", "key_id", "key_context", "name", "associated_data", "raw_key", "raw_key_nonce", "parent_key", "comment", "user_data") VALUES
-${keys};
+${options.keys === false ? '' : keyRows}
 
 INSERT INTO "vault"."secrets" ("id", "name", "description", "secret", "key_id", "nonce", "created_at", "updated_at") VALUES
 ${values};
@@ -139,10 +140,19 @@ describeEachDatabase('Supabase dump → db restore → vault import', (ctx) => {
     })
   }
 
-  it('without the holding table the restore drops the key rows; --guess-key-ids still recovers the 0.2.x secrets', async () => {
+  it('keeps the dump\'s pgsodium.key rows without a prepared holding table', async () => {
     const rows = secrets()
     await restore(q(), [source('supabase-data.sql', insertDump(rows))], { bootstrap: false })
-    expect((await q().query<{ present: boolean }>(`SELECT to_regclass('pgsodium.key') IS NOT NULL AS present`)).rows[0]!.present).toBe(false)
+    const { rows: keys } = await q().query<{ n: number }>(`SELECT count(*)::int AS n FROM pgsodium.key`)
+    expect(keys[0]!.n).toBe(2)
+    const report = await q().transaction((tx) => importSecrets(tx, store, { rootKey: SOURCE_ROOT }))
+    expect(report.failed).toEqual([])
+    for (const r of rows) expect((await store.get(q(), r.name))?.secret).toBe(r.value)
+  })
+
+  it('without the dump\'s key rows, import fails unless --guess-key-ids recovers the 0.2.x secrets', async () => {
+    const rows = secrets()
+    await restore(q(), [source('supabase-data.sql', insertDump(rows, { keys: false }))], { bootstrap: false })
     await expect(q().transaction((tx) => importSecrets(tx, store, { rootKey: SOURCE_ROOT }))).rejects.toMatchObject({ code: 'vault_import_failed' })
     const report = await q().transaction((tx) => importSecrets(tx, store, { rootKey: SOURCE_ROOT, guessKeyIds: 5 }))
     expect(report.imported).toHaveLength(3)
