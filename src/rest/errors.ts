@@ -99,6 +99,9 @@ export function statusForSqlState(code: string, message: string, authenticated: 
   if (code === '42883') return message.startsWith('function xmlagg(') ? 406 : 404 // undefined_function
   if (code === '42P01') return 404 // undefined_table
   if (code === '42P17') return 500 // infinite recursion (policies)
+  // A write to a view PostgreSQL cannot update is the client asking for what the relation does
+  // not allow, not a server fault (PostgREST answers 500 here; we never answer 500 for input).
+  if (code === '55000' && /^cannot (insert into|update|delete from) view /.test(message)) return 405
   if (code === 'P0001') return 400 // raise_exception
   if (code === '53400') return 500 // configuration_limit_exceeded
   if (code === '57P01') return 503 // admin_shutdown
