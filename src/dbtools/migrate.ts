@@ -5,6 +5,7 @@
  * keeps its history, and `supabase migration list` keeps working against the same database.
  * @module
  */
+import { NOTIFY_SCHEMA_RELOAD } from '../db/schema-reload.ts'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Database, Queryable } from '../db/types.ts'
@@ -119,6 +120,7 @@ export async function migrate(database: Database, dir: string, options: { onAppl
       // Session settings of the migration must not leak into the bookkeeping or the next file.
       await tx.exec('RESET ALL')
       await tx.query('INSERT INTO supabase_migrations.schema_migrations (version, name, statements) VALUES ($1, $2, $3)', [file.version, file.name, statements.map((s) => s.sql)])
+      await tx.exec(NOTIFY_SCHEMA_RELOAD)
     })
     result.applied.push(file)
     options.onApply?.(file)

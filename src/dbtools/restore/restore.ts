@@ -5,6 +5,7 @@
  * server; memory does not grow with the file.
  * @module
  */
+import { NOTIFY_SCHEMA_RELOAD } from '../../db/schema-reload.ts'
 import fs from 'node:fs'
 import type { Readable } from 'node:stream'
 import type { Database, Queryable } from '../../db/types.ts'
@@ -77,6 +78,7 @@ export async function restore(database: Database, inputs: (string | RestoreSourc
           await tx.exec('RESET ALL')
           if (!transaction) await tx.exec('COMMIT; BEGIN')
         }
+        await tx.exec(NOTIFY_SCHEMA_RELOAD)
       })
     }
   } finally {
