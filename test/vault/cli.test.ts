@@ -325,10 +325,9 @@ describeEachDatabase('resolution vault import (secrets restored from Supabase du
     expect((await run(['import', '--root-key', SOURCE_ROOT, '--guess-key-ids', '-1'])).error?.message).toMatch(/whole number/)
   })
 
-  it('prepare-import creates the pgsodium.key holding table, idempotently', async () => {
+  it('imports through a pgsodium.key holding table (as db restore makes it)', async () => {
     await q().exec(`DROP SCHEMA IF EXISTS pgsodium CASCADE`)
-    expect((await run(['prepare-import'])).stdout).toMatch(/^pgsodium.key is ready/)
-    expect((await run(['prepare-import'])).error).toBeUndefined()
+    await createPgsodiumKeyTable(q())
     await q().query(`INSERT INTO pgsodium.key (id, key_id) VALUES ($1::uuid, 9)`, [KEY_UUID])
     await insertV2Row(q(), { name: 'prepared', value: 'key nine', keyUuid: KEY_UUID, kdfId: 9, createdAt: '2024-02-02 02:02:02.2+00', description: 'd' })
     expect((await run(['import', '--root-key', SOURCE_ROOT])).stdout).toContain('imported 1 of 1')

@@ -1,5 +1,5 @@
 /**
- * `resolution vault set|get|list|delete|rotate|prepare-import|import`: the vault from the command line. Every
+ * `resolution vault set|get|list|delete|rotate|import`: the vault from the command line. Every
  * command is one transaction; `rotate` and `import` re-seal all rows or none. Values go to
  * stdout only for `get`; `set` reads the value from stdin when it is not an argument, so it
  * stays out of shell history. Root keys may come from a file for the same reason.
@@ -12,7 +12,6 @@ import type { Database, Queryable } from '../../db/types.ts'
 import { FatalError, HttpError } from '../../errors.ts'
 import { bootstrap } from '../../schema/bootstrap.ts'
 import { importSecrets, parseKeyArgument, rotateSecrets, type ImportReport, type PgsodiumKey } from '../../vault/rekey.ts'
-import { ensurePgsodiumKeyTable } from '../../vault/pgsodium-keys.ts'
 import { createVaultStore, type VaultStore } from '../../vault/store.ts'
 import { withDatabase as openConfiguredDatabase, type DatabaseOption } from '../context.ts'
 
@@ -178,18 +177,6 @@ export function register(program: Command, overrides: Partial<VaultCommandIo> = 
       if (report.rootKeyChanged && !options.dryRun) {
         io.stderr('The secrets are now sealed under the new root key: set VAULT_ROOT_KEY to it (in development, or replace vaultRootKey in the data dir\'s dev-secrets.json) before the next start.\n')
       }
-    })
-
-  vault
-    .command('prepare-import')
-    .description(
-      'Create a pgsodium.key holding table, so that `resolution db restore` of a Supabase data dump keeps its pgsodium key rows ' +
-        '(Vault 0.2.x secrets need them for `vault import`)',
-    )
-    .option(...DB_OPTION)
-    .action(async (options: DatabaseOption) => {
-      await inVault(io, options, (tx) => ensurePgsodiumKeyTable(tx))
-      io.stdout('pgsodium.key is ready: now run `resolution db restore <data dump>`, then `resolution vault import --root-key <hex>`\n')
     })
 
   vault
