@@ -46,6 +46,10 @@ interface Locked extends UserRow {
 }
 
 /**
+ * Tokens are looked up by `token` alone (unique, as GoTrue does): with `instance_id` in the
+ * condition too, a plan cached while the table was small may pick the (instance_id, user_id)
+ * index — every row shares the instance — and scan all tokens once the table has grown.
+ *
  * Locks the token's session and token rows (`SKIP LOCKED`: a concurrent refresh of the same
  * session makes us retry, never wait). Under READ COMMITTED the locked rows are re-read at
  * their newest version, so `revoked` is never stale.
@@ -53,22 +57,22 @@ interface Locked extends UserRow {
 async function lockToken(tx: Queryable, input: RefreshInput): Promise<{ kind: 'locked'; row: Locked } | { kind: 'busy' } | { kind: 'failed'; error: AuthError }> {
   const { rows } = await tx.query<Locked>(
     `SELECT s.id AS s_id, s.aal::text AS s_aal, coalesce(s.not_after <= now(), false) AS s_expired,
-            rt.id AS rt_id, coalesce(rt.revoked, false) AS rt_revoked, rt.updated_at + make_interval(secs => $3) > now() AS rt_reusable,
+            rt.id AS rt_id, coalesce(rt.revoked, false) AS rt_revoked, rt.updated_at + make_interval(secs => $2) > now() AS rt_reusable,
             ${USER_SELECT},
             (SELECT coalesce(json_agg(i ORDER BY i.created_at, i.id), '[]') FROM auth.identities i WHERE i.user_id = u.id) AS identities_json
        FROM auth.refresh_tokens rt
        JOIN auth.sessions s ON s.id = rt.session_id
        JOIN auth.users u ON u.id = s.user_id
-      WHERE rt.instance_id = $1 AND rt.token = $2
+      WHERE rt.token = $1
       FOR UPDATE OF s, rt SKIP LOCKED`,
-    [NIL_INSTANCE, input.token, input.reuseIntervalSeconds],
+    [input.token, input.reuseIntervalSeconds],
   )
   if (rows[0]) return { kind: 'locked', row: rows[0] }
   // Either the token or its session does not exist, or another refresh holds them.
   const probe = await tx.query<{ has_session: boolean }>(
     `SELECT rt.session_id IS NOT NULL AND EXISTS (SELECT 1 FROM auth.sessions s WHERE s.id = rt.session_id) AS has_session
-       FROM auth.refresh_tokens rt WHERE rt.instance_id = $1 AND rt.token = $2`,
-    [NIL_INSTANCE, input.token],
+       FROM auth.refresh_tokens rt WHERE rt.token = $1`,
+    [input.token],
   )
   if (!probe.rows[0]) return { kind: 'failed', error: badRequest('refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found') }
   if (probe.rows[0].has_session) return { kind: 'busy' }
@@ -190,7 +194,7 @@ async function rotateActive(database: Database, input: RefreshInput): Promise<Re
          FROM auth.refresh_tokens rt
          JOIN auth.sessions s ON s.id = rt.session_id
          JOIN auth.users u ON u.id = s.user_id
-        WHERE rt.instance_id = $1 AND rt.token = $2
+        WHERE rt.token = $2
         FOR UPDATE OF s, rt SKIP LOCKED
      ), ok AS (
        SELECT * FROM cur WHERE NOT rt_revoked AND NOT s_expired AND NOT banned AND deleted_at IS NULL
