@@ -25,7 +25,7 @@ export interface AuthDeps {
 export function createAuthDeps(services: Services): AuthDeps {
   // One request at a time per Lambda instance: bcrypt threads would only cost memory there.
   if (services.lambda) disableBcryptWorkers()
-  const mailer = createMailer(services.config, services.logger, { lambda: services.lambda })
+  const mailer = createMailer(services.config, services.logger)
   return {
     services,
     config: services.config.auth,
@@ -33,8 +33,6 @@ export function createAuthDeps(services: Services): AuthDeps {
     limits: createLimiters(services.config.auth),
     async transaction(fn) {
       const database = await services.database()
-      // The outbox table is created once, outside any request transaction (DDL races otherwise).
-      await mailer.ready(database)
       return database.transaction(fn)
     },
   }

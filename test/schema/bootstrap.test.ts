@@ -1,3 +1,4 @@
+import { AUTH_OUTBOX } from '../../src/schema/sql/outbox.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/logger.ts'
 import { BOOTSTRAP_STEPS, BOOTSTRAP_VERSION, bootstrap, bootstrapStatus } from '../../src/schema/bootstrap.ts'
@@ -122,7 +123,7 @@ for (const target of targets()) {
     it('treats a _resolution schema made by someone else (the auth outbox) as not bootstrapped, and logs what it did', async () => {
       const other = await openTestDatabase(target, { bootstrapped: false })
       try {
-        await other.database.exec('CREATE SCHEMA _resolution; CREATE TABLE _resolution.auth_outbox (id bigserial PRIMARY KEY)')
+        await other.database.exec('CREATE SCHEMA _resolution;' + AUTH_OUTBOX)
         expect(await bootstrapStatus(other.database)).toBeNull()
         const lines: Array<Record<string, unknown>> = []
         const logger = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line)) })
@@ -138,7 +139,7 @@ for (const target of targets()) {
     }, 60_000)
 
     it('lists its steps in order', () => {
-      expect(BOOTSTRAP_STEPS.map((s) => s.name)).toEqual(['roles', 'schemas and extensions', 'auth', 'vault', 'storage', 'shims', 'grants'])
+      expect(BOOTSTRAP_STEPS.map((s) => s.name)).toEqual(['roles', 'schemas and extensions', 'auth', 'auth outbox', 'vault', 'storage', 'shims', 'grants'])
     })
   })
 }
