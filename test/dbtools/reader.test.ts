@@ -184,9 +184,9 @@ describe('multi-row INSERT fast path', () => {
         const values = rows.map(([n, s, e]) => `(${n}, ${e ? `E'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'` : `'${s.replaceAll("'", "''")}'`}, "x" /* c */, $q$${s.replaceAll('$q$', '')}$q$) -- ${n}\n`)
         const sql = `INSERT INTO "p"."t" ("a", "values", "c", "d") VALUES ${values.join(', ')}`
         const shape = scanInsertValues(sql)!
-        expect(shape.rows).toBe((parseSync(sql).stmts[0]!.stmt as { InsertStmt: { selectStmt: { SelectStmt: { valuesLists: unknown[] } } } }).InsertStmt.selectStmt.SelectStmt.valuesLists.length)
+        expect(shape.rows).toBe((parseSync(sql).stmts![0]!.stmt as { InsertStmt: { selectStmt: { SelectStmt: { valuesLists: unknown[] } } } }).InsertStmt.selectStmt.SelectStmt.valuesLists.length)
         expect(shape.tail).toBe(false)
-        const head = parseSync(sql.slice(0, shape.headEnd)).stmts[0]!.stmt as { InsertStmt: { selectStmt: { SelectStmt: { valuesLists: unknown[] } } } }
+        const head = parseSync(sql.slice(0, shape.headEnd)).stmts![0]!.stmt as { InsertStmt: { selectStmt: { SelectStmt: { valuesLists: unknown[] } } } }
         expect(head.InsertStmt.selectStmt.SelectStmt.valuesLists).toHaveLength(1)
       }),
       { numRuns: 200 },
@@ -199,7 +199,7 @@ describe('multi-row INSERT fast path', () => {
     const text = `SELECT 1;\nINSERT INTO "public"."t" ("id", "note") VALUES\n${rows.join(',\n')};\nSELECT 2;\n`
     const seen: DumpItem[] = []
     for await (const item of parseDump(chunked(text, [65536]), 'big.sql')) seen.push(item)
-    expect(seen.map((s) => [s.type ?? s.kind, s.line])).toEqual([['SelectStmt', 1], ['InsertStmt', 2], ['SelectStmt', 8003]])
+    expect(seen.map((s) => [(s as { type?: string }).type ?? s.kind, s.line])).toEqual([['SelectStmt', 1], ['InsertStmt', 2], ['SelectStmt', 8003]])
     const insert = seen[1] as DumpItem & { kind: 'statement' }
     expect(insert.valuesRows).toBe(8000)
     expect(insert.sql.endsWith("(7999, 'row 7999; with (parens) and ''quotes''')")).toBe(true)

@@ -113,8 +113,8 @@ describe('Lambda: connection killed between invocations', () => {
               await admin.connect()
             }
             const name = (e as { __name?: string }).__name
-            if (name && result.statusCode < 300) acked.push(name)
-            results.push({ kill, call: c.name, status: result.statusCode, ms, newConnection: (await backendPid()) !== before })
+            if (name && (result.statusCode ?? 500) < 300) acked.push(name)
+            results.push({ kill, call: c.name, status: result.statusCode ?? 0, ms, newConnection: (await backendPid()) !== before })
           }
         }
       }

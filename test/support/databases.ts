@@ -24,11 +24,13 @@ export function targets(): TargetName[] {
   return process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite']
 }
 
-/** A fresh database on the server named by TEST_DATABASE_URL; `drop` removes it. */
-export async function createServerDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const adminUrl = process.env.TEST_DATABASE_URL
+/** A fresh database on the server at `adminUrl` (default TEST_DATABASE_URL); `drop` removes it. */
+export async function createServerDatabase(
+  adminUrl = process.env.TEST_DATABASE_URL,
+  prefix = 'resolution_test',
+): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
   if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set')
-  const name = `resolution_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
   try {
@@ -39,6 +41,7 @@ export async function createServerDatabase(): Promise<{ url: string; drop: () =>
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
   return {
+    name,
     url: url.toString(),
     async drop() {
       const client = new pg.Client({ connectionString: adminUrl })

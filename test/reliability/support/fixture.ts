@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { createPgDatabase } from '../../../src/db/pg-driver.ts'
 import { bootstrap } from '../../../src/schema/bootstrap.ts'
+import { createServerDatabase } from '../../support/databases.ts'
 import type { Queryable } from '../../../src/db/types.ts'
 import { call, type Outcome, type Recorder, weighted } from './load.ts'
 
@@ -39,36 +40,15 @@ export interface FixtureDatabase {
 
 /** A new database on the server at `adminUrl`, bootstrapped, with the fixture relations. */
 export async function prepareDatabase(adminUrl: string): Promise<FixtureDatabase> {
-  const name = `reliability_${process.pid}_${randomBytes(3).toString('hex')}`
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  try {
-    await admin.query(`CREATE DATABASE "${name}"`)
-  } finally {
-    await admin.end()
-  }
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  const database = createPgDatabase({ url: url.toString(), poolMax: 1 })
+  const server = await createServerDatabase(adminUrl, 'reliability')
+  const database = createPgDatabase({ url: server.url, poolMax: 1 })
   try {
     await bootstrap(database)
     await database.exec(FIXTURE_SQL)
   } finally {
     await database.close()
   }
-  return {
-    name,
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl })
-      await client.connect()
-      try {
-        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-      } finally {
-        await client.end()
-      }
-    },
-  }
+  return server
 }
 
 /** Env for `serve` / the Lambda runtime over `databaseUrl`. */
