@@ -5,15 +5,15 @@
  * @module
  */
 import type { AuthContext, AuthDeps } from '../context.ts'
-import { newId, randomPassword } from '../crypto.ts'
+import { randomPassword } from '../crypto.ts'
 import { sendEmailChange, sendFlowMail, verifyLink } from '../email-flows.ts'
 import { notFound, unprocessable, validationFailed } from '../errors.ts'
-import { insertIdentity } from '../models/identity.ts'
-import { findUserByEmail, insertUser, type UserRow } from '../models/user.ts'
+import { createEmailUser } from '../models/email-user.ts'
+import { findUserByEmail, type UserRow } from '../models/user.ts'
 import { assertStrongPassword, hashPassword } from '../password.ts'
 import { obj, readBody, str } from '../request.ts'
 import { loadUserJson } from '../sign-in.ts'
-import { DEFAULT_AUD, DEFAULT_ROLE } from '../tokens.ts'
+import { DEFAULT_AUD } from '../tokens.ts'
 import { redirectTarget, validateEmail } from '../validate.ts'
 import { invitedUser } from './invite.ts'
 
@@ -37,24 +37,7 @@ export async function generateLink(c: AuthContext, deps: AuthDeps): Promise<Resp
 
   const result = await deps.transaction(async (tx) => {
     let user = await findUserByEmail(tx, email)
-    const create = async (): Promise<UserRow> => {
-      const id = newId()
-      const identityData = { sub: id, email, email_verified: false, phone_verified: false }
-      const created = await insertUser(tx, {
-        id,
-        aud: c.req.header('x-jwt-aud') || DEFAULT_AUD,
-        role: DEFAULT_ROLE,
-        email,
-        phone: null,
-        encryptedPassword: encrypted,
-        emailConfirmed: false,
-        appMetadata: { provider: 'email', providers: ['email'] },
-        userMetadata: { ...data, ...identityData },
-        isAnonymous: false,
-      })
-      await insertIdentity(tx, { userId: id, provider: 'email', providerId: id, data: identityData })
-      return created
-    }
+    const create = (): Promise<UserRow> => createEmailUser(tx, { email, encryptedPassword: encrypted, data, aud: c.req.header('x-jwt-aud') || DEFAULT_AUD })
     const options = { redirectTo, deliver: false, checkFrequency: false }
     switch (type) {
       case 'signup': {

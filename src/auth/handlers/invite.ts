@@ -5,38 +5,21 @@
  */
 import type { Queryable } from '../../db/types.ts'
 import type { AuthContext, AuthDeps } from '../context.ts'
-import { newId } from '../crypto.ts'
 import { sendFlowMail } from '../email-flows.ts'
 import { unprocessable } from '../errors.ts'
+import { createEmailUser } from '../models/email-user.ts'
 import { writeAudit } from '../models/audit.ts'
-import { insertIdentity } from '../models/identity.ts'
-import { findUserByEmail, insertUser, NOW, updateUser, type UserRow } from '../models/user.ts'
+import { findUserByEmail, NOW, updateUser, type UserRow } from '../models/user.ts'
 import { clientIp, obj, readBody, str } from '../request.ts'
 import { loadUserJson } from '../sign-in.ts'
-import { DEFAULT_AUD, DEFAULT_ROLE } from '../tokens.ts'
+import { DEFAULT_AUD } from '../tokens.ts'
 import { redirectTarget, validateEmail } from '../validate.ts'
 
 /** The invited user (created without a password when new), with `invited_at` stamped. */
 export async function invitedUser(c: AuthContext, tx: Queryable, email: string, data: Record<string, unknown>): Promise<UserRow> {
   let user = await findUserByEmail(tx, email)
   if (user?.email_confirmed_at) throw unprocessable('email_exists', 'A user with this email address has already been registered')
-  if (!user) {
-    const id = newId()
-    const identityData = { sub: id, email, email_verified: false, phone_verified: false }
-    user = await insertUser(tx, {
-      id,
-      aud: c.req.header('x-jwt-aud') || DEFAULT_AUD,
-      role: DEFAULT_ROLE,
-      email,
-      phone: null,
-      encryptedPassword: '',
-      emailConfirmed: false,
-      appMetadata: { provider: 'email', providers: ['email'] },
-      userMetadata: { ...data, ...identityData },
-      isAnonymous: false,
-    })
-    await insertIdentity(tx, { userId: id, provider: 'email', providerId: id, data: identityData })
-  }
+  user ??= await createEmailUser(tx, { email, encryptedPassword: '', data, aud: c.req.header('x-jwt-aud') || DEFAULT_AUD })
   return updateUser(tx, user.id, { invited_at: NOW })
 }
 

@@ -5,16 +5,16 @@
  * @module
  */
 import type { AuthContext, AuthDeps } from '../context.ts'
-import { newId, randomPassword } from '../crypto.ts'
+import { randomPassword } from '../crypto.ts'
 import { sendFlowMail } from '../email-flows.ts'
 import { badRequest, unprocessable } from '../errors.ts'
+import { createEmailUser } from '../models/email-user.ts'
 import { writeAudit } from '../models/audit.ts'
-import { insertIdentity } from '../models/identity.ts'
-import { findUserByEmail, insertUser } from '../models/user.ts'
+import { findUserByEmail } from '../models/user.ts'
 import { hashPassword } from '../password.ts'
 import { limitByIp } from '../rate-limit.ts'
 import { bool, clientIp, obj, pkceParams, readBody, str } from '../request.ts'
-import { DEFAULT_AUD, DEFAULT_ROLE } from '../tokens.ts'
+import { DEFAULT_AUD } from '../tokens.ts'
 import { redirectTarget, validateEmail } from '../validate.ts'
 
 export async function otp(c: AuthContext, deps: AuthDeps): Promise<Response> {
@@ -42,22 +42,8 @@ async function sendMagicLink(c: AuthContext, deps: AuthDeps, body: Record<string
     if (!user) {
       if (!createUser) throw unprocessable('otp_disabled', 'Signups not allowed for otp')
       if (deps.config.disableSignup) throw unprocessable('signup_disabled', 'Signups not allowed for this instance')
-      const id = newId()
-      const identityData = { sub: id, email, email_verified: false, phone_verified: false }
-      user = await insertUser(tx, {
-        id,
-        aud: c.req.header('x-jwt-aud') || DEFAULT_AUD,
-        role: DEFAULT_ROLE,
-        email,
-        phone: null,
-        encryptedPassword: password,
-        emailConfirmed: false,
-        appMetadata: { provider: 'email', providers: ['email'] },
-        userMetadata: { ...data, ...identityData },
-        isAnonymous: false,
-      })
-      await insertIdentity(tx, { userId: id, provider: 'email', providerId: id, data: identityData })
-      await writeAudit(tx, { action: 'user_signedup', actorId: id, actorUsername: email, ip, traits: { provider: 'email' } })
+      user = await createEmailUser(tx, { email, encryptedPassword: password, data, aud: c.req.header('x-jwt-aud') || DEFAULT_AUD })
+      await writeAudit(tx, { action: 'user_signedup', actorId: user.id, actorUsername: email, ip, traits: { provider: 'email' } })
     }
     if (user.banned) return // no mail for a banned user, and no hint either
     const kind = user.email_confirmed_at ? 'magiclink' : 'signup'

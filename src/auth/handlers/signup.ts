@@ -8,8 +8,9 @@ import type { AuthContext, AuthDeps } from '../context.ts'
 import { newId } from '../crypto.ts'
 import { sendFlowMail } from '../email-flows.ts'
 import { badRequest, unprocessable, validationFailed } from '../errors.ts'
+import { createEmailUser } from '../models/email-user.ts'
 import { writeAudit } from '../models/audit.ts'
-import { insertIdentity, mergeIdentityData } from '../models/identity.ts'
+import { mergeIdentityData } from '../models/identity.ts'
 import { findUserByEmail, insertUser, NOW, updateUser, type UserRow } from '../models/user.ts'
 import { assertStrongPassword, hashPassword } from '../password.ts'
 import { limitByIp } from '../rate-limit.ts'
@@ -48,27 +49,12 @@ export async function signup(c: AuthContext, deps: AuthDeps): Promise<Response> 
       await writeAudit(tx, { action: 'user_repeated_signup', actorId: user.id, actorUsername: address, ip, traits: { provider: 'email' } })
       return { kind: 'user' as const, json: fakeUser(address, data, aud) }
     }
-    const identityData = { sub: '', email: address, email_verified: false, phone_verified: false }
     if (user) {
       // An unconfirmed earlier sign-up: take the new password and data, send a fresh confirmation.
-      identityData.sub = user.id
+      const identityData = { sub: user.id, email: address, email_verified: false, phone_verified: false }
       user = await updateUser(tx, user.id, { encrypted_password: encrypted, raw_user_meta_data: { ...(user.raw_user_meta_data ?? {}), ...data, ...identityData } })
     } else {
-      const id = newId()
-      identityData.sub = id
-      user = await insertUser(tx, {
-        id,
-        aud,
-        role: DEFAULT_ROLE,
-        email: address,
-        phone: null,
-        encryptedPassword: encrypted,
-        emailConfirmed: false,
-        appMetadata: { provider: 'email', providers: ['email'] },
-        userMetadata: { ...data, ...identityData },
-        isAnonymous: false,
-      })
-      await insertIdentity(tx, { userId: id, provider: 'email', providerId: id, data: identityData })
+      user = await createEmailUser(tx, { email: address, encryptedPassword: encrypted, data, aud })
     }
     await writeAudit(tx, { action: 'user_signedup', actorId: user.id, actorUsername: address, ip, traits: { provider: 'email' } })
     if (autoconfirm) {
