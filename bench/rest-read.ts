@@ -17,6 +17,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as jose from 'jose'
 import pg from 'pg'
+import { createServerDatabase } from '../test/support/databases.ts'
 import { loadConfig } from '../src/config/config.ts'
 import { createPgDatabase } from '../src/db/pg-driver.ts'
 import { sessionSettings } from '../src/db/session.ts'
@@ -195,14 +196,8 @@ async function measure(port: number, scenario: Scenario, token: string, ids: num
 }
 
 async function main(): Promise<void> {
-  const name = `resolution_bench_${process.pid}`
-  const admin = new pg.Client({ connectionString: ADMIN_URL })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  const url = new URL(ADMIN_URL)
-  url.pathname = `/${name}`
-  const databaseUrl = url.toString()
+  const benchDatabase = await createServerDatabase(ADMIN_URL, 'resolution_bench')
+  const databaseUrl = benchDatabase.url
   const setup = createPgDatabase({ url: databaseUrl, poolMax: 1 })
   const results: Array<Record<string, unknown>> = []
   try {
@@ -236,10 +231,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    const cleanup = new pg.Client({ connectionString: ADMIN_URL })
-    await cleanup.connect()
-    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await cleanup.end()
+    await benchDatabase.drop()
   }
   const out = { command: 'node --import tsx bench/rest-read.ts', secondsPerRound: SECONDS, rounds: ROUNDS, loadAverage: os.loadavg(), concurrency: CONCURRENCY, pool: POOL, cpus: os.cpus().length, node: process.version, at: new Date().toISOString(), results }
   mkdirSync(path.resolve('bench/results'), { recursive: true })
