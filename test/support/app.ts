@@ -21,7 +21,7 @@ export interface TestApp {
   close(): Promise<void>
 }
 
-export async function startTestApp(testDb: TestDatabase, env: Env = {}): Promise<TestApp> {
+export async function startTestApp(testDb: TestDatabase, env: Env = {}, options: { clock?: () => number } = {}): Promise<TestApp> {
   const config = loadConfig({
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: 'silent',
@@ -30,7 +30,7 @@ export async function startTestApp(testDb: TestDatabase, env: Env = {}): Promise
     ...(testDb.url ? { DATABASE_URL: testDb.url } : {}),
     ...env,
   })
-  const services = await createServices(config, { database: testDb.database })
+  const services = await createServices(config, { database: testDb.database, clock: options.clock })
   const anonKey = config.anonKey ?? (await issueApiKey(services.jwt, 'anon'))
   const serviceRoleKey = config.serviceRoleKey ?? (await issueApiKey(services.jwt, 'service_role'))
   const server = await startServer(services, { port: 0, init: false, hostname: '127.0.0.1' })

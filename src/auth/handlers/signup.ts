@@ -13,7 +13,7 @@ import { writeAudit } from '../models/audit.ts'
 import { mergeIdentityData } from '../models/identity.ts'
 import { findUserByEmail, insertUser, NOW, updateUser, type UserRow } from '../models/user.ts'
 import { assertStrongPassword, hashPassword } from '../password.ts'
-import { limitByIp } from '../rate-limit.ts'
+import { limitClient } from '../rate-limit.ts'
 import { clientIp, obj, pkceParams, readBody, str } from '../request.ts'
 import { issueSession, loadUserJson } from '../sign-in.ts'
 import { DEFAULT_AUD, DEFAULT_ROLE } from '../tokens.ts'
@@ -30,7 +30,7 @@ export async function signup(c: AuthContext, deps: AuthDeps): Promise<Response> 
   if (deps.config.disableSignup) throw unprocessable('signup_disabled', 'Signups not allowed for this instance')
   if (!email && !phone) return anonymousSignup(c, deps, data)
   if (email && phone) throw validationFailed('Only an email address or phone number should be provided on signup.')
-  limitByIp(c, deps.config, deps.limits.otp)
+  await limitClient(c, deps.limits.otp)
   if (phone) throw badRequest('phone_provider_disabled', 'Phone signups are disabled')
   const address = validateEmail(email)
   if (!password) throw validationFailed('Signup requires a valid password')
@@ -80,7 +80,7 @@ export async function confirmEmail(tx: Queryable, user: UserRow): Promise<UserRo
 
 async function anonymousSignup(c: AuthContext, deps: AuthDeps, data: Record<string, unknown>): Promise<Response> {
   if (!deps.config.anonymousUsers) throw unprocessable('anonymous_provider_disabled', 'Anonymous sign-ins are disabled')
-  limitByIp(c, deps.config, deps.limits.anonymous)
+  await limitClient(c, deps.limits.anonymous)
   const ip = clientIp(c)
   const session = await deps.transaction(async (tx) => {
     const user = await insertUser(tx, {
