@@ -10,6 +10,7 @@
 import type { Context } from 'hono'
 import type { AuthConfig } from '../config/config.ts'
 import type { Queryable } from '../db/types.ts'
+import { HttpError } from '../errors.ts'
 import { limitKey } from './client-address.ts'
 import { AuthError, tooManyRequests } from './errors.ts'
 
@@ -63,6 +64,19 @@ export interface Hit {
   retryAfter: number
 }
 
+/**
+ * A database bootstrapped by an older version lacks the table (Lambda never runs DDL): refuse with
+ * a clear 503 rather than serve without limits.
+ */
+async function counted<T>(query: Promise<T>): Promise<T> {
+  try {
+    return await query
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42P01') throw error
+    throw new HttpError(503, 'database_unavailable', 'The auth limits table _resolution.auth_rate_limits is missing: run `resolution db init` to bring the database to this version', { cause: error })
+  }
+}
+
 /** How often a process sweeps expired counter rows. */
 const SWEEP_INTERVAL_MS = 60_000
 
@@ -81,7 +95,7 @@ export class Counters {
     const now = this.now()
     await this.sweep(database, now)
     // One statement, so concurrent hits (any process) each get their own count.
-    const { rows } = await database.query<{ hits: number; retry_after: number }>(
+    const { rows } = await counted(database.query<{ hits: number; retry_after: number }>(
       `INSERT INTO _resolution.auth_rate_limits AS r (bucket, key, hits, expires_at)
        VALUES ($1, $2, 1, to_timestamp($3::float8 / 1000) + make_interval(secs => $4::float8))
        ON CONFLICT (bucket, key) DO UPDATE SET
@@ -89,7 +103,7 @@ export class Counters {
          expires_at = CASE WHEN r.expires_at > to_timestamp($3::float8 / 1000) THEN r.expires_at ELSE EXCLUDED.expires_at END
        RETURNING hits, greatest(1, ceil(extract(epoch FROM expires_at) - $3::float8 / 1000))::int AS retry_after`,
       [bucket, key, now, windowSeconds],
-    )
+    ))
     const row = rows[0]!
     return { hits: Number(row.hits), retryAfter: Number(row.retry_after) }
   }
@@ -104,7 +118,7 @@ export class Counters {
   private async sweep(database: Queryable, now: number): Promise<void> {
     if (now - this.lastSweep < SWEEP_INTERVAL_MS) return
     this.lastSweep = now
-    await database.query('DELETE FROM _resolution.auth_rate_limits WHERE expires_at < to_timestamp($1::float8 / 1000)', [now])
+    await counted(database.query('DELETE FROM _resolution.auth_rate_limits WHERE expires_at < to_timestamp($1::float8 / 1000)', [now]))
   }
 }
 

@@ -233,6 +233,20 @@ describeEachDatabase('auth abuse: per-client limits', (ctx) => {
   })
 })
 
+describeEachDatabase('auth abuse: a database without the counters table', (ctx) => {
+  it('answers the limited endpoints with 503 database_unavailable, not 500 and not unlimited', async () => {
+    await ctx().database.query('DROP TABLE _resolution.auth_rate_limits')
+    const app = await startTestApp(ctx())
+    try {
+      const res = await fetch(`${app.url}/auth/v1/verify`, { method: 'POST', headers: { apikey: app.anonKey, 'content-type': 'application/json', ...V }, body: JSON.stringify({ type: 'recovery', token_hash: 'x' }) })
+      expect(res.status).toBe(503)
+      expect(await res.json()).toMatchObject({ code: 'database_unavailable' })
+    } finally {
+      await app.close()
+    }
+  })
+})
+
 describe('client address', () => {
   const app = new Hono<{ Bindings: Record<string, unknown> }>()
   app.get('/', (c) => {
