@@ -149,6 +149,14 @@ describeEachDatabase('auth abuse: guesses at emailed codes and passwords', (ctx)
     expect(statuses).toEqual([...Array(10).fill(400), 429])
   })
 
+  it('an overlong address is counted under a digest, not stored as a key', async () => {
+    const huge = `${'a'.repeat(100_000)}@example.com`
+    const res = await h.raw('/token?grant_type=password', { method: 'POST', json: { email: huge, password: 'x' } })
+    expect(res.status).toBe(400)
+    const { rows } = await ctx().database.query<{ longest: number }>("SELECT max(length(key)) AS longest FROM _resolution.auth_rate_limits WHERE bucket = 'password'")
+    expect(Number(rows[0]!.longest)).toBeLessThan(400)
+  })
+
   it('the password count holds across app instances', async () => {
     const email = await signedUp(h, 'pwtwo')
     for (let i = 0; i < 10; i++) await (i % 2 ? h : other).client().auth.signInWithPassword({ email, password: 'nope' })

@@ -2,6 +2,7 @@
  * `POST /token?grant_type=password|refresh_token|pkce`.
  * @module
  */
+import { createHash } from 'node:crypto'
 import type { AuthContext, AuthDeps } from '../context.ts'
 import { verifierMatches, type ChallengeMethod } from '../crypto.ts'
 import { badRequest, notFound, OAuthError, unprocessable, validationFailed } from '../errors.ts'
@@ -19,6 +20,11 @@ import { validatePhone } from '../validate.ts'
 
 // Compared against when the user does not exist, so a miss costs as much as a wrong password.
 const DUMMY_HASH = '$2a$10$B2HKSLY1HMcXvFo2BxEjceAjjbTYpmaHsT76h4151q5V8zlT3.re6'
+
+/** The password throttle's key: the address itself, or a digest of an overlong one (no address is that long; it must not bloat the table). */
+function accountKey(account: string): string {
+  return account.length <= 320 ? account : `sha256:${createHash('sha256').update(account).digest('hex')}`
+}
 
 export async function token(c: AuthContext, deps: AuthDeps): Promise<Response> {
   await limitClient(c, deps.limits.token)
@@ -45,7 +51,7 @@ async function passwordGrant(c: AuthContext, deps: AuthDeps): Promise<Response> 
   const phoneNumber = email ? undefined : validatePhone(phone)
   // Per account, known or not (so the answer tells nothing about who exists), counted before the
   // password is checked so a burst cannot outrun the count; the right password clears it.
-  const account = email ? `email:${email.toLowerCase()}` : `phone:${phoneNumber}`
+  const account = accountKey(email ? `email:${email.toLowerCase()}` : `phone:${phoneNumber}`)
   await deps.limits.password.take(account, 'Too many sign-in attempts for this account. Try again in {seconds} seconds.')
 
   const user = await deps.transaction((tx) => (email ? findUserByEmail(tx, email) : findUserByPhone(tx, phoneNumber!)))
