@@ -6,6 +6,7 @@ import { createClient, type SupabaseClient } from '@supabase/supabase-js'
 import { readOutbox, type OutboxMail } from '../../src/auth/mailer.ts'
 import { startTestApp, type TestApp } from '../support/app.ts'
 import type { TestDatabase } from '../support/databases.ts'
+import type { Logger } from '../../src/logger.ts'
 
 export interface AuthHarness {
   app: TestApp
@@ -29,8 +30,8 @@ function memoryStorage() {
   return { getItem: (k: string) => map.get(k) ?? null, setItem: (k: string, v: string) => void map.set(k, v), removeItem: (k: string) => void map.delete(k) }
 }
 
-export async function startAuth(testDb: TestDatabase, env: Record<string, string> = {}): Promise<AuthHarness> {
-  const app = await startTestApp(testDb, { AUTH_ANONYMOUS_USERS: 'true', AUTH_SMTP_MAX_FREQUENCY: '0', AUTH_RATE_LIMIT_EMAIL_SENT: '0', ...env })
+export async function startAuth(testDb: TestDatabase, env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<AuthHarness> {
+  const app = await startTestApp(testDb, { AUTH_ANONYMOUS_USERS: 'true', AUTH_SMTP_MAX_FREQUENCY: '0', AUTH_RATE_LIMIT_EMAIL_SENT: '0', ...env }, options)
   // Node 20 has no WebSocket; realtime is unused here, so it gets an inert transport.
   const base = { realtime: { transport: class {} as never } }
   return {
