@@ -59,8 +59,9 @@ async function passwordGrant(c: AuthContext, deps: AuthDeps): Promise<Response> 
     await verifyPassword(password, DUMMY_HASH)
     throw invalid()
   }
-  if (user.banned) throw badRequest('user_banned', 'User is banned')
   if (!(await verifyPassword(password, user.encrypted_password))) throw invalid()
+  // Only after the password: a ban is news for the account holder, not for whoever guesses emails.
+  if (user.banned) throw badRequest('user_banned', 'User is banned')
   await deps.limits.password.reset(account)
   if (email && !user.email_confirmed_at) throw badRequest('email_not_confirmed', 'Email not confirmed')
   if (!email && !user.phone_confirmed_at) throw badRequest('phone_not_confirmed', 'Phone not confirmed')
