@@ -81,13 +81,15 @@ export function registerDbTools(db: Command): void {
     .option('--no-transaction', 'commit statement by statement instead of all or nothing')
     .option('--verbose', 'list every skip and rewrite as it is decided')
     .option('--json', 'print the summary as JSON')
-    .action(async (files: string[], options: { databaseUrl?: string; dryRun?: boolean; transaction: boolean; verbose?: boolean; json?: boolean }) => {
+    .option('--allow-unsafe', 'run what the safety check refuses (COPY … PROGRAM or server files, DO blocks, SUPERUSER roles, event triggers …); review the dump first')
+    .action(async (files: string[], options: { databaseUrl?: string; dryRun?: boolean; transaction: boolean; verbose?: boolean; json?: boolean; allowUnsafe?: boolean }) => {
       await clearly(async () => {
         const sources = files.map(fileSource) // a missing file fails before the database is opened
         await withDatabase(options, async (database) => {
           const summary = await restore(database, sources, {
             dryRun: options.dryRun,
             transaction: options.transaction,
+            allowUnsafe: options.allowUnsafe,
             progressStream: process.stderr,
             onDecision: options.verbose ? (d) => process.stderr.write(`${d.file}:${d.line}: ${d.action} (${d.rule}) ${d.reason}\n`) : undefined,
           })

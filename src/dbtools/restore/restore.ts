@@ -19,6 +19,8 @@ import { startProgress, type Progress } from './progress.ts'
 import { targetsOf } from './refs.ts'
 import { addRows, excerpt, newSummary, type Decision, type RestoreSummary } from './report.ts'
 import { SanitizeContext, sanitizeMeta, sanitizeStatement, type Planned } from './sanitize.ts'
+import { screenAfter, screenBefore, UnsafeDumpError } from './safety.ts'
+import { spoolOnce, type Spooled } from './spool.ts'
 import { readTargetFacts } from './target.ts'
 
 export interface RestoreSource {
@@ -27,6 +29,8 @@ export interface RestoreSource {
   open(): Readable | AsyncIterable<Buffer | string>
   /** Bytes, for the progress bar. */
   size?: number
+  /** `open()` works only once (standard input): the safety check spools it to a temporary file. */
+  once?: boolean
 }
 
 export interface RestoreOptions {
@@ -39,11 +43,13 @@ export interface RestoreOptions {
   progressStream?: NodeJS.WriteStream
   /** Called for every skip and rewrite as it is decided. */
   onDecision?: (decision: Decision) => void
+  /** Run the statements the safety check refuses (COPY … PROGRAM, DO blocks, SUPERUSER roles …; see safety.ts). */
+  allowUnsafe?: boolean
 }
 
 /** A dump file, or `-` for standard input (`resolution db restore - < dump.sql`). */
 export function fileSource(path: string): RestoreSource {
-  if (path === '-') return { name: 'stdin', open: () => process.stdin }
+  if (path === '-') return { name: 'stdin', open: () => process.stdin, once: true }
   let size: number
   try {
     size = fs.statSync(path).size
@@ -54,13 +60,14 @@ export function fileSource(path: string): RestoreSource {
 }
 
 export async function restore(database: Database, inputs: (string | RestoreSource)[], options: RestoreOptions = {}): Promise<RestoreSummary> {
-  const sources = inputs.map((input) => (typeof input === 'string' ? fileSource(input) : input))
+  let sources = inputs.map((input) => (typeof input === 'string' ? fileSource(input) : input))
   const transaction = options.transaction !== false
   const summary = newSummary(sources.map((s) => s.name), Boolean(options.dryRun), transaction)
   const started = performance.now()
   const progress = startProgress(options.progressStream, sources.reduce((sum, s) => sum + (s.size ?? 0), 0))
   // The parser's WASM loads while the target is bootstrapped and read.
   const parser = parserReady()
+  let cleanup: Spooled[] = []
   try {
     if (options.dryRun) {
       if ((await bootstrapStatus(database)) === null) summary.warnings.push('the target is not bootstrapped; a real restore bootstraps it first (roles, auth, vault), so fewer statements would be skipped for missing roles')
@@ -69,6 +76,12 @@ export async function restore(database: Database, inputs: (string | RestoreSourc
       for (const source of sources) await runFile(undefined, source, ctx, summary, options, progress)
     } else {
       if (options.bootstrap !== false) await bootstrap(database)
+      // Every file is read once before anything runs: a refused dump changes nothing, also
+      // with --no-transaction (where a refusal half-way could not be rolled back).
+      if (!options.allowUnsafe) {
+        cleanup = await refuseUnsafe(database, sources, transaction, parser)
+        sources = cleanup.map((s) => s.source)
+      }
       await database.transaction(async (tx) => {
         const ctx = new SanitizeContext(await readTargetFacts(tx), { transaction })
         await parser
@@ -83,9 +96,29 @@ export async function restore(database: Database, inputs: (string | RestoreSourc
     }
   } finally {
     progress.stop()
+    for (const s of cleanup) s.remove()
   }
   summary.durationMs = Math.round(performance.now() - started)
   return summary
+}
+
+/** A dry pass over every file with the safety check; throws UnsafeDumpError listing all it refuses. */
+async function refuseUnsafe(database: Database, sources: RestoreSource[], transaction: boolean, parser: Promise<void>): Promise<Spooled[]> {
+  const spooled = await Promise.all(sources.map(spoolOnce))
+  const check = newSummary(spooled.map((s) => s.source.name), true, transaction)
+  try {
+    const ctx = new SanitizeContext(await readTargetFacts(database), { transaction })
+    await parser
+    for (const { source } of spooled) await runFile(undefined, source, ctx, check, {}, startProgress(undefined, 0))
+  } catch (error) {
+    for (const s of spooled) s.remove()
+    throw error
+  }
+  if (check.unsafe.length) {
+    for (const s of spooled) s.remove()
+    throw new UnsafeDumpError(check.unsafe)
+  }
+  return spooled
 }
 
 async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: SanitizeContext, summary: RestoreSummary, options: RestoreOptions, progress: Progress): Promise<void> {
@@ -115,8 +148,27 @@ async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: Sa
       }
       continue
     }
-    const planned = sanitizeStatement({ type: item.type, node: item.node, sql: item.sql, line: item.line }, ctx)
+    const statement = { type: item.type, node: item.node, sql: item.sql, line: item.line }
+    // Safety first for what must be judged as written; then the sanitizer; then safety again for
+    // what it would still run (its skips of Supabase's own objects stand).
+    const early = screenBefore(statement, ctx)
+    const planned: Planned = early?.skip
+      ? { action: 'skip', sql: item.sql, line: item.line, type: item.type, notes: [early.skip], before: [] }
+      : early?.finding
+        ? { action: 'run', sql: item.sql, line: item.line, type: item.type, notes: [], before: [] }
+        : sanitizeStatement(statement, ctx)
+    const unsafe = early?.finding ?? (planned.action === 'run' ? screenAfter(statement, ctx)?.finding : undefined)
     record(planned)
+    if (unsafe) {
+      const found = { ...unsafe, file: source.name, allowed: Boolean(options.allowUnsafe) }
+      summary.unsafe.push(found)
+      if (!options.allowUnsafe) {
+        // Checked before the run too: here only if the file changed since (then nothing commits).
+        if (tx) throw new UnsafeDumpError([found])
+        if (item.kind === 'copy') for await (const _ of item.data) void _
+        continue
+      }
+    }
     if (planned.action === 'skip') {
       if (item.kind === 'copy') {
         // Read past the data here, to say how many rows a skipped block carried.
