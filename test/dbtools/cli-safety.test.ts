@@ -62,4 +62,16 @@ describe('resolution db restore: the safety check and --allow-unsafe (the CLI)',
     const help = run(undefined, 'db', 'restore', '--help')
     expect(help.stdout).toContain('--allow-unsafe')
   })
+
+  it('db dump keeps GRANT/REVOKE by default (a move needs them); --no-acl leaves them out', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resolution-cli-acl-'))
+    const withAcl = run(undefined, 'db', 'dump', '--schema-only', '-n', 'public', '-f', path.join(dir, 'acl.sql'))
+    expect(withAcl.code).toBe(0)
+    expect(fs.readFileSync(path.join(dir, 'acl.sql'), 'utf8')).toMatch(/^GRANT ALL ON TABLE "public"\."cli_from_do" TO "anon";$/m)
+    const without = run(undefined, 'db', 'dump', '--schema-only', '-n', 'public', '--no-acl', '-f', path.join(dir, 'no-acl.sql'))
+    expect(without.code).toBe(0)
+    const text = fs.readFileSync(path.join(dir, 'no-acl.sql'), 'utf8')
+    expect(text).toContain('CREATE TABLE "public"."cli_from_do"')
+    expect(text).not.toMatch(/^(GRANT|REVOKE) /m)
+  })
 })

@@ -10,6 +10,7 @@ import fs from 'node:fs'
 import type { Readable } from 'node:stream'
 import type { Database, Queryable } from '../../db/types.ts'
 import { ident } from '../../db/sql.ts'
+import { AclTracker } from './acl.ts'
 import { bootstrap, bootstrapStatus } from '../../schema/bootstrap.ts'
 import type { ByteReader } from './bytes.ts'
 import { replaceRelation } from './edit.ts'
@@ -72,8 +73,10 @@ export async function restore(database: Database, inputs: (string | RestoreSourc
     if (options.dryRun) {
       if ((await bootstrapStatus(database)) === null) summary.warnings.push('the target is not bootstrapped; a real restore bootstraps it first (roles, auth, vault), so fewer statements would be skipped for missing roles')
       const ctx = new SanitizeContext(await readTargetFacts(database), { transaction })
+      const acl = new AclTracker()
       await parser
-      for (const source of sources) await runFile(undefined, source, ctx, summary, options, progress)
+      for (const source of sources) await runFile(undefined, source, ctx, summary, options, progress, acl)
+      recordAclFinish(summary, sources, await acl.finish(database, ctx))
     } else {
       if (options.bootstrap !== false) await bootstrap(database)
       // Every file is read once before anything runs: a refused dump changes nothing, also
@@ -84,13 +87,17 @@ export async function restore(database: Database, inputs: (string | RestoreSourc
       }
       await database.transaction(async (tx) => {
         const ctx = new SanitizeContext(await readTargetFacts(tx), { transaction })
+        const acl = new AclTracker()
         await parser
         for (const source of sources) {
-          await runFile(tx, source, ctx, summary, options, progress)
+          await runFile(tx, source, ctx, summary, options, progress, acl)
           // Session state (search_path '' of a preamble …) must not leak into the next file.
           await tx.exec('RESET ALL')
           if (!transaction) await tx.exec('COMMIT; BEGIN')
         }
+        const revokes = await acl.finish(tx, ctx)
+        for (const sql of revokes) await tx.exec(sql)
+        recordAclFinish(summary, sources, revokes)
         await tx.exec(NOTIFY_SCHEMA_RELOAD)
       })
     }
@@ -121,7 +128,14 @@ async function refuseUnsafe(database: Database, sources: RestoreSource[], transa
   return spooled
 }
 
-async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: SanitizeContext, summary: RestoreSummary, options: RestoreOptions, progress: Progress): Promise<void> {
+/** The end-of-restore revokes of acl.ts, as decisions of the last file. */
+function recordAclFinish(summary: RestoreSummary, sources: RestoreSource[], revokes: string[]): void {
+  for (const sql of revokes) {
+    summary.decisions.push({ rule: 'acl-baseline', reason: "no GRANT/REVOKE in the dump: the object gets PostgreSQL's default ACL, as in the source (the target's default privileges revoked)", action: 'rewrite', file: sources.at(-1)?.name ?? '', line: 0, excerpt: excerpt(sql) })
+  }
+}
+
+async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: SanitizeContext, summary: RestoreSummary, options: RestoreOptions, progress: Progress, acl = new AclTracker()): Promise<void> {
   const readers: ByteReader[] = []
   progress.file(source.name, readers)
   const record = (planned: Planned | { action: 'skip'; line: number; sql: string; notes: { rule: string; reason: string }[] }) => {
@@ -158,6 +172,7 @@ async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: Sa
         ? { action: 'run', sql: item.sql, line: item.line, type: item.type, notes: [], before: [] }
         : sanitizeStatement(statement, ctx)
     const unsafe = early?.finding ?? (planned.action === 'run' ? screenAfter(statement, ctx)?.finding : undefined)
+    if (!unsafe || options.allowUnsafe) acl.plan(statement, planned, ctx)
     record(planned)
     if (unsafe) {
       const found = { ...unsafe, file: source.name, allowed: Boolean(options.allowUnsafe) }
