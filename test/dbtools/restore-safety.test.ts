@@ -34,6 +34,14 @@ const CRAFTED = [
   "CREATE FUNCTION public.safety_c() RETURNS int LANGUAGE c AS '/tmp/evil.so', 'f';", // 16
   "CREATE TABLE public.safety_defaults (id int, leak text DEFAULT pg_read_file('/etc/hostname'));", // 17
   'CREATE TABLE public.safety_after (id int);', // 18
+  `CREATE ROLE ${member}_in IN ROLE pg_read_server_files;`, // 19
+  `ALTER GROUP pg_write_server_files ADD USER ${member};`, // 20
+  "COPY public.safety_t (id) FROM stdin WHERE pg_read_file('/etc/hostname') IS NOT NULL;", // 21
+  '1',
+  '\\.',
+  "PREPARE safety_p AS SELECT pg_ls_dir('/');", // 24
+  "CREATE SUBSCRIPTION safety_sub CONNECTION 'host=127.0.0.1 dbname=none' PUBLICATION p;", // 25
+  "CREATE SUBSCRIPTION safety_sub2 CONNECTION 'host=127.0.0.1 dbname=none' PUBLICATION p WITH (connect = false, slot_name = NONE, enabled = false);", // 26: as pg_dump writes it
   '',
 ].join('\n')
 
@@ -50,6 +58,11 @@ const EXPECTED = [
   { line: 15, rule: 'privileged-membership' },
   { line: 16, rule: 'untrusted-language' },
   { line: 17, rule: 'server-function' },
+  { line: 19, rule: 'privileged-membership' },
+  { line: 20, rule: 'privileged-membership' },
+  { line: 21, rule: 'server-function' },
+  { line: 24, rule: 'server-function' },
+  { line: 25, rule: 'subscription' },
 ]
 
 async function exists(db: Queryable, sql: string): Promise<boolean> {
@@ -80,7 +93,7 @@ describeEachDatabase('restore: the safety check (issue 12, points 9 and 11)', (c
 
     // Nothing ran: no table, no role, no event trigger, no function.
     expect(await snapshot(db)).toEqual(before)
-    expect(await exists(db, `SELECT 1 FROM pg_roles WHERE rolname IN ('${superRole}', '${member}')`)).toBe(false)
+    expect(await exists(db, `SELECT 1 FROM pg_roles WHERE rolname IN ('${superRole}', '${member}', '${member}_in')`)).toBe(false)
     expect(await exists(db, "SELECT 1 FROM pg_event_trigger WHERE evtname = 'safety_evt'")).toBe(false)
     expect(await exists(db, "SELECT 1 FROM pg_proc WHERE proname LIKE 'safety\\_%'")).toBe(false)
   })

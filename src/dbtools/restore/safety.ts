@@ -62,9 +62,9 @@ const PRIVILEGED_ATTRIBUTES: Record<string, string> = { superuser: 'SUPERUSER', 
 const UNTRUSTED_LANGUAGES = new Set(['c', 'internal', 'plpython3u', 'plpythonu', 'plpython2u', 'plperlu', 'pltclu', 'plsh', 'pljavau'])
 const UNTRUSTED_EXTENSIONS = new Set(['adminpack', 'plpython3u', 'plpythonu', 'plpython2u', 'plperlu', 'pltclu', 'plsh'])
 /** Statements whose expressions are evaluated while the dump loads (a CREATE TABLE's defaults: by its COPY rows). */
-const EVALUATED = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'CallStmt', 'CreateTableAsStmt', 'ExplainStmt', 'DeclareCursorStmt', 'CreateStmt', 'AlterTableStmt'])
+const EVALUATED = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'CallStmt', 'CreateTableAsStmt', 'ExplainStmt', 'DeclareCursorStmt', 'PrepareStmt', 'CopyStmt', 'CreateStmt', 'AlterTableStmt'])
 /** Of those, the ones that call functions right away (a call of the dump's own function runs its body now). */
-const EXECUTED = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'CallStmt', 'CreateTableAsStmt', 'ExplainStmt', 'DeclareCursorStmt'])
+const EXECUTED = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'CallStmt', 'CreateTableAsStmt', 'ExplainStmt', 'DeclareCursorStmt', 'PrepareStmt', 'CopyStmt'])
 
 /** DO blocks of Supabase's own files, by their whitespace-normalised body, and why each is skipped. */
 const KNOWN_DO_BLOCKS = new Map([
@@ -152,9 +152,20 @@ export const SAFETY_RULES: SafetyRule[] = [
     phase: 'after',
     why: "membership in this role gives server files or programs, all data, or a superuser's rights",
     match: ({ type, node }) => {
-      if (type !== 'GrantRoleStmt' || !node.is_grant) return undefined
-      const roles = (node.granted_roles ?? []).map((g: Node) => g.AccessPriv.priv_name as string).filter((r: string) => PRIVILEGED_ROLES.has(r))
-      return roles.length ? `GRANT ${roles.join(', ')} TO ${(node.grantee_roles ?? []).map((g: Node) => g.RoleSpec?.rolename ?? 'PUBLIC').join(', ')}` : undefined
+      const names = (list: Node[] | undefined): string[] => (list ?? []).map((g: Node) => g.RoleSpec?.rolename ?? 'PUBLIC')
+      if (type === 'GrantRoleStmt' && node.is_grant) {
+        const roles = (node.granted_roles ?? []).map((g: Node) => g.AccessPriv.priv_name as string).filter((r: string) => PRIVILEGED_ROLES.has(r))
+        return roles.length ? `GRANT ${roles.join(', ')} TO ${names(node.grantee_roles).join(', ')}` : undefined
+      }
+      // CREATE ROLE x IN ROLE …, and ALTER GROUP … ADD USER x.
+      if (type === 'CreateRoleStmt') {
+        const roles = names(defElem(node.options, 'addroleto')?.arg?.List?.items).filter((r) => PRIVILEGED_ROLES.has(r))
+        return roles.length ? `CREATE ROLE ${node.role} IN ROLE ${roles.join(', ')}` : undefined
+      }
+      if (type === 'AlterRoleStmt' && node.action === 1 && PRIVILEGED_ROLES.has(node.role?.rolename) && defElem(node.options, 'rolemembers')) {
+        return `ALTER GROUP ${node.role.rolename} ADD USER ${names(defElem(node.options, 'rolemembers').arg?.List?.items).join(', ')}`
+      }
+      return undefined
     },
   },
   {
@@ -178,6 +189,16 @@ export const SAFETY_RULES: SafetyRule[] = [
       if (type !== 'CreateForeignTableStmt') return undefined
       const option = (node.options ?? []).map((o: Node) => o.DefElem?.defname).find((n: string) => n === 'filename' || n === 'program')
       return option ? `CREATE FOREIGN TABLE ${node.base?.relation?.relname} OPTIONS (${option} …)` : undefined
+    },
+  },
+  {
+    name: 'subscription',
+    phase: 'after',
+    why: 'connects to another server and replicates from it (pg_dump writes subscriptions with connect = false)',
+    match: ({ type, node }) => {
+      if (type !== 'CreateSubscriptionStmt') return undefined
+      const connect = String(defElem(node.options, 'connect')?.arg?.String?.sval ?? defElem(node.options, 'connect')?.arg?.Boolean?.boolval ?? 'true').toLowerCase()
+      return ['false', 'off', '0', 'no'].includes(connect) ? undefined : `CREATE SUBSCRIPTION ${node.subname} (connects)`
     },
   },
   {
