@@ -115,6 +115,27 @@ describeEachDatabase('restore: privileges survive a move (issue 12, point 10)', 
     }
   })
 
+  it('a new overload of a function the target already has takes the dump\'s ACL too', async () => {
+    const target = await openTestDatabase(ctx().target)
+    try {
+      await target.database.exec("CREATE FUNCTION public.priv_ov(a integer) RETURNS int LANGUAGE sql AS 'SELECT 1'")
+      const dump = [
+        'CREATE FUNCTION "public"."priv_ov"("a" "text") RETURNS integer LANGUAGE "sql" AS $$SELECT 2$$;',
+        'REVOKE ALL ON FUNCTION "public"."priv_ov"("a" "text") FROM PUBLIC;',
+        'GRANT ALL ON FUNCTION "public"."priv_ov"("a" "text") TO "service_role";',
+        '',
+      ].join('\n')
+      const summary = await restore(target.database, [tempFile('overload.sql', dump)])
+      expect(summary.decisions.find((d) => d.line === 2)).toMatchObject({ rule: 'acl-baseline', action: 'rewrite' })
+      const { rows } = await target.database.query<{ anon: boolean; service: boolean; old: boolean }>(
+        "SELECT has_function_privilege('anon', 'public.priv_ov(text)', 'EXECUTE') AS anon, has_function_privilege('service_role', 'public.priv_ov(text)', 'EXECUTE') AS service, has_function_privilege('anon', 'public.priv_ov(integer)', 'EXECUTE') AS old",
+      )
+      expect(rows[0]).toEqual({ anon: false, service: true, old: true })
+    } finally {
+      await target.dispose()
+    }
+  })
+
   it('--no-acl still leaves privileges out on request, and such a dump keeps the target\'s default privileges', async () => {
     expect(dumpArgs({})).not.toContain('--no-acl')
     expect(dumpArgs({ privileges: false })).toContain('--no-acl')

@@ -179,11 +179,10 @@ export class AclTracker {
     switch (created.kind) {
       case 'n':
         return ctx.facts.schemas.has(created.schema)
-      case 'f': {
-        const names = strings(node.funcname)
-        const { schema, name } = qualifiedNames(names)
-        return ctx.facts.functions.has(`${schema}.${name}`)
-      }
+      case 'f':
+        // Known by name only (an overload may be new), so every function the dump defines takes
+        // the dump's ACL: the bootstrap's own (auth, vault …) never get here (kept-existing).
+        return false
       default: {
         const [ref] = targetsOf(type, node)
         if (!ref) return true
