@@ -53,7 +53,8 @@ async function dumpText(t: TestDatabase, args: Parameters<typeof dump>[1] = {}):
 }
 
 describeEachDatabase('dump → restore → dump round trip', (ctx) => {
-  it('gives the same schema, and the same rows', async () => {
+  // Three dumps and a restore with its safety pass: slow on a loaded machine.
+  it('gives the same schema, and the same rows', { timeout: 180_000 }, async () => {
     const source = ctx()
     await source.database.exec(SCHEMA)
     const schema1 = await dumpText(source, { schemaOnly: true })
