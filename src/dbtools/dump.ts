@@ -1,7 +1,8 @@
 /**
  * `db dump`: plain SQL as pg_dump writes it. A server is dumped by the installed `pg_dump` (which
  * must be at least the server's major version); the embedded database by PGlite's WASM pg_dump.
- * `--no-owner --no-acl` by default, as the original team dumped their schema.
+ * `--no-owner` by default; privileges are kept (a move needs them: without them the target's
+ * default privileges would widen what anon and authenticated may do), `privileges: false` is `--no-acl`.
  * @module
  */
 import { spawn } from 'node:child_process'
@@ -22,8 +23,9 @@ export interface DumpOptions {
   userSchemasOnly?: boolean
   /** Data as INSERT statements (server; the embedded pg_dump always writes INSERTs). */
   inserts?: boolean
-  /** Keep `OWNER TO` and GRANT/REVOKE (default: `--no-owner --no-acl`). */
+  /** Keep `OWNER TO` (default: `--no-owner`). */
   owners?: boolean
+  /** Keep GRANT/REVOKE (default true; false is `--no-acl`). */
   privileges?: boolean
   /** Write here; otherwise to `output`. */
   file?: string
@@ -50,7 +52,7 @@ export function dumpArgs(options: DumpOptions): string[] {
   if (options.schemaOnly) args.push('--schema-only')
   if (options.dataOnly) args.push('--data-only')
   if (!options.owners) args.push('--no-owner')
-  if (!options.privileges) args.push('--no-acl')
+  if (options.privileges === false) args.push('--no-acl')
   for (const schema of options.schemas ?? []) {
     if (!schema) throw new DumpError('invalid_options', '--schema needs a name')
     args.push('--schema', schema)

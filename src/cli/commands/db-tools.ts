@@ -41,7 +41,7 @@ export function registerDbTools(db: Command): void {
     })
 
   db.command('dump')
-    .description('Dump the database as plain SQL (pg_dump for a server, the WASM pg_dump for the embedded database); --no-owner --no-acl by default')
+    .description('Dump the database as plain SQL (pg_dump for a server, the WASM pg_dump for the embedded database); --no-owner by default, privileges kept (--no-acl leaves them out)')
     .option('--database-url <url>', DATABASE_URL_HELP)
     .option('--schema-only', 'only the schema')
     .option('--data-only', 'only the data')
@@ -51,8 +51,9 @@ export function registerDbTools(db: Command): void {
     .option('--inserts', 'data as INSERT statements instead of COPY (the embedded database always uses INSERTs)')
     .option('-f, --file <path>', 'write to this file instead of stdout')
     .option('--owners', 'keep OWNER TO statements')
-    .option('--privileges', 'keep GRANT/REVOKE statements')
-    .action(async (options: { databaseUrl?: string; schemaOnly?: boolean; dataOnly?: boolean; schema?: string[]; excludeSchema?: string[]; userSchemas?: boolean; inserts?: boolean; file?: string; owners?: boolean; privileges?: boolean }) => {
+    .option('--no-acl', 'leave out GRANT/REVOKE statements (kept by default: a move needs them)')
+    .option('--privileges', 'keep GRANT/REVOKE statements (the default; kept for old scripts)')
+    .action(async (options: { databaseUrl?: string; schemaOnly?: boolean; dataOnly?: boolean; schema?: string[]; excludeSchema?: string[]; userSchemas?: boolean; inserts?: boolean; file?: string; owners?: boolean; acl: boolean }) => {
       if (options.schemaOnly && options.dataOnly) throw new FatalError('--schema-only and --data-only cannot be used together')
       await clearly(() =>
         withDatabase(options, async (database, config) => {
@@ -65,7 +66,7 @@ export function registerDbTools(db: Command): void {
             inserts: options.inserts,
             file: options.file,
             owners: options.owners,
-            privileges: options.privileges,
+            privileges: options.acl,
             url: config.databaseUrl,
           })
           if (options.file) process.stderr.write(`wrote ${bytes} bytes to ${options.file}\n`)
@@ -81,13 +82,15 @@ export function registerDbTools(db: Command): void {
     .option('--no-transaction', 'commit statement by statement instead of all or nothing')
     .option('--verbose', 'list every skip and rewrite as it is decided')
     .option('--json', 'print the summary as JSON')
-    .action(async (files: string[], options: { databaseUrl?: string; dryRun?: boolean; transaction: boolean; verbose?: boolean; json?: boolean }) => {
+    .option('--allow-unsafe', 'run what the safety check refuses (COPY … PROGRAM or server files, DO blocks, SUPERUSER roles, event triggers …); review the dump first')
+    .action(async (files: string[], options: { databaseUrl?: string; dryRun?: boolean; transaction: boolean; verbose?: boolean; json?: boolean; allowUnsafe?: boolean }) => {
       await clearly(async () => {
         const sources = files.map(fileSource) // a missing file fails before the database is opened
         await withDatabase(options, async (database) => {
           const summary = await restore(database, sources, {
             dryRun: options.dryRun,
             transaction: options.transaction,
+            allowUnsafe: options.allowUnsafe,
             progressStream: process.stderr,
             onDecision: options.verbose ? (d) => process.stderr.write(`${d.file}:${d.line}: ${d.action} (${d.rule}) ${d.reason}\n`) : undefined,
           })

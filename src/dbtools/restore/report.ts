@@ -5,6 +5,7 @@
  */
 import path from 'node:path'
 import type { Note } from './sanitize.ts'
+import { formatFinding, type UnsafeFinding } from './safety.ts'
 
 export interface Decision extends Note {
   file: string
@@ -22,12 +23,14 @@ export interface RestoreSummary {
   /** `schema.table` → rows loaded (COPY and INSERT). */
   rows: Map<string, number>
   decisions: Decision[]
+  /** Statements the safety check refused (or, with --allow-unsafe, ran anyway). */
+  unsafe: UnsafeFinding[]
   durationMs: number
   warnings: string[]
 }
 
 export function newSummary(files: string[], dryRun: boolean, transaction: boolean): RestoreSummary {
-  return { files, dryRun, transaction, statementsRun: 0, rows: new Map(), decisions: [], durationMs: 0, warnings: [] }
+  return { files, dryRun, transaction, statementsRun: 0, rows: new Map(), decisions: [], unsafe: [], durationMs: 0, warnings: [] }
 }
 
 export function excerpt(sql: string, max = 100): string {
@@ -75,6 +78,16 @@ export function formatSummary(summary: RestoreSummary, options: { verbose?: bool
       if (shown.length < reasons.size) lines.push(`    … ${reasons.size - shown.length} more reasons (--verbose lists them all)`)
     }
     if (quiet) lines.push(`  [${quiet}] session settings made SET LOCAL (scoped to the restore transaction)`)
+  }
+  const refused = summary.unsafe.filter((f) => !f.allowed)
+  const allowed = summary.unsafe.filter((f) => f.allowed)
+  if (refused.length) {
+    lines.push(`Unsafe: ${refused.length} statement${refused.length === 1 ? '' : 's'} a restore refuses (it would change nothing; --allow-unsafe runs them):`)
+    for (const f of refused) lines.push(`  ${formatFinding(f)}`)
+  }
+  if (allowed.length) {
+    lines.push(`Unsafe, ${summary.dryRun ? 'would run' : 'ran'} because of --allow-unsafe: ${allowed.length} statement${allowed.length === 1 ? '' : 's'}:`)
+    for (const f of allowed) lines.push(`  ${formatFinding(f)}`)
   }
   for (const warning of summary.warnings) lines.push(`Warning: ${warning}`)
   return lines.join('\n')

@@ -10,6 +10,7 @@ import fs from 'node:fs'
 import type { Readable } from 'node:stream'
 import type { Database, Queryable } from '../../db/types.ts'
 import { ident } from '../../db/sql.ts'
+import { AclTracker } from './acl.ts'
 import { bootstrap, bootstrapStatus } from '../../schema/bootstrap.ts'
 import type { ByteReader } from './bytes.ts'
 import { replaceRelation } from './edit.ts'
@@ -19,6 +20,8 @@ import { startProgress, type Progress } from './progress.ts'
 import { targetsOf } from './refs.ts'
 import { addRows, excerpt, newSummary, type Decision, type RestoreSummary } from './report.ts'
 import { SanitizeContext, sanitizeMeta, sanitizeStatement, type Planned } from './sanitize.ts'
+import { screenAfter, screenBefore, UnsafeDumpError } from './safety.ts'
+import { spoolOnce, type Spooled } from './spool.ts'
 import { readTargetFacts } from './target.ts'
 
 export interface RestoreSource {
@@ -27,6 +30,8 @@ export interface RestoreSource {
   open(): Readable | AsyncIterable<Buffer | string>
   /** Bytes, for the progress bar. */
   size?: number
+  /** `open()` works only once (standard input): the safety check spools it to a temporary file. */
+  once?: boolean
 }
 
 export interface RestoreOptions {
@@ -39,11 +44,13 @@ export interface RestoreOptions {
   progressStream?: NodeJS.WriteStream
   /** Called for every skip and rewrite as it is decided. */
   onDecision?: (decision: Decision) => void
+  /** Run the statements the safety check refuses (COPY … PROGRAM, DO blocks, SUPERUSER roles …; see safety.ts). */
+  allowUnsafe?: boolean
 }
 
 /** A dump file, or `-` for standard input (`resolution db restore - < dump.sql`). */
 export function fileSource(path: string): RestoreSource {
-  if (path === '-') return { name: 'stdin', open: () => process.stdin }
+  if (path === '-') return { name: 'stdin', open: () => process.stdin, once: true }
   let size: number
   try {
     size = fs.statSync(path).size
@@ -54,41 +61,81 @@ export function fileSource(path: string): RestoreSource {
 }
 
 export async function restore(database: Database, inputs: (string | RestoreSource)[], options: RestoreOptions = {}): Promise<RestoreSummary> {
-  const sources = inputs.map((input) => (typeof input === 'string' ? fileSource(input) : input))
+  let sources = inputs.map((input) => (typeof input === 'string' ? fileSource(input) : input))
   const transaction = options.transaction !== false
   const summary = newSummary(sources.map((s) => s.name), Boolean(options.dryRun), transaction)
   const started = performance.now()
   const progress = startProgress(options.progressStream, sources.reduce((sum, s) => sum + (s.size ?? 0), 0))
   // The parser's WASM loads while the target is bootstrapped and read.
   const parser = parserReady()
+  let cleanup: Spooled[] = []
   try {
     if (options.dryRun) {
       if ((await bootstrapStatus(database)) === null) summary.warnings.push('the target is not bootstrapped; a real restore bootstraps it first (roles, auth, vault), so fewer statements would be skipped for missing roles')
       const ctx = new SanitizeContext(await readTargetFacts(database), { transaction })
+      const acl = new AclTracker()
       await parser
-      for (const source of sources) await runFile(undefined, source, ctx, summary, options, progress)
+      for (const source of sources) await runFile(undefined, source, ctx, summary, options, progress, acl)
+      recordAclFinish(summary, sources, await acl.finish(database, ctx))
     } else {
       if (options.bootstrap !== false) await bootstrap(database)
+      // Every file is read once before anything runs: a refused dump changes nothing, also
+      // with --no-transaction (where a refusal half-way could not be rolled back).
+      if (!options.allowUnsafe) {
+        cleanup = await refuseUnsafe(database, sources, transaction, parser)
+        sources = cleanup.map((s) => s.source)
+      }
       await database.transaction(async (tx) => {
         const ctx = new SanitizeContext(await readTargetFacts(tx), { transaction })
+        const acl = new AclTracker()
         await parser
         for (const source of sources) {
-          await runFile(tx, source, ctx, summary, options, progress)
+          await runFile(tx, source, ctx, summary, options, progress, acl)
           // Session state (search_path '' of a preamble …) must not leak into the next file.
           await tx.exec('RESET ALL')
           if (!transaction) await tx.exec('COMMIT; BEGIN')
         }
+        const revokes = await acl.finish(tx, ctx)
+        for (const sql of revokes) await tx.exec(sql)
+        recordAclFinish(summary, sources, revokes)
         await tx.exec(NOTIFY_SCHEMA_RELOAD)
       })
     }
   } finally {
     progress.stop()
+    for (const s of cleanup) s.remove()
   }
   summary.durationMs = Math.round(performance.now() - started)
   return summary
 }
 
-async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: SanitizeContext, summary: RestoreSummary, options: RestoreOptions, progress: Progress): Promise<void> {
+/** A dry pass over every file with the safety check; throws UnsafeDumpError listing all it refuses. */
+async function refuseUnsafe(database: Database, sources: RestoreSource[], transaction: boolean, parser: Promise<void>): Promise<Spooled[]> {
+  const spooled = await Promise.all(sources.map(spoolOnce))
+  const check = newSummary(spooled.map((s) => s.source.name), true, transaction)
+  try {
+    const ctx = new SanitizeContext(await readTargetFacts(database), { transaction })
+    await parser
+    for (const { source } of spooled) await runFile(undefined, source, ctx, check, {}, startProgress(undefined, 0))
+  } catch (error) {
+    for (const s of spooled) s.remove()
+    throw error
+  }
+  if (check.unsafe.length) {
+    for (const s of spooled) s.remove()
+    throw new UnsafeDumpError(check.unsafe)
+  }
+  return spooled
+}
+
+/** The end-of-restore revokes of acl.ts, as decisions of the last file. */
+function recordAclFinish(summary: RestoreSummary, sources: RestoreSource[], revokes: string[]): void {
+  for (const sql of revokes) {
+    summary.decisions.push({ rule: 'acl-baseline', reason: "no GRANT/REVOKE in the dump: the object gets PostgreSQL's default ACL, as in the source (the target's default privileges revoked)", action: 'rewrite', file: sources.at(-1)?.name ?? '', line: 0, excerpt: excerpt(sql) })
+  }
+}
+
+async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: SanitizeContext, summary: RestoreSummary, options: RestoreOptions, progress: Progress, acl = new AclTracker()): Promise<void> {
   const readers: ByteReader[] = []
   progress.file(source.name, readers)
   const record = (planned: Planned | { action: 'skip'; line: number; sql: string; notes: { rule: string; reason: string }[] }) => {
@@ -115,8 +162,28 @@ async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: Sa
       }
       continue
     }
-    const planned = sanitizeStatement({ type: item.type, node: item.node, sql: item.sql, line: item.line }, ctx)
+    const statement = { type: item.type, node: item.node, sql: item.sql, line: item.line }
+    // Safety first for what must be judged as written; then the sanitizer; then safety again for
+    // what it would still run (its skips of Supabase's own objects stand).
+    const early = screenBefore(statement, ctx)
+    const planned: Planned = early?.skip
+      ? { action: 'skip', sql: item.sql, line: item.line, type: item.type, notes: [early.skip], before: [] }
+      : early?.finding
+        ? { action: 'run', sql: item.sql, line: item.line, type: item.type, notes: [], before: [] }
+        : sanitizeStatement(statement, ctx)
+    const unsafe = early?.finding ?? (planned.action === 'run' ? screenAfter(statement, ctx)?.finding : undefined)
+    if (!unsafe || options.allowUnsafe) acl.plan(statement, planned, ctx)
     record(planned)
+    if (unsafe) {
+      const found = { ...unsafe, file: source.name, allowed: Boolean(options.allowUnsafe) }
+      summary.unsafe.push(found)
+      if (!options.allowUnsafe) {
+        // Checked before the run too: here only if the file changed since (then nothing commits).
+        if (tx) throw new UnsafeDumpError([found])
+        if (item.kind === 'copy') for await (const _ of item.data) void _
+        continue
+      }
+    }
     if (planned.action === 'skip') {
       if (item.kind === 'copy') {
         // Read past the data here, to say how many rows a skipped block carried.
