@@ -12,6 +12,7 @@ export type RestoreErrorCode =
   | 'unsupported'
   | 'statement_failed'
   | 'file_not_found'
+  | 'foreign_key_violation'
 
 export class RestoreError extends Error {
   readonly code: RestoreErrorCode

@@ -10,10 +10,12 @@ import fs from 'node:fs'
 import type { Readable } from 'node:stream'
 import type { Database, Queryable } from '../../db/types.ts'
 import { ident } from '../../db/sql.ts'
-import { bootstrap, bootstrapStatus } from '../../schema/bootstrap.ts'
+import { bootstrapStatus } from '../../schema/bootstrap.ts'
 import type { ByteReader } from './bytes.ts'
 import { replaceRelation } from './edit.ts'
+import { DeferredForeignKeys } from './deferred-keys.ts'
 import { RestoreError } from './errors.ts'
+import { bootstrapInTransaction, roleNames } from './in-transaction.ts'
 import { parseDump, parserReady, type DumpItem } from './parse.ts'
 import { startProgress, type Progress } from './progress.ts'
 import { targetsOf } from './refs.ts'
@@ -68,18 +70,27 @@ export async function restore(database: Database, inputs: (string | RestoreSourc
       await parser
       for (const source of sources) await runFile(undefined, source, ctx, summary, options, progress)
     } else {
-      if (options.bootstrap !== false) await bootstrap(database)
-      await database.transaction(async (tx) => {
-        const ctx = new SanitizeContext(await readTargetFacts(tx), { transaction })
-        await parser
-        for (const source of sources) {
-          await runFile(tx, source, ctx, summary, options, progress)
-          // Session state (search_path '' of a preamble …) must not leak into the next file.
-          await tx.exec('RESET ALL')
-          if (!transaction) await tx.exec('COMMIT; BEGIN')
-        }
-        await tx.exec(NOTIFY_SCHEMA_RELOAD)
-      })
+      const rolesBefore = await roleNames(database)
+      try {
+        await database.transaction(async (tx) => {
+          // In the same transaction as the load: a failure rolls the bootstrap back too.
+          if (options.bootstrap !== false) await bootstrapInTransaction(database, tx)
+          const ctx = new SanitizeContext(await readTargetFacts(tx), { transaction })
+          // Across per-statement commits a deferred check would fire at each COMMIT anyway.
+          const keys = transaction ? new DeferredForeignKeys(tx) : undefined
+          await parser
+          for (const source of sources) {
+            await runFile(tx, source, ctx, summary, options, progress, keys)
+            // Session state (search_path '' of a preamble …) must not leak into the next file.
+            await tx.exec('RESET ALL')
+            if (!transaction) await tx.exec('COMMIT; BEGIN')
+          }
+          await keys?.check(`${sources.at(-1)?.name ?? 'restore'}: at the end of the restore`)
+          await tx.exec(NOTIFY_SCHEMA_RELOAD)
+        })
+      } catch (error) {
+        throw await withRolesLeft(error, database, rolesBefore, transaction)
+      }
     }
   } finally {
     progress.stop()
@@ -88,7 +99,7 @@ export async function restore(database: Database, inputs: (string | RestoreSourc
   return summary
 }
 
-async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: SanitizeContext, summary: RestoreSummary, options: RestoreOptions, progress: Progress): Promise<void> {
+async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: SanitizeContext, summary: RestoreSummary, options: RestoreOptions, progress: Progress, keys?: DeferredForeignKeys): Promise<void> {
   const readers: ByteReader[] = []
   progress.file(source.name, readers)
   const record = (planned: Planned | { action: 'skip'; line: number; sql: string; notes: { rule: string; reason: string }[] }) => {
@@ -138,11 +149,46 @@ async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: Sa
       } else if (item.type === 'InsertStmt') addRows(summary, tableOf(item), item.valuesRows ?? item.node.selectStmt?.SelectStmt?.valuesLists?.length ?? 0)
       continue
     }
+    if (keys) await deferKeys(keys, item, source.name)
     if (item.kind === 'copy') progress.copying(item.stats)
     await execute(tx, item, planned, source.name, summary)
     progress.copying(undefined)
     if (!ctx.options.transaction) await tx.exec('COMMIT; BEGIN')
   }
+}
+
+/** Rows: their table's foreign keys are deferred. DDL: the checks so far run first. */
+async function deferKeys(keys: DeferredForeignKeys, item: DumpItem & { kind: 'statement' | 'copy' }, file: string): Promise<void> {
+  if (item.kind === 'copy' || item.type === 'InsertStmt') {
+    const [target] = targetsOf(item.type, item.node)
+    if (target) await keys.beforeRows(target.schema, target.name)
+  } else if (!ROW_OR_SESSION.has(item.type)) await keys.beforeDdl(`${file}:${item.line}: before this statement`)
+}
+
+/** Statements that neither change a table's definition nor conflict with pending checks. */
+const ROW_OR_SESSION = new Set(['SelectStmt', 'VariableSetStmt', 'VariableShowStmt', 'UpdateStmt', 'DeleteStmt', 'NotifyStmt', 'CommentStmt', 'GrantStmt', 'GrantRoleStmt', 'AlterDefaultPrivilegesStmt', 'CreateRoleStmt', 'AlterRoleStmt', 'AlterRoleSetStmt', 'CreateSchemaStmt', 'CreateFunctionStmt', 'CreateSeqStmt', 'AlterSeqStmt', 'CreatePolicyStmt', 'TransactionStmt'])
+
+/**
+ * A failed restore rolled everything back, the bootstrap of a fresh target included; roles are
+ * cluster-wide, so the report says which ones (if any) stay.
+ */
+async function withRolesLeft(error: unknown, database: Database, before: Set<string>, transaction: boolean): Promise<unknown> {
+  if (!(error instanceof RestoreError)) return error
+  let left: string[]
+  try {
+    left = [...(await roleNames(database))].filter((r) => !before.has(r)).sort()
+  } catch {
+    return error
+  }
+  const note = transaction
+    ? left.length
+      ? `The target was rolled back to how it was, except these roles, which are cluster-wide and stay: ${left.join(', ')}.`
+      : 'The target was rolled back to how it was (the bootstrap of a fresh target too); no roles were left behind.'
+    : left.length
+      ? `Roles created by this restore that stay: ${left.join(', ')}.`
+      : ''
+  if (!note) return error
+  return new RestoreError(error.code, `${error.message}\n${note}`, { line: error.line, statement: error.statement, sqlState: error.sqlState, cause: error.cause ?? error })
 }
 
 function tableOf(item: DumpItem & { kind: 'statement' | 'copy' }): string {
