@@ -114,5 +114,5 @@ describeEachDatabase('restore: a database with users moves and its users sign in
         await fresh.dispose()
       }
     }
-  }, 180_000)
+  }, 300_000)
 })
