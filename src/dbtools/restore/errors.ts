@@ -13,6 +13,7 @@ export type RestoreErrorCode =
   | 'statement_failed'
   | 'file_not_found'
   | 'unsafe_statement'
+  | 'foreign_key_violation'
 
 export class RestoreError extends Error {
   readonly code: RestoreErrorCode

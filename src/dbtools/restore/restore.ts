@@ -11,10 +11,12 @@ import type { Readable } from 'node:stream'
 import type { Database, Queryable } from '../../db/types.ts'
 import { ident } from '../../db/sql.ts'
 import { AclTracker } from './acl.ts'
-import { bootstrap, bootstrapStatus } from '../../schema/bootstrap.ts'
+import { bootstrapStatus } from '../../schema/bootstrap.ts'
 import type { ByteReader } from './bytes.ts'
 import { replaceRelation } from './edit.ts'
+import { DeferredForeignKeys } from './deferred-keys.ts'
 import { RestoreError } from './errors.ts'
+import { bootstrapInTransaction, roleNames } from './in-transaction.ts'
 import { parseDump, parserReady, type DumpItem } from './parse.ts'
 import { startProgress, type Progress } from './progress.ts'
 import { targetsOf } from './refs.ts'
@@ -78,28 +80,37 @@ export async function restore(database: Database, inputs: (string | RestoreSourc
       for (const source of sources) await runFile(undefined, source, ctx, summary, options, progress, acl)
       recordAclFinish(summary, sources, await acl.finish(database, ctx))
     } else {
-      if (options.bootstrap !== false) await bootstrap(database)
-      // Every file is read once before anything runs: a refused dump changes nothing, also
-      // with --no-transaction (where a refusal half-way could not be rolled back).
-      if (!options.allowUnsafe) {
-        cleanup = await refuseUnsafe(database, sources, transaction, parser)
-        sources = cleanup.map((s) => s.source)
+      const rolesBefore = await roleNames(database)
+      try {
+        await database.transaction(async (tx) => {
+          // In the same transaction as the load: a failure (or a refusal) rolls the bootstrap back too.
+          if (options.bootstrap !== false) await bootstrapInTransaction(database, tx)
+          // Every file is read once before anything runs: a refused dump changes nothing, also
+          // with --no-transaction (the first COMMIT comes only after this check).
+          if (!options.allowUnsafe) {
+            cleanup = await refuseUnsafe(tx, sources, transaction, parser)
+            sources = cleanup.map((s) => s.source)
+          }
+          const ctx = new SanitizeContext(await readTargetFacts(tx), { transaction })
+          const acl = new AclTracker()
+          // Across per-statement commits a deferred check would fire at each COMMIT anyway.
+          const keys = transaction ? new DeferredForeignKeys(tx) : undefined
+          await parser
+          for (const source of sources) {
+            await runFile(tx, source, ctx, summary, options, progress, acl, keys)
+            // Session state (search_path '' of a preamble …) must not leak into the next file.
+            await tx.exec('RESET ALL')
+            if (!transaction) await tx.exec('COMMIT; BEGIN')
+          }
+          await keys?.check(`${sources.at(-1)?.name ?? 'restore'}: at the end of the restore`)
+          const revokes = await acl.finish(tx, ctx)
+          for (const sql of revokes) await tx.exec(sql)
+          recordAclFinish(summary, sources, revokes)
+          await tx.exec(NOTIFY_SCHEMA_RELOAD)
+        })
+      } catch (error) {
+        throw await withRolesLeft(error, database, rolesBefore, transaction)
       }
-      await database.transaction(async (tx) => {
-        const ctx = new SanitizeContext(await readTargetFacts(tx), { transaction })
-        const acl = new AclTracker()
-        await parser
-        for (const source of sources) {
-          await runFile(tx, source, ctx, summary, options, progress, acl)
-          // Session state (search_path '' of a preamble …) must not leak into the next file.
-          await tx.exec('RESET ALL')
-          if (!transaction) await tx.exec('COMMIT; BEGIN')
-        }
-        const revokes = await acl.finish(tx, ctx)
-        for (const sql of revokes) await tx.exec(sql)
-        recordAclFinish(summary, sources, revokes)
-        await tx.exec(NOTIFY_SCHEMA_RELOAD)
-      })
     }
   } finally {
     progress.stop()
@@ -110,7 +121,7 @@ export async function restore(database: Database, inputs: (string | RestoreSourc
 }
 
 /** A dry pass over every file with the safety check; throws UnsafeDumpError listing all it refuses. */
-async function refuseUnsafe(database: Database, sources: RestoreSource[], transaction: boolean, parser: Promise<void>): Promise<Spooled[]> {
+async function refuseUnsafe(database: Queryable, sources: RestoreSource[], transaction: boolean, parser: Promise<void>): Promise<Spooled[]> {
   const spooled = await Promise.all(sources.map(spoolOnce))
   const check = newSummary(spooled.map((s) => s.source.name), true, transaction)
   try {
@@ -135,7 +146,7 @@ function recordAclFinish(summary: RestoreSummary, sources: RestoreSource[], revo
   }
 }
 
-async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: SanitizeContext, summary: RestoreSummary, options: RestoreOptions, progress: Progress, acl = new AclTracker()): Promise<void> {
+async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: SanitizeContext, summary: RestoreSummary, options: RestoreOptions, progress: Progress, acl = new AclTracker(), keys?: DeferredForeignKeys): Promise<void> {
   const readers: ByteReader[] = []
   progress.file(source.name, readers)
   const record = (planned: Planned | { action: 'skip'; line: number; sql: string; notes: { rule: string; reason: string }[] }) => {
@@ -205,11 +216,46 @@ async function runFile(tx: Queryable | undefined, source: RestoreSource, ctx: Sa
       } else if (item.type === 'InsertStmt') addRows(summary, tableOf(item), item.valuesRows ?? item.node.selectStmt?.SelectStmt?.valuesLists?.length ?? 0)
       continue
     }
+    if (keys) await deferKeys(keys, item, source.name)
     if (item.kind === 'copy') progress.copying(item.stats)
     await execute(tx, item, planned, source.name, summary)
     progress.copying(undefined)
     if (!ctx.options.transaction) await tx.exec('COMMIT; BEGIN')
   }
+}
+
+/** Rows: their table's foreign keys are deferred. DDL: the checks so far run first. */
+async function deferKeys(keys: DeferredForeignKeys, item: DumpItem & { kind: 'statement' | 'copy' }, file: string): Promise<void> {
+  if (item.kind === 'copy' || item.type === 'InsertStmt') {
+    const [target] = targetsOf(item.type, item.node)
+    if (target) await keys.beforeRows(target.schema, target.name)
+  } else if (!ROW_OR_SESSION.has(item.type)) await keys.beforeDdl(`${file}:${item.line}: before this statement`)
+}
+
+/** Statements that neither change a table's definition nor conflict with pending checks. */
+const ROW_OR_SESSION = new Set(['SelectStmt', 'VariableSetStmt', 'VariableShowStmt', 'UpdateStmt', 'DeleteStmt', 'NotifyStmt', 'CommentStmt', 'GrantStmt', 'GrantRoleStmt', 'AlterDefaultPrivilegesStmt', 'CreateRoleStmt', 'AlterRoleStmt', 'AlterRoleSetStmt', 'CreateSchemaStmt', 'CreateFunctionStmt', 'CreateSeqStmt', 'AlterSeqStmt', 'CreatePolicyStmt', 'TransactionStmt'])
+
+/**
+ * A failed restore rolled everything back, the bootstrap of a fresh target included; roles are
+ * cluster-wide, so the report says which ones (if any) stay.
+ */
+async function withRolesLeft(error: unknown, database: Database, before: Set<string>, transaction: boolean): Promise<unknown> {
+  if (!(error instanceof RestoreError)) return error
+  let left: string[]
+  try {
+    left = [...(await roleNames(database))].filter((r) => !before.has(r)).sort()
+  } catch {
+    return error
+  }
+  const note = transaction
+    ? left.length
+      ? `The target was rolled back to how it was, except these roles, which are cluster-wide and stay: ${left.join(', ')}.`
+      : 'The target was rolled back to how it was (the bootstrap of a fresh target too); no roles were left behind.'
+    : left.length
+      ? `Roles created by this restore that stay: ${left.join(', ')}.`
+      : ''
+  if (!note) return error
+  return new RestoreError(error.code, `${error.message}\n${note}`, { line: error.line, statement: error.statement, sqlState: error.sqlState, cause: error.cause ?? error })
 }
 
 function tableOf(item: DumpItem & { kind: 'statement' | 'copy' }): string {
