@@ -13,6 +13,7 @@ import type { Database, Queryable } from '../db/types.ts'
 import type { Logger } from '../logger.ts'
 import { ensurePrivilege, ensureTable, schemaAccessWarning, WARNINGS_SETTING } from './ddl.ts'
 import { AUTH_OUTBOX } from './sql/outbox.ts'
+import { ddlWatchStatements } from './sql/ddl-watch.ts'
 import { authStatements } from './sql/auth.ts'
 import { CAPABILITIES_QUERY, planRoles, SUPABASE_ROLES, type Capabilities } from './sql/roles.ts'
 import { grantStatements, REALTIME_PUBLICATION, schemaStatements } from './sql/schemas.ts'
@@ -21,7 +22,7 @@ import { STORAGE_TABLES, storageStatements } from './sql/storage.ts'
 import { VAULT_ACCESS_WARNING, VAULT_SECRETS } from './sql/vault.ts'
 
 /** Bump when a step changes; databases at a lower version re-run every (idempotent) step. */
-export const BOOTSTRAP_VERSION = 4
+export const BOOTSTRAP_VERSION = 5
 
 export interface BootstrapReport {
   /** The version the database is at afterwards. */
@@ -81,6 +82,8 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
   },
   { name: 'shims', statements: () => shimStatements() },
   { name: 'grants', statements: () => [...grantStatements(), REALTIME_PUBLICATION] },
+  // Last: the bootstrap's own DDL above fires no reload notices on a fresh database.
+  { name: 'schema watch', statements: () => ddlWatchStatements() },
 ]
 
 // Advisory locks are per database, so this serialises bootstraps of one database only; roles,
