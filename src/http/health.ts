@@ -2,10 +2,13 @@
 import { Hono } from 'hono'
 import { appError } from '../errors.ts'
 import type { Services } from '../services.ts'
+import type { StartupGate } from './startup.ts'
 
-export function healthRouter(services: Services): Hono {
+/** `startup`: while it is not open, 503 `starting` (no gate: ready from the start, as on Lambda). */
+export function healthRouter(services: Services, startup?: StartupGate): Hono {
   const router = new Hono()
   router.get('/', async (c) => {
+    if (startup && !startup.ready) throw appError('starting', 'The service is starting: the database bootstrap has not finished', { headers: { 'Retry-After': '1' } })
     try {
       const database = await services.database()
       await database.ping(2000)
