@@ -3,6 +3,7 @@
  * a secret and SITE_URL / API_EXTERNAL_URL / AUTH_AUTOCONFIRM as parameters, and the environment
  * they produce passes or fails the same start-up rule the service applies.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- a parsed template is untyped JSON; the assertions are its types */
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { readTemplate } from './support/cfn-yaml.ts'
