@@ -27,7 +27,7 @@ export function loadDotEnv(env: NodeJS.ProcessEnv = process.env, dir = process.c
     if (code === 'ENOENT' || code === 'ENOTDIR') return { file: undefined, applied: [] }
     throw new FatalError(`.env: cannot read ${file} (${code ?? (error as Error).message})`)
   }
-  const parsed = util.parseEnv(text)
+  const parsed = typeof util.parseEnv === 'function' ? util.parseEnv(text) : parseSimple(text)
   const applied: string[] = []
   for (const [name, value] of Object.entries(parsed)) {
     if (env[name] !== undefined) continue
@@ -35,4 +35,19 @@ export function loadDotEnv(env: NodeJS.ProcessEnv = process.env, dir = process.c
     applied.push(name)
   }
   return { file, applied }
+}
+
+/** For Node 20 before 20.12 (no `util.parseEnv`): KEY=value lines, optional quotes, # comments. */
+export function parseSimple(text: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const line of text.split(/\r?\n/)) {
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(line)
+    if (!match) continue
+    let value = match[2]!.trim()
+    const quote = value[0]
+    if ((quote === '"' || quote === "'" || quote === '`') && value.indexOf(quote, 1) > 0) value = value.slice(1, value.indexOf(quote, 1))
+    else value = value.replace(/\s+#.*$/, '')
+    out[match[1]!] = value
+  }
+  return out
 }
