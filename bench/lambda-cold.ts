@@ -74,6 +74,7 @@ async function main() {
     const env = {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'production',
+      AUTH_AUTOCONFIRM: 'true',
       LOG_LEVEL: 'warn',
       DATABASE_URL: url.toString(),
       JWT_SECRET: secret,

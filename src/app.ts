@@ -8,11 +8,13 @@ import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
 import { authRouter } from './auth/router.ts'
 import { appError } from './errors.ts'
+import { apiKeyGate } from './http/api-key-gate.ts'
 import { supabaseCors } from './http/cors.ts'
 import { Drain } from './http/draining.ts'
 import { renderError } from './http/error-handler.ts'
 import { healthRouter } from './http/health.ts'
 import { requestLog } from './http/request-log.ts'
+import type { StartupGate } from './http/startup.ts'
 import { restRouter } from './rest/router.ts'
 import type { Services } from './services.ts'
 import { vaultRouter } from './vault/router.ts'
@@ -20,6 +22,8 @@ import { vaultRouter } from './vault/router.ts'
 export interface AppOptions {
   /** Shared with the runtime so SIGTERM can drain; a new one by default. */
   drain?: Drain
+  /** `/health` answers 503 `starting` until it opens (the Node runtime opens it after the bootstrap). */
+  startup?: StartupGate
 }
 
 export function createApp(services: Services, options: AppOptions = {}): Hono {
@@ -48,7 +52,10 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
     return limitBody(c, next)
   })
 
-  app.route('/health', healthRouter(services))
+  const gate = apiKeyGate(services.config.apiKeyRequired)
+  app.use('/rest/v1/*', gate)
+  app.use('/vault/v1/*', gate)
+  app.route('/health', healthRouter(services, options.startup))
   app.route('/auth/v1', authRouter(services))
   app.route('/vault/v1', vaultRouter(services))
   app.route('/rest/v1', restRouter(services))

@@ -19,6 +19,7 @@ export const ErrorCodes = {
   internal_error: 500,
   database_unavailable: 503,
   shutting_down: 503,
+  starting: 503,
   statement_timeout: 504,
 } as const
 

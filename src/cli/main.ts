@@ -3,6 +3,8 @@
  * @module
  */
 import { Command, CommanderError } from 'commander'
+import { loadDotEnv } from '../config/dotenv.ts'
+import { connectFailure } from '../db/startup-errors.ts'
 import { FatalError } from '../errors.ts'
 import { registerDbInit } from './commands/db-init.ts'
 import { registerDbTools } from './commands/db-tools.ts'
@@ -27,11 +29,14 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   try {
+    // Before any command reads its config; the real environment keeps precedence.
+    loadDotEnv()
     await buildProgram().parseAsync(argv)
   } catch (error) {
     if (error instanceof CommanderError) process.exit(error.exitCode)
-    if (error instanceof FatalError) {
-      process.stderr.write(`resolution: ${error.message}\n`)
+    const fatal = error instanceof FatalError ? error : connectFailure(error, undefined)
+    if (fatal) {
+      process.stderr.write(`resolution: ${fatal.message}\n`)
       process.exit(1)
     }
     process.stderr.write(`resolution: ${(error as Error)?.stack ?? String(error)}\n`)

@@ -28,6 +28,8 @@ export interface Config {
   siteUrl: string
   vaultRootKey: string | undefined
   smtpUrl: string | undefined
+  /** `/rest/v1` and `/vault/v1` answer 401 `no_api_key` without an API key, as Supabase's gateway (`API_KEY_REQUIRED`). */
+  apiKeyRequired: boolean
   /** Largest accepted request body, bytes (`BODY_LIMIT`). */
   bodyLimit: number
   /** Per-request statement timeout, ms (`DB_STATEMENT_TIMEOUT`), 0 = none. */
@@ -224,6 +226,7 @@ export function loadConfig(env: Env = process.env): Config {
     siteUrl,
     vaultRootKey: rootKey(env.VAULT_ROOT_KEY),
     smtpUrl: env.SMTP_URL?.trim() || undefined,
+    apiKeyRequired: boolean(env, 'API_KEY_REQUIRED', true),
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT', 8000, 0, 3_600_000),
     jwtExp: integer(env, 'JWT_EXP', 3600, 30, 604_800),
@@ -235,6 +238,13 @@ export function loadConfig(env: Env = process.env): Config {
     if (!config.jwtSecret && !config.jwtKeys) fail('JWT_SECRET', 'is required in production (or JWT_KEYS)')
     if (!config.anonKey) fail('ANON_KEY', 'is required in production')
     if (!config.serviceRoleKey) fail('SERVICE_ROLE_KEY', 'is required in production')
+    // Confirmation mails would go to the development outbox, which nobody reads in production.
+    if (!config.authAutoconfirm && !config.smtpUrl) {
+      fail('SMTP_URL', 'is required in production while sign-ups need email confirmation (set SMTP_URL, or AUTH_AUTOCONFIRM=true to confirm without mail)')
+    }
+    // Links in those mails are built from these; localhost defaults would reach nobody.
+    if (config.smtpUrl && !env.API_EXTERNAL_URL?.trim()) fail('API_EXTERNAL_URL', 'is required in production when SMTP_URL is set: mail links point to it (e.g. https://api.example.com/auth/v1)')
+    if (config.smtpUrl && !env.SITE_URL?.trim()) fail('SITE_URL', 'is required in production when SMTP_URL is set: mail links send users back to it')
   }
   return config
 }

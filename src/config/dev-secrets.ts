@@ -9,6 +9,7 @@ import path from 'node:path'
 import { createJwtService, issueApiKey } from '../auth/jwt.ts'
 import { FatalError } from '../errors.ts'
 import type { Config } from './config.ts'
+import { ensureDataDir } from './data-dir.ts'
 
 interface DevSecrets {
   jwtSecret: string
@@ -21,12 +22,7 @@ export const DEV_SECRETS_FILE = 'dev-secrets.json'
 
 async function readOrCreate(dataDir: string): Promise<{ secrets: DevSecrets; created: boolean }> {
   const file = path.join(dataDir, DEV_SECRETS_FILE)
-  try {
-    await fs.mkdir(dataDir, { recursive: true })
-    await fs.access(dataDir, fs.constants.W_OK)
-  } catch (error) {
-    throw new FatalError(`RESOLUTION_DATA_DIR: ${dataDir} is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
-  }
+  ensureDataDir(dataDir)
   try {
     return { secrets: JSON.parse(await fs.readFile(file, 'utf8')) as DevSecrets, created: false }
   } catch (error) {

@@ -9,6 +9,7 @@ import path from 'node:path'
 import { PGlite, types } from '@electric-sql/pglite'
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto'
 import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp'
+import { ensureDataDir } from '../config/data-dir.ts'
 import { FatalError } from '../errors.ts'
 import { copyChunks } from './copy-chunks.ts'
 import { Mutex } from './mutex.ts'
@@ -77,12 +78,7 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
   const pgdata = options.dataDir ? path.join(options.dataDir, 'pgdata') : undefined
   let unlock = () => {}
   if (options.dataDir) {
-    try {
-      fs.mkdirSync(options.dataDir, { recursive: true })
-      fs.accessSync(options.dataDir, fs.constants.W_OK)
-    } catch (error) {
-      throw new FatalError(`RESOLUTION_DATA_DIR: ${options.dataDir} is not writable (${(error as NodeJS.ErrnoException).code})`)
-    }
+    ensureDataDir(options.dataDir)
     unlock = lockDataDir(options.dataDir)
   }
   let pglite: PGlite

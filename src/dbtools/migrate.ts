@@ -9,6 +9,7 @@ import { NOTIFY_SCHEMA_RELOAD } from '../db/schema-reload.ts'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Database, Queryable } from '../db/types.ts'
+import { bootstrapStatus } from '../schema/bootstrap.ts'
 import { parserReady, parseStatements } from './restore/parse.ts'
 
 /** The Supabase CLI's pattern for migration files. */
@@ -32,7 +33,7 @@ export interface MigrateResult {
 }
 
 export class MigrateError extends Error {
-  readonly code: 'migrations_dir_missing' | 'migration_failed' | 'duplicate_version'
+  readonly code: 'migrations_dir_missing' | 'migration_failed' | 'duplicate_version' | 'not_bootstrapped'
   constructor(code: MigrateError['code'], message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'MigrateError'
@@ -76,6 +77,32 @@ async function appliedVersions(db: Queryable): Promise<Map<string, string | null
   return new Map(rows.map((r) => [r.version, r.name]))
 }
 
+/**
+ * What the Supabase CLI would skip or refuse, said but not refused: files whose name does not
+ * match `<timestamp>_name.sql` (never applied), and pending versions older than the newest
+ * applied one (applied out of order, so a fresh database would run them in another order).
+ */
+export function migrationWarnings(dir: string, applied: ReadonlyMap<string, unknown>): string[] {
+  const warnings: string[] = []
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isFile() || entry.name.startsWith('.') || MIGRATION_FILE.test(entry.name)) continue
+    warnings.push(`skipping ${entry.name}: the name does not match <timestamp>_name.sql`)
+  }
+  const newest = [...applied.keys()].sort(byVersion).at(-1)
+  if (newest !== undefined) {
+    for (const file of listMigrationFiles(dir)) {
+      if (!applied.has(file.version) && byVersion(file.version, newest) < 0) {
+        warnings.push(`${file.version}_${file.name}.sql is older than the newest applied migration ${newest}; it is applied out of order`)
+      }
+    }
+  }
+  return warnings
+}
+
+function byVersion(a: string, b: string): number {
+  return a.length - b.length || a.localeCompare(b)
+}
+
 export async function migrationStatus(database: Database, dir: string): Promise<MigrationStatus[]> {
   const files = listMigrationFiles(dir)
   const applied = await appliedVersions(database)
@@ -87,13 +114,23 @@ export async function migrationStatus(database: Database, dir: string): Promise<
 }
 
 /** Applies every pending migration of `dir`, oldest first; stops at the first failure. */
-export async function migrate(database: Database, dir: string, options: { onApply?: (file: MigrationFile) => void } = {}): Promise<MigrateResult> {
+export async function migrate(
+  database: Database,
+  dir: string,
+  options: { onApply?: (file: MigrationFile) => void; onWarning?: (warning: string) => void } = {},
+): Promise<MigrateResult> {
   const files = listMigrationFiles(dir)
+  // Migrations written for Supabase use its roles and `auth.uid()`; without them the first GRANT
+  // or policy fails with an error that does not say why.
+  if ((await bootstrapStatus(database)) === null) {
+    throw new MigrateError('not_bootstrapped', `${database.description} is not bootstrapped (no Supabase roles or auth schema): run \`resolution db init\` first`)
+  }
   await parserReady()
   await database.transaction(async (tx) => {
     for (const ddl of HISTORY_DDL) await tx.exec(ddl)
   })
   const applied = await appliedVersions(database)
+  for (const warning of migrationWarnings(dir, applied)) options.onWarning?.(warning)
   const result: MigrateResult = { applied: [], alreadyApplied: 0 }
   for (const file of files) {
     if (applied.has(file.version)) {

@@ -6,6 +6,8 @@
 import type { Database } from '../db/types.ts'
 import { bootstrapStatus } from '../schema/bootstrap.ts'
 import { BOOTSTRAP_VERSION } from '../schema/bootstrap.ts'
+import { DDL_WATCH_TRIGGERS } from '../schema/sql/ddl-watch.ts'
+import { engineMismatch } from './engine-version.ts'
 
 export interface SchemaStatus {
   schema: string
@@ -23,6 +25,10 @@ export interface DatabaseStatus {
   bootstrapCurrent: number
   migrations: { count: number; latest: { version: string; name: string | null } | null }
   schemas: SchemaStatus[]
+  /** Whether the event triggers that notify the API of DDL are installed and enabled. */
+  schemaWatch: boolean
+  /** What the operator should know: an engine version differing from the embedded one, no schema watch. */
+  warnings: string[]
 }
 
 export async function databaseStatus(database: Database): Promise<DatabaseStatus> {
@@ -47,6 +53,19 @@ export async function databaseStatus(database: Database): Promise<DatabaseStatus
       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_%'
       GROUP BY n.nspname ORDER BY n.nspname`,
   )
+  const { rows: watch } = await database.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_catalog.pg_event_trigger WHERE evtname = ANY($1::text[]) AND evtenabled <> 'D'",
+    [DDL_WATCH_TRIGGERS],
+  )
+  const schemaWatch = watch[0]?.n === DDL_WATCH_TRIGGERS.length
+  const warnings: string[] = []
+  if (database.kind === 'pg') {
+    const mismatch = engineMismatch(await database.serverVersionNum())
+    if (mismatch) warnings.push(mismatch)
+  }
+  if (!schemaWatch && bootstrapVersion !== null) {
+    warnings.push("schema watch not installed (event triggers pgrst_ddl_watch/pgrst_drop_watch need a superuser): after DDL made outside resolution, run NOTIFY pgrst, 'reload schema'")
+  }
   return {
     database: database.description,
     kind: database.kind,
@@ -55,6 +74,8 @@ export async function databaseStatus(database: Database): Promise<DatabaseStatus
     bootstrapCurrent: BOOTSTRAP_VERSION,
     migrations,
     schemas: schemas.map((s) => ({ schema: s.schema, tables: Number(s.tables), rowEstimate: Number(s.rows) })),
+    schemaWatch,
+    warnings,
   }
 }
 
@@ -63,11 +84,13 @@ export function formatStatus(status: DatabaseStatus): string {
     `Database:   ${status.database}`,
     `Server:     PostgreSQL ${status.serverVersion}${status.kind === 'pglite' ? ' (embedded PGlite)' : ''}`,
     `Bootstrap:  ${status.bootstrapVersion === null ? `not bootstrapped (run: resolution db init)` : `version ${status.bootstrapVersion}${status.bootstrapVersion < status.bootstrapCurrent ? ` (this build has ${status.bootstrapCurrent}; run: resolution db init)` : ''}`}`,
+    `Schema watch: ${status.schemaWatch ? 'on (DDL is served without a reload)' : 'off'}`,
     `Migrations: ${status.migrations.count === 0 ? 'none applied' : `${status.migrations.count} applied, latest ${status.migrations.latest!.version}${status.migrations.latest!.name ? `_${status.migrations.latest!.name}` : ''}`}`,
     'Schemas:',
   ]
   const width = Math.max(6, ...status.schemas.map((s) => s.schema.length))
   lines.push(`  ${'schema'.padEnd(width)}  tables  rows (estimate)`)
   for (const s of status.schemas) lines.push(`  ${s.schema.padEnd(width)}  ${String(s.tables).padStart(6)}  ${s.rowEstimate}`)
+  for (const warning of status.warnings) lines.push(`warning: ${warning}`)
   return lines.join('\n')
 }

@@ -8,7 +8,7 @@ import { loadConfig, type Config, type Env } from '../config/config.ts'
 import { FatalError } from '../errors.ts'
 
 /** Variables the template fills from Secrets Manager with dynamic references. */
-export const SECRET_VARIABLES = ['DATABASE_URL', 'JWT_SECRET', 'ANON_KEY', 'SERVICE_ROLE_KEY', 'VAULT_ROOT_KEY'] as const
+export const SECRET_VARIABLES = ['DATABASE_URL', 'JWT_SECRET', 'ANON_KEY', 'SERVICE_ROLE_KEY', 'VAULT_ROOT_KEY', 'SMTP_URL'] as const
 
 export function loadLambdaConfig(env: Env): Config {
   for (const name of SECRET_VARIABLES) {

@@ -12,6 +12,7 @@ import type { Context } from 'aws-lambda'
 import pino from 'pino'
 import { createApp } from '../app.ts'
 import type { Env } from '../config/config.ts'
+import { checkApiKeys } from '../config/api-keys.ts'
 import { FatalError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
 import { createServices, type Services } from '../services.ts'
@@ -75,6 +76,8 @@ export async function createLambdaRuntime(env: Env, options: LambdaRuntimeOption
     // stdout free for `resolution invoke`'s result, as under `sam local invoke`.
     const logger = createLogger(config.logLevel, options.logDestination ?? pino.destination({ dest: 2, sync: true }))
     services = await createServices(config, { lambda: true, logger })
+    // env.json.example's placeholders (or keys of another secret) fail here, not as 401s later.
+    await checkApiKeys(config, services.jwt)
     handle = lambdaHttpHandler(createApp(services))
   } catch (error) {
     await services?.close().catch(() => {})

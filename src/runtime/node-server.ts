@@ -9,8 +9,11 @@ import { serve, type ServerType } from '@hono/node-server'
 import { createApp } from '../app.ts'
 import { isConnectionError } from '../db/errors.ts'
 import { FatalError } from '../errors.ts'
+import { connectFailure } from '../db/startup-errors.ts'
 import { Drain } from '../http/draining.ts'
+import { StartupGate } from '../http/startup.ts'
 import { bootstrap } from '../schema/bootstrap.ts'
+import { DDL_WATCH_INSTALLED, DDL_WATCH_WARNING } from '../schema/sql/ddl-watch.ts'
 import type { Services } from '../services.ts'
 
 export interface RunningServer {
@@ -51,10 +54,16 @@ async function bootstrapWithRetry(services: Services, stop: AbortSignal): Promis
       const database = await services.database()
       const report = await bootstrap(database, { logger: services.logger })
       services.logger.info({ version: report.version, applied: report.applied, durationMs: report.durationMs }, 'database bootstrap')
+      // Said at every start, not only the one that bootstrapped: DDL from psql will not be served.
+      const watch = await database.query<{ installed: boolean }>(DDL_WATCH_INSTALLED)
+      if (!watch.rows[0]?.installed) services.logger.warn({ warning: DDL_WATCH_WARNING }, 'schema watch off')
       return
     } catch (error) {
       if (stop.aborted) return
-      if (!isConnectionError(error)) throw error
+      if (!isConnectionError(error)) {
+        // No retry fixes these; say so in one line rather than a stack.
+        throw connectFailure(error, services.config.databaseUrl) ?? (error instanceof FatalError ? error : new FatalError(`database bootstrap failed: ${(error as Error).message}`))
+      }
       services.logger.warn({ retryInMs: delay, error: (error as Error).message }, 'database unreachable; retrying')
       await sleep(delay, stop)
       delay = Math.min(delay * 2, 10_000)
@@ -71,7 +80,8 @@ function sleep(ms: number, stop: AbortSignal): Promise<void> {
 
 export async function startServer(services: Services, options: StartOptions): Promise<RunningServer> {
   const drain = new Drain()
-  const app = createApp(services, { drain })
+  const startup = new StartupGate()
+  const app = createApp(services, { drain, startup })
   const stop = new AbortController()
 
   // The embedded database is opened (and its lock taken) before listening, so a second
@@ -79,7 +89,9 @@ export async function startServer(services: Services, options: StartOptions): Pr
   if (!services.config.databaseUrl) await services.database()
   const server = await listen(app, options.port, options.hostname)
   const port = (server.address() as AddressInfo).port
-  const ready = options.init ? bootstrapWithRetry(services, stop.signal) : Promise.resolve()
+  const ready = (options.init ? bootstrapWithRetry(services, stop.signal) : Promise.resolve()).then(() => {
+    if (!stop.signal.aborted) startup.open()
+  })
 
   let shuttingDown: Promise<void> | undefined
   return {

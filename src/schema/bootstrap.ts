@@ -14,6 +14,7 @@ import type { Logger } from '../logger.ts'
 import { ensurePrivilege, ensureTable, schemaAccessWarning, WARNINGS_SETTING } from './ddl.ts'
 import { AUTH_OUTBOX } from './sql/outbox.ts'
 import { AUTH_RATE_LIMITS } from './sql/auth-limits.ts'
+import { ddlWatchStatements } from './sql/ddl-watch.ts'
 import { authStatements } from './sql/auth.ts'
 import { CAPABILITIES_QUERY, planRoles, SUPABASE_ROLES, type Capabilities } from './sql/roles.ts'
 import { grantStatements, REALTIME_PUBLICATION, schemaStatements } from './sql/schemas.ts'
@@ -83,6 +84,8 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
   },
   { name: 'shims', statements: () => shimStatements() },
   { name: 'grants', statements: () => [...grantStatements(), REALTIME_PUBLICATION] },
+  // Last: the bootstrap's own DDL above fires no reload notices on a fresh database.
+  { name: 'schema watch', statements: () => ddlWatchStatements() },
 ]
 
 // Advisory locks are per database, so this serialises bootstraps of one database only; roles,

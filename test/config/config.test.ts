@@ -42,9 +42,30 @@ describe('loadConfig', () => {
     expect(failure({ NODE_ENV: 'production', DATABASE_URL: 'postgres://u@h/d' })).toMatch(/^JWT_SECRET: is required/)
     const secret = 'x'.repeat(40)
     expect(failure({ NODE_ENV: 'production', DATABASE_URL: 'postgres://u@h/d', JWT_SECRET: secret })).toMatch(/^ANON_KEY/)
-    const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://u@h/d', JWT_SECRET: secret, ANON_KEY: 'a', SERVICE_ROLE_KEY: 's' })
+    const base = { NODE_ENV: 'production', DATABASE_URL: 'postgres://u@h/d', JWT_SECRET: secret, ANON_KEY: 'a', SERVICE_ROLE_KEY: 's' }
+    const config = loadConfig({ ...base, SMTP_URL: 'smtp://h:587', API_EXTERNAL_URL: 'https://api.example.com/auth/v1', SITE_URL: 'https://example.com' })
     expect(config.production).toBe(true)
     expect(config.authAutoconfirm).toBe(false)
+  })
+
+  it('in production, confirmation mails need SMTP_URL (or AUTH_AUTOCONFIRM=true), and mail links need the public URLs', () => {
+    const base = { NODE_ENV: 'production', DATABASE_URL: 'postgres://u@h/d', JWT_SECRET: 'x'.repeat(40), ANON_KEY: 'a', SERVICE_ROLE_KEY: 's' }
+    expect(failure(base)).toBe('SMTP_URL: is required in production while sign-ups need email confirmation (set SMTP_URL, or AUTH_AUTOCONFIRM=true to confirm without mail)')
+    expect(loadConfig({ ...base, AUTH_AUTOCONFIRM: 'true' }).smtpUrl).toBeUndefined()
+    const smtp = { ...base, SMTP_URL: 'smtp://user:pass@email-smtp.eu-west-1.amazonaws.com:587' }
+    expect(failure(smtp)).toMatch(/^API_EXTERNAL_URL: is required in production when SMTP_URL is set/)
+    expect(failure({ ...smtp, API_EXTERNAL_URL: 'https://api.example.com/auth/v1' })).toMatch(/^SITE_URL: is required in production when SMTP_URL is set/)
+    const config = loadConfig({ ...smtp, API_EXTERNAL_URL: 'https://api.example.com/auth/v1/', SITE_URL: 'https://app.example.com' })
+    // Mail links are built on API_EXTERNAL_URL (src/auth/email-flows.ts), never on localhost.
+    expect(config.auth.externalUrl).toBe('https://api.example.com/auth/v1')
+    // Development keeps working without any of it (the outbox).
+    expect(loadConfig({}).authAutoconfirm).toBe(true)
+  })
+
+  it('API_KEY_REQUIRED defaults to true and can be turned off', () => {
+    expect(loadConfig({}).apiKeyRequired).toBe(true)
+    expect(loadConfig({ API_KEY_REQUIRED: 'false' }).apiKeyRequired).toBe(false)
+    expect(failure({ API_KEY_REQUIRED: 'sometimes' })).toMatch(/^API_KEY_REQUIRED: must be true or false/)
   })
 
   it('masks secrets and passwords when shown', () => {

@@ -58,8 +58,12 @@ describeEachDatabase('restore: the Supabase fixtures', (ctx) => {
     expect(summary.rows.get('storage.migrations')).toBe(16)
     expect(summary.rows.get('_realtime.tenants')).toBe(1)
 
-    const { rows: triggers } = await db.query('SELECT evtname FROM pg_event_trigger')
-    expect(triggers).toEqual([])
+    // Only the bootstrap's own schema watch (same names as Supabase's), not the dump's copies.
+    const { rows: triggers } = await db.query('SELECT evtname, evtfoid::regproc::text AS fn FROM pg_event_trigger ORDER BY evtname')
+    expect(triggers).toEqual([
+      { evtname: 'pgrst_ddl_watch', fn: 'extensions.pgrst_ddl_watch' },
+      { evtname: 'pgrst_drop_watch', fn: 'extensions.pgrst_drop_watch' },
+    ])
     const { rows: fn } = await db.query("SELECT to_regprocedure('vault.secrets_encrypt_secret_secret()') AS f")
     expect(fn[0]!.f).toBeNull()
     const { rows: storage } = await db.query<{ n: string }>('SELECT count(*) AS n FROM storage.migrations')

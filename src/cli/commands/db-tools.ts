@@ -7,7 +7,7 @@
 import type { Command } from 'commander'
 import { FatalError } from '../../errors.ts'
 import { dump, DumpError } from '../../dbtools/dump.ts'
-import { migrate, MigrateError, migrationStatus } from '../../dbtools/migrate.ts'
+import { migrate, MigrateError, migrationStatus, migrationWarnings } from '../../dbtools/migrate.ts'
 import { RestoreError } from '../../dbtools/restore/errors.ts'
 import { formatSummary, summaryJson } from '../../dbtools/restore/report.ts'
 import { fileSource, restore } from '../../dbtools/restore/restore.ts'
@@ -111,9 +111,14 @@ export function registerDbTools(db: Command): void {
             const statuses = await migrationStatus(database, options.dir)
             if (statuses.length === 0) process.stdout.write(`no migrations in ${options.dir}\n`)
             for (const s of statuses) process.stdout.write(`${s.version}  ${s.state.padEnd(21)}  ${s.name}\n`)
+            const applied = new Map(statuses.filter((s) => s.state !== 'pending').map((s) => [s.version, s.name]))
+            for (const warning of migrationWarnings(options.dir, applied)) process.stderr.write(`warning: ${warning}\n`)
             return
           }
-          const result = await migrate(database, options.dir, { onApply: (file) => process.stderr.write(`applied ${file.version}_${file.name}\n`) })
+          const result = await migrate(database, options.dir, {
+            onApply: (file) => process.stderr.write(`applied ${file.version}_${file.name}\n`),
+            onWarning: (warning) => process.stderr.write(`warning: ${warning}\n`),
+          })
           process.stdout.write(`${result.applied.length} migration(s) applied, ${result.alreadyApplied} already applied\n`)
         }),
       )

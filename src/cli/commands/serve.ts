@@ -1,6 +1,8 @@
 /** `resolution serve`: the HTTP server (what `npm start` runs). */
 import type { Command } from 'commander'
+import { checkApiKeys } from '../../config/api-keys.ts'
 import { describeConfig } from '../../config/config.ts'
+import { readyLine } from '../../runtime/ready-line.ts'
 import { startServer } from '../../runtime/node-server.ts'
 import { createServices } from '../../services.ts'
 import { commandConfig } from '../context.ts'
@@ -32,6 +34,7 @@ export function register(program: Command): void {
         return
       }
       const services = await createServices(config)
+      await checkApiKeys(config, services.jwt)
       const server = await startServer(services, { port: config.port, init: options.init })
       const stop = (signal: string) => {
         services.logger.info({ signal }, 'shutting down: draining in-flight requests')
@@ -45,11 +48,6 @@ export function register(program: Command): void {
       process.once('SIGTERM', () => stop('SIGTERM'))
       process.once('SIGINT', () => stop('SIGINT'))
       await server.ready
-      const database = config.databaseUrl ? describeConfig(config).databaseUrl : `embedded (${config.dataDir})`
-      process.stdout.write(
-        `resolution ready on ${server.url}  database: ${database}\n` +
-          `  anon key:         ${config.anonKey}\n` +
-          `  service_role key: ${config.serviceRoleKey}\n`,
-      )
+      process.stdout.write(readyLine(config, server.url))
     })
 }

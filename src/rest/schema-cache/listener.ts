@@ -1,22 +1,53 @@
 /**
- * `LISTEN pgrst` on a dedicated connection (server databases only): `NOTIFY pgrst, 'reload
+ * `LISTEN pgrst` on a dedicated connection (server databases): `NOTIFY pgrst, 'reload
  * schema'` (or a bare `NOTIFY pgrst`) reloads the schema cache, as with PostgREST. The
- * connection is unref'd so it never keeps a process alive, and reconnects with backoff. PGlite
- * has one session and no reachable LISTEN here: callers use `reloadSchemaCache()` instead.
+ * connection is unref'd so it never keeps a process alive, and reconnects with backoff. On
+ * PGlite the one backend LISTENs (pglite-listener.ts). The bootstrap's event triggers send the
+ * NOTIFY after DDL (src/schema/sql/ddl-watch.ts).
  * @module
  */
 import pg from 'pg'
+import type { PgliteDatabase } from '../../db/pglite-driver.ts'
 import type { Database } from '../../db/types.ts'
 import type { Services } from '../../services.ts'
 import { reloadSchemaCache } from './index.ts'
+import { startPgliteListener } from './pglite-listener.ts'
 
 const listeners = new WeakMap<Database, { stop(): void }>()
 
 export function ensureSchemaListener(services: Services, database: Database): void {
+  if (listeners.has(database) || !services.config.rest.channelEnabled) return
+  // The embedded database: LISTEN on its one backend (see pglite-listener.ts).
+  if (database.kind === 'pglite') {
+    listeners.set(database, startPgliteListener(database as PgliteDatabase, coalesced(database, services)))
+    return
+  }
   // Lambda instances are short-lived and reload on cold start; a pooler cannot carry LISTEN.
-  if (database.kind !== 'pg' || !services.config.databaseUrl || services.lambda || !services.config.rest.channelEnabled) return
-  if (listeners.has(database)) return
+  if (database.kind !== 'pg' || !services.config.databaseUrl || services.lambda) return
   listeners.set(database, startListener(services.config.databaseUrl, database, services))
+}
+
+/** One reload at a time, and one more after it when notices arrived meanwhile (a burst of DDL). */
+function coalesced(database: Database, services: Services): () => void {
+  let running = false
+  let again = false
+  const run = () => {
+    if (running) {
+      again = true
+      return
+    }
+    running = true
+    reloadSchemaCache(database)
+      .catch((error) => services.logger.warn({ err: error }, 'schema cache reload failed'))
+      .finally(() => {
+        running = false
+        if (again) {
+          again = false
+          run()
+        }
+      })
+  }
+  return run
 }
 
 export function stopSchemaListener(database: Database): void {
@@ -25,6 +56,8 @@ export function stopSchemaListener(database: Database): void {
 }
 
 function startListener(url: string, database: Database, services: Services): { stop(): void } {
+  // Reloads overlapping would let an older one finish last and win.
+  const reload = coalesced(database, services)
   let stopped = false
   let client: pg.Client | undefined
   let delay = 1000
@@ -49,9 +82,7 @@ function startListener(url: string, database: Database, services: Services): { s
     next.on('notification', (message) => {
       if (message.channel !== 'pgrst') return
       const payload = (message.payload ?? '').trim()
-      if (payload === '' || payload === 'reload schema') {
-        reloadSchemaCache(database).catch((error) => services.logger.warn({ err: error }, 'schema cache reload failed'))
-      }
+      if (payload === '' || payload === 'reload schema') reload()
     })
     try {
       await next.connect()

@@ -12,6 +12,8 @@ export async function lambdaEnv(databaseUrl: string): Promise<Record<string, str
     ANON_KEY: await issueApiKey(jwt, 'anon'),
     SERVICE_ROLE_KEY: await issueApiKey(jwt, 'service_role'),
     NODE_ENV: 'production',
+    // Production refuses confirmation without SMTP_URL; these functions send no mail.
+    AUTH_AUTOCONFIRM: 'true',
     LOG_LEVEL: 'warn',
     BODY_LIMIT: '2048',
   }
