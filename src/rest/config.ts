@@ -20,6 +20,8 @@ export interface RestConfig {
    * connection; turn off behind a transaction pooler, where LISTEN cannot work).
    */
   channelEnabled: boolean
+  /** `DB_EXTRA_ROLES`: roles besides anon, authenticated and service_role a JWT may carry. */
+  extraRoles: string[]
 }
 
 type Env = Record<string, string | undefined>
@@ -29,6 +31,14 @@ function choice<T extends string>(env: Env, name: string, values: readonly T[], 
   if (!raw) return fallback
   if (!(values as readonly string[]).includes(raw)) throw new FatalError(`${name}: must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`)
   return raw as T
+}
+
+function roleList(raw: string | undefined): string[] {
+  const names = (raw ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '')
+  for (const name of names) {
+    if (name.length > 63 || /[\u0000-\u001f]/.test(name)) throw new FatalError(`DB_EXTRA_ROLES: ${JSON.stringify(name)} is not a role name`)
+  }
+  return names
 }
 
 export function restConfig(env: Env): RestConfig {
@@ -43,5 +53,6 @@ export function restConfig(env: Env): RestConfig {
     safeUpdate: ['true', '1'].includes(flag('DB_SAFE_UPDATE', true)),
     openapiMode: choice(env, 'OPENAPI_MODE', ['follow-privileges', 'ignore-privileges', 'disabled'], 'follow-privileges'),
     channelEnabled: ['true', '1'].includes(flag('DB_CHANNEL_ENABLED', true)),
+    extraRoles: roleList(env.DB_EXTRA_ROLES),
   }
 }

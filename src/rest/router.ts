@@ -16,6 +16,7 @@ import { runRead, type RestResult } from './actions/read.ts'
 import { parseBody } from './body.ts'
 import type { RestConfig } from './config.ts'
 import { restPrincipal, sessionOptions } from './context.ts'
+import { createRoleGuard } from './role-guard.ts'
 import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded } from './errors.ts'
 import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
@@ -87,9 +88,11 @@ function allowedMethods(request: ApiRequest, cache: SchemaCache): string {
 export function restRouter(services: Services, options: RestOptions = {}): Hono {
   const basePath = options.basePath ?? '/rest/v1'
   const app = new Hono()
+  const roles = createRoleGuard(services.database, services.config.rest.extraRoles)
 
   app.all('*', async (c) => {
     const principal = await restPrincipal(services, c)
+    await roles.check(principal.role)
     const database = await services.database()
     ensureSchemaListener(services, database)
     const cache = await loadCache(services, database)
