@@ -5,8 +5,10 @@
  * @module
  */
 
+import { API_ROLES as BOOTSTRAPPED_API_ROLES } from '../schema/sql/roles.ts'
+
 /** The roles Supabase's keys and Auth's tokens carry. `service_role` bypasses RLS by design. */
-export const API_ROLES: ReadonlySet<string> = new Set(['anon', 'authenticated', 'service_role'])
+export const API_ROLES: ReadonlySet<string> = new Set(BOOTSTRAPPED_API_ROLES)
 
 export function isNamedApiRole(role: string, extraRoles: readonly string[]): boolean {
   return API_ROLES.has(role) || extraRoles.includes(role)
