@@ -17,6 +17,8 @@ export interface Services {
   database(): Promise<Database>
   /** Whether this instance runs inside a Lambda handler (never runs DDL). */
   lambda: boolean
+  /** Milliseconds since the epoch for time windows (auth limits); tests pass their own. */
+  clock?: () => number
   close(): Promise<void>
 }
 
@@ -24,6 +26,8 @@ export interface ServicesOptions extends OpenOptions {
   logger?: Logger
   /** Use this database instead of opening one from config (tests, CLI). */
   database?: Database
+  /** A clock for time windows instead of `Date.now` (tests). */
+  clock?: () => number
 }
 
 export async function createServices(config: Config, options: ServicesOptions = {}): Promise<Services> {
@@ -40,6 +44,7 @@ export async function createServices(config: Config, options: ServicesOptions = 
     jwt,
     database: () => handle.get(),
     lambda: options.lambda ?? false,
+    clock: options.clock,
     // A database handed in belongs to the caller, who closes it.
     close: () => (given ? Promise.resolve() : handle.close()),
   }

@@ -30,7 +30,7 @@ export function createAuthDeps(services: Services): AuthDeps {
     services,
     config: services.config.auth,
     mailer,
-    limits: createLimiters(services.config.auth),
+    limits: createLimiters(services.config.auth, () => services.database(), services.clock),
     async transaction(fn) {
       const database = await services.database()
       return database.transaction(fn)
@@ -46,6 +46,8 @@ export type AuthVariables = {
   sessionId: string | undefined
   /** Whether the request carries admin rights (service_role). */
   admin: boolean
+  /** The client's address (client-address.ts): per-client limits and audit rows. */
+  clientAddress: string | undefined
 }
 
 export type AuthEnv = { Variables: AuthVariables }

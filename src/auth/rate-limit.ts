@@ -1,13 +1,18 @@
 /**
- * In-process token buckets, as GoTrue's limiter: `limit` events per `windowSeconds`, refilled
- * continuously, bursting up to `limit`. A limit of 0 turns the bucket off. Per-process state is
- * acceptable here: each task enforces its own share (the DESIGN's "cached per process").
+ * The auth limits. Per-client request limits, per-account password attempts and guesses at an
+ * emailed code are counted in the database (`_resolution.auth_rate_limits`), so every server
+ * process and Lambda instance over one database counts together: a window per key that opens at
+ * its first hit, counted by one upsert. The global email budget stays an in-process token bucket,
+ * as GoTrue's: it is checked inside the mail-sending transaction, where a shared counter row
+ * would serialise every mail sent.
  * @module
  */
 import type { Context } from 'hono'
 import type { AuthConfig } from '../config/config.ts'
-import { tooManyRequests } from './errors.ts'
-import { rateLimitKey } from './request.ts'
+import type { Queryable } from '../db/types.ts'
+import { HttpError } from '../errors.ts'
+import { limitKey } from './client-address.ts'
+import { AuthError, tooManyRequests } from './errors.ts'
 
 export class TokenBucket {
   private readonly buckets = new Map<string, { tokens: number; at: number }>()
@@ -52,31 +57,127 @@ export class TokenBucket {
   }
 }
 
+export interface Hit {
+  /** Events counted in the current window, this one included. */
+  hits: number
+  /** Seconds until the window closes. */
+  retryAfter: number
+}
+
+/**
+ * A database bootstrapped by an older version lacks the table (Lambda never runs DDL): refuse with
+ * a clear 503 rather than serve without limits.
+ */
+async function counted<T>(query: Promise<T>): Promise<T> {
+  try {
+    return await query
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42P01') throw error
+    throw new HttpError(503, 'database_unavailable', 'The auth limits table _resolution.auth_rate_limits is missing: run `resolution db init` to bring the database to this version', { cause: error })
+  }
+}
+
+/** How often a process sweeps expired counter rows. */
+const SWEEP_INTERVAL_MS = 60_000
+
+/** Window counters in `_resolution.auth_rate_limits`, on the clock `now` (ms; tests move it). */
+export class Counters {
+  private lastSweep = 0
+
+  constructor(
+    private readonly database: () => Promise<Queryable>,
+    readonly now: () => number = Date.now,
+  ) {}
+
+  /** Counts one event for (bucket, key) in a window of `windowSeconds` opened by its first event. */
+  async hit(bucket: string, key: string, windowSeconds: number): Promise<Hit> {
+    const database = await this.database()
+    const now = this.now()
+    await this.sweep(database, now)
+    // One statement, so concurrent hits (any process) each get their own count.
+    const { rows } = await counted(database.query<{ hits: number; retry_after: number }>(
+      `INSERT INTO _resolution.auth_rate_limits AS r (bucket, key, hits, expires_at)
+       VALUES ($1, $2, 1, to_timestamp($3::float8 / 1000) + make_interval(secs => $4::float8))
+       ON CONFLICT (bucket, key) DO UPDATE SET
+         hits = CASE WHEN r.expires_at > to_timestamp($3::float8 / 1000) THEN r.hits + 1 ELSE 1 END,
+         expires_at = CASE WHEN r.expires_at > to_timestamp($3::float8 / 1000) THEN r.expires_at ELSE EXCLUDED.expires_at END
+       RETURNING hits, greatest(1, ceil(extract(epoch FROM expires_at) - $3::float8 / 1000))::int AS retry_after`,
+      [bucket, key, now, windowSeconds],
+    ))
+    const row = rows[0]!
+    return { hits: Number(row.hits), retryAfter: Number(row.retry_after) }
+  }
+
+  /** Forgets (bucket, key): a success ends a run of failures. */
+  async reset(bucket: string, key: string): Promise<void> {
+    const database = await this.database()
+    await database.query('DELETE FROM _resolution.auth_rate_limits WHERE bucket = $1 AND key = $2', [bucket, key])
+  }
+
+  /** Many distinct keys leave many rows: delete closed windows, at most once a minute per process. */
+  private async sweep(database: Queryable, now: number): Promise<void> {
+    if (now - this.lastSweep < SWEEP_INTERVAL_MS) return
+    this.lastSweep = now
+    await counted(database.query('DELETE FROM _resolution.auth_rate_limits WHERE expires_at < to_timestamp($1::float8 / 1000)', [now]))
+  }
+}
+
+/** A limit of `limit` events per `windowSeconds` for each key of one bucket; 0 = off. */
+export class WindowLimit {
+  constructor(
+    readonly bucket: string,
+    readonly limit: number,
+    readonly windowSeconds: number,
+    private readonly counters: Counters,
+  ) {}
+
+  /** Counts one event for `key`; throws 429 (with Retry-After) once the window's limit is passed. */
+  async take(key: string, message = 'Request rate limit reached'): Promise<void> {
+    if (this.limit <= 0) return
+    const hit = await this.counters.hit(this.bucket, key, this.windowSeconds)
+    if (hit.hits > this.limit) {
+      throw new AuthError(429, 'over_request_rate_limit', message.replace('{seconds}', String(hit.retryAfter)), {}, { 'retry-after': String(hit.retryAfter) })
+    }
+  }
+
+  async reset(key: string): Promise<void> {
+    if (this.limit <= 0) return
+    await this.counters.reset(this.bucket, key)
+  }
+}
+
 export interface AuthLimiters {
-  /** Every `/token` grant, per IP. */
-  token: TokenBucket
-  /** `/otp`, `/recover`, `/resend`, non-anonymous `/signup`, `PUT /user`, per IP. */
-  otp: TokenBucket
-  verify: TokenBucket
-  anonymous: TokenBucket
+  counters: Counters
+  /** Every `/token` grant, per client. */
+  token: WindowLimit
+  /** `/otp`, `/magiclink`, `/recover`, `/resend`, non-anonymous `/signup`, `PUT /user`, per client. */
+  otp: WindowLimit
+  /** `/verify`, per client. */
+  verify: WindowLimit
+  /** Anonymous sign-ups, per client. */
+  anonymous: WindowLimit
+  /** Password attempts per account (email or phone), whoever makes them. */
+  password: WindowLimit
   /** Emails sent by this process, all users together. */
   emailSent: TokenBucket
 }
 
-export function createLimiters(config: AuthConfig): AuthLimiters {
+export function createLimiters(config: AuthConfig, database: () => Promise<Queryable>, now: () => number = Date.now): AuthLimiters {
+  const counters = new Counters(database, now)
   return {
-    token: new TokenBucket(config.rateLimitTokenRefresh, 300),
-    otp: new TokenBucket(config.rateLimitOtp, 300),
-    verify: new TokenBucket(config.rateLimitVerify, 300),
-    anonymous: new TokenBucket(config.rateLimitAnonymousUsers, 3600),
-    emailSent: new TokenBucket(config.rateLimitEmailSent, 3600),
+    counters,
+    token: new WindowLimit('token', config.rateLimitTokenRefresh, 300, counters),
+    otp: new WindowLimit('otp', config.rateLimitOtp, 300, counters),
+    verify: new WindowLimit('verify', config.rateLimitVerify, 300, counters),
+    anonymous: new WindowLimit('anonymous', config.rateLimitAnonymousUsers, 3600, counters),
+    password: new WindowLimit('password', config.passwordMaxAttempts, config.passwordAttemptWindow, counters),
+    emailSent: new TokenBucket(config.rateLimitEmailSent, 3600, now),
   }
 }
 
-/** Per-IP check; skipped when no rate-limit header is configured or the request lacks it (GoTrue). */
-export function limitByIp(c: Context, config: AuthConfig, bucket: TokenBucket): void {
-  const key = rateLimitKey(c, config)
-  if (key !== undefined && !bucket.take(key)) throw tooManyRequests('over_request_rate_limit', 'Request rate limit reached')
+/** Counts the request against its client (see client-address.ts); 429 `over_request_rate_limit` beyond the limit. */
+export async function limitClient(c: Context, limit: WindowLimit): Promise<void> {
+  await limit.take(limitKey(c.get('clientAddress') as string | undefined))
 }
 
 export function limitEmailSent(bucket: TokenBucket): void {

@@ -2,7 +2,9 @@
  * Refresh-token rotation (GoTrue's v1 algorithm, auth-api.md §5.1). All refreshes of one session
  * serialise on its row (`FOR UPDATE SKIP LOCKED`, retried for up to 5 s, then 409), so two
  * concurrent refreshes of one token never fork the session: the second one finds the token
- * revoked and the parent of the active one, and gets the active one back.
+ * revoked and the parent of the active one, and gets the active one back — but only inside
+ * `AUTH_REFRESH_TOKEN_REUSE_INTERVAL`; any revoked token presented later revokes the session's
+ * whole family (stricter than GoTrue, which hands the active token to its parent at any age).
  * @module
  */
 import type { Database, Queryable } from '../db/types.ts'
@@ -115,11 +117,22 @@ async function attempt(tx: Queryable, input: RefreshInput): Promise<Attempt> {
   if (expired) return { kind: 'failed', error: badRequest('session_expired', 'Invalid Refresh Token: Session Expired') }
 
   if (row.rt_revoked) {
-    const active = await tx.query<{ token: string }>(
-      'SELECT token FROM auth.refresh_tokens WHERE session_id = $1 AND revoked = false AND parent = $2 ORDER BY id DESC LIMIT 1',
-      [session.id, input.token],
+    if (!row.rt_reusable) {
+      // Reuse outside the interval, even of the active token's parent: treat the session as
+      // stolen and revoke its whole family (a thief holding an old token must not get the
+      // current one). The caller commits this before reporting the error.
+      await tx.query('UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE session_id = $1 AND revoked = false', [session.id])
+      return { kind: 'failed', error: badRequest('refresh_token_already_used', 'Invalid Refresh Token: Already Used') }
+    }
+    const active = await tx.query<{ token: string; parent: string | null }>(
+      'SELECT token, parent FROM auth.refresh_tokens WHERE session_id = $1 AND revoked = false ORDER BY id DESC',
+      [session.id],
     )
-    if (active.rows[0]) {
+    // Rotation always leaves one active token: none means the family was revoked, and no token
+    // of it, however recent, may bring the session back.
+    if (active.rows.length === 0) return { kind: 'failed', error: badRequest('refresh_token_already_used', 'Invalid Refresh Token: Already Used') }
+    const child = active.rows.find((r) => r.parent === input.token)
+    if (child) {
       // The client lost the response of its last refresh: give it the token it missed.
       const amr = await tx.query<{ authentication_method: string; updated_at: string }>(
         'SELECT authentication_method, updated_at FROM auth.mfa_amr_claims WHERE session_id = $1 ORDER BY updated_at DESC',
@@ -133,15 +146,9 @@ async function attempt(tx: Queryable, input: RefreshInput): Promise<Attempt> {
           sessionId: session.id,
           aal: session.aal,
           amr: amr.rows.map((r) => ({ method: r.authentication_method, timestamp: unixSeconds(r.updated_at) })),
-          refreshToken: active.rows[0].token,
+          refreshToken: child.token,
         },
       }
-    }
-    if (!row.rt_reusable) {
-      // Reuse outside the interval: treat the session as stolen and revoke its whole family.
-      // The caller commits this before reporting the error.
-      await tx.query('UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE session_id = $1 AND revoked = false', [session.id])
-      return { kind: 'failed', error: badRequest('refresh_token_already_used', 'Invalid Refresh Token: Already Used') }
     }
   }
   const rotated = await rotate(tx, input, user, session.id, { id: row.rt_id, token: input.token })

@@ -4,7 +4,6 @@
  * @module
  */
 import type { Context } from 'hono'
-import type { AuthConfig } from '../config/config.ts'
 import { authError } from './errors.ts'
 
 export type Body = Record<string, unknown>
@@ -62,19 +61,9 @@ export function pkceParams(body: Body): { challenge: string; method: 's256' | 'p
   return { challenge, method }
 }
 
-/** The address recorded on sessions and audit rows: the first `X-Forwarded-For` hop, else the socket. */
+/** The address recorded on sessions and audit rows: the one the router resolved (client-address.ts). */
 export function clientIp(c: Context): string {
-  const forwarded = c.req.header('sb-forwarded-for') ?? c.req.header('x-forwarded-for')
-  const first = forwarded?.split(',')[0]?.trim()
-  if (first && /^[0-9a-fA-F.:]{2,45}$/.test(first)) return first
-  const socket = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress
-  return socket ?? ''
-}
-
-/** The key for per-IP rate limits: only when a header is configured, as GoTrue does. */
-export function rateLimitKey(c: Context, config: AuthConfig): string | undefined {
-  if (!config.rateLimitHeader) return undefined
-  return c.req.header(config.rateLimitHeader)?.split(',')[0]?.trim() || undefined
+  return (c.get('clientAddress') as string | undefined) ?? ''
 }
 
 export function userAgent(c: Context): string {

@@ -9,6 +9,7 @@ import { HTTPException } from 'hono/http-exception'
 import { infrastructureError } from '../db/errors.ts'
 import { HttpError } from '../errors.ts'
 import type { Services } from '../services.ts'
+import { clientAddress } from './client-address.ts'
 import { createAuthDeps, type AuthContext, type AuthDeps, type AuthEnv } from './context.ts'
 import { authError, renderAuthError } from './errors.ts'
 import * as admin from './handlers/admin-users.ts'
@@ -47,6 +48,11 @@ export function authRouter(services: Services): Hono<AuthEnv> {
   const keyed = requireApiKey(deps)
   const user = requireUser(deps)
   const adminOnly = requireAdmin(deps)
+
+  app.use('*', async (c, next) => {
+    c.set('clientAddress', clientAddress(c, deps.config.rateLimitHeader, deps.config.rateLimitTrustedHops))
+    await next()
+  })
 
   // Open routes (no apikey), as the Supabase gateway has them.
   app.get('/health', h(health))

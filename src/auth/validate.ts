@@ -25,18 +25,28 @@ export function validatePhone(raw: string | undefined): string {
   return phone
 }
 
-/** The redirect to use: `requested` if allowed, else the site URL. */
+// C0 controls, DEL and whitespace: `new URL()` silently drops tab/CR/LF, so a string holding them
+// could pass the checks below while the raw value (header injection) is what got used.
+const UNSAFE_IN_URL = /[\u0000-\u0020\u007f]/
+
+/**
+ * The redirect to use: the parsed, normalised `requested` if it is allowed, else the site URL
+ * (as GoTrue does for a disallowed redirect, so clients still land somewhere sensible). A value
+ * with control characters or spaces is never allowed. Only the parsed URL is checked and
+ * returned, never the raw string.
+ */
 export function redirectTarget(config: AuthConfig, siteUrl: string, requested: string | undefined): string {
-  if (!requested) return siteUrl
+  if (!requested || UNSAFE_IN_URL.test(requested)) return siteUrl
   let url: URL
   try {
     url = new URL(requested)
   } catch {
     return siteUrl
   }
-  if (url.origin === new URL(siteUrl).origin) return requested
-  if (config.redirectUrls.some((allowed) => requested === allowed || (allowed.endsWith('*') ? requested.startsWith(allowed.slice(0, -1)) : requested.startsWith(allowed.replace(/\/?$/, '/'))))) {
-    return requested
+  const href = url.href
+  if (url.origin !== 'null' && url.origin === new URL(siteUrl).origin) return href
+  if (config.redirectUrls.some((allowed) => href === allowed || (allowed.endsWith('*') ? href.startsWith(allowed.slice(0, -1)) : href.startsWith(allowed.replace(/\/?$/, '/'))))) {
+    return href
   }
   return siteUrl
 }

@@ -65,14 +65,22 @@ export interface AuthConfig {
   smtpAdminEmail: string
   /** Extra allowed `redirect_to` URLs (prefixes, comma-separated). */
   redirectUrls: string[]
-  /** Header naming the client IP for per-IP limits (`AUTH_RATE_LIMIT_HEADER`); unset = no per-IP limits, as GoTrue. */
+  /** Header naming the client IP for per-IP limits (`AUTH_RATE_LIMIT_HEADER`); unset = the socket's address (Lambda: the event's sourceIp). */
   rateLimitHeader: string | undefined
+  /** Proxies that append to `rateLimitHeader` (`AUTH_RATE_LIMIT_TRUSTED_HOPS`, ALB = 1): the client is that many entries from the right. */
+  rateLimitTrustedHops: number
   /** Events per window: emails per hour (global), others per 5 minutes per IP, anonymous sign-ups per hour per IP. */
   rateLimitEmailSent: number
   rateLimitTokenRefresh: number
   rateLimitOtp: number
   rateLimitVerify: number
   rateLimitAnonymousUsers: number
+  /** Wrong guesses one emailed code survives (`AUTH_OTP_MAX_ATTEMPTS`); then it is dead. */
+  otpMaxAttempts: number
+  /** Password attempts per account per `passwordAttemptWindow` (`AUTH_PASSWORD_MAX_ATTEMPTS`, 0 = off). */
+  passwordMaxAttempts: number
+  /** Seconds (`AUTH_PASSWORD_ATTEMPT_WINDOW`). */
+  passwordAttemptWindow: number
 }
 
 export interface JsonWebKeySet {
@@ -165,17 +173,21 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
     refreshTokenReuseInterval: integer(env, 'AUTH_REFRESH_TOKEN_REUSE_INTERVAL', 10, 0, 3600),
     secureEmailChange: boolean(env, 'AUTH_SECURE_EMAIL_CHANGE', true),
     otpLength: integer(env, 'AUTH_OTP_LENGTH', 6, 6, 10),
-    otpExp: integer(env, 'AUTH_OTP_EXP', 86_400, 60, 86_400),
+    otpExp: integer(env, 'AUTH_OTP_EXP', 3600, 60, 86_400),
     smtpMaxFrequency: integer(env, 'AUTH_SMTP_MAX_FREQUENCY', 60, 0, 86_400),
     smtpSenderName: env.SMTP_SENDER_NAME?.trim() || 'resolution',
     smtpAdminEmail: env.SMTP_ADMIN_EMAIL?.trim() || `no-reply@${new URL(siteUrl).hostname}`,
     redirectUrls: list('AUTH_REDIRECT_URLS', ','),
     rateLimitHeader: env.AUTH_RATE_LIMIT_HEADER?.trim() || undefined,
+    rateLimitTrustedHops: integer(env, 'AUTH_RATE_LIMIT_TRUSTED_HOPS', 1, 1, 10),
     rateLimitEmailSent: integer(env, 'AUTH_RATE_LIMIT_EMAIL_SENT', 30, 0, 1_000_000_000),
     rateLimitTokenRefresh: integer(env, 'AUTH_RATE_LIMIT_TOKEN_REFRESH', 150, 0, 1_000_000_000),
     rateLimitOtp: integer(env, 'AUTH_RATE_LIMIT_OTP', 30, 0, 1_000_000_000),
     rateLimitVerify: integer(env, 'AUTH_RATE_LIMIT_VERIFY', 30, 0, 1_000_000_000),
     rateLimitAnonymousUsers: integer(env, 'AUTH_RATE_LIMIT_ANONYMOUS_USERS', 30, 0, 1_000_000_000),
+    otpMaxAttempts: integer(env, 'AUTH_OTP_MAX_ATTEMPTS', 5, 1, 100),
+    passwordMaxAttempts: integer(env, 'AUTH_PASSWORD_MAX_ATTEMPTS', 10, 0, 1_000_000_000),
+    passwordAttemptWindow: integer(env, 'AUTH_PASSWORD_ATTEMPT_WINDOW', 900, 1, 86_400),
   }
 }
 

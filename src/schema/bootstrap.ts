@@ -13,6 +13,7 @@ import type { Database, Queryable } from '../db/types.ts'
 import type { Logger } from '../logger.ts'
 import { ensurePrivilege, ensureTable, schemaAccessWarning, WARNINGS_SETTING } from './ddl.ts'
 import { AUTH_OUTBOX } from './sql/outbox.ts'
+import { AUTH_RATE_LIMITS } from './sql/auth-limits.ts'
 import { authStatements } from './sql/auth.ts'
 import { CAPABILITIES_QUERY, planRoles, SUPABASE_ROLES, type Capabilities } from './sql/roles.ts'
 import { grantStatements, REALTIME_PUBLICATION, schemaStatements } from './sql/schemas.ts'
@@ -21,7 +22,7 @@ import { STORAGE_TABLES, storageStatements } from './sql/storage.ts'
 import { VAULT_ACCESS_WARNING, VAULT_SECRETS } from './sql/vault.ts'
 
 /** Bump when a step changes; databases at a lower version re-run every (idempotent) step. */
-export const BOOTSTRAP_VERSION = 4
+export const BOOTSTRAP_VERSION = 5
 
 export interface BootstrapReport {
   /** The version the database is at afterwards. */
@@ -74,6 +75,7 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
   { name: 'schemas and extensions', statements: () => [...schemaStatements(), VERSION_TABLE] },
   { name: 'auth', statements: () => authStatements() },
   { name: 'auth outbox', statements: () => [AUTH_OUTBOX] },
+  { name: 'auth limits', statements: () => [AUTH_RATE_LIMITS] },
   { name: 'vault', statements: () => [VAULT_ACCESS_WARNING, VAULT_SECRETS] },
   {
     name: 'storage',

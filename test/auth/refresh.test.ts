@@ -46,11 +46,38 @@ describeEachDatabase('auth refresh reuse', (ctx) => {
     expect((await newest.json()).code).toBe('refresh_token_already_used')
   })
 
-  it('the parent of the active token still returns the active one, even with interval 0', async () => {
-    const { tokens } = await chain(strict, 3)
-    const res = await refresh(strict, tokens[1]!)
+  it('inside the interval, the parent of the active token returns the active one (a lost response)', async () => {
+    const { tokens } = await chain(lenient, 3)
+    const res = await refresh(lenient, tokens[1]!)
     expect(res.status).toBe(200)
     expect((await res.json()).refresh_token).toBe(tokens[2])
+  })
+
+  const activeTokens = async (userId: string) =>
+    (await ctx().database.query<{ n: number }>('SELECT count(*)::int AS n FROM auth.refresh_tokens WHERE user_id = $1 AND revoked = false', [userId])).rows[0]!.n
+
+  it('outside the interval, even the parent of the active token revokes the family (interval 0)', async () => {
+    const { tokens, userId } = await chain(strict, 3)
+    const res = await refresh(strict, tokens[1]!)
+    expect(res.status).toBe(400)
+    expect(await res.json()).toEqual({ code: 'refresh_token_already_used', message: 'Invalid Refresh Token: Already Used' })
+    expect(await activeTokens(userId)).toBe(0)
+    expect((await refresh(strict, tokens[2]!)).status).toBe(400)
+  })
+
+  it('a stolen parent token replayed after the interval gets nothing and kills the session', async () => {
+    const { tokens, userId } = await chain(lenient, 2)
+    // The thief replays the first token an hour after the owner's refresh revoked it.
+    await ctx().database.query(`UPDATE auth.refresh_tokens SET updated_at = now() - interval '1 hour' WHERE token = $1`, [tokens[0]])
+    const replay = await refresh(lenient, tokens[0]!)
+    expect(replay.status).toBe(400)
+    const body = await replay.json()
+    expect(body).toEqual({ code: 'refresh_token_already_used', message: 'Invalid Refresh Token: Already Used' })
+    expect(JSON.stringify(body)).not.toContain(tokens[1])
+    expect(await activeTokens(userId)).toBe(0)
+    const owner = await refresh(lenient, tokens[1]!)
+    expect(owner.status).toBe(400)
+    expect((await owner.json()).code).toBe('refresh_token_already_used')
   })
 
   it('inside the interval, a revoked token refreshes again', async () => {

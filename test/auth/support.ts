@@ -6,6 +6,7 @@ import { createClient, type SupabaseClient } from '@supabase/supabase-js'
 import { readOutbox, type OutboxMail } from '../../src/auth/mailer.ts'
 import { startTestApp, type TestApp } from '../support/app.ts'
 import type { TestDatabase } from '../support/databases.ts'
+import type { Logger } from '../../src/logger.ts'
 
 export interface AuthHarness {
   app: TestApp
@@ -29,8 +30,19 @@ function memoryStorage() {
   return { getItem: (k: string) => map.get(k) ?? null, setItem: (k: string, v: string) => void map.set(k, v), removeItem: (k: string) => void map.delete(k) }
 }
 
-export async function startAuth(testDb: TestDatabase, env: Record<string, string> = {}): Promise<AuthHarness> {
-  const app = await startTestApp(testDb, { AUTH_ANONYMOUS_USERS: 'true', AUTH_SMTP_MAX_FREQUENCY: '0', AUTH_RATE_LIMIT_EMAIL_SENT: '0', ...env })
+/**
+ * Every suite talks to its app from 127.0.0.1, so the per-client limits (on by default) are raised
+ * here; suites that test a limit set it. Per-account and per-code limits keep their defaults.
+ */
+export const RAISED_CLIENT_LIMITS = {
+  AUTH_RATE_LIMIT_OTP: '1000000',
+  AUTH_RATE_LIMIT_VERIFY: '1000000',
+  AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000',
+  AUTH_RATE_LIMIT_ANONYMOUS_USERS: '1000000',
+}
+
+export async function startAuth(testDb: TestDatabase, env: Record<string, string> = {}, options: { clock?: () => number; logger?: Logger } = {}): Promise<AuthHarness> {
+  const app = await startTestApp(testDb, { AUTH_ANONYMOUS_USERS: 'true', AUTH_SMTP_MAX_FREQUENCY: '0', AUTH_RATE_LIMIT_EMAIL_SENT: '0', ...RAISED_CLIENT_LIMITS, ...env }, options)
   // Node 20 has no WebSocket; realtime is unused here, so it gets an inert transport.
   const base = { realtime: { transport: class {} as never } }
   return {

@@ -12,20 +12,20 @@ import { createEmailUser } from '../models/email-user.ts'
 import { writeAudit } from '../models/audit.ts'
 import { findUserByEmail } from '../models/user.ts'
 import { hashPassword } from '../password.ts'
-import { limitByIp } from '../rate-limit.ts'
+import { limitClient } from '../rate-limit.ts'
 import { bool, clientIp, obj, pkceParams, readBody, str } from '../request.ts'
 import { DEFAULT_AUD } from '../tokens.ts'
 import { redirectTarget, validateEmail } from '../validate.ts'
 
 export async function otp(c: AuthContext, deps: AuthDeps): Promise<Response> {
-  limitByIp(c, deps.config, deps.limits.otp)
+  await limitClient(c, deps.limits.otp)
   const body = await readBody(c)
   if (str(body, 'phone')) throw badRequest('phone_provider_disabled', 'Unsupported phone provider')
   return sendMagicLink(c, deps, body)
 }
 
 export async function magicLink(c: AuthContext, deps: AuthDeps): Promise<Response> {
-  limitByIp(c, deps.config, deps.limits.otp)
+  await limitClient(c, deps.limits.otp)
   return sendMagicLink(c, deps, await readBody(c))
 }
 

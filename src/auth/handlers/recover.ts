@@ -8,12 +8,12 @@ import { sendFlowMail } from '../email-flows.ts'
 import { validationFailed } from '../errors.ts'
 import { writeAudit } from '../models/audit.ts'
 import { findUserByEmail } from '../models/user.ts'
-import { limitByIp } from '../rate-limit.ts'
+import { limitClient } from '../rate-limit.ts'
 import { clientIp, pkceParams, readBody, str } from '../request.ts'
 import { redirectTarget, validateEmail } from '../validate.ts'
 
 export async function recover(c: AuthContext, deps: AuthDeps): Promise<Response> {
-  limitByIp(c, deps.config, deps.limits.otp)
+  await limitClient(c, deps.limits.otp)
   const body = await readBody(c)
   const raw = str(body, 'email')
   if (!raw) throw validationFailed('Password recovery requires an email')

@@ -6,12 +6,12 @@ import type { AuthContext, AuthDeps } from '../context.ts'
 import { sendEmailChange, sendFlowMail } from '../email-flows.ts'
 import { badRequest, validationFailed } from '../errors.ts'
 import { findUserByEmail, findUserById, NIL_INSTANCE } from '../models/user.ts'
-import { limitByIp } from '../rate-limit.ts'
+import { limitClient } from '../rate-limit.ts'
 import { pkceParams, readBody, str } from '../request.ts'
 import { redirectTarget, validateEmail } from '../validate.ts'
 
 export async function resend(c: AuthContext, deps: AuthDeps): Promise<Response> {
-  limitByIp(c, deps.config, deps.limits.otp)
+  await limitClient(c, deps.limits.otp)
   const body = await readBody(c)
   const type = str(body, 'type')
   if (type !== 'signup' && type !== 'email_change' && type !== 'sms' && type !== 'phone_change') {

@@ -1,19 +1,20 @@
 /**
  * `POST /signup`: email + password, or no email/phone for an anonymous user. With autoconfirm a
  * Session comes back at once; otherwise a confirmation mail goes out and the bare User returns.
+ * An address that already has an account is never changed by a sign-up (see `resendConfirmation`).
  * @module
  */
 import type { Queryable } from '../../db/types.ts'
 import type { AuthContext, AuthDeps } from '../context.ts'
 import { newId } from '../crypto.ts'
-import { sendFlowMail } from '../email-flows.ts'
+import { checkFrequency, sendFlowMail } from '../email-flows.ts'
 import { badRequest, unprocessable, validationFailed } from '../errors.ts'
 import { createEmailUser } from '../models/email-user.ts'
 import { writeAudit } from '../models/audit.ts'
 import { mergeIdentityData } from '../models/identity.ts'
 import { findUserByEmail, insertUser, NOW, updateUser, type UserRow } from '../models/user.ts'
 import { assertStrongPassword, hashPassword } from '../password.ts'
-import { limitByIp } from '../rate-limit.ts'
+import { limitClient } from '../rate-limit.ts'
 import { clientIp, obj, pkceParams, readBody, str } from '../request.ts'
 import { issueSession, loadUserJson } from '../sign-in.ts'
 import { DEFAULT_AUD, DEFAULT_ROLE } from '../tokens.ts'
@@ -30,7 +31,7 @@ export async function signup(c: AuthContext, deps: AuthDeps): Promise<Response> 
   if (deps.config.disableSignup) throw unprocessable('signup_disabled', 'Signups not allowed for this instance')
   if (!email && !phone) return anonymousSignup(c, deps, data)
   if (email && phone) throw validationFailed('Only an email address or phone number should be provided on signup.')
-  limitByIp(c, deps.config, deps.limits.otp)
+  await limitClient(c, deps.limits.otp)
   if (phone) throw badRequest('phone_provider_disabled', 'Phone signups are disabled')
   const address = validateEmail(email)
   if (!password) throw validationFailed('Signup requires a valid password')
@@ -42,20 +43,15 @@ export async function signup(c: AuthContext, deps: AuthDeps): Promise<Response> 
   const aud = c.req.header('x-jwt-aud') || DEFAULT_AUD
 
   const result = await deps.transaction(async (tx) => {
-    let user = await findUserByEmail(tx, address)
-    if (user?.email_confirmed_at) {
-      if (autoconfirm) throw unprocessable('user_already_exists', 'User already registered')
+    const existing = await findUserByEmail(tx, address)
+    if (existing) {
+      await writeAudit(tx, { action: 'user_repeated_signup', actorId: existing.id, actorUsername: address, ip, traits: { provider: 'email' } })
+      if (autoconfirm) return { kind: 'exists' as const }
+      await resendConfirmation(deps, tx, existing, redirectTo)
       // Do not reveal that the address is taken: answer like a fresh sign-up, with a fake user.
-      await writeAudit(tx, { action: 'user_repeated_signup', actorId: user.id, actorUsername: address, ip, traits: { provider: 'email' } })
       return { kind: 'user' as const, json: fakeUser(address, data, aud) }
     }
-    if (user) {
-      // An unconfirmed earlier sign-up: take the new password and data, send a fresh confirmation.
-      const identityData = { sub: user.id, email: address, email_verified: false, phone_verified: false }
-      user = await updateUser(tx, user.id, { encrypted_password: encrypted, raw_user_meta_data: { ...(user.raw_user_meta_data ?? {}), ...data, ...identityData } })
-    } else {
-      user = await createEmailUser(tx, { email: address, encryptedPassword: encrypted, data, aud })
-    }
+    let user = await createEmailUser(tx, { email: address, encryptedPassword: encrypted, data, aud })
     await writeAudit(tx, { action: 'user_signedup', actorId: user.id, actorUsername: address, ip, traits: { provider: 'email' } })
     if (autoconfirm) {
       user = await confirmEmail(tx, user)
@@ -65,7 +61,26 @@ export async function signup(c: AuthContext, deps: AuthDeps): Promise<Response> 
     await writeAudit(tx, { action: 'user_confirmation_requested', actorId: user.id, actorUsername: address, ip, traits: { provider: 'email' } })
     return { kind: 'user' as const, json: await loadUserJson(tx, sent.user) }
   })
+  // Supabase's documented answer with autoconfirm on (the caller would get a session otherwise).
+  if (result.kind === 'exists') throw unprocessable('user_already_exists', 'User already registered')
   return c.json(result.json)
+}
+
+/**
+ * A repeated sign-up of an existing address never touches the account (its password, metadata
+ * and PKCE state stay the owner's). An unconfirmed owner gets their confirmation mail again,
+ * unless one went out within `AUTH_SMTP_MAX_FREQUENCY`: then nothing is sent and, unlike
+ * GoTrue, no 429 tells the caller the address is pending.
+ */
+async function resendConfirmation(deps: AuthDeps, tx: Queryable, user: UserRow, redirectTo: string): Promise<void> {
+  if (user.email_confirmed_at || user.banned) return
+  try {
+    await checkFrequency(deps, tx, user.id, 'confirmation_sent_at')
+  } catch (error) {
+    if ((error as { status?: number }).status === 429) return
+    throw error
+  }
+  await sendFlowMail(deps, tx, user, 'signup', { redirectTo, checkFrequency: false })
 }
 
 /** Marks the email confirmed, in the row, the identity and `user_metadata.email_verified`. */
@@ -80,7 +95,7 @@ export async function confirmEmail(tx: Queryable, user: UserRow): Promise<UserRo
 
 async function anonymousSignup(c: AuthContext, deps: AuthDeps, data: Record<string, unknown>): Promise<Response> {
   if (!deps.config.anonymousUsers) throw unprocessable('anonymous_provider_disabled', 'Anonymous sign-ins are disabled')
-  limitByIp(c, deps.config, deps.limits.anonymous)
+  await limitClient(c, deps.limits.anonymous)
   const ip = clientIp(c)
   const session = await deps.transaction(async (tx) => {
     const user = await insertUser(tx, {
@@ -101,7 +116,10 @@ async function anonymousSignup(c: AuthContext, deps: AuthDeps, data: Record<stri
   return c.json(session)
 }
 
-/** What a repeated sign-up of a confirmed address gets when confirmations are on. */
+/**
+ * What a repeated sign-up of an existing address (confirmed or not) gets when confirmations are
+ * on: GoTrue's `sanitizeUser` — a random id, no identities, only what the caller sent.
+ */
 function fakeUser(email: string, data: Record<string, unknown>, aud: string): Record<string, unknown> {
   const now = rfc3339(new Date().toISOString())
   const id = newId()

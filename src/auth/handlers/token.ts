@@ -2,13 +2,14 @@
  * `POST /token?grant_type=password|refresh_token|pkce`.
  * @module
  */
+import { createHash } from 'node:crypto'
 import type { AuthContext, AuthDeps } from '../context.ts'
 import { verifierMatches, type ChallengeMethod } from '../crypto.ts'
 import { badRequest, notFound, OAuthError, unprocessable, validationFailed } from '../errors.ts'
 import type { AuthMethod } from '../models/session.ts'
 import { findUserByEmail, findUserById, findUserByPhone } from '../models/user.ts'
 import { passwordWeakness, verifyPassword } from '../password.ts'
-import { limitByIp } from '../rate-limit.ts'
+import { limitClient } from '../rate-limit.ts'
 import { refreshSession } from '../refresh.ts'
 import { clientIp, readBody, str, userAgent } from '../request.ts'
 import { issueSession } from '../sign-in.ts'
@@ -20,8 +21,13 @@ import { validatePhone } from '../validate.ts'
 // Compared against when the user does not exist, so a miss costs as much as a wrong password.
 const DUMMY_HASH = '$2a$10$B2HKSLY1HMcXvFo2BxEjceAjjbTYpmaHsT76h4151q5V8zlT3.re6'
 
+/** The password throttle's key: the address itself, or a digest of an overlong one (no address is that long; it must not bloat the table). */
+function accountKey(account: string): string {
+  return account.length <= 320 ? account : `sha256:${createHash('sha256').update(account).digest('hex')}`
+}
+
 export async function token(c: AuthContext, deps: AuthDeps): Promise<Response> {
-  limitByIp(c, deps.config, deps.limits.token)
+  await limitClient(c, deps.limits.token)
   const grant = c.req.query('grant_type')
   switch (grant) {
     case 'password':
@@ -42,14 +48,21 @@ async function passwordGrant(c: AuthContext, deps: AuthDeps): Promise<Response> 
   const password = str(body, 'password') ?? ''
   if (!email && !phone) throw validationFailed('missing email or phone')
   const invalid = () => badRequest('invalid_credentials', 'Invalid login credentials')
+  const phoneNumber = email ? undefined : validatePhone(phone)
+  // Per account, known or not (so the answer tells nothing about who exists), counted before the
+  // password is checked so a burst cannot outrun the count; the right password clears it.
+  const account = accountKey(email ? `email:${email.toLowerCase()}` : `phone:${phoneNumber}`)
+  await deps.limits.password.take(account, 'Too many sign-in attempts for this account. Try again in {seconds} seconds.')
 
-  const user = await deps.transaction((tx) => (email ? findUserByEmail(tx, email) : findUserByPhone(tx, validatePhone(phone))))
+  const user = await deps.transaction((tx) => (email ? findUserByEmail(tx, email) : findUserByPhone(tx, phoneNumber!)))
   if (!user) {
     await verifyPassword(password, DUMMY_HASH)
     throw invalid()
   }
-  if (user.banned) throw badRequest('user_banned', 'User is banned')
   if (!(await verifyPassword(password, user.encrypted_password))) throw invalid()
+  // Only after the password: a ban is news for the account holder, not for whoever guesses emails.
+  if (user.banned) throw badRequest('user_banned', 'User is banned')
+  await deps.limits.password.reset(account)
   if (email && !user.email_confirmed_at) throw badRequest('email_not_confirmed', 'Email not confirmed')
   if (!email && !user.phone_confirmed_at) throw badRequest('phone_not_confirmed', 'Phone not confirmed')
 

@@ -11,7 +11,8 @@ import { insertIdentity } from '../models/identity.ts'
 import { deleteSessions } from '../models/session.ts'
 import { findUserByEmail, findUserById, NOW, updateUser, type UserPatch } from '../models/user.ts'
 import { assertStrongPassword, hashPassword, verifyPassword } from '../password.ts'
-import { limitByIp } from '../rate-limit.ts'
+import { countGuesses, overLimit, voidSpentCodes } from '../otp-guesses.ts'
+import { limitClient } from '../rate-limit.ts'
 import { clientIp, obj, pkceParams, readBody, str } from '../request.ts'
 import { loadUserJson } from '../sign-in.ts'
 import { DEFAULT_AUD } from '../tokens.ts'
@@ -36,7 +37,7 @@ export function mergeMetadata(current: Record<string, unknown> | null, patch: Re
 }
 
 export async function updateCurrentUser(c: AuthContext, deps: AuthDeps): Promise<Response> {
-  limitByIp(c, deps.config, deps.limits.otp)
+  await limitClient(c, deps.limits.otp)
   const body = await readBody(c)
   const email = str(body, 'email')
   const password = str(body, 'password')
@@ -52,6 +53,13 @@ export async function updateCurrentUser(c: AuthContext, deps: AuthDeps): Promise
   const ip = clientIp(c)
   const encrypted = password !== undefined ? await hashPassword(password) : undefined
   const sessionId = c.get('sessionId')
+  // The reauthentication nonce is an emailed code too: counted guesses (otp-guesses.ts).
+  const guesses = password !== undefined && nonce !== undefined ? await countGuesses(deps, c.get('user').id, [{ column: 'reauthentication_token', owner: 'id' }]) : []
+  const nonceInvalid = () => unprocessable('reauthentication_not_valid', 'Nonce has expired or is invalid')
+  if (overLimit(deps, guesses).length > 0) {
+    await voidSpentCodes(deps, guesses)
+    throw nonceInvalid()
+  }
 
   const json = await deps.transaction(async (tx) => {
     let user = (await findUserById(tx, c.get('user').id, { forUpdate: true }))!
@@ -67,7 +75,7 @@ export async function updateCurrentUser(c: AuthContext, deps: AuthDeps): Promise
       if (nonce !== undefined) {
         const valid = user.reauthentication_token !== '' && user.reauthentication_token === tokenHash(user.email ?? user.phone ?? '', nonce)
         const { rows } = await tx.query<{ fresh: boolean }>('SELECT reauthentication_sent_at + make_interval(secs => $2) > now() AS fresh FROM auth.users WHERE id = $1', [user.id, deps.config.otpExp])
-        if (!valid || !rows[0]?.fresh) throw unprocessable('reauthentication_not_valid', 'Nonce has expired or is invalid')
+        if (!valid || !rows[0]?.fresh) throw nonceInvalid()
         patch.reauthentication_token = ''
         await clearOneTimeToken(tx, user.id, 'reauthentication_token')
       }
@@ -100,6 +108,9 @@ export async function updateCurrentUser(c: AuthContext, deps: AuthDeps): Promise
     }
     if (data || password !== undefined || newEmail) await writeAudit(tx, { action: 'user_modified', ...actor })
     return loadUserJson(tx, user)
+  }).catch(async (error: unknown) => {
+    if ((error as { code?: string }).code === 'reauthentication_not_valid') await voidSpentCodes(deps, guesses)
+    throw error
   })
   return c.json(json)
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { ident } from '../../db/sql.ts'
+import { HttpError } from '../../errors.ts'
 import type { Queryable } from '../../db/types.ts'
 import type { AuthContext, AuthDeps } from '../context.ts'
 import { tokenHash } from '../crypto.ts'
@@ -13,7 +14,8 @@ import { authError, forbidden, validationFailed, type AuthError } from '../error
 import { writeAudit } from '../models/audit.ts'
 import { mergeIdentityData } from '../models/identity.ts'
 import { findUserByToken, NOW, updateUser, type TokenColumn, type UserRow } from '../models/user.ts'
-import { limitByIp } from '../rate-limit.ts'
+import { countGuesses, overLimit, voidSpentCodes } from '../otp-guesses.ts'
+import { limitClient } from '../rate-limit.ts'
 import { clientIp, readBody, str } from '../request.ts'
 import { issueSession } from '../sign-in.ts'
 import type { SessionJson } from '../tokens.ts'
@@ -146,8 +148,31 @@ async function verify(c: AuthContext, deps: AuthDeps, input: { type: VerifyType;
   })
 }
 
+/**
+ * A code sent with its address is a guess at that user's codes of the type: counted before it is
+ * compared (otp-guesses.ts). Over the limit it is not compared at all; a wrong guess that uses up
+ * the last attempt voids the code. A `token_hash` names no user and cannot be guessed (it is a
+ * hash); it is limited per client only.
+ */
+async function guarded(deps: AuthDeps, type: VerifyType, email: string | undefined, token: string | undefined, run: () => Promise<Outcome>): Promise<Outcome> {
+  if (!email || !token) return run()
+  const targets = LOOKUP[type].map((spec) => ({ column: spec.column, owner: spec.column === 'email_change_token_new' ? ('email_change' as const) : ('email' as const) }))
+  const guesses = await countGuesses(deps, email, targets)
+  const over = overLimit(deps, guesses)
+  if (over.length > 0) {
+    await voidSpentCodes(deps, over)
+    if (over.length === guesses.length) throw authError(403, 'otp_expired', 'Token has expired or is invalid')
+  }
+  try {
+    return await run()
+  } catch (error) {
+    if (error instanceof HttpError && error.code === 'otp_expired') await voidSpentCodes(deps, guesses)
+    throw error
+  }
+}
+
 export async function verifyPost(c: AuthContext, deps: AuthDeps): Promise<Response> {
-  limitByIp(c, deps.config, deps.limits.verify)
+  await limitClient(c, deps.limits.verify)
   const body = await readBody(c)
   const type = parseType(str(body, 'type'))
   const token = str(body, 'token')
@@ -158,7 +183,8 @@ export async function verifyPost(c: AuthContext, deps: AuthDeps): Promise<Respon
   if (!token && !hash) throw validationFailed('Verify requires either a token or a token hash')
   if (hash && (email || phone || c.req.query('redirect_to'))) throw validationFailed('Only the token_hash and type should be provided')
   if (token && !email) throw validationFailed('Verify requires an email or a phone number')
-  const outcome = await verify(c, deps, { type, token, tokenHash: hash, email: email ? validateEmail(email) : undefined, viaLink: false })
+  const address = email ? validateEmail(email) : undefined
+  const outcome = await guarded(deps, type, address, token, () => verify(c, deps, { type, token, tokenHash: hash, email: address, viaLink: false }))
   if (outcome.kind === 'message') return c.json(outcome.body)
   if (outcome.kind === 'pkce') return c.json({})
   return c.json(outcome.session)
@@ -169,7 +195,7 @@ export async function verifyGet(c: AuthContext, deps: AuthDeps): Promise<Respons
   const token = c.req.query('token') ?? ''
   const pkce = token.startsWith('pkce_')
   try {
-    limitByIp(c, deps.config, deps.limits.verify)
+    await limitClient(c, deps.limits.verify)
     const type = parseType(c.req.query('type'))
     if (!token) throw validationFailed('Verify requires a token')
     const outcome = await verify(c, deps, { type, tokenHash: token, viaLink: true })
