@@ -22,6 +22,10 @@ export interface RestConfig {
   channelEnabled: boolean
   /** `DB_EXTRA_ROLES`: roles besides anon, authenticated and service_role a JWT may carry. */
   extraRoles: string[]
+  /** `DB_POOL_CLIENT_SHARE`: requests one client may run at once; undefined = half the pool. */
+  clientShare: number | undefined
+  /** `DB_POOL_CLIENT_WAIT`: ms a client's request waits for its share before a 503. */
+  clientWaitMs: number
 }
 
 type Env = Record<string, string | undefined>
@@ -31,6 +35,13 @@ function choice<T extends string>(env: Env, name: string, values: readonly T[], 
   if (!raw) return fallback
   if (!(values as readonly string[]).includes(raw)) throw new FatalError(`${name}: must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`)
   return raw as T
+}
+
+function wholeNumber(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name]?.trim()
+  if (!raw) return undefined
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new FatalError(`${name}: must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+  return Number(raw)
 }
 
 function roleList(raw: string | undefined): string[] {
@@ -54,5 +65,7 @@ export function restConfig(env: Env): RestConfig {
     openapiMode: choice(env, 'OPENAPI_MODE', ['follow-privileges', 'ignore-privileges', 'disabled'], 'follow-privileges'),
     channelEnabled: ['true', '1'].includes(flag('DB_CHANNEL_ENABLED', true)),
     extraRoles: roleList(env.DB_EXTRA_ROLES),
+    clientShare: wholeNumber(env, 'DB_POOL_CLIENT_SHARE', 1, 10_000),
+    clientWaitMs: wholeNumber(env, 'DB_POOL_CLIENT_WAIT', 0, 600_000) ?? 5000,
   }
 }
