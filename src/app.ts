@@ -32,7 +32,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
 
   app.use(requestId({ headerName: 'X-Request-Id' }))
   app.use(requestLog(services.logger))
-  app.use(supabaseCors())
+  app.use(supabaseCors(services.config.corsCredentialsOrigins))
   app.use(drain.middleware())
   const limitBody = bodyLimit({
     maxSize: services.config.bodyLimit,

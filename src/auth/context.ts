@@ -44,7 +44,7 @@ export type AuthVariables = {
   claims: Claims
   user: UserRow
   sessionId: string | undefined
-  /** Whether the request carries admin rights (service_role or supabase_admin). */
+  /** Whether the request carries admin rights (service_role). */
   admin: boolean
   /** The client's address (client-address.ts): per-client limits and audit rows. */
   clientAddress: string | undefined

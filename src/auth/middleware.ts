@@ -13,8 +13,9 @@ import { authError } from './errors.ts'
 import { findSession } from './models/session.ts'
 import { findUserById } from './models/user.ts'
 
-export const ADMIN_ROLES = new Set(['service_role', 'supabase_admin'])
-const KEY_ROLES = new Set(['anon', 'service_role', 'supabase_admin'])
+// Only service_role: `supabase_admin` is a database superuser's name, never a key we issue.
+export const ADMIN_ROLES = new Set(['service_role'])
+const KEY_ROLES = new Set(['anon', 'service_role'])
 
 function bearer(header: string | undefined): string | undefined {
   if (!header) return undefined

@@ -11,7 +11,7 @@ import type { Context } from 'hono'
 import type { AuthConfig } from '../config/config.ts'
 import type { Queryable } from '../db/types.ts'
 import { HttpError } from '../errors.ts'
-import { limitKey } from './client-address.ts'
+import { limitKey } from '../http/client-address.ts'
 import { AuthError, tooManyRequests } from './errors.ts'
 
 export class TokenBucket {

@@ -40,6 +40,8 @@ export interface Config {
   auth: AuthConfig
   /** `/rest/v1` settings (`DB_MAX_ROWS`, `DB_TX_END` …), see `restConfig`. */
   rest: RestConfig
+  /** Origins that get `Access-Control-Allow-Credentials` (`CORS_CREDENTIALS_ORIGINS`); none by default. */
+  corsCredentialsOrigins: string[]
 }
 
 /** Settings of the Supabase-Auth-compatible service; names follow GoTrue's `GOTRUE_*` ones. */
@@ -232,6 +234,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtExp: integer(env, 'JWT_EXP', 3600, 30, 604_800),
     auth: authConfig(env, siteUrl, integer(env, 'PORT', 5050, 0, 65535)),
     rest: restConfig(env),
+    corsCredentialsOrigins: originList(env, 'CORS_CREDENTIALS_ORIGINS'),
   }
   if (production) {
     if (!config.databaseUrl) fail('DATABASE_URL', 'is required in production (NODE_ENV=production)')
@@ -247,6 +250,21 @@ export function loadConfig(env: Env = process.env): Config {
     if (config.smtpUrl && !env.SITE_URL?.trim()) fail('SITE_URL', 'is required in production when SMTP_URL is set: mail links send users back to it')
   }
   return config
+}
+
+/** A comma-separated list of exact origins (`https://app.example.com`), each checked. */
+function originList(env: Record<string, string | undefined>, name: string): string[] {
+  const items = (env[name] ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '')
+  for (const item of items) {
+    let parsed: URL | undefined
+    try {
+      parsed = new URL(item)
+    } catch {
+      parsed = undefined
+    }
+    if (!parsed || parsed.origin !== item) throw new FatalError(`${name}: ${JSON.stringify(item)} is not an origin like https://app.example.com`)
+  }
+  return items
 }
 
 /** The config as `--print-config` shows it: secrets masked, nothing else hidden. */

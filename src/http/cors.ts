@@ -1,4 +1,10 @@
-/** CORS as Supabase serves it: any origin, the headers its clients send, and the ones they read. */
+/**
+ * CORS as Supabase serves it: any origin, the headers its clients send, and the ones they read.
+ * Credentials (cookies, HTTP auth) are allowed only for origins an operator lists: reflecting any
+ * Origin with `Allow-Credentials: true` would let every site make credentialed calls.
+ * @module
+ */
+import type { MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
 
 export const CORS_ALLOW_HEADERS = [
@@ -37,13 +43,16 @@ export const CORS_EXPOSE_HEADERS = [
   'retry-after',
 ]
 
-export function supabaseCors() {
-  return cors({
-    origin: (origin) => origin || '*',
+export function supabaseCors(credentialsOrigins: readonly string[] = []): MiddlewareHandler {
+  const common = {
     allowHeaders: CORS_ALLOW_HEADERS,
     exposeHeaders: CORS_EXPOSE_HEADERS,
     allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    credentials: true,
     maxAge: 86400,
-  })
+  }
+  const open = cors({ ...common, origin: '*' })
+  if (credentialsOrigins.length === 0) return open
+  const trusted = new Set(credentialsOrigins)
+  const withCredentials = cors({ ...common, origin: (origin) => origin, credentials: true })
+  return (c, next) => (trusted.has(c.req.header('origin') ?? '') ? withCredentials(c, next) : open(c, next))
 }

@@ -20,6 +20,12 @@ export interface RestConfig {
    * connection; turn off behind a transaction pooler, where LISTEN cannot work).
    */
   channelEnabled: boolean
+  /** `DB_EXTRA_ROLES`: roles besides anon, authenticated and service_role a JWT may carry. */
+  extraRoles: string[]
+  /** `DB_POOL_CLIENT_SHARE`: requests one client may run at once; undefined = half the pool. */
+  clientShare: number | undefined
+  /** `DB_POOL_CLIENT_WAIT`: ms a client's request waits for its share before a 503. */
+  clientWaitMs: number
 }
 
 type Env = Record<string, string | undefined>
@@ -29,6 +35,21 @@ function choice<T extends string>(env: Env, name: string, values: readonly T[], 
   if (!raw) return fallback
   if (!(values as readonly string[]).includes(raw)) throw new FatalError(`${name}: must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`)
   return raw as T
+}
+
+function wholeNumber(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name]?.trim()
+  if (!raw) return undefined
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new FatalError(`${name}: must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+  return Number(raw)
+}
+
+function roleList(raw: string | undefined): string[] {
+  const names = (raw ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '')
+  for (const name of names) {
+    if (name.length > 63 || /[\u0000-\u001f]/.test(name)) throw new FatalError(`DB_EXTRA_ROLES: ${JSON.stringify(name)} is not a role name`)
+  }
+  return names
 }
 
 export function restConfig(env: Env): RestConfig {
@@ -43,5 +64,8 @@ export function restConfig(env: Env): RestConfig {
     safeUpdate: ['true', '1'].includes(flag('DB_SAFE_UPDATE', true)),
     openapiMode: choice(env, 'OPENAPI_MODE', ['follow-privileges', 'ignore-privileges', 'disabled'], 'follow-privileges'),
     channelEnabled: ['true', '1'].includes(flag('DB_CHANNEL_ENABLED', true)),
+    extraRoles: roleList(env.DB_EXTRA_ROLES),
+    clientShare: wholeNumber(env, 'DB_POOL_CLIENT_SHARE', 1, 10_000),
+    clientWaitMs: wholeNumber(env, 'DB_POOL_CLIENT_WAIT', 0, 600_000) ?? 5000,
   }
 }

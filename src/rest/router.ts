@@ -16,6 +16,9 @@ import { runRead, type RestResult } from './actions/read.ts'
 import { parseBody } from './body.ts'
 import type { RestConfig } from './config.ts'
 import { restPrincipal, sessionOptions } from './context.ts'
+import { createRoleGuard } from './role-guard.ts'
+import { FairShare } from './fair-share.ts'
+import { clientAddress, limitKey } from '../http/client-address.ts'
 import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded } from './errors.ts'
 import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
@@ -87,9 +90,13 @@ function allowedMethods(request: ApiRequest, cache: SchemaCache): string {
 export function restRouter(services: Services, options: RestOptions = {}): Hono {
   const basePath = options.basePath ?? '/rest/v1'
   const app = new Hono()
+  const roles = createRoleGuard(services.database, services.config.rest.extraRoles)
+  const { rest, auth, dbPoolMax } = services.config
+  const share = new FairShare(rest.clientShare ?? Math.max(1, Math.ceil(dbPoolMax / 2)), rest.clientWaitMs)
 
   app.all('*', async (c) => {
     const principal = await restPrincipal(services, c)
+    await roles.check(principal.role)
     const database = await services.database()
     ensureSchemaListener(services, database)
     const cache = await loadCache(services, database)
@@ -113,7 +120,8 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
     const session = sessionOptions(services, c, principal, { method: request.method, path, schema: request.schema, readOnly: action.readOnly, timezone: request.preferences.timezone })
     let result: RestResult
     try {
-      result = await withSession(database, session, action.run)
+      const client = limitKey(clientAddress(c, auth.rateLimitHeader, auth.rateLimitTrustedHops))
+      result = await share.run(client, () => withSession(database, session, action.run))
     } catch (error) {
       if (error instanceof HttpError) throw error
       throw infrastructureError(error) ?? fromPgError(error, principal.source !== 'none') ?? error

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Hono } from 'hono'
-import { clientAddress, limitKey } from '../../src/auth/client-address.ts'
+import { clientAddress, limitKey } from '../../src/http/client-address.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import { startTestApp, type TestApp } from '../support/app.ts'
 import { describeEachDatabase } from '../support/databases.ts'

@@ -62,3 +62,21 @@ const validSelect = fc.array(fc.tuple(fc.option(markedText.map((s) => `"${s.repl
 )
 const validOrder = fc.array(fc.tuple(markedName, fc.constantFrom('', '.desc', '.asc.nullsfirst')), { minLength: 1, maxLength: 2 }).map((ts): [string, string] => ['order', ts.map(([n, d]) => n + d).join(',')])
 export const validPairs = fc.array(fc.oneof(validFilter, validIn, validTree, validSelect, validOrder), { minLength: 1, maxLength: 4 })
+
+// Aggregates (run with DB_AGGREGATES_ENABLED): hostile aliases and casts on `count()` and
+// `col.fn()`, at the top level and inside embeds, where an alias spliced into SQL would show.
+const aggregateFn = fc.constantFrom('sum', 'avg', 'max', 'min', 'count')
+const aggregateCast = fc.constantFrom('', '::int', '::text', `::${MARK}`, '::bigint')
+const aggregateAlias = fc.option(fc.oneof(markedText.map((s) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`), hostile, markedText), { nil: undefined })
+const aggregateItem = fc.oneof(
+  fc.tuple(aggregateAlias, aggregateCast).map(([alias, c]) => `${alias ? alias + ':' : ''}count()${c}`),
+  fc.tuple(aggregateAlias, markedName, aggregateCast, aggregateFn, aggregateCast).map(([alias, n, c1, fn, c2]) => `${alias ? alias + ':' : ''}${n}${c1}.${fn}()${c2}`),
+)
+const aggregateList = fc.array(fc.oneof({ weight: 3, arbitrary: aggregateItem }, { weight: 1, arbitrary: column }), { minLength: 1, maxLength: 3 }).map((xs) => xs.join(','))
+const aggregateSelect = fc.oneof(
+  aggregateList,
+  fc.tuple(fc.option(column, { nil: undefined }), aggregateAlias, fc.constantFrom('', '...'), relation, aggregateList).map(
+    ([col, alias, spread, rel, list]) => `${col ? col + ',' : ''}${alias && !spread ? alias + ':' : ''}${spread}${rel}(${list})`,
+  ),
+)
+export const aggregatePairs = fc.tuple(aggregateSelect, fc.array(validFilter, { maxLength: 2 })).map(([select, filters]): Array<[string, string]> => [['select', select], ...filters])

@@ -17,6 +17,7 @@ import { DEFAULT_AUD, DEFAULT_ROLE } from '../tokens.ts'
 import { userJson } from '../user-json.ts'
 import { validateEmail, validatePhone } from '../validate.ts'
 import { parseBanDuration } from '../ban-duration.ts'
+import { isNamedApiRole } from '../../http/api-roles.ts'
 import { mergeMetadata } from './user.ts'
 
 function pageParam(raw: string | undefined, name: string, fallback: number, max: number): number {
@@ -73,6 +74,14 @@ async function json(tx: Queryable, user: UserRow) {
 }
 
 /** The encrypted password from `password` or `password_hash` (bcrypt only), or undefined. */
+/** A `role` the admin may give a user: one a token may carry (./http/api-roles.ts). */
+function assignableRole(role: string, deps: AuthDeps): string {
+  if (!isNamedApiRole(role, deps.services.config.rest.extraRoles)) {
+    throw validationFailed(`Role ${JSON.stringify(role)} cannot be assigned: use authenticated, anon, service_role or a role listed in DB_EXTRA_ROLES`)
+  }
+  return role
+}
+
 async function passwordFrom(body: Body, strong: boolean, deps: AuthDeps): Promise<string | undefined> {
   const password = str(body, 'password')
   const hash = str(body, 'password_hash')
@@ -100,7 +109,7 @@ export async function createUser(c: AuthContext, deps: AuthDeps): Promise<Respon
   const phoneConfirm = bool(body, 'phone_confirm') ?? false
   const userMetadata = obj(body, 'user_metadata') ?? {}
   const appMetadata = obj(body, 'app_metadata') ?? {}
-  const role = str(body, 'role') || DEFAULT_ROLE
+  const role = assignableRole(str(body, 'role') || DEFAULT_ROLE, deps)
   const banDuration = str(body, 'ban_duration')
   const bannedSeconds = banDuration ? parseBanDuration(banDuration) : undefined
   const encrypted = (await passwordFrom(body, false, deps)) ?? (await hashPassword(randomPassword()))
@@ -158,7 +167,8 @@ export async function updateUserById(c: AuthContext, deps: AuthDeps): Promise<Re
   const phoneConfirm = bool(body, 'phone_confirm')
   const userMetadata = obj(body, 'user_metadata')
   const appMetadata = obj(body, 'app_metadata')
-  const role = str(body, 'role')
+  const rawRole = str(body, 'role')
+  const role = rawRole ? assignableRole(rawRole, deps) : undefined
   const banDuration = str(body, 'ban_duration')
   const bannedSeconds = banDuration ? parseBanDuration(banDuration) : undefined
   const encrypted = await passwordFrom(body, true, deps)

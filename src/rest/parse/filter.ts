@@ -3,6 +3,7 @@
  * @module
  */
 import { Cursor, identifier, jsonPath } from './cursor.ts'
+import { MAX_LOGIC_DEPTH, tooDeep } from './limits.ts'
 import { FTS_OPERATORS, IS_VALUES, OPERATORS, QUANTIFIABLE, type Condition, type EmbedPath, type Field, type Filter, type LogicTree, type Operator } from './types.ts'
 
 const OPERATOR_LIST = `operator (${OPERATORS.join(', ')})`
@@ -117,24 +118,25 @@ function inList(cursor: Cursor): string[] {
 /** The value of `or=` / `and=`: `(cond,cond,…)`. */
 export function parseLogicTree(op: 'and' | 'or', negated: boolean, raw: string): LogicTree {
   const cursor = new Cursor(raw, 'logic tree')
-  const tree = treeBody(cursor, op, negated)
+  const tree = treeBody(cursor, op, negated, 1)
   if (!cursor.done) cursor.fail('end of input')
   return tree
 }
 
-function treeBody(cursor: Cursor, op: 'and' | 'or', negated: boolean): LogicTree {
+function treeBody(cursor: Cursor, op: 'and' | 'or', negated: boolean, depth: number): LogicTree {
+  if (depth > MAX_LOGIC_DEPTH) tooDeep('logic tree', MAX_LOGIC_DEPTH)
   cursor.expect('(')
-  const children: Condition[] = [condition(cursor)]
-  while (cursor.eat(',')) children.push(condition(cursor))
+  const children: Condition[] = [condition(cursor, depth)]
+  while (cursor.eat(',')) children.push(condition(cursor, depth))
   cursor.expect(')', '"," or ")"')
   return { kind: 'logic', op, negated, children }
 }
 
-function condition(cursor: Cursor): Condition {
+function condition(cursor: Cursor, depth: number): Condition {
   for (const [prefix, op, negated] of [['not.and(', 'and', true], ['not.or(', 'or', true], ['and(', 'and', false], ['or(', 'or', false]] as const) {
     if (cursor.startsWith(prefix)) {
       cursor.pos += prefix.length - 1
-      return treeBody(cursor, op, negated)
+      return treeBody(cursor, op, negated, depth + 1)
     }
   }
   const name = identifier(cursor)

@@ -4,7 +4,14 @@
  * @module
  */
 import { Cursor, identifier, jsonPath } from './cursor.ts'
+import { MAX_EMBED_DEPTH, MAX_EMBEDS, tooDeep, tooMany } from './limits.ts'
 import type { AggregateFunction, SelectItem } from './types.ts'
+
+/** Where the parser is in the embed tree, so depth and count stay bounded. */
+interface Nesting {
+  depth: number
+  embeds: number
+}
 
 const AGGREGATES: readonly AggregateFunction[] = ['count', 'sum', 'avg', 'max', 'min']
 
@@ -30,14 +37,14 @@ export function parseSelect(text: string): SelectItem[] {
   const source = stripSpaces(text)
   if (source === '') return [{ kind: 'star' }]
   const cursor = new Cursor(source, 'select parameter')
-  const items = selectList(cursor)
+  const items = selectList(cursor, { depth: 0, embeds: 0 })
   if (!cursor.done) cursor.fail('"," or end of input')
   return items
 }
 
-function selectList(cursor: Cursor): SelectItem[] {
-  const items: SelectItem[] = [selectItem(cursor)]
-  while (cursor.eat(',')) items.push(selectItem(cursor))
+function selectList(cursor: Cursor, nesting: Nesting): SelectItem[] {
+  const items: SelectItem[] = [selectItem(cursor, nesting)]
+  while (cursor.eat(',')) items.push(selectItem(cursor, nesting))
   return items
 }
 
@@ -48,25 +55,25 @@ function cast(cursor: Cursor): string | undefined {
   return name
 }
 
-function selectItem(cursor: Cursor): SelectItem {
+function selectItem(cursor: Cursor, nesting: Nesting): SelectItem {
   if (cursor.eat('*')) return { kind: 'star' }
   if (cursor.eat('...')) {
     const name = identifier(cursor, 'relation name after "..."')
-    return embed(cursor, name, undefined, true)
+    return embed(cursor, nesting, name, undefined, true)
   }
   let name = identifier(cursor)
   let alias: string | undefined
   if (cursor.peek() === ':' && cursor.peek(1) !== ':') {
     cursor.pos++
     alias = name
-    if (cursor.eat('...')) return embed(cursor, identifier(cursor, 'relation name after "..."'), alias, true)
+    if (cursor.eat('...')) return embed(cursor, nesting, identifier(cursor, 'relation name after "..."'), alias, true)
     name = identifier(cursor)
   }
   if (name === 'count' && cursor.startsWith('()')) {
     cursor.pos += 2
     return { kind: 'count', alias, cast: cast(cursor) }
   }
-  if (cursor.peek() === '!' || cursor.peek() === '(') return embed(cursor, name, alias, false)
+  if (cursor.peek() === '!' || cursor.peek() === '(') return embed(cursor, nesting, name, alias, false)
   const path = jsonPath(cursor)
   const item: SelectItem & { kind: 'column' } = { kind: 'column', field: { name, jsonPath: path }, alias }
   item.cast = cast(cursor)
@@ -85,7 +92,9 @@ function selectItem(cursor: Cursor): SelectItem {
   return item
 }
 
-function embed(cursor: Cursor, name: string, alias: string | undefined, spread: boolean): SelectItem {
+function embed(cursor: Cursor, nesting: Nesting, name: string, alias: string | undefined, spread: boolean): SelectItem {
+  if (++nesting.embeds > MAX_EMBEDS) tooMany('embedded resources in select', MAX_EMBEDS)
+  if (nesting.depth + 1 > MAX_EMBED_DEPTH) tooDeep('embedding in select', MAX_EMBED_DEPTH)
   let hint: string | undefined
   let join: 'inner' | 'left' | undefined
   while (cursor.eat('!')) {
@@ -95,7 +104,9 @@ function embed(cursor: Cursor, name: string, alias: string | undefined, spread: 
     else cursor.fail('"inner" or "left"')
   }
   cursor.expect('(')
-  const select = cursor.peek() === ')' ? [] : selectList(cursor)
+  nesting.depth++
+  const select = cursor.peek() === ')' ? [] : selectList(cursor, nesting)
+  nesting.depth--
   cursor.expect(')', '"," or ")"')
   return { kind: 'embed', name, alias, hint, join, spread, select }
 }

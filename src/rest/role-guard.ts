@@ -1,0 +1,69 @@
+/**
+ * Which roles a JWT may make a request run as. A signed `role` claim is trusted to name a role,
+ * never to name ANY role: the connecting role, a superuser or a role that bypasses RLS or creates
+ * roles would turn one leaked signing key (or one careless admin-set claim) into the whole
+ * database. Only the API roles and roles an operator names in `DB_EXTRA_ROLES` pass, and a named
+ * role is checked once against `pg_roles` before it is ever used.
+ * @module
+ */
+import type { Database } from '../db/types.ts'
+import { API_ROLES } from '../http/api-roles.ts'
+import { pgrstError } from './errors.ts'
+
+interface RoleRow {
+  rolsuper: boolean
+  rolbypassrls: boolean
+  rolcreaterole: boolean
+  connecting: boolean
+}
+
+/** Why an extra role may not be assumed, or undefined when it may. */
+function refusal(row: RoleRow | undefined): 'missing' | string | undefined {
+  if (!row) return 'missing'
+  if (row.connecting) return 'it is the role the service connects as'
+  if (row.rolsuper) return 'it is a superuser'
+  if (row.rolbypassrls) return 'it bypasses row-level security'
+  if (row.rolcreaterole) return 'it may create roles'
+  return undefined
+}
+
+const ROLE_QUERY = `SELECT rolsuper, rolbypassrls, rolcreaterole, rolname = current_user AS connecting
+  FROM pg_catalog.pg_roles WHERE rolname = $1`
+
+export const roleNotAllowed = (role: string) =>
+  pgrstError(403, '42501', `permission denied to set role "${role}"`, null, 'A JWT may carry the roles anon, authenticated, service_role and those named in DB_EXTRA_ROLES')
+
+export const roleMissing = (role: string) => pgrstError(401, '22023', `role "${role}" does not exist`)
+
+export interface RoleGuard {
+  /** Resolves when `role` may be assumed; throws the PostgREST-style refusal otherwise. */
+  check(role: string): Promise<void>
+}
+
+export function createRoleGuard(database: () => Promise<Database>, extraRoles: readonly string[]): RoleGuard {
+  const extra = new Set(extraRoles)
+  // One pg_roles lookup per named role and process; a refusal is remembered too (attributes of
+  // a role rarely change, and a restart re-reads them).
+  const verdicts = new Map<string, Promise<string | undefined>>()
+  const verdict = (role: string) => {
+    let pending = verdicts.get(role)
+    if (!pending) {
+      pending = database()
+        .then((db) => db.query<RoleRow>(ROLE_QUERY, [role]))
+        .then(({ rows }) => refusal(rows[0]))
+      // A failed lookup (database down) is not a verdict: ask again next time.
+      pending.catch(() => verdicts.delete(role))
+      verdicts.set(role, pending)
+    }
+    return pending
+  }
+  return {
+    async check(role) {
+      if (API_ROLES.has(role)) return
+      if (!extra.has(role)) throw roleNotAllowed(role)
+      const reason = await verdict(role)
+      if (reason === 'missing') throw roleMissing(role)
+      if (reason) throw roleNotAllowed(role)
+    },
+  }
+}
