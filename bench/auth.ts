@@ -35,7 +35,7 @@ const SELF = fileURLToPath(import.meta.url)
 
 function serverEnv(databaseUrl: string): Record<string, string> {
   // Every bench client is 127.0.0.1: the per-client limits (on by default) are raised explicitly.
-  const limits = { AUTH_RATE_LIMIT_OTP: '1000000', AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000' }
+  const limits = { AUTH_RATE_LIMIT_OTP: '1000000', AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000', DB_POOL_CLIENT_SHARE: String(POOL) }
   return { JWT_SECRET: SECRET, LOG_LEVEL: 'silent', DB_POOL_MAX: String(POOL), DATABASE_URL: databaseUrl, AUTH_AUTOCONFIRM: 'true', ...limits }
 }
 

@@ -74,7 +74,7 @@ type Scenario = keyof typeof SCENARIOS
 // ---------------------------------------------------------------- child: resolution server
 async function serveResolution(databaseUrl: string | undefined, items: number): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'resolution-bench-'))
-  const config = loadConfig({ JWT_SECRET: SECRET, LOG_LEVEL: 'silent', DB_POOL_MAX: String(POOL), RESOLUTION_DATA_DIR: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) })
+  const config = loadConfig({ JWT_SECRET: SECRET, LOG_LEVEL: 'silent', DB_POOL_MAX: String(POOL), DB_POOL_CLIENT_SHARE: String(POOL), RESOLUTION_DATA_DIR: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) })
   const services = await createServices(config)
   const server = await startServer(services, { port: 0, init: !databaseUrl, hostname: '127.0.0.1' })
   await server.ready

@@ -60,7 +60,7 @@ function combine(rounds: LoadResult[]): LoadResult {
 }
 
 async function serveResolution(databaseUrl: string): Promise<void> {
-  const config = loadConfig({ JWT_SECRET: SECRET, LOG_LEVEL: 'silent', DB_POOL_MAX: String(POOL), BODY_LIMIT: String(16 * 1024 * 1024), RESOLUTION_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'resolution-bench-')), DATABASE_URL: databaseUrl })
+  const config = loadConfig({ JWT_SECRET: SECRET, LOG_LEVEL: 'silent', DB_POOL_MAX: String(POOL), DB_POOL_CLIENT_SHARE: String(POOL), BODY_LIMIT: String(16 * 1024 * 1024), RESOLUTION_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'resolution-bench-')), DATABASE_URL: databaseUrl })
   const services = await createServices(config)
   const server = await startServer(services, { port: 0, init: false, hostname: '127.0.0.1' })
   process.stdout.write(`PORT ${server.port}\n`)

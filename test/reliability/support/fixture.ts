@@ -62,6 +62,8 @@ export function serveEnv(databaseUrl: string | undefined, extra: Record<string, 
     AUTH_RATE_LIMIT_OTP: '1000000',
     AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000',
     AUTH_RATE_LIMIT_VERIFY: '1000000',
+    // …and it stands for many users: one client may use the whole pool.
+    DB_POOL_CLIENT_SHARE: '1000',
     LOG_LEVEL: 'error',
     ...extra,
   }
