@@ -49,7 +49,8 @@ export function register(program: Command): void {
       process.stdout.write(
         `resolution ready on ${server.url}  database: ${database}\n` +
           `  anon key:         ${config.anonKey}\n` +
-          `  service_role key: ${config.serviceRoleKey}\n`,
+          `  service_role key: ${config.serviceRoleKey}\n` +
+          (server.wirePort ? `  database:         postgres://postgres@127.0.0.1:${server.wirePort}/postgres  (psql, resolution db …)\n` : ''),
       )
     })
 }

@@ -1,0 +1,44 @@
+/**
+ * `serve` on the embedded database also offers it over the PostgreSQL wire protocol (psql,
+ * GUI clients, the CLI while the service runs), on the SAME PGlite instance the API uses.
+ * Never for a server database and never in production (config leaves the port unset there).
+ * A busy port is a warning, not a failed start: the API is what `npm start` is for.
+ * @module
+ */
+import type { PgliteDatabase } from '../db/pglite-driver.ts'
+import { writeWireInfo } from '../db/wire-info.ts'
+import { startWireServer } from '../db/wire-server.ts'
+import type { Services } from '../services.ts'
+
+export interface EmbeddedWire {
+  port: number
+  close(): Promise<void>
+}
+
+export async function startEmbeddedWire(services: Services): Promise<EmbeddedWire | undefined> {
+  const { config, logger } = services
+  if (config.databaseUrl || config.embeddedDbPort === undefined) return undefined
+  const database = await services.database()
+  if (database.kind !== 'pglite') return undefined
+  let wire
+  try {
+    wire = await startWireServer({ database: database as PgliteDatabase, port: config.embeddedDbPort, logger })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error
+    logger.warn(
+      { port: config.embeddedDbPort, code },
+      `EMBEDDED_DB_PORT: port ${config.embeddedDbPort} is ${code === 'EADDRINUSE' ? 'in use' : 'not allowed'}; the embedded database is not reachable over the wire (set EMBEDDED_DB_PORT to another port)`,
+    )
+    return undefined
+  }
+  const forget = writeWireInfo(config.dataDir, { pid: process.pid, host: wire.host, port: wire.port })
+  logger.info({ port: wire.port }, `embedded database on postgres://postgres@${wire.host}:${wire.port}/postgres`)
+  return {
+    port: wire.port,
+    async close() {
+      forget()
+      await wire.close()
+    },
+  }
+}
