@@ -86,22 +86,29 @@ class SessionScheduler implements HandlerQueue {
     this.#gone.add(handlerId)
   }
 
-  /** The connection closed: end what it left open and give the engine back. */
+  /**
+   * The connection closed: end what it left open, undo its session settings (SET, SET ROLE,
+   * startup parameters — the engine's one session is the API's too) and give the engine back.
+   */
   async clearTransactionIfNeeded(handlerId: number): Promise<void> {
+    const used = this.#tails.has(handlerId)
     await (this.#tails.get(handlerId) ?? Promise.resolve()).catch(() => {})
     this.#tails.delete(handlerId)
-    if (this.#owner === handlerId && this.#held) {
-      const { pg } = this.#held
-      try {
-        // An extended-query exchange cut before Sync would make the engine skip the API's next
-        // messages; a transaction left open would swallow them.
-        await pg.runExclusive(() => pg.execProtocolRawStream(SYNC, { onRawData: () => {} }))
-        if (pg.isInTransaction()) await pg.exec('ROLLBACK')
-      } finally {
-        this.#release()
-      }
+    if (!used) return
+    try {
+      if (this.#owner !== handlerId) await this.#acquire(handlerId)
+      const { pg } = this.#held!
+      // An extended-query exchange cut before Sync would make the engine skip the API's next
+      // messages; a transaction left open would swallow them.
+      await pg.runExclusive(() => pg.execProtocolRawStream(SYNC, { onRawData: () => {} }))
+      if (pg.isInTransaction()) await pg.exec('ROLLBACK')
+      await pg.exec('SET SESSION AUTHORIZATION DEFAULT; RESET ALL')
+    } catch {
+      // The engine is closing (shutdown): nothing is left to clean.
+    } finally {
+      if (this.#owner === handlerId) this.#release()
+      this.#gone.delete(handlerId)
     }
-    this.#gone.delete(handlerId)
   }
 
   async #process(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
