@@ -7,7 +7,6 @@
  */
 import type { PgliteDatabase } from '../db/pglite-driver.ts'
 import { writeWireInfo } from '../db/wire-info.ts'
-import { startWireServer } from '../db/wire-server.ts'
 import type { Services } from '../services.ts'
 
 export interface EmbeddedWire {
@@ -20,6 +19,8 @@ export async function startEmbeddedWire(services: Services): Promise<EmbeddedWir
   if (config.databaseUrl || config.embeddedDbPort === undefined) return undefined
   const database = await services.database()
   if (database.kind !== 'pglite') return undefined
+  // Loaded only here, like the PGlite driver itself, so server-database bundles carry none of it.
+  const { startWireServer } = await import('../db/wire-server.ts')
   let wire
   try {
     wire = await startWireServer({ database: database as PgliteDatabase, port: config.embeddedDbPort, logger })
