@@ -162,8 +162,9 @@ describe('serve on the embedded database, reachable while it runs', { timeout: 1
         const inside = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM public.ledger WHERE source = $1 AND n = $2', [source, i])
         if (inside.rows[0]!.n !== 3) failures.push(`socket transaction saw ${inside.rows[0]!.n} of its own 3 rows`)
         await new Promise((resolve) => setTimeout(resolve, 20)) // a transaction that spans time
-        if (source === 'wire') (await client.query('COMMIT'), commits++)
-        else (await client.query('ROLLBACK'), rollbacks++)
+        await client.query(source === 'wire' ? 'COMMIT' : 'ROLLBACK')
+        if (source === 'wire') commits++
+        else rollbacks++
         await client.query('SELECT now()')
       }
     })()
