@@ -14,8 +14,11 @@ export class ReadyTracker {
   #header = Buffer.alloc(0)
   #skip = 0
   #lastType = 0
+  #body: Buffer[] = []
   /** Status byte of the last ReadyForQuery, when it is the last complete message. */
   status: 'I' | 'T' | 'E' | undefined
+  /** NotificationResponses (`A`) seen so far: LISTEN/NOTIFY traffic such as `NOTIFY pgrst`. */
+  readonly notifications: Array<{ channel: string; payload: string }> = []
 
   push(chunk: Uint8Array): void {
     let data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
@@ -23,8 +26,10 @@ export class ReadyTracker {
       if (this.#skip > 0) {
         const n = Math.min(this.#skip, data.length)
         if (this.#lastType === 0x5a && this.#skip === 1) this.status = String.fromCharCode(data[0]!) as ReadyTracker['status']
+        if (this.#lastType === 0x41) this.#body.push(Buffer.from(data.subarray(0, n)))
         this.#skip -= n
         data = data.subarray(n)
+        if (this.#lastType === 0x41 && this.#skip === 0) this.#notification()
         continue
       }
       // Header: one type byte and an int32 length that counts itself.
@@ -37,6 +42,14 @@ export class ReadyTracker {
       this.#header = Buffer.alloc(0)
       this.status = undefined
     }
+  }
+
+  // NotificationResponse body: int32 sender pid, channel and payload as C strings.
+  #notification(): void {
+    const body = Buffer.concat(this.#body)
+    this.#body = []
+    const end = body.indexOf(0, 4)
+    this.notifications.push({ channel: body.toString('utf8', 4, end), payload: body.toString('utf8', end + 1, body.indexOf(0, end + 1)) })
   }
 
   /** True when the reply is complete and the session is outside any transaction. */

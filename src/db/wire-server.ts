@@ -31,6 +31,11 @@ export interface WireServerOptions {
   idleInTransactionMs?: number
   maxConnections?: number
   logger?: Logger
+  /**
+   * A NOTIFY a socket client's statement delivered to the engine's session (it reaches the
+   * socket's byte stream, where PGlite's own `listen` callbacks never see it).
+   */
+  onNotification?(channel: string, payload: string): void
 }
 
 export interface WireServer {
@@ -68,11 +73,13 @@ class SessionScheduler implements HandlerQueue {
   readonly #database: PgliteDatabase
   readonly #idleMs: number
   readonly #onIdleTimeout: (handlerId: number) => void
+  readonly #onNotification: WireServerOptions['onNotification']
 
-  constructor(database: PgliteDatabase, idleMs: number, onIdleTimeout: (handlerId: number) => void) {
+  constructor(database: PgliteDatabase, idleMs: number, onIdleTimeout: (handlerId: number) => void, onNotification?: WireServerOptions['onNotification']) {
     this.#database = database
     this.#idleMs = idleMs
     this.#onIdleTimeout = onIdleTimeout
+    this.#onNotification = onNotification
   }
 
   /** Messages of one connection run in order; each waits for the engine when it is not held. */
@@ -132,6 +139,7 @@ class SessionScheduler implements HandlerQueue {
       this.#release()
       throw error
     }
+    for (const { channel, payload } of tracker.notifications) this.#onNotification?.(channel, payload)
     if (tracker.idle) this.#release()
     else if (this.#idleMs > 0) this.#idleTimer = setTimeout(() => this.#onIdleTimeout(handlerId), this.#idleMs).unref()
     return bytes
@@ -208,7 +216,7 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
     // What PostgreSQL says for idle_in_transaction_session_timeout, then the connection ends.
     connection.socket.write(fatal('25P03', `terminating connection due to idle-in-transaction timeout (${idleMs} ms): the embedded database has one session, shared with the API`))
     void connection.handler.detach(true)
-  })
+  }, options.onNotification)
   const maxConnections = options.maxConnections ?? 100
   const server = net.createServer((socket) => {
     if (handlers.size >= maxConnections) {

@@ -7,6 +7,7 @@
  */
 import type { PgliteDatabase } from '../db/pglite-driver.ts'
 import { writeWireInfo } from '../db/wire-info.ts'
+import { reloadSchemaCache } from '../rest/schema-cache/index.ts'
 import type { Services } from '../services.ts'
 
 export interface EmbeddedWire {
@@ -23,7 +24,7 @@ export async function startEmbeddedWire(services: Services): Promise<EmbeddedWir
   const { startWireServer } = await import('../db/wire-server.ts')
   let wire
   try {
-    wire = await startWireServer({ database: database as PgliteDatabase, port: config.embeddedDbPort, logger })
+    wire = await startWireServer({ database: database as PgliteDatabase, port: config.embeddedDbPort, logger, onNotification: reloadOnPgrst })
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error
@@ -33,6 +34,14 @@ export async function startEmbeddedWire(services: Services): Promise<EmbeddedWir
     )
     return undefined
   }
+  // `NOTIFY pgrst, 'reload schema'` from psql or a migration reloads the REST schema cache, as
+  // with PostgREST on a server: the engine's one session listens, and the wire server passes on
+  // what a socket client's statement delivered (the API's own NOTIFYs come back through listen).
+  function reloadOnPgrst(channel: string, payload: string) {
+    if (channel !== 'pgrst' || (payload.trim() !== '' && payload.trim() !== 'reload schema')) return
+    reloadSchemaCache(database).catch((error) => logger.warn({ err: error }, 'schema cache reload failed'))
+  }
+  await (database as PgliteDatabase).withPglite((pg) => pg.listen('pgrst', (payload) => reloadOnPgrst('pgrst', payload)))
   const forget = writeWireInfo(config.dataDir, { pid: process.pid, host: wire.host, port: wire.port })
   logger.info({ port: wire.port }, `embedded database on postgres://postgres@${wire.host}:${wire.port}/postgres`)
   return {

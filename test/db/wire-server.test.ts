@@ -32,6 +32,20 @@ describe('ReadyTracker', () => {
     parse.push(readyForQuery('E'))
     expect([parse.ready, parse.idle, parse.status]).toEqual([true, false, 'E'])
   })
+
+  it('collects NotificationResponses (NOTIFY pgrst), split anywhere', () => {
+    const body = Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from('pgrst\0reload schema\0')])
+    const header = Buffer.from([0x41, 0, 0, 0, 0])
+    header.writeInt32BE(body.length + 4, 1)
+    const reply = Buffer.concat([header, body, readyForQuery('I')])
+    for (let split = 0; split <= reply.length; split++) {
+      const tracker = new ReadyTracker()
+      tracker.push(reply.subarray(0, split))
+      tracker.push(reply.subarray(split))
+      expect(tracker.notifications).toEqual([{ channel: 'pgrst', payload: 'reload schema' }])
+      expect(tracker.idle).toBe(true)
+    }
+  })
 })
 
 describe('the embedded engine over the wire (in process)', { timeout: 120_000 }, () => {

@@ -74,6 +74,19 @@ describe('serve on the embedded database, reachable while it runs', { timeout: 1
     expect(await response.json()).toEqual([{ body: 'from psql' }])
   })
 
+  it("a table made later with psql is served after NOTIFY pgrst, 'reload schema', as with PostgREST", async () => {
+    expect((await api('/rest/v1/later')).status).toBe(404)
+    expect(psql(wirePort, 'CREATE TABLE public.later (id int)', 'INSERT INTO public.later VALUES (7)', "NOTIFY pgrst, 'reload schema'").code).toBe(0)
+    const deadline = Date.now() + 5000
+    let response = await api('/rest/v1/later')
+    while (response.status !== 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      response = await api('/rest/v1/later')
+    }
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual([{ id: 7 }])
+  })
+
   it('db status, db migrate, vault and db psql find the running service by themselves', () => {
     const status = cli(dataDir, ['db', 'status'])
     expect(status.stderr).toBe('')
