@@ -66,8 +66,9 @@ describe('serve on the embedded database, reachable while it runs', { timeout: 1
 
   beforeAll(async () => {
     wirePort = await freePort()
-    server = await spawnServe({ RESOLUTION_DATA_DIR: dataDir, EMBEDDED_DB_PORT: String(wirePort) }, { readyTimeoutMs: 120_000 })
-  }, 180_000)
+    // Generous: on a shared 2-core machine under load a first start has taken minutes.
+    server = await spawnServe({ RESOLUTION_DATA_DIR: dataDir, EMBEDDED_DB_PORT: String(wirePort) }, { readyTimeoutMs: 240_000 })
+  }, 250_000)
   afterAll(() => server?.kill())
 
   it('prints the database URL with the ready line and records the port beside the lock', () => {
