@@ -28,7 +28,7 @@ async function freePort(): Promise<number> {
 
 const wirePort = await freePort()
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'resolution-bench-wire-'))
-const server = await spawnServe({ RESOLUTION_DATA_DIR: dataDir, EMBEDDED_DB_PORT: String(wirePort) }, { readyTimeoutMs: 180_000 })
+const server = await spawnServe({ RESOLUTION_DATA_DIR: dataDir, EMBEDDED_DB_PORT: String(wirePort) }, { readyTimeoutMs: 600_000 })
 const url = `postgres://postgres@127.0.0.1:${wirePort}/postgres`
 try {
   const setup = new pg.Client({ connectionString: url })
