@@ -43,7 +43,7 @@ async function send(url: string, init?: RequestInit): Promise<Response> {
     return await fetch(url, init)
   } catch (error) {
     const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code
-    if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error
+    if (code !== 'EPIPE' && code !== 'ECONNRESET' && code !== 'UND_ERR_SOCKET') throw error
     return fetch(url, init)
   }
 }
