@@ -12,6 +12,8 @@ import { register as registerServe } from './commands/serve.ts'
 import { register as registerInvoke } from './commands/invoke.ts'
 import { register as registerVault } from './commands/vault.ts'
 import { register as registerKeys } from './commands/keys.ts'
+import { registerMail } from './commands/mail.ts'
+import { registerPsql } from './commands/psql.ts'
 
 export function buildProgram(): Command {
   const program = new Command('resolution')
@@ -21,9 +23,11 @@ export function buildProgram(): Command {
   registerInvoke(program)
   registerVault(program)
   registerKeys(program)
-  const db = program.command('db').description('Database tools: init, status, dump, restore, migrate')
+  registerMail(program)
+  const db = program.command('db').description('Database tools: init, status, dump, restore, migrate, psql')
   registerDbInit(db)
   registerDbTools(db)
+  registerPsql(db)
   return program
 }
 

@@ -42,6 +42,12 @@ export interface Config {
   rest: RestConfig
   /** Origins that get `Access-Control-Allow-Credentials` (`CORS_CREDENTIALS_ORIGINS`); none by default. */
   corsCredentialsOrigins: string[]
+  /**
+   * Port on 127.0.0.1 where `serve` offers the embedded database over the PostgreSQL wire
+   * protocol (`EMBEDDED_DB_PORT`, default 54322 as Supabase's local stack); undefined = off
+   * (`0`/`off`, and always in production).
+   */
+  embeddedDbPort: number | undefined
 }
 
 /** Settings of the Supabase-Auth-compatible service; names follow GoTrue's `GOTRUE_*` ones. */
@@ -130,6 +136,15 @@ function databaseUrl(raw: string | undefined): string | undefined {
   }
   if (!url.hostname && !url.searchParams.get('host')) fail('DATABASE_URL', 'has no host')
   return raw
+}
+
+/** `EMBEDDED_DB_PORT`: 54322 by default, `0`/`off`/`false` for none, never in production. */
+function embeddedDbPort(env: Env, production: boolean): number | undefined {
+  const raw = env.EMBEDDED_DB_PORT?.trim().toLowerCase()
+  if (production) return undefined
+  if (raw === 'off' || raw === 'false' || raw === 'no') return undefined
+  const port = integer(env, 'EMBEDDED_DB_PORT', 54322, 0, 65535)
+  return port === 0 ? undefined : port
 }
 
 function jwtKeys(raw: string | undefined): JsonWebKeySet | undefined {
@@ -235,6 +250,7 @@ export function loadConfig(env: Env = process.env): Config {
     auth: authConfig(env, siteUrl, integer(env, 'PORT', 5050, 0, 65535)),
     rest: restConfig(env),
     corsCredentialsOrigins: originList(env, 'CORS_CREDENTIALS_ORIGINS'),
+    embeddedDbPort: embeddedDbPort(env, production),
   }
   if (production) {
     if (!config.databaseUrl) fail('DATABASE_URL', 'is required in production (NODE_ENV=production)')

@@ -15,10 +15,13 @@ import { StartupGate } from '../http/startup.ts'
 import { bootstrap } from '../schema/bootstrap.ts'
 import { DDL_WATCH_INSTALLED, DDL_WATCH_WARNING } from '../schema/sql/ddl-watch.ts'
 import type { Services } from '../services.ts'
+import { startEmbeddedWire } from './embedded-wire.ts'
 
 export interface RunningServer {
   url: string
   port: number
+  /** Port of the embedded database's wire protocol, when it is served (see embedded-wire.ts). */
+  wirePort?: number
   /** Resolves once the database is bootstrapped (or immediately with `init: false`). */
   ready: Promise<void>
   /** Stop accepting, finish in-flight requests (up to `graceMs`), close the database. */
@@ -89,6 +92,10 @@ export async function startServer(services: Services, options: StartOptions): Pr
   if (!services.config.databaseUrl) await services.database()
   const server = await listen(app, options.port, options.hostname)
   const port = (server.address() as AddressInfo).port
+  const wire = await startEmbeddedWire(services).catch(async (error) => {
+    await new Promise((resolve) => server.close(resolve))
+    throw error
+  })
   const ready = (options.init ? bootstrapWithRetry(services, stop.signal) : Promise.resolve()).then(() => {
     if (!stop.signal.aborted) startup.open()
   })
@@ -97,6 +104,7 @@ export async function startServer(services: Services, options: StartOptions): Pr
   return {
     url: `http://localhost:${port}`,
     port,
+    wirePort: wire?.port,
     ready,
     shutdown(graceMs = 8000) {
       shuttingDown ??= (async () => {
@@ -116,6 +124,7 @@ export async function startServer(services: Services, options: StartOptions): Pr
         sockets.closeAllConnections?.()
         await Promise.race([closed, grace])
         await ready.catch(() => {})
+        await wire?.close()
         // A statement still running for a request cut above would hold the pool's end until the
         // statement ends; past a second the process exits anyway (the server rolls it back).
         await Promise.race([services.close(), new Promise((resolve) => setTimeout(resolve, 1000).unref())])

@@ -6,9 +6,11 @@
  */
 import { describeConfig, type Config } from '../config/config.ts'
 
-export function readyLine(config: Config, url: string): string {
+export function readyLine(config: Config, url: string, wirePort?: number): string {
   const database = config.databaseUrl ? describeConfig(config).databaseUrl : `embedded (${config.dataDir})`
   const head = `resolution ready on ${url}  database: ${database}\n`
   if (config.production) return head
-  return head + `  anon key:         ${config.anonKey}\n` + `  service_role key: ${config.serviceRoleKey}\n`
+  // The embedded wire port is never open in production (embedded-wire.ts), so it is listed here only.
+  const wire = wirePort ? `  database:         postgres://postgres@127.0.0.1:${wirePort}/postgres  (psql, resolution db …)\n` : ''
+  return head + `  anon key:         ${config.anonKey}\n` + `  service_role key: ${config.serviceRoleKey}\n` + wire
 }

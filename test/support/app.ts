@@ -29,6 +29,8 @@ export async function startTestApp(testDb: TestDatabase, env: Env = {}, options:
     LOG_LEVEL: 'silent',
     RESOLUTION_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'resolution-test-')),
     VAULT_ROOT_KEY: 'd4dc5b6d4a1d6a10b2c1e76112c994d65db7cec380572cc1839624d4be3fa275',
+    // Suites run side by side: none of them takes the shared 54322 (test/runtime/embedded-wire.test.ts covers it).
+    EMBEDDED_DB_PORT: 'off',
     ...(testDb.url ? { DATABASE_URL: testDb.url } : {}),
     ...env,
   })

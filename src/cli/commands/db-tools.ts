@@ -12,7 +12,8 @@ import { RestoreError } from '../../dbtools/restore/errors.ts'
 import { formatSummary, summaryJson } from '../../dbtools/restore/report.ts'
 import { fileSource, restore } from '../../dbtools/restore/restore.ts'
 import { databaseStatus, formatStatus } from '../../dbtools/status.ts'
-import { withDatabase } from '../context.ts'
+import { throughRunningService, withDatabase } from '../context.ts'
+import { dumpThroughService } from '../../dbtools/dump-service.ts'
 
 const DATABASE_URL_HELP = 'PostgreSQL URL (overrides DATABASE_URL; without either, the embedded database)'
 
@@ -57,7 +58,8 @@ export function registerDbTools(db: Command): void {
       if (options.schemaOnly && options.dataOnly) throw new FatalError('--schema-only and --data-only cannot be used together')
       await clearly(() =>
         withDatabase(options, async (database, config) => {
-          const bytes = await dump(database, {
+          // While `serve` runs on the embedded database, it dumps itself (see dump-service.ts).
+          const bytes = await (throughRunningService(config) ? dumpThroughService : dump)(database, {
             schemaOnly: options.schemaOnly,
             dataOnly: options.dataOnly,
             schemas: options.schema,

@@ -48,6 +48,6 @@ export function register(program: Command): void {
       process.once('SIGTERM', () => stop('SIGTERM'))
       process.once('SIGINT', () => stop('SIGINT'))
       await server.ready
-      process.stdout.write(readyLine(config, server.url))
+      process.stdout.write(readyLine(config, server.url, server.wirePort))
     })
 }
