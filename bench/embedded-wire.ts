@@ -8,23 +8,16 @@
  *   node --import tsx bench/embedded-wire.ts   # BENCH_SECONDS=5 BENCH_CONCURRENCY=8
  */
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { spawnServe } from '../test/reliability/support/serve-process.ts'
 import { hit, load } from './lib/load.ts'
+import { freePort } from '../test/support/ports.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8)
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 const wirePort = await freePort()
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'resolution-bench-wire-'))

@@ -8,22 +8,15 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
+import { freePort } from '../test/support/ports.ts'
 
 const BIN = path.resolve(process.env.RESOLUTION_BIN ?? 'bin/resolution.mjs')
 const RUNS = Number(process.env.RUNS ?? 5)
 const TICK = 100 // USER_HZ: clock ticks per second on Linux
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')

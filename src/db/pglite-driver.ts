@@ -15,6 +15,7 @@ import { copyChunks } from './copy-chunks.ts'
 import { Mutex } from './mutex.ts'
 import { beginStatement } from './pg-driver.ts'
 import type { CopySource, Database, Queryable, QueryResult } from './types.ts'
+import { isAlive } from './wire-info.ts'
 
 const asText = (value: string) => value
 // Same value shapes as the pg driver: int8 and numeric as strings, dates as text.
@@ -61,14 +62,6 @@ function lockDataDir(dir: string): () => void {
   return () => fs.rmSync(lockFile, { force: true })
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 function toResult<R>(result: { rows: unknown[]; affectedRows?: number; fields: { name: string; dataTypeID: number }[] }): QueryResult<R> {
   return { rows: result.rows as R[], rowCount: result.affectedRows ?? result.rows.length, fields: result.fields }

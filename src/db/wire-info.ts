@@ -56,7 +56,8 @@ function readJson(file: string): WireInfo | undefined {
   return undefined
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (the data dir's lock and wire record name one). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

@@ -7,7 +7,6 @@
  */
 import { execFile, spawn } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { DockerfileParser, type Instruction } from 'dockerfile-ast'
@@ -16,6 +15,7 @@ import { validate } from 'dockerfile-utils'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createServerDatabase } from '../support/databases.ts'
 import { lambdaEnv } from './support/lambda-env.ts'
+import { freePort } from '../support/ports.ts'
 
 const run = promisify(execFile)
 const text = readFileSync('Dockerfile', 'utf8')
@@ -117,13 +117,6 @@ describe('Dockerfile', () => {
   })
 })
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 describe.skipIf(!process.env.TEST_DATABASE_URL)("the image's command, without Docker", () => {
   // Compiled inside the checkout, so package.json ("type": "module") and node_modules resolve as in the image.

@@ -22,6 +22,7 @@ import { lambdaRequestListener, MAX_EVENT_BODY_BYTES, serveThroughLambda } from 
 import { bootstrap } from '../../src/schema/bootstrap.ts'
 import { createServerDatabase } from '../support/databases.ts'
 import { lambdaEnv } from './support/lambda-env.ts'
+import { freePort } from '../support/ports.ts'
 
 const run = promisify(execFile)
 const BIN = path.resolve('bin/resolution.mjs')
@@ -44,13 +45,6 @@ async function resolution(args: string[], env: Record<string, string> = {}) {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 describe('SAM env-vars files', () => {
   it('merges Parameters with the function section, the function winning', () => {

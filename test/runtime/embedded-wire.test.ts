@@ -13,16 +13,10 @@ import { SignJWT } from 'jose'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnServe, type ServeProcess } from '../reliability/support/serve-process.ts'
+import { freePort } from '../support/ports.ts'
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/resolution.mjs')
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** The CLI as a user runs it: no DATABASE_URL, the data dir of the running service. */
 function cli(dataDir: string, args: string[], extraEnv: Record<string, string> = {}) {

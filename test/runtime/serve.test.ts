@@ -8,6 +8,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { freePort } from '../support/ports.ts'
 
 const BIN = path.resolve('bin/resolution.mjs')
 const running = new Set<ChildProcess>()
@@ -51,13 +52,6 @@ function readyLine(r: Run) {
   return match ? { url: match[1]!, anon: match[2]!, service: match[3]! } : undefined
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 describe('resolution serve on the embedded database', () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'resolution-serve-'))

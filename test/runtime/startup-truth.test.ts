@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
@@ -13,6 +12,7 @@ import { createJwtService, issueApiKey } from '../../src/auth/jwt.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import { createLambdaRuntime } from '../../src/runtime/lambda-runtime.ts'
 import { createServerDatabase, targets } from '../support/databases.ts'
+import { freePort } from '../support/ports.ts'
 
 const BIN = path.resolve('bin/resolution.mjs')
 const SECRET = 'startup-truth-secret-with-at-least-32-chars'
@@ -43,13 +43,6 @@ function run(args: string[], env: Record<string, string>, cwd?: string): Run {
   return { child, stdout: () => out, stderr: () => err, exit }
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function keys(secret = SECRET) {
   const jwt = await createJwtService(loadConfig({ JWT_SECRET: secret }))

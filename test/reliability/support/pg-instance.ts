@@ -12,10 +12,10 @@
  */
 import { execFile, execFileSync } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { freePort } from '../../support/ports.ts'
 
 const run = promisify(execFile)
 const BIN = process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin'
@@ -40,13 +40,6 @@ export interface PgInstance {
   destroy(): Promise<void>
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** Runs a PostgreSQL binary as the `postgres` OS user when we are root. */
 async function asPostgres(binary: string, args: string[], timeoutMs = 60_000): Promise<string> {
