@@ -40,9 +40,12 @@ export interface RoleGuard {
   check(role: string): Promise<void>
 }
 
+/** Bounds the verdict cache: tokens are signed, so names are few, but memory is never unbounded. */
+const MAX_VERDICTS = 1000
+
 export function createRoleGuard(database: () => Promise<Database>, extraRoles: readonly string[]): RoleGuard {
   const extra = new Set(extraRoles)
-  // One pg_roles lookup per named role and process; a refusal is remembered too (attributes of
+  // One pg_roles lookup per role name and process; a refusal is remembered too (attributes of
   // a role rarely change, and a restart re-reads them).
   const verdicts = new Map<string, Promise<string | undefined>>()
   const verdict = (role: string) => {
@@ -53,6 +56,7 @@ export function createRoleGuard(database: () => Promise<Database>, extraRoles: r
         .then(({ rows }) => refusal(rows[0]))
       // A failed lookup (database down) is not a verdict: ask again next time.
       pending.catch(() => verdicts.delete(role))
+      if (verdicts.size >= MAX_VERDICTS) verdicts.delete(verdicts.keys().next().value!)
       verdicts.set(role, pending)
     }
     return pending
@@ -60,10 +64,10 @@ export function createRoleGuard(database: () => Promise<Database>, extraRoles: r
   return {
     async check(role) {
       if (API_ROLES.has(role)) return
-      if (!extra.has(role)) throw roleNotAllowed(role)
       const reason = await verdict(role)
+      // As PostgREST: a role that does not exist is a 401, whatever the list says.
       if (reason === 'missing') throw roleMissing(role)
-      if (reason) throw roleNotAllowed(role)
+      if (!extra.has(role) || reason) throw roleNotAllowed(role)
     },
   }
 }

@@ -254,8 +254,9 @@ async function withRolesLeft(error: unknown, database: Database, before: Set<str
     : left.length
       ? `Roles created by this restore that stay: ${left.join(', ')}.`
       : ''
-  if (!note) return error
-  return new RestoreError(error.code, `${error.message}\n${note}`, { line: error.line, statement: error.statement, sqlState: error.sqlState, cause: error.cause ?? error })
+  // In place, so the error keeps its class (UnsafeDumpError carries its findings).
+  if (note) error.message = `${error.message}\n${note}`
+  return error
 }
 
 function tableOf(item: DumpItem & { kind: 'statement' | 'copy' }): string {

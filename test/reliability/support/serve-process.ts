@@ -67,15 +67,17 @@ export function spawnServe(env: Record<string, string>, options: { args?: string
       reject(new Error(`serve did not become ready within ${options.readyTimeoutMs ?? 60_000} ms\n${err}`))
     }, options.readyTimeoutMs ?? 60_000)
     const onData = () => {
-      const match = /resolution ready on (http:\/\/\S+).*\n\s+anon key:\s+(\S+)\n\s+service_role key:\s+(\S+)/.exec(out)
+      // The keys follow in development only (one write, so they arrive with the line); in production
+      // the caller passed them in.
+      const match = /resolution ready on (http:\/\/\S+)[^\n]*\n(?:\s+anon key:\s+(\S+)\n\s+service_role key:\s+(\S+))?/.exec(out)
       if (!match) return
       clearTimeout(timer)
       child.stdout!.off('data', onData)
       resolve({
         url: match[1]!.replace('localhost', '127.0.0.1'),
         pid: child.pid!,
-        anonKey: match[2]!,
-        serviceRoleKey: match[3]!,
+        anonKey: match[2] ?? env.ANON_KEY ?? '',
+        serviceRoleKey: match[3] ?? env.SERVICE_ROLE_KEY ?? '',
         child,
         stdout: () => out,
         stderr: () => err,
