@@ -9,7 +9,8 @@ import pg from 'pg'
 import { from as copyFromStdin } from 'pg-copy-streams'
 import { maskUrl } from '../config/config.ts'
 import { isConnectionError } from './errors.ts'
-import type { CopySource, Database, Queryable, QueryResult, TransactionOptions } from './types.ts'
+import { PreparedNames } from './prepared.ts'
+import type { CopySource, Database, Queryable, QueryOptions, QueryResult, TransactionOptions } from './types.ts'
 
 // Dates and timestamps stay the text PostgreSQL sent: no time-zone surprises, same as PGlite's driver.
 for (const oid of [1082, 1114, 1184, 1083, 1266]) pg.types.setTypeParser(oid, (value: string) => value)
@@ -28,6 +29,10 @@ export interface PgDriverOptions {
    */
   queryTimeoutMs?: number
   applicationName?: string
+  /** Keep repeated statements prepared per connection (default true); off behind poolers that cannot keep them. */
+  preparedStatements?: boolean
+  /** How many distinct statements may be kept prepared (default 500). */
+  preparedStatementsMax?: number
 }
 
 function toResult<R>(result: pg.QueryResult): QueryResult<R> {
@@ -40,20 +45,15 @@ function toResult<R>(result: pg.QueryResult): QueryResult<R> {
   }
 }
 
-function clientQueryable(client: pg.PoolClient | pg.Pool): Queryable {
+/** Autocommit statements on the pool: named only by their caller (`options.name`), never by text. */
+function poolQueryable(pool: pg.Pool, named: boolean): Omit<Queryable, 'copyFrom'> {
   return {
-    async query<R>(sql: string, params: readonly unknown[] = [], options: { name?: string } = {}) {
-      if (options.name) return toResult<R>(await client.query({ name: options.name, text: sql, values: params as unknown[] }))
-      return toResult<R>(await client.query(sql, params as unknown[]))
+    async query<R>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}) {
+      if (named && options.name) return toResult<R>(await pool.query({ name: options.name, text: sql, values: params as unknown[] }))
+      return toResult<R>(await pool.query(sql, params as unknown[]))
     },
     async exec(sql: string) {
-      await client.query(sql)
-    },
-    async copyFrom(copySql: string, source: CopySource) {
-      if (!('release' in client)) throw new Error('copyFrom needs a transaction or a dedicated connection')
-      const stream = client.query(copyFromStdin(copySql))
-      await pipeline(source instanceof Readable ? source : Readable.from(source), stream)
-      return stream.rowCount ?? 0
+      await pool.query(sql)
     },
   }
 }
@@ -65,6 +65,26 @@ export function beginStatement(options: TransactionOptions = {}): string {
   return parts.join(' ')
 }
 
+/**
+ * Writes `configs` in one write (the client is in pipeline mode: each statement has its own Sync,
+ * so one failing does not swallow the others) and reads every answer. The first failure is
+ * thrown once all have answered, so the connection is quiet again when this returns.
+ */
+async function sendTogether(client: pg.PoolClient, configs: pg.QueryConfig[]): Promise<pg.QueryResult[]> {
+  const stream = (client as unknown as { connection: { stream: NodeJS.WritableStream & { cork(): void; uncork(): void } } }).connection.stream
+  stream.cork()
+  let pending: Array<Promise<pg.QueryResult>>
+  try {
+    pending = configs.map((config) => client.query(config))
+  } finally {
+    stream.uncork()
+  }
+  const settled = await Promise.allSettled(pending)
+  const failed = settled.find((s) => s.status === 'rejected')
+  if (failed) throw failed.reason
+  return settled.map((s) => (s as PromiseFulfilledResult<pg.QueryResult>).value)
+}
+
 export function createPgDatabase(options: PgDriverOptions): Database {
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -73,12 +93,42 @@ export function createPgDatabase(options: PgDriverOptions): Database {
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
     query_timeout: options.queryTimeoutMs,
     application_name: options.applicationName ?? 'resolution',
-  })
+    // Statements issued together are written together (see sendTogether); issued one by one
+    // they behave as without it.
+    pipeline: true,
+  } as pg.PoolConfig)
   // An idle connection the server dropped emits here; the pool already removed it. Without a
   // listener Node would crash the process on a database restart.
   pool.on('error', () => {})
 
-  const autocommit = clientQueryable(pool)
+  const prepared = options.preparedStatements === false ? undefined : new PreparedNames(options.preparedStatementsMax ?? 500)
+  // The prepared-statement generation each connection's statements belong to.
+  const generations = new WeakMap<pg.PoolClient, number>()
+  const statement = (sql: string, params: readonly unknown[], prepare?: boolean): pg.QueryConfig => {
+    const name = prepare ? prepared?.nameFor(sql) : undefined
+    return name ? { name, text: sql, values: params as unknown[] } : { text: sql, values: params as unknown[] }
+  }
+
+  /** What opens a transaction on `client`: sent together with its first statement. */
+  const opening = (client: pg.PoolClient, txOptions: TransactionOptions = {}): pg.QueryConfig[] => {
+    const configs: pg.QueryConfig[] = []
+    if (prepared) {
+      const seen = generations.get(client)
+      if (seen !== undefined && seen !== prepared.generation) {
+        // The schema changed since this connection prepared its statements.
+        configs.push({ text: 'DEALLOCATE ALL' })
+        const connection = (client as unknown as { connection: { parsedStatements: object; submittedNamedStatements: object } }).connection
+        connection.parsedStatements = {}
+        connection.submittedNamedStatements = {}
+      }
+      generations.set(client, prepared.generation)
+    }
+    configs.push({ text: beginStatement(txOptions) })
+    if (txOptions.prelude) configs.push(statement(txOptions.prelude.sql, txOptions.prelude.params, true))
+    return configs
+  }
+
+  const autocommit = poolQueryable(pool, options.preparedStatements !== false)
 
   const database: Database = {
     kind: 'pg',
@@ -97,11 +147,48 @@ export function createPgDatabase(options: PgDriverOptions): Database {
         broken ??= error
       }
       client.on('error', onError)
-      try {
-        await client.query(beginStatement(txOptions))
+      // idle: nothing sent yet (BEGIN waits for the first statement); open: BEGIN sent;
+      // done: COMMIT went out with the last statement.
+      let state = 'idle' as 'idle' | 'open' | 'done'
+      const run = async (configs: pg.QueryConfig[], commit = false): Promise<pg.QueryResult[]> => {
+        const head = state === 'idle' ? opening(client, txOptions) : []
+        state = 'open'
         try {
-          const result = await fn(clientQueryable(client))
-          await client.query('COMMIT')
+          return (await sendTogether(client, [...head, ...configs, ...(commit ? [{ text: 'COMMIT' }] : [])])).slice(head.length)
+        } finally {
+          // COMMIT was answered either way: on a transaction a failed statement aborted, it rolls back.
+          if (commit) state = 'done'
+        }
+      }
+      const tx: Queryable = {
+        async query<R>(sql: string, params: readonly unknown[] = [], queryOptions: QueryOptions = {}) {
+          const [result] = await run([statement(sql, params, queryOptions.prepare)], queryOptions.commit)
+          return toResult<R>(result!)
+        },
+        async exec(sql: string) {
+          await run([{ text: sql }])
+        },
+        async copyFrom(copySql: string, source: CopySource) {
+          if (state === 'idle') await run([])
+          // COPY keeps the connection in a sub-protocol: it cannot share a pipeline.
+          const raw = client as unknown as { pipeline: boolean }
+          raw.pipeline = false
+          try {
+            const stream = client.query(copyFromStdin(copySql))
+            await pipeline(source instanceof Readable ? source : Readable.from(source), stream)
+            return stream.rowCount ?? 0
+          } finally {
+            raw.pipeline = true
+          }
+        },
+      }
+      try {
+        try {
+          const result = await fn(tx)
+          if (state === 'open') {
+            state = 'done'
+            await client.query('COMMIT')
+          }
           return result
         } catch (error) {
           // The connection is gone or unanswering: the server rolls back when it is closed, and a
@@ -110,9 +197,12 @@ export function createPgDatabase(options: PgDriverOptions): Database {
             broken = error as Error
             throw error
           }
-          await client.query('ROLLBACK').catch((rollbackError: Error) => {
-            broken = rollbackError
-          })
+          if (state === 'open') {
+            state = 'done'
+            await client.query('ROLLBACK').catch((rollbackError: Error) => {
+              broken = rollbackError
+            })
+          }
           throw error
         }
       } catch (error) {
@@ -123,6 +213,9 @@ export function createPgDatabase(options: PgDriverOptions): Database {
         client.removeListener('error', onError)
         client.release(broken)
       }
+    },
+    forgetPreparedStatements() {
+      prepared?.forget()
     },
     async ping(timeoutMs = 2000) {
       let timer: NodeJS.Timeout | undefined

@@ -14,7 +14,8 @@ import { FatalError } from '../errors.ts'
 import { copyChunks } from './copy-chunks.ts'
 import { Mutex } from './mutex.ts'
 import { beginStatement } from './pg-driver.ts'
-import type { CopySource, Database, Queryable, QueryResult } from './types.ts'
+import { runBatch, type BatchStatement } from './pglite-exchange.ts'
+import type { CopySource, Database, Queryable, QueryOptions, QueryResult } from './types.ts'
 import { isAlive } from './wire-info.ts'
 
 const asText = (value: string) => value
@@ -87,11 +88,18 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
     throw new FatalError(`RESOLUTION_DATA_DIR: cannot open the embedded database in ${pgdata ?? 'memory'}: ${(error as Error).message}`)
   }
   const mutex = new Mutex()
+  /** Runs a batch in one exchange; throws the first statement's error once all have answered. */
+  const runTogether = async (statements: BatchStatement[]): Promise<QueryResult[]> => {
+    const outcomes = await runBatch(pglite, statements)
+    const failed = outcomes.find((o) => !o.ok)
+    if (failed && !failed.ok) throw failed.error
+    return outcomes.map((o) => (o.ok ? o.result : { rows: [], rowCount: 0, fields: [] }))
+  }
 
   // The queryable used inside the mutex: raw PGlite calls.
   const direct: Queryable = {
     async query<R>(sql: string, params: readonly unknown[] = []) {
-      return toResult<R>(await pglite.query(sql, params as unknown[]))
+      return (await runTogether([{ sql, params }]))[0] as QueryResult<R>
     },
     async exec(sql: string) {
       await pglite.exec(sql)
@@ -119,19 +127,53 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
     copyFrom(copySql, source) {
       return database.transaction((tx) => tx.copyFrom(copySql, source))
     },
-    transaction(fn, txOptions) {
+    transaction(fn, txOptions = {}) {
       return mutex.run(async () => {
-        await pglite.query(beginStatement(txOptions))
+        // As on the server driver: BEGIN and the settings go with the first statement, COMMIT
+        // with a last one, so a request's transaction is one exchange.
+        let state = 'idle' as 'idle' | 'open' | 'done'
+        const run = async (statements: BatchStatement[], commit = false): Promise<QueryResult[]> => {
+          const head: BatchStatement[] = []
+          if (state === 'idle') {
+            head.push({ sql: beginStatement(txOptions) })
+            if (txOptions.prelude) head.push(txOptions.prelude)
+          }
+          state = 'open'
+          try {
+            return (await runTogether([...head, ...statements, ...(commit ? [{ sql: 'COMMIT' }] : [])])).slice(head.length)
+          } finally {
+            if (commit) state = 'done'
+          }
+        }
+        const tx: Queryable = {
+          async query<R>(sql: string, params: readonly unknown[] = [], queryOptions: QueryOptions = {}) {
+            return (await run([{ sql, params }], queryOptions.commit))[0] as QueryResult<R>
+          },
+          async exec(sql: string) {
+            await run([{ sql }])
+          },
+          async copyFrom(copySql: string, source: CopySource) {
+            if (state === 'idle') await run([])
+            return direct.copyFrom(copySql, source)
+          },
+        }
         try {
-          const result = await fn(direct)
-          await pglite.query('COMMIT')
+          const result = await fn(tx)
+          if (state === 'open') {
+            state = 'done'
+            await runTogether([{ sql: 'COMMIT' }])
+          }
           return result
         } catch (error) {
-          await pglite.query('ROLLBACK').catch(() => {})
+          if (state === 'open') {
+            state = 'done'
+            await runTogether([{ sql: 'ROLLBACK' }]).catch(() => {})
+          }
           throw error
         }
       })
     },
+    forgetPreparedStatements() {},
     async ping() {
       if (closed) throw Object.assign(new Error('embedded database is closed'), { code: 'ECLOSED' })
       await mutex.run(() => pglite.query('SELECT 1'))

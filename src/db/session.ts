@@ -1,11 +1,12 @@
 /**
- * The request-scoped session: one transaction per request, held in AsyncLocalStorage, with the
- * role and JWT claims set by `set_config(…, true)` so nothing outlives the transaction (safe
- * behind transaction poolers).
+ * The request-scoped session: one transaction per request, passed explicitly to the work (no
+ * AsyncLocalStorage: its promise hooks cost every request), with the role and JWT claims set by
+ * `set_config(…, true)` so nothing outlives the transaction (safe behind transaction poolers).
+ * The settings go with the request's first statement, and a statement marked `commit` takes the
+ * COMMIT with it: a one-statement request is one round trip.
  * @module
  */
-import { AsyncLocalStorage } from 'node:async_hooks'
-import type { Database, Queryable } from './types.ts'
+import type { Database, Queryable, QueryOptions, QueryResult } from './types.ts'
 
 export interface SessionOptions {
   /** The role for the transaction (`SET LOCAL ROLE`); undefined keeps the connecting role. */
@@ -19,29 +20,16 @@ export interface SessionOptions {
   statementTimeoutMs?: number
 }
 
-interface Session {
-  tx: Queryable
-  rollbackOnly: boolean
-}
-
-const storage = new AsyncLocalStorage<Session>()
-
-/** The request's transaction. Throws outside a request so a query can never run unscoped. */
-export function db(): Queryable {
-  const session = storage.getStore()
-  if (!session) throw new Error('db() called outside a request session: wrap the work in withSession()')
-  return session.tx
-}
-
-export function tryDb(): Queryable | undefined {
-  return storage.getStore()?.tx
-}
-
-/** Ends the current request's transaction with ROLLBACK instead of COMMIT (e.g. `Prefer: tx=rollback`). */
-export function markRollback(): void {
-  const session = storage.getStore()
-  if (!session) throw new Error('markRollback() called outside a request session')
-  session.rollbackOnly = true
+/** The request's transaction. Its statements are kept prepared (the shapes repeat). */
+export interface RequestTx extends Queryable {
+  readonly readOnly: boolean
+  /**
+   * `options.commit`: the request's last statement, whose success means COMMIT (written with
+   * it). Ignored once `markRollback()` was called.
+   */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: Pick<QueryOptions, 'commit'>): Promise<QueryResult<R>>
+  /** End with ROLLBACK instead of COMMIT (e.g. `Prefer: tx=rollback`). */
+  markRollback(): void
 }
 
 class RollbackSignal<T> {
@@ -70,19 +58,33 @@ export function sessionSettings(options: SessionOptions): { sql: string; params:
   return { sql: calls.length ? `SELECT ${calls.join(', ')}` : '', params }
 }
 
-/** Runs `fn` in a new transaction bound to the async context. */
-export async function withSession<T>(database: Database, options: SessionOptions, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` in a new transaction carrying the session's settings. */
+export async function withSession<T>(database: Database, options: SessionOptions, fn: (tx: RequestTx) => Promise<T>): Promise<T> {
+  const { sql, params } = sessionSettings(options)
   try {
     return await database.transaction(
       async (tx) => {
-        const { sql, params } = sessionSettings(options)
-        if (sql) await tx.query(sql, params)
-        const session: Session = { tx, rollbackOnly: false }
-        const value = await storage.run(session, fn)
-        if (session.rollbackOnly) throw new RollbackSignal(value)
+        let rollbackOnly = false
+        let committed = false
+        const request: RequestTx = {
+          readOnly: Boolean(options.readOnly),
+          query(statementSql, statementParams, queryOptions) {
+            const commit = Boolean(queryOptions?.commit) && !rollbackOnly
+            committed ||= commit
+            return tx.query(statementSql, statementParams, { prepare: true, commit })
+          },
+          exec: (script) => tx.exec(script),
+          copyFrom: (copySql, source) => tx.copyFrom(copySql, source),
+          markRollback() {
+            if (committed && !options.readOnly) throw new Error('markRollback() after a statement that committed')
+            rollbackOnly = true
+          },
+        }
+        const value = await fn(request)
+        if (rollbackOnly) throw new RollbackSignal(value)
         return value
       },
-      { readOnly: options.readOnly },
+      { readOnly: options.readOnly, prelude: sql ? { sql, params } : undefined },
     )
   } catch (error) {
     if (error instanceof RollbackSignal) return error.value as T

@@ -19,13 +19,33 @@ export interface QueryResult<R = Record<string, unknown>> {
 
 export type CopySource = Readable | AsyncIterable<Uint8Array | string>
 
+export interface QueryOptions {
+  /** Autocommit only: keep the statement prepared under this name (hot paths; drivers may ignore it). */
+  name?: string
+  /**
+   * Keep the statement prepared on the connection, named after its text, so PostgreSQL parses and
+   * plans it once per connection (shapes that repeat). Drivers may ignore it (PGlite; poolers
+   * that cannot keep prepared statements).
+   */
+  prepare?: boolean
+  /**
+   * Inside `transaction()` only: this is the transaction's last statement and its success means
+   * COMMIT. The driver writes COMMIT together with it (one round trip) and the promise settles
+   * once COMMIT answered; a COMMIT failure rejects it. The transaction runs nothing after it.
+   */
+  commit?: boolean
+}
+
+/** A statement with its parameters. */
+export interface Statement {
+  sql: string
+  params: readonly unknown[]
+}
+
 /** What can run SQL: the database itself (autocommit) or an open transaction. */
 export interface Queryable {
-  /**
-   * One statement with `$n` parameters. Values never go into the SQL text. `options.name` asks the
-   * server driver to keep the statement prepared on the connection (hot paths; drivers may ignore it).
-   */
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: { name?: string }): Promise<QueryResult<R>>
+  /** One statement with `$n` parameters. Values never go into the SQL text. */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>>
   /** Several statements without parameters (DDL scripts). */
   exec(sql: string): Promise<void>
   /**
@@ -39,6 +59,12 @@ export interface Queryable {
 export interface TransactionOptions {
   readOnly?: boolean
   isolation?: 'read committed' | 'repeatable read' | 'serializable'
+  /**
+   * Statements that open the transaction (the request's `set_config` settings), run prepared.
+   * BEGIN and the prelude are sent with the transaction's first statement, in one write; a
+   * transaction that runs no statement sends nothing at all.
+   */
+  prelude?: Statement
 }
 
 export interface Database extends Queryable {
@@ -50,6 +76,11 @@ export interface Database extends Queryable {
    * serialised so concurrent callers never interleave.
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>
+  /**
+   * Forget the statements kept prepared (after a schema change their result types may differ):
+   * each connection drops its own before its next use.
+   */
+  forgetPreparedStatements(): void
   /** Cheap reachability check (`SELECT 1`) with a timeout. */
   ping(timeoutMs?: number): Promise<void>
   /** `server_version_num`, e.g. 150019. */

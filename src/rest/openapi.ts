@@ -4,7 +4,7 @@
  * relation and function), so tools that read PostgREST's document read this one.
  * @module
  */
-import { db } from '../db/session.ts'
+import type { RequestTx } from '../db/session.ts'
 import type { Services } from '../services.ts'
 import type { RestResult } from './actions/read.ts'
 import type { RestConfig } from './config.ts'
@@ -92,12 +92,12 @@ UNION ALL
 SELECT DISTINCT 'f', p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname = $1 AND has_function_privilege(p.oid, 'EXECUTE')`
 
-export async function openApiDocument(cache: SchemaCache, schema: string, services: Services, rest: RestConfig): Promise<RestResult> {
+export async function openApiDocument(tx: RequestTx, cache: SchemaCache, schema: string, services: Services, rest: RestConfig): Promise<RestResult> {
   if (rest.openapiMode === 'disabled') throw pgrstError(404, 'PGRST126', 'Root endpoint metadata is disabled')
   let relations = [...cache.relations.values()].filter((r) => r.schema === schema)
   let routines = [...cache.routines.values()].flat().filter((r) => r.schema === schema)
   if (rest.openapiMode === 'follow-privileges') {
-    const { rows } = await db().query<{ kind: string; name: string }>(VISIBLE_SQL, [schema])
+    const { rows } = await tx.query<{ kind: string; name: string }>(VISIBLE_SQL, [schema])
     const tables = new Set(rows.filter((r) => r.kind === 'r').map((r) => r.name))
     const functions = new Set(rows.filter((r) => r.kind === 'f').map((r) => r.name))
     relations = relations.filter((r) => tables.has(r.name))

@@ -6,7 +6,7 @@
  */
 import { Hono } from 'hono'
 import { infrastructureError } from '../db/errors.ts'
-import { withSession } from '../db/session.ts'
+import { withSession, type RequestTx } from '../db/session.ts'
 import type { Database } from '../db/types.ts'
 import { HttpError } from '../errors.ts'
 import type { Services } from '../services.ts'
@@ -45,7 +45,7 @@ async function loadCache(services: Services, database: Database): Promise<Schema
 /** What a request will do, decided before the transaction opens (it decides READ ONLY). */
 interface Action {
   readOnly: boolean
-  run(): Promise<RestResult>
+  run(tx: RequestTx): Promise<RestResult>
 }
 
 function plan(request: ApiRequest, cache: SchemaCache, body: unknown, rest: RestConfig, services: Services): Action {
@@ -55,18 +55,18 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, rest: Rest
   if (method === 'OPTIONS') return { readOnly: true, run: async () => ({ status: 200, headers: { Allow: allowedMethods(request, cache) } }) }
   if (target.kind === 'root') {
     if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'PGRST117', `Unsupported HTTP method: ${method}`)
-    return { readOnly: true, run: () => openApiDocument(cache, request.schema, services, rest) }
+    return { readOnly: true, run: (tx) => openApiDocument(tx, cache, request.schema, services, rest) }
   }
   if (target.kind === 'routine') {
     const call = planCall(request, cache, body, planOptions)
-    return { readOnly: call.readOnly, run: () => runCall(call, rest.maxRows, rest) }
+    return { readOnly: call.readOnly, run: (tx) => runCall(tx, call, rest.maxRows, rest) }
   }
   if (method === 'GET' || method === 'HEAD') {
     const read = planRead(request, cache, planOptions)
-    return { readOnly: true, run: () => runRead(read) }
+    return { readOnly: true, run: (tx) => runRead(tx, read) }
   }
   const mutation = planMutation(request, cache, body, { ...planOptions, safeUpdate: rest.safeUpdate })
-  return { readOnly: false, run: () => runMutation(mutation, rest) }
+  return { readOnly: false, run: (tx) => runMutation(tx, mutation, rest) }
 }
 
 /** `Allow` for OPTIONS: what the relation or function accepts (PostgREST's answer). */
@@ -121,7 +121,7 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
     let result: RestResult
     try {
       const client = limitKey(clientAddress(c, auth.rateLimitHeader, auth.rateLimitTrustedHops))
-      result = await share.run(client, () => withSession(database, session, action.run))
+      result = await share.run(client, () => withSession(database, session, (tx) => action.run(tx)))
     } catch (error) {
       if (error instanceof HttpError) throw error
       throw infrastructureError(error) ?? fromPgError(error, principal.source !== 'none') ?? error

@@ -6,7 +6,7 @@
  * @module
  */
 import { Hono, type Context } from 'hono'
-import { withSession, db } from '../db/session.ts'
+import { withSession, type RequestTx } from '../db/session.ts'
 import { appError, HttpError } from '../errors.ts'
 import { authenticate } from '../http/principal.ts'
 import type { Services } from '../services.ts'
@@ -57,8 +57,8 @@ export function vaultRouter(services: Services, store: VaultStore = createVaultS
     await next()
   })
 
-  /** Runs `fn` in one transaction (`db()` inside) carrying the caller's claims. */
-  async function inTransaction<T>(c: Context<VaultRouterEnv>, fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` in one transaction carrying the caller's claims. */
+  async function inTransaction<T>(c: Context<VaultRouterEnv>, fn: (tx: RequestTx) => Promise<T>): Promise<T> {
     const claims = c.get('vaultClaims')
     try {
       return await withSession(await services.database(), { claims, statementTimeoutMs: services.config.statementTimeoutMs }, fn)
@@ -73,17 +73,17 @@ export function vaultRouter(services: Services, store: VaultStore = createVaultS
   app.get('/secrets', async (c) => {
     const limit = pageParam(c, 'limit', 1000, 1000)
     const offset = pageParam(c, 'offset', 0, 1_000_000_000)
-    return c.json(await inTransaction(c, () => store.list(db(), { limit, offset })))
+    return c.json(await inTransaction(c, (tx) => store.list(tx, { limit, offset })))
   })
 
   app.post('/secrets', async (c) => {
     const input = parseCreateBody(await jsonBody(c))
-    return c.json(await inTransaction(c, () => store.create(db(), input)), 201)
+    return c.json(await inTransaction(c, (tx) => store.create(tx, input)), 201)
   })
 
   app.get('/secrets/:ref', async (c) => {
     const ref = reference(c)
-    const secret = await inTransaction(c, () => store.get(db(), ref))
+    const secret = await inTransaction(c, (tx) => store.get(tx, ref))
     if (!secret) throw new VaultError('vault_secret_not_found', `no secret with id or name ${JSON.stringify(ref)}`)
     return c.json(secret, 200, { 'Cache-Control': 'no-store' })
   })
@@ -91,12 +91,12 @@ export function vaultRouter(services: Services, store: VaultStore = createVaultS
   app.patch('/secrets/:ref', async (c) => {
     const ref = reference(c)
     const input = parseUpdateBody(await jsonBody(c))
-    return c.json(await inTransaction(c, () => store.update(db(), ref, input)))
+    return c.json(await inTransaction(c, (tx) => store.update(tx, ref, input)))
   })
 
   app.delete('/secrets/:ref', async (c) => {
     const ref = reference(c)
-    const deleted = await inTransaction(c, () => store.delete(db(), ref))
+    const deleted = await inTransaction(c, (tx) => store.delete(tx, ref))
     if (!deleted) throw new VaultError('vault_secret_not_found', `no secret with id or name ${JSON.stringify(ref)}`)
     return c.json(deleted)
   })

@@ -4,11 +4,10 @@
  * `vault.update_secret` and `vault.decrypted_secrets`; everywhere else (plain PostgreSQL, PGlite)
  * it seals rows itself in Vault 0.3.x form — KDF id 0 (key_id NULL), AD = the id — with the root
  * key from config, which never reaches the database. Plaintext is never logged or sent to SQL in
- * service mode; methods take the Queryable (a request's `db()` or a CLI transaction) to run on.
+ * service mode; methods take the Queryable (a request's transaction or a CLI transaction) to run on.
  * @module
  */
 import { randomUUID } from 'node:crypto'
-import { db } from '../db/session.ts'
 import type { Queryable } from '../db/types.ts'
 import { associatedDataV3, deriveKey, generateNonce, openSecret, parseRootKey, sealSecret } from './cipher.ts'
 import { fromCipherError, VaultError } from './errors.ts'
@@ -303,22 +302,21 @@ export function createVaultStore(options: VaultStoreOptions = {}): VaultStore {
 }
 
 /**
- * The vault for the app's own server code, inside a request: `serverVault(services).get(name)`
- * reads through the request's transaction (`db()`). The read runs as the connecting role, not
+ * The vault for the app's own server code, inside a request: `serverVault(services).get(tx, name)`
+ * reads through the request's transaction `tx`. The read runs as the connecting role, not
  * the caller's (an anon or authenticated request has no access to `vault.secrets`), and the
  * request's role is restored right after — so never pass an unchecked client-supplied name.
  */
 export interface ServerVault {
   /** The decrypted value, or undefined when no secret has that name or id. */
-  get(reference: string): Promise<string | undefined>
+  get(tx: Queryable, reference: string): Promise<string | undefined>
 }
 
 export function serverVault(services: { config: { vaultRootKey: string | undefined } }, store?: VaultStore): ServerVault {
   const vault = store ?? createVaultStore({ rootKey: services.config.vaultRootKey })
   return {
-    async get(reference) {
-      const q = db()
-      return (await asConnectingRole(q, () => vault.get(q, reference)))?.secret
+    async get(tx, reference) {
+      return (await asConnectingRole(tx, () => vault.get(tx, reference)))?.secret
     },
   }
 }

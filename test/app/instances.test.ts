@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs'
 import { afterAll, expect, it } from 'vitest'
 import { createApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config/config.ts'
-import { withSession, db } from '../../src/db/session.ts'
+import { withSession } from '../../src/db/session.ts'
 import { createServices, type Services } from '../../src/services.ts'
 import { createServerDatabase, targets } from '../support/databases.ts'
 import { TEST_JWT_SECRET } from '../support/app.ts'
@@ -39,7 +39,7 @@ for (const target of targets()) {
         createApp(services) // building the app must not open or capture anything
         const database = await services.database()
         await database.exec('CREATE TABLE whoami (label text)')
-        await withSession(database, {}, () => db().query('INSERT INTO whoami VALUES ($1)', [label]))
+        await withSession(database, {}, (tx) => tx.query('INSERT INTO whoami VALUES ($1)', [label]))
         instances.push(services)
       }
       for (const [index, services] of instances.entries()) {

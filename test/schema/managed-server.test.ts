@@ -7,7 +7,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgDatabase } from '../../src/db/pg-driver.ts'
 import { createLogger } from '../../src/logger.ts'
-import { db, withSession } from '../../src/db/session.ts'
+import { withSession } from '../../src/db/session.ts'
 import type { Database } from '../../src/db/types.ts'
 import { bootstrap } from '../../src/schema/bootstrap.ts'
 import { DDL_WATCH_WARNING } from '../../src/schema/sql/ddl-watch.ts'
@@ -93,9 +93,9 @@ describe.skipIf(!adminUrl)('bootstrap as a non-superuser master role [postgres]'
       ALTER TABLE public.posts ENABLE ROW LEVEL SECURITY;
       CREATE POLICY published ON public.posts FOR SELECT TO anon USING (published);
       INSERT INTO public.posts VALUES (1, true), (2, false);`)
-    const anon = await withSession(database, { role: 'anon' }, async () => (await db().query('SELECT current_user AS who, count(*)::int AS n FROM public.posts')).rows[0])
+    const anon = await withSession(database, { role: 'anon' }, async (tx) => (await tx.query('SELECT current_user AS who, count(*)::int AS n FROM public.posts')).rows[0])
     expect(anon).toEqual({ who: 'anon', n: 1 })
-    const service = await withSession(database, { role: 'service_role' }, async () => (await db().query('SELECT count(*)::int AS n FROM public.posts')).rows[0])
+    const service = await withSession(database, { role: 'service_role' }, async (tx) => (await tx.query('SELECT count(*)::int AS n FROM public.posts')).rows[0])
     expect(service).toEqual({ n: 2 })
   })
 

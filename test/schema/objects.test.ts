@@ -3,7 +3,7 @@ import { expect, it } from 'vitest'
 import { AUTH_ENUMS, AUTH_TABLES } from '../../src/schema/sql/auth.ts'
 import { SUPABASE_ROLES } from '../../src/schema/sql/roles.ts'
 import { SERVICE_SCHEMAS } from '../../src/schema/sql/schemas.ts'
-import { db, withSession } from '../../src/db/session.ts'
+import { withSession } from '../../src/db/session.ts'
 import { describeEachDatabase } from '../support/databases.ts'
 import { copyBlocks, DATA_2025, SEED_2024, seedInserts } from './dump-fixtures.ts'
 
@@ -171,7 +171,7 @@ describeEachDatabase('bootstrap objects', (ctx) => {
     const [object] = await q<{ path_tokens: string[] }>("INSERT INTO storage.objects (bucket_id, name) VALUES ('avatars', 'u1/me.png') RETURNING path_tokens")
     expect(object!.path_tokens).toEqual(['u1', 'me.png'])
     // Granted to the API roles like Supabase, but RLS without a policy hides every row.
-    const visible = await withSession(ctx().database, { role: 'anon' }, async () => (await db().query('SELECT count(*)::int AS n FROM storage.objects')).rows[0])
+    const visible = await withSession(ctx().database, { role: 'anon' }, async (tx) => (await tx.query('SELECT count(*)::int AS n FROM storage.objects')).rows[0])
     expect(visible).toEqual({ n: 0 })
     await q("DELETE FROM storage.objects")
     await q('DELETE FROM storage.buckets')
@@ -241,7 +241,7 @@ describeEachDatabase('bootstrap objects', (ctx) => {
   })
 
   it('answers graphql_public.graphql() with the pg_graphql-not-enabled error, callable by anon', async () => {
-    const row = await withSession(ctx().database, { role: 'anon' }, async () => (await db().query("SELECT graphql_public.graphql(query => '{ __typename }') AS r")).rows[0])
+    const row = await withSession(ctx().database, { role: 'anon' }, async (tx) => (await tx.query("SELECT graphql_public.graphql(query => '{ __typename }') AS r")).rows[0])
     expect(row).toEqual({ r: { errors: [{ message: 'pg_graphql extension is not enabled.' }] } })
   })
 

@@ -1,5 +1,5 @@
 import { beforeAll, expect, it } from 'vitest'
-import { db, withSession } from '../../src/db/session.ts'
+import { withSession, type RequestTx } from '../../src/db/session.ts'
 import { describeEachDatabase } from '../support/databases.ts'
 
 const ALICE = '0b0f6f3e-1c2d-4e5f-8a9b-000000000a11'
@@ -10,13 +10,13 @@ describeEachDatabase('auth helpers and row level security after bootstrap', (ctx
 
   it('auth.uid/role/email/jwt read the claims of the request session', async () => {
     const claims = { sub: ALICE, role: 'authenticated', email: 'alice@example.com', aal: 'aal1' }
-    const row = await withSession(ctx().database, { role: 'authenticated', claims }, async () => (await db().query(helpers)).rows[0])
+    const row = await withSession(ctx().database, { role: 'authenticated', claims }, async (tx) => (await tx.query(helpers)).rows[0])
     expect(row).toEqual({ uid: ALICE, role: 'authenticated', email: 'alice@example.com', jwt: claims, user: 'authenticated' })
   })
 
   it('fall back to request.jwt.claims when the legacy per-claim settings are absent', async () => {
     const claims = { sub: BOB, role: 'authenticated', email: 'bob@example.com' }
-    const row = await withSession(ctx().database, { role: 'authenticated', settings: { 'request.jwt.claims': JSON.stringify(claims) } }, async () => (await db().query(helpers)).rows[0])
+    const row = await withSession(ctx().database, { role: 'authenticated', settings: { 'request.jwt.claims': JSON.stringify(claims) } }, async (tx) => (await tx.query(helpers)).rows[0])
     expect(row).toMatchObject({ uid: BOB, role: 'authenticated', email: 'bob@example.com', jwt: claims })
   })
 
@@ -27,19 +27,19 @@ describeEachDatabase('auth helpers and row level security after bootstrap', (ctx
       'request.jwt.claim.email': 'legacy@example.com',
       'request.jwt.claims': JSON.stringify({ sub: BOB, role: 'authenticated', email: 'bob@example.com' }),
     }
-    const row = await withSession(ctx().database, { role: 'anon', settings }, async () => (await db().query(helpers)).rows[0])
+    const row = await withSession(ctx().database, { role: 'anon', settings }, async (tx) => (await tx.query(helpers)).rows[0])
     expect(row).toMatchObject({ uid: ALICE, role: 'anon', email: 'legacy@example.com', user: 'anon' })
   })
 
   it('auth.jwt() prefers the legacy whole-claims request.jwt.claim setting', async () => {
     const settings = { 'request.jwt.claim': '{"sub":"x","legacy":true}', 'request.jwt.claims': '{"sub":"y"}' }
-    const row = await withSession(ctx().database, { settings }, async () => (await db().query('SELECT auth.jwt() AS jwt')).rows[0])
+    const row = await withSession(ctx().database, { settings }, async (tx) => (await tx.query('SELECT auth.jwt() AS jwt')).rows[0])
     expect(row).toEqual({ jwt: { sub: 'x', legacy: true } })
   })
 
   it('return NULL without claims, also after a session set them (settings are transaction-local)', async () => {
-    await withSession(ctx().database, { role: 'authenticated', claims: { sub: ALICE, role: 'authenticated' } }, async () => {
-      await db().query('SELECT auth.uid()')
+    await withSession(ctx().database, { role: 'authenticated', claims: { sub: ALICE, role: 'authenticated' } }, async (tx) => {
+      await tx.query('SELECT auth.uid()')
     })
     const { rows } = await ctx().database.query(helpers)
     expect(rows[0]).toMatchObject({ uid: null, role: null, email: null, jwt: null })
@@ -47,7 +47,7 @@ describeEachDatabase('auth helpers and row level security after bootstrap', (ctx
 
   it('raise for a sub that is not a uuid, as Supabase does', async () => {
     await expect(
-      withSession(ctx().database, { role: 'authenticated', claims: { sub: 'not-a-uuid', role: 'authenticated' } }, async () => db().query('SELECT auth.uid()')),
+      withSession(ctx().database, { role: 'authenticated', claims: { sub: 'not-a-uuid', role: 'authenticated' } }, async (tx) => tx.query('SELECT auth.uid()')),
     ).rejects.toMatchObject({ code: '22P02' })
   })
 
@@ -72,45 +72,45 @@ function describe_rls(ctx: () => { database: import('../../src/db/types.ts').Dat
     `)
   })
 
-  const as = <T>(role: string, sub: string | undefined, fn: () => Promise<T>) =>
+  const as = <T>(role: string, sub: string | undefined, fn: (tx: RequestTx) => Promise<T>) =>
     withSession(ctx().database, { role, claims: sub ? { sub, role } : { role } }, fn)
-  const count = async (table: string) => Number((await db().query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n)
+  const count = async (tx: RequestTx, table: string) => Number((await tx.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n)
 
   it('anon sees the rows a policy lets it see, on a table created after bootstrap', async () => {
-    expect(await as('anon', undefined, () => count('public.notes'))).toBe(3)
+    expect(await as('anon', undefined, (tx) => count(tx, 'public.notes'))).toBe(3)
   })
 
   it('hides every row of an RLS table without a policy', async () => {
-    expect(await as('anon', undefined, () => count('public.locked'))).toBe(0)
-    expect(await as('authenticated', ALICE, () => count('public.locked'))).toBe(0)
+    expect(await as('anon', undefined, (tx) => count(tx, 'public.locked'))).toBe(0)
+    expect(await as('authenticated', ALICE, (tx) => count(tx, 'public.locked'))).toBe(0)
   })
 
   it('service_role bypasses RLS', async () => {
-    expect(await as('service_role', undefined, () => count('public.locked'))).toBe(1)
-    expect(await as('service_role', undefined, () => count('public.notes'))).toBe(3)
+    expect(await as('service_role', undefined, (tx) => count(tx, 'public.locked'))).toBe(1)
+    expect(await as('service_role', undefined, (tx) => count(tx, 'public.notes'))).toBe(3)
   })
 
   it('authenticated sees and writes only its own rows through auth.uid()', async () => {
-    expect(await as('authenticated', ALICE, () => count('public.notes'))).toBe(2)
-    expect(await as('authenticated', BOB, () => count('public.notes'))).toBe(1)
+    expect(await as('authenticated', ALICE, (tx) => count(tx, 'public.notes'))).toBe(2)
+    expect(await as('authenticated', BOB, (tx) => count(tx, 'public.notes'))).toBe(1)
     // The identity sequence is usable through the default privileges on sequences.
-    const inserted = await as('authenticated', BOB, async () => (await db().query("INSERT INTO public.notes (owner, body) VALUES ($1, 'bob 2') RETURNING body", [BOB])).rows)
+    const inserted = await as('authenticated', BOB, async (tx) => (await tx.query("INSERT INTO public.notes (owner, body) VALUES ($1, 'bob 2') RETURNING body", [BOB])).rows)
     expect(inserted).toEqual([{ body: 'bob 2' }])
-    await expect(as('authenticated', BOB, () => db().query("INSERT INTO public.notes (owner, body) VALUES ($1, 'forged')", [ALICE]))).rejects.toMatchObject({ code: '42501' })
-    const updated = await as('authenticated', BOB, async () => (await db().query("UPDATE public.notes SET body = 'mine now' WHERE owner = $1", [ALICE])).rowCount)
+    await expect(as('authenticated', BOB, (tx) => tx.query("INSERT INTO public.notes (owner, body) VALUES ($1, 'forged')", [ALICE]))).rejects.toMatchObject({ code: '42501' })
+    const updated = await as('authenticated', BOB, async (tx) => (await tx.query("UPDATE public.notes SET body = 'mine now' WHERE owner = $1", [ALICE])).rowCount)
     expect(updated).toBe(0)
   })
 
   it('anon may use a table without RLS and its serial sequence, and call a new function (Supabase default privileges)', async () => {
-    const rows = await as('anon', undefined, async () => {
-      await db().query("INSERT INTO public.open_table (v) VALUES ('from anon')")
-      return (await db().query<{ n: string; sum: number }>('SELECT count(*) AS n, public.add(2, 3) AS sum FROM public.open_table')).rows
+    const rows = await as('anon', undefined, async (tx) => {
+      await tx.query("INSERT INTO public.open_table (v) VALUES ('from anon')")
+      return (await tx.query<{ n: string; sum: number }>('SELECT count(*) AS n, public.add(2, 3) AS sum FROM public.open_table')).rows
     })
     expect(rows).toEqual([{ n: '2', sum: 5 }])
   })
 
   it('gives the API roles nothing in a schema other than public', async () => {
     await ctx().database.exec('CREATE SCHEMA IF NOT EXISTS private; CREATE TABLE IF NOT EXISTS private.t (id int)')
-    await expect(as('anon', undefined, () => db().query('SELECT * FROM private.t'))).rejects.toMatchObject({ code: '42501' })
+    await expect(as('anon', undefined, (tx) => tx.query('SELECT * FROM private.t'))).rejects.toMatchObject({ code: '42501' })
   })
 }

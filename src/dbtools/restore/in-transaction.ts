@@ -29,10 +29,16 @@ export function savepointDatabase(outer: Database, tx: Queryable): Database {
   return {
     kind: outer.kind,
     description: outer.description,
-    query: (sql, params, options) => inSavepoint(tx, () => tx.query(sql, params, options)),
+    query: (sql, params, options) => inSavepoint(tx, () => tx.query(sql, params, { ...options, commit: false })),
     exec: (sql) => inSavepoint(tx, () => tx.exec(sql)),
     copyFrom: (sql, source) => inSavepoint(tx, () => tx.copyFrom(sql, source)),
-    transaction: (fn) => inSavepoint(tx, () => fn(tx)),
+    // The outer transaction stays open: a statement's `commit` is not passed on.
+    transaction: (fn, options) =>
+      inSavepoint(tx, async () => {
+        if (options?.prelude) await tx.query(options.prelude.sql, options.prelude.params)
+        return fn({ ...tx, query: (sql, params, queryOptions) => tx.query(sql, params, { ...queryOptions, commit: false }) })
+      }),
+    forgetPreparedStatements: () => outer.forgetPreparedStatements(),
     ping: () => tx.query('SELECT 1').then(() => undefined),
     serverVersionNum: async () => Number((await tx.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0),
     close: async () => {},

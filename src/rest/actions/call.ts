@@ -3,7 +3,7 @@
  * scalars, or nothing (void → 204).
  * @module
  */
-import { db, markRollback } from '../../db/session.ts'
+import type { RequestTx } from '../../db/session.ts'
 import { maxAffectedViolation, pgrstError } from '../errors.ts'
 import type { CallPlan } from '../plan/call-plan.ts'
 import { callRootFrom, scalarCallStatement } from '../query/call-query.ts'
@@ -12,11 +12,11 @@ import { JSON_TYPE, OBJECT_TYPE } from '../response.ts'
 import { wantsRollback, type TxPolicy } from './tx-policy.ts'
 import { runRead, type RestResult } from './read.ts'
 
-export async function runCall(plan: CallPlan, maxRows: number | undefined, policy: TxPolicy): Promise<RestResult> {
+export async function runCall(db: RequestTx, plan: CallPlan, maxRows: number | undefined, policy: TxPolicy): Promise<RestResult> {
   const { preferences, media } = plan.request
   // `Prefer: tx=rollback` (where DB_TX_END allows it): the call runs, its writes do not stay.
   const tx = wantsRollback(preferences, policy)
-  if (tx.rollback) markRollback()
+  if (tx.rollback) db.markRollback()
   const head = plan.request.method === 'HEAD'
   const strict = preferences.handling === 'strict'
   if (strict && preferences.maxAffected !== undefined && plan.result !== 'rows') {
@@ -25,6 +25,7 @@ export async function runCall(plan: CallPlan, maxRows: number | undefined, polic
   if ((plan.result === 'rows' || plan.result === 'row') && plan.read) {
     const asObject = plan.result === 'row' && media.kind !== 'csv'
     const result = await runRead(
+      db,
       { kind: 'read', read: plan.read, media: asObject ? { kind: 'object', stripNulls: media.kind === 'object' && media.stripNulls } : media, preferences, maxRows, head },
       { rootFrom: (params) => callRootFrom(plan, params, plan.read!.sqlAlias), expandStar: true },
     )
@@ -35,7 +36,7 @@ export async function runCall(plan: CallPlan, maxRows: number | undefined, polic
     return result
   }
   const params = new Params()
-  const { rows } = await db().query<{ body: string | null; page_total: string }>(scalarCallStatement(plan, params), params.values)
+  const { rows } = await db.query<{ body: string | null; page_total: string }>(scalarCallStatement(plan, params), params.values)
   if (plan.result === 'void') return { status: 204, headers: {} }
   const row = rows[0]
   const body = row?.body ?? 'null'

@@ -3,7 +3,7 @@
  * single-object check and max-affected (both roll back by throwing).
  * @module
  */
-import { db, markRollback } from '../../db/session.ts'
+import type { RequestTx } from '../../db/session.ts'
 import { maxAffectedViolation, singularityError } from '../errors.ts'
 import type { MutatePlan } from '../plan/mutate-plan.ts'
 import { mutationStatement } from '../query/mutate-query.ts'
@@ -18,7 +18,7 @@ function locationHeader(plan: MutatePlan, raw: string | null): string | undefine
   return `/${encodeURIComponent(plan.relation.name)}?${query}`
 }
 
-export async function runMutation(plan: MutatePlan, policy: TxPolicy): Promise<RestResult> {
+export async function runMutation(tx: RequestTx, plan: MutatePlan, policy: TxPolicy): Promise<RestResult> {
   const { preferences, media } = plan.request
   if (plan.kind === 'update' && plan.columns.length === 0) {
     // PATCH with `{}` changes nothing and runs nothing, as in PostgREST.
@@ -34,7 +34,11 @@ export async function runMutation(plan: MutatePlan, policy: TxPolicy): Promise<R
     stripNulls: (media.kind === 'object' || media.kind === 'array') && media.stripNulls,
     needRows,
   })
-  const result = await db().query<{ page_total: string; body: string | null; inserted: string; location: string | null }>(statement.sql, statement.params)
+  const txEnd = wantsRollback(preferences, policy)
+  const maxAffected = strict && preferences.maxAffected !== undefined
+  // When only the statement's own failure can stop the commit, COMMIT goes with it (one round trip).
+  const commit = !single && !maxAffected && !txEnd.rollback
+  const result = await tx.query<{ page_total: string; body: string | null; inserted: string; location: string | null }>(statement.sql, statement.params, { commit })
   const row = statement.wrapped ? result.rows[0]! : undefined
   const affected = row ? Number(row.page_total) : result.rowCount
 
@@ -42,13 +46,12 @@ export async function runMutation(plan: MutatePlan, policy: TxPolicy): Promise<R
   if (strict && preferences.maxAffected !== undefined && affected > preferences.maxAffected) throw maxAffectedViolation(affected)
 
   const applied: string[] = []
-  const tx = wantsRollback(preferences, policy)
-  if (tx.rollback) markRollback()
+  if (txEnd.rollback) tx.markRollback()
   if (preferences.return) applied.push(`return=${preferences.return}`)
   if (plan.upsert) applied.push(`resolution=${plan.upsert.ignoreDuplicates ? 'ignore-duplicates' : 'merge-duplicates'}`)
   if (preferences.missing && plan.kind === 'insert') applied.push(`missing=${preferences.missing}`)
   if (preferences.count) applied.push(`count=${preferences.count}`)
-  if (tx.applied) applied.push(`tx=${preferences.tx}`)
+  if (txEnd.applied) applied.push(`tx=${preferences.tx}`)
   if (strict) applied.push('handling=strict')
   if (strict && preferences.maxAffected !== undefined) applied.push(`max-affected=${preferences.maxAffected}`)
 

@@ -2,7 +2,7 @@
  * GET/HEAD on a relation: plan → one statement → response with Content-Range.
  * @module
  */
-import { db } from '../../db/session.ts'
+import type { RequestTx } from '../../db/session.ts'
 import { singularityError } from '../errors.ts'
 import type { ReadPlan, ReadRequestPlan } from '../plan/types.ts'
 import { Params } from '../query/params.ts'
@@ -25,19 +25,19 @@ interface ReadRow {
 }
 
 /** The planner's row estimate for the filtered set (`Prefer: count=planned`). */
-export async function plannedCount(plan: ReadPlan, options: RenderOptions = {}): Promise<number> {
+export async function plannedCount(tx: RequestTx, plan: ReadPlan, options: RenderOptions = {}): Promise<number> {
   const params = new Params()
   // The whole source without its range: every parameter rendered is also used.
   const node = renderNode({ ...plan, limit: undefined, offset: undefined }, params, options)
   const sql = `EXPLAIN (FORMAT JSON) ${selectStatement(node)}`
-  const { rows } = await db().query<Record<string, unknown>>(sql, params.values)
+  const { rows } = await tx.query<Record<string, unknown>>(sql, params.values)
   const raw = Object.values(rows[0] ?? {})[0]
   const parsed = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan: { 'Plan Rows': number } }>
   return Math.round(parsed[0]?.Plan['Plan Rows'] ?? 0)
 }
 
 /** Runs a read and shapes the response (shared by relations and set-returning functions). */
-export async function runRead(plan: ReadRequestPlan, options: RenderOptions = {}): Promise<RestResult> {
+export async function runRead(tx: RequestTx, plan: ReadRequestPlan, options: RenderOptions = {}): Promise<RestResult> {
   const { read, media, preferences } = plan
   const count = preferences.count
   const single = media.kind === 'object'
@@ -49,12 +49,15 @@ export async function runRead(plan: ReadRequestPlan, options: RenderOptions = {}
     stripNulls,
     expandStar: media.kind === 'csv' ? true : options.expandStar,
   })
-  const { rows } = await db().query<ReadRow>(statement.sql, statement.params)
+  // In a read-only transaction COMMIT can go with the read (one round trip), unless a planned
+  // count may follow it.
+  const last = tx.readOnly && count !== 'planned' && count !== 'estimated'
+  const { rows } = await tx.query<ReadRow>(statement.sql, statement.params, { commit: last })
   const row = rows[0]!
   const pageTotal = Number(row.page_total)
   let total = row.total_result_set === null ? undefined : Number(row.total_result_set)
   if (count === 'planned' || (count === 'estimated' && plan.maxRows !== undefined && total !== undefined && total > plan.maxRows)) {
-    total = await plannedCount(read, options)
+    total = await plannedCount(tx, read, options)
   }
   if (single && pageTotal !== 1) throw singularityError(pageTotal)
 

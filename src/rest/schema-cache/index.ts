@@ -56,6 +56,8 @@ export async function reloadSchemaCache(database?: Database): Promise<void> {
   await Promise.all(
     targets.map(async ([db, entry]) => {
       if (!entry) return
+      // Statements prepared against the old schema may have other result types now.
+      db.forgetPreparedStatements()
       const next = await load(db, entry.schemas)
       entry.current = Promise.resolve(next)
     }),
