@@ -5,7 +5,6 @@
  */
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { requestId } from 'hono/request-id'
 import { authRouter } from './auth/router.ts'
 import { appError } from './errors.ts'
 import { apiKeyGate } from './http/api-key-gate.ts'
@@ -13,7 +12,7 @@ import { supabaseCors } from './http/cors.ts'
 import { Drain } from './http/draining.ts'
 import { renderError } from './http/error-handler.ts'
 import { healthRouter } from './http/health.ts'
-import { requestLog } from './http/request-log.ts'
+import { requestFrame } from './http/request-frame.ts'
 import type { StartupGate } from './http/startup.ts'
 import { restRouter } from './rest/router.ts'
 import type { Services } from './services.ts'
@@ -30,10 +29,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
   const app = new Hono()
   const drain = options.drain ?? new Drain()
 
-  app.use(requestId({ headerName: 'X-Request-Id' }))
-  app.use(requestLog(services.logger))
-  app.use(supabaseCors(services.config.corsCredentialsOrigins))
-  app.use(drain.middleware())
+  app.use(requestFrame({ logger: services.logger, cors: supabaseCors(services.config.corsCredentialsOrigins), drain }))
   const limitBody = bodyLimit({
     maxSize: services.config.bodyLimit,
     onError: () => {

@@ -4,8 +4,6 @@
  * Origin with `Allow-Credentials: true` would let every site make credentialed calls.
  * @module
  */
-import type { MiddlewareHandler } from 'hono'
-import { cors } from 'hono/cors'
 
 export const CORS_ALLOW_HEADERS = [
   'authorization',
@@ -43,16 +41,30 @@ export const CORS_EXPOSE_HEADERS = [
   'retry-after',
 ]
 
-export function supabaseCors(credentialsOrigins: readonly string[] = []): MiddlewareHandler {
-  const common = {
-    allowHeaders: CORS_ALLOW_HEADERS,
-    exposeHeaders: CORS_EXPOSE_HEADERS,
-    allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    maxAge: 86400,
-  }
-  const open = cors({ ...common, origin: '*' })
-  if (credentialsOrigins.length === 0) return open
+const ALLOW_HEADERS = CORS_ALLOW_HEADERS.join(',')
+const EXPOSE_HEADERS = CORS_EXPOSE_HEADERS.join(',')
+const ALLOW_METHODS = 'GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS'
+
+/**
+ * Sets the CORS headers on `headers` (the response's, after the handler ran: setting them before
+ * would make Hono rebuild the handler's response). `preflight` adds the OPTIONS answer's headers.
+ */
+export type CorsHeaders = (headers: Headers, origin: string | undefined, preflight: boolean) => void
+
+export function supabaseCors(credentialsOrigins: readonly string[] = []): CorsHeaders {
   const trusted = new Set(credentialsOrigins)
-  const withCredentials = cors({ ...common, origin: (origin) => origin, credentials: true })
-  return (c, next) => (trusted.has(c.req.header('origin') ?? '') ? withCredentials(c, next) : open(c, next))
+  return (headers, origin, preflight) => {
+    const credentialed = origin !== undefined && trusted.has(origin)
+    headers.set('Access-Control-Allow-Origin', credentialed ? origin : '*')
+    if (credentialed) headers.set('Access-Control-Allow-Credentials', 'true')
+    headers.set('Access-Control-Expose-Headers', EXPOSE_HEADERS)
+    if (preflight) {
+      headers.set('Access-Control-Max-Age', '86400')
+      headers.set('Access-Control-Allow-Methods', ALLOW_METHODS)
+      headers.set('Access-Control-Allow-Headers', ALLOW_HEADERS)
+      headers.append('Vary', 'Access-Control-Request-Headers')
+    }
+    // The answer depends on the Origin only when credentials are reflected for listed origins.
+    if (trusted.size > 0) headers.append('Vary', 'Origin')
+  }
 }

@@ -5,8 +5,6 @@
  * error the shutdown caused. The runtime waits on `idle()`, then closes what is left.
  * @module
  */
-import type { MiddlewareHandler } from 'hono'
-
 export class Drain {
   #inFlight = 0
   #draining = false
@@ -31,18 +29,15 @@ export class Drain {
     return new Promise((resolve) => this.#waiters.push(resolve))
   }
 
-  middleware(): MiddlewareHandler {
-    return async (c, next) => {
-      this.#inFlight++
-      try {
-        await next()
-      } finally {
-        // Set after the handler, so error responses rendered by onError carry it too.
-        if (this.#draining) c.res.headers.set('Connection', 'close')
-        this.#inFlight--
-        this.#notify()
-      }
-    }
+  /** A request started (the request frame counts them). */
+  enter(): void {
+    this.#inFlight++
+  }
+
+  /** A request ended. */
+  leave(): void {
+    this.#inFlight--
+    this.#notify()
   }
 
   #notify(): void {
