@@ -23,6 +23,8 @@ export interface Config {
   serviceRoleKey: string | undefined
   dbSchemas: string[]
   dbPoolMax: number
+  /** Keep repeated statements prepared per server connection (`DB_PREPARED_STATEMENTS`); off behind poolers that cannot keep them. */
+  dbPreparedStatements: boolean
   logLevel: LogLevel
   authAutoconfirm: boolean
   siteUrl: string
@@ -238,6 +240,7 @@ export function loadConfig(env: Env = process.env): Config {
     serviceRoleKey: env.SERVICE_ROLE_KEY?.trim() || undefined,
     dbSchemas,
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1000),
+    dbPreparedStatements: boolean(env, 'DB_PREPARED_STATEMENTS', true),
     logLevel,
     authAutoconfirm: boolean(env, 'AUTH_AUTOCONFIRM', !production),
     siteUrl,

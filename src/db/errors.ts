@@ -16,6 +16,14 @@ export function isConnectionError(error: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|Query read timeout/i.test(message)
 }
 
+/**
+ * A statement kept prepared whose table changed shape since (PostgreSQL: "cached plan must not
+ * change result type"). Nothing ran; the same work succeeds once re-prepared.
+ */
+export function isStalePlan(error: unknown): boolean {
+  return (error as { code?: unknown })?.code === '0A000' && /cached plan must not change result type/.test((error as Error).message ?? '')
+}
+
 /** Maps infrastructure failures to HttpError; returns undefined for ordinary statement errors. */
 export function infrastructureError(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error

@@ -14,13 +14,14 @@ export interface OpenOptions {
   queryTimeoutMs?: number
 }
 
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPoolMax'>, options: OpenOptions = {}): Promise<Database> {
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPoolMax'> & Partial<Pick<Config, 'dbPreparedStatements'>>, options: OpenOptions = {}): Promise<Database> {
   if (config.databaseUrl) {
     return createPgDatabase({
       url: config.databaseUrl,
       poolMax: options.lambda ? 1 : config.dbPoolMax,
       idleTimeoutMs: options.lambda ? 0 : 30_000,
       queryTimeoutMs: options.queryTimeoutMs,
+      preparedStatements: config.dbPreparedStatements ?? true,
     })
   }
   // Loaded only when needed, so server and Lambda bundles carry no PGlite.

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream'
 import pg from 'pg'
 import { from as copyFromStdin } from 'pg-copy-streams'
 import { maskUrl } from '../config/config.ts'
-import { isConnectionError } from './errors.ts'
+import { isConnectionError, isStalePlan } from './errors.ts'
 import { PreparedNames } from './prepared.ts'
 import type { CopySource, Database, Queryable, QueryOptions, QueryResult, TransactionOptions } from './types.ts'
 
@@ -206,6 +206,9 @@ export function createPgDatabase(options: PgDriverOptions): Database {
           throw error
         }
       } catch (error) {
+        // A statement kept prepared across a schema change (before the reload notice arrived):
+        // every connection re-prepares from now on.
+        if (isStalePlan(error)) prepared?.forget()
         // A connection-level failure (no SQLSTATE) means the connection is unusable.
         if (!(error as { code?: string }).code || broken) broken ??= error as Error
         throw error

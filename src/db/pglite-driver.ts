@@ -64,9 +64,6 @@ function lockDataDir(dir: string): () => void {
 }
 
 
-function toResult<R>(result: { rows: unknown[]; affectedRows?: number; fields: { name: string; dataTypeID: number }[] }): QueryResult<R> {
-  return { rows: result.rows as R[], rowCount: result.affectedRows ?? result.rows.length, fields: result.fields }
-}
 
 export async function createPgliteDatabase(options: PgliteDriverOptions = {}): Promise<PgliteDatabase> {
   const pgdata = options.dataDir ? path.join(options.dataDir, 'pgdata') : undefined

@@ -6,6 +6,7 @@
  * COMMIT with it: a one-statement request is one round trip.
  * @module
  */
+import { isStalePlan } from './errors.ts'
 import type { Database, Queryable, QueryOptions, QueryResult } from './types.ts'
 
 export interface SessionOptions {
@@ -58,8 +59,21 @@ export function sessionSettings(options: SessionOptions): { sql: string; params:
   return { sql: calls.length ? `SELECT ${calls.join(', ')}` : '', params }
 }
 
-/** Runs `fn` in a new transaction carrying the session's settings. */
+/**
+ * Runs `fn` in a new transaction carrying the session's settings. `fn` does database work only:
+ * when a kept-prepared statement went stale with a schema change, the rolled-back transaction is
+ * run once more (the driver has forgotten its prepared statements by then).
+ */
 export async function withSession<T>(database: Database, options: SessionOptions, fn: (tx: RequestTx) => Promise<T>): Promise<T> {
+  try {
+    return await runSession(database, options, fn)
+  } catch (error) {
+    if (!isStalePlan(error)) throw error
+    return runSession(database, options, fn)
+  }
+}
+
+async function runSession<T>(database: Database, options: SessionOptions, fn: (tx: RequestTx) => Promise<T>): Promise<T> {
   const { sql, params } = sessionSettings(options)
   try {
     return await database.transaction(
