@@ -4,10 +4,13 @@
  * same JWT and runs the same transaction (BEGIN READ ONLY, the same set_config calls, the same
  * JSON-building SELECT, COMMIT) with the same pool size. Also a read with a one-to-many embed of
  * 10 children, and the same on the embedded database (PGlite) against a node:http + PGlite
- * baseline. Servers run in child processes, one at a time; the load generator is this process.
+ * baseline making the same four calls. Servers run in child processes; the load generator is
+ * this process. Each figure at 1, 16 and 32 connections (what one user, moderate and heavy load
+ * see), with PostgreSQL on loopback and behind a proxy adding 0.5 ms each way (a database on
+ * another host, as on AWS). Baseline and resolution alternate short rounds.
  *
- *   node --import tsx bench/rest-read.ts   # BENCH_SECONDS=5 (per round) BENCH_ROUNDS=3 BENCH_CONCURRENCY=32 BENCH_POOL=10
- *   BENCH_DATABASE_URL=postgres://… node --import tsx bench/rest-read.ts
+ *   node --import tsx bench/rest-read.ts   # BENCH_SECONDS=5 (per round) BENCH_ROUNDS=3 BENCH_CONCURRENCY=1,16,32 BENCH_LATENCY_MS=0,0.5 BENCH_POOL=10
+ *   BENCH_DATABASE_URL=postgres://… BENCH_ONLY=postgresql|pglite BENCH_SCENARIO=single|embed node --import tsx bench/rest-read.ts
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
@@ -29,12 +32,14 @@ import { getSchemaCache } from '../src/rest/schema-cache/index.ts'
 import { startServer } from '../src/runtime/node-server.ts'
 import { bootstrap } from '../src/schema/bootstrap.ts'
 import { createServices } from '../src/services.ts'
+import { startLatencyProxy } from './lib/latency-proxy.ts'
 import { load, type LoadResult } from './lib/load.ts'
 
 const SECRET = 'bench-secret-with-at-least-32-characters!!'
 const OWNER = '5e0f8a52-0000-4000-8000-000000000001'
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
+const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,16,32').split(',').map(Number)
+const LATENCIES = (process.env.BENCH_LATENCY_MS ?? '0,0.5').split(',').map(Number)
 const POOL = Number(process.env.BENCH_POOL ?? 10)
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SELF = fileURLToPath(import.meta.url)
@@ -114,10 +119,23 @@ async function serveBaseline(databaseUrl: string | undefined, items: number): Pr
     }
   } else {
     const { createPgliteDatabase } = await import('../src/db/pglite-driver.ts')
-    database = await createPgliteDatabase()
+    const embedded = await createPgliteDatabase()
+    database = embedded
     await bootstrap(database)
     await database.exec(SCHEMA_SQL(items))
-    runTx = (fn) => database.transaction((tx) => fn(tx), { readOnly: true })
+    // The four calls a straightforward server makes, one after the other, serialised (PGlite has one session).
+    runTx = (fn) =>
+      embedded.withPglite(async (pglite) => {
+        await pglite.query('BEGIN READ ONLY')
+        try {
+          const out = await fn({ query: (sql, params) => pglite.query<Record<string, unknown>>(sql, params) })
+          await pglite.query('COMMIT')
+          return out
+        } catch (error) {
+          await pglite.query('ROLLBACK').catch(() => {})
+          throw error
+        }
+      })
   }
   const templates = { single: await templateStatement(database, SCENARIOS.single.select), embed: await templateStatement(database, SCENARIOS.embed.select) }
   const key = new TextEncoder().encode(SECRET)
@@ -172,8 +190,8 @@ function startChild(kind: 'resolution' | 'baseline', databaseUrl: string | undef
   })
 }
 
-async function measure(port: number, scenario: Scenario, token: string, ids: number[], basePath: string): Promise<LoadResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+async function measure(port: number, scenario: Scenario, token: string, ids: number[], basePath: string, concurrency: number): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
   const { select } = SCENARIOS[scenario]
   let n = 0
   const request = () =>
@@ -190,7 +208,7 @@ async function measure(port: number, scenario: Scenario, token: string, ids: num
   const probe = await fetch(`http://127.0.0.1:${port}${basePath}/bench_items?select=${encodeURIComponent(select)}&id=eq.${ids[0]}`, { headers: { Authorization: `Bearer ${token}` } })
   const rows = (await probe.json()) as Array<Record<string, unknown>>
   if (probe.status !== 200 || rows.length !== 1 || (scenario === 'embed' && (rows[0]!.bench_children as unknown[]).length !== 10)) throw new Error(`bad probe on port ${port}: ${probe.status} ${JSON.stringify(rows).slice(0, 200)}`)
-  const result = await load(request, { concurrency: CONCURRENCY, durationMs: SECONDS * 1000, warmupMs: 1000 })
+  const result = await load(request, { concurrency, durationMs: SECONDS * 1000, warmupMs: 1000 })
   agent.destroy()
   return result
 }
@@ -209,31 +227,51 @@ async function main(): Promise<void> {
     const targets = [[databaseUrl, 10_000], [undefined, 1_000]] as const
     for (const [db, items] of targets.filter(([d]) => !process.env.BENCH_ONLY || (process.env.BENCH_ONLY === 'postgresql') === Boolean(d))) {
       const ids = Array.from({ length: items / 2 }, (_, i) => (i + 1) * 2).sort(() => Math.random() - 0.5)
-      for (const scenario of (['single', 'embed'] as const).filter((s) => !process.env.BENCH_SCENARIO || process.env.BENCH_SCENARIO === s)) {
-        const row: Record<string, unknown> = { database: db ? 'postgresql' : 'pglite', scenario }
-        // The machine is shared: alternate short rounds so both servers see the same conditions.
-        const rounds: Record<string, LoadResult[]> = { baseline: [], resolution: [] }
-        const servers = { baseline: await startChild('baseline', db, items), resolution: await startChild('resolution', db, items) }
+      for (const latencyMs of db ? LATENCIES : [0]) {
+        // Both servers reach PostgreSQL through the same proxy.
+        const proxy = latencyMs > 0 ? await startLatencyProxy(new URL(db!).hostname, Number(new URL(db!).port || 5432), latencyMs) : undefined
+        let url = db
+        if (proxy && db) {
+          const proxied = new URL(db)
+          proxied.hostname = '127.0.0.1'
+          proxied.port = String(proxy.port)
+          url = proxied.toString()
+        }
         try {
-          for (let round = 0; round < ROUNDS; round++) {
-            for (const kind of (process.env.BENCH_ORDER === 'resolution-first' ? ['resolution', 'baseline'] as const : ['baseline', 'resolution'] as const)) rounds[kind]!.push(await measure(servers[kind].port, scenario, token, ids, '/rest/v1'))
+          for (const scenario of (['single', 'embed'] as const).filter((s) => !process.env.BENCH_SCENARIO || process.env.BENCH_SCENARIO === s)) {
+            const servers = { baseline: await startChild('baseline', url, items), resolution: await startChild('resolution', url, items) }
+            try {
+              for (const concurrency of CONCURRENCIES) {
+                const row: Record<string, unknown> = { database: db ? 'postgresql' : 'pglite', latencyMs, scenario, concurrency, loadAverage: os.loadavg()[0] }
+                // The machine is shared: alternate short rounds so both servers see the same conditions.
+                const rounds: Record<string, LoadResult[]> = { baseline: [], resolution: [] }
+                for (let round = 0; round < ROUNDS; round++) {
+                  const order = round % 2 === 0 ? (['baseline', 'resolution'] as const) : (['resolution', 'baseline'] as const)
+                  for (const kind of order) rounds[kind]!.push(await measure(servers[kind].port, scenario, token, ids, '/rest/v1', concurrency))
+                }
+                for (const kind of ['baseline', 'resolution'] as const) row[kind] = combine(rounds[kind]!)
+                const b = row.baseline as LoadResult
+                const r = row.resolution as LoadResult
+                row.ratio = Math.round((r.rps / b.rps) * 100) / 100
+                results.push(row)
+                console.log(
+                  `${String(row.database).padEnd(10)} +${latencyMs}ms ${scenario.padEnd(7)} c=${String(concurrency).padEnd(3)} baseline ${b.rps} req/s p99 ${b.p99} ms | resolution ${r.rps} req/s p99 ${r.p99} ms | ratio ${row.ratio} | load ${row.loadAverage}${b.failures + r.failures ? ` (failures ${b.failures}/${r.failures})` : ''}`,
+                )
+              }
+            } finally {
+              await servers.baseline.stop()
+              await servers.resolution.stop()
+            }
           }
         } finally {
-          await servers.baseline.stop()
-          await servers.resolution.stop()
+          await proxy?.stop()
         }
-        for (const kind of ['baseline', 'resolution'] as const) row[kind] = combine(rounds[kind]!)
-        const b = row.baseline as LoadResult
-        const r = row.resolution as LoadResult
-        row.ratio = Math.round((r.rps / b.rps) * 100) / 100
-        results.push(row)
-        console.log(`${String(row.database).padEnd(10)} ${scenario.padEnd(7)} baseline ${b.rps} req/s p99 ${b.p99} ms | resolution ${r.rps} req/s p99 ${r.p99} ms | ratio ${row.ratio}${b.failures + r.failures ? ` (failures ${b.failures}/${r.failures})` : ''}`)
       }
     }
   } finally {
     await benchDatabase.drop()
   }
-  const out = { command: 'node --import tsx bench/rest-read.ts', secondsPerRound: SECONDS, rounds: ROUNDS, loadAverage: os.loadavg(), concurrency: CONCURRENCY, pool: POOL, cpus: os.cpus().length, node: process.version, at: new Date().toISOString(), results }
+  const out = { command: 'node --import tsx bench/rest-read.ts', secondsPerRound: SECONDS, rounds: ROUNDS, loadAverage: os.loadavg(), concurrencies: CONCURRENCIES, latenciesMs: LATENCIES, pool: POOL, cpus: os.cpus().length, node: process.version, at: new Date().toISOString(), results }
   mkdirSync(path.resolve('bench/results'), { recursive: true })
   writeFileSync(path.resolve('bench/results/rest-read.json'), JSON.stringify(out, null, 2) + '\n')
 }
