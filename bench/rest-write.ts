@@ -5,7 +5,9 @@
  * INSERT … RETURNING statement resolution generates, COMMIT) with the same pool size. An RLS
  * policy checks every inserted row. Alternating rounds, servers in child processes.
  *
- *   node --import tsx bench/rest-write.ts   # BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONCURRENCY=16 BENCH_POOL=10
+ * Each at 1, 16 and 32 connections, PostgreSQL on loopback and behind a proxy adding 0.5 ms each way.
+ *
+ *   node --import tsx bench/rest-write.ts   # BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONCURRENCY=1,16,32 BENCH_LATENCY_MS=0,0.5 BENCH_POOL=10 BENCH_SCENARIO=single|bulk
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
@@ -26,13 +28,15 @@ import { getSchemaCache } from '../src/rest/schema-cache/index.ts'
 import { startServer } from '../src/runtime/node-server.ts'
 import { bootstrap } from '../src/schema/bootstrap.ts'
 import { createServices } from '../src/services.ts'
+import { startLatencyProxy } from './lib/latency-proxy.ts'
 import { load, type LoadResult } from './lib/load.ts'
 
 const SECRET = 'bench-secret-with-at-least-32-characters!!'
 const OWNER = '5e0f8a52-0000-4000-8000-000000000001'
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16)
+const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,16,32').split(',').map(Number)
+const LATENCIES = (process.env.BENCH_LATENCY_MS ?? '0,0.5').split(',').map(Number)
 const POOL = Number(process.env.BENCH_POOL ?? 10)
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SELF = fileURLToPath(import.meta.url)
@@ -131,8 +135,8 @@ function startChild(kind: 'resolution' | 'baseline', databaseUrl: string): Promi
   })
 }
 
-async function measure(port: number, scenario: Scenario, token: string): Promise<LoadResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+async function measure(port: number, scenario: Scenario, token: string, concurrency: number): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
   const body = SCENARIOS[scenario].body()
   const request = () =>
     new Promise<number>((resolve, reject) => {
@@ -145,7 +149,7 @@ async function measure(port: number, scenario: Scenario, token: string): Promise
     })
   const probe = await request()
   if (probe !== 201) throw new Error(`bad probe on port ${port}: ${probe}`)
-  const result = await load(request, { concurrency: scenario === 'bulk' ? Math.min(CONCURRENCY, 4) : CONCURRENCY, durationMs: SECONDS * 1000, warmupMs: 500 })
+  const result = await load(request, { concurrency: scenario === 'bulk' ? Math.min(concurrency, 4) : concurrency, durationMs: SECONDS * 1000, warmupMs: 500 })
   agent.destroy()
   return result
 }
@@ -161,27 +165,41 @@ async function main(): Promise<void> {
     await setup.close()
     const now = Math.floor(Date.now() / 1000)
     const token = await new jose.SignJWT({ sub: OWNER, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 3600 }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
-    const servers = { baseline: await startChild('baseline', databaseUrl), resolution: await startChild('resolution', databaseUrl) }
-    try {
-      for (const scenario of ['single', 'bulk'] as const) {
-        const rounds: Record<string, LoadResult[]> = { baseline: [], resolution: [] }
-        for (let round = 0; round < ROUNDS; round++) {
-          for (const kind of ['baseline', 'resolution'] as const) rounds[kind]!.push(await measure(servers[kind].port, scenario, token))
-        }
-        const b = combine(rounds.baseline!)
-        const r = combine(rounds.resolution!)
-        const ratio = Math.round((r.rps / b.rps) * 100) / 100
-        results.push({ database: 'postgresql', scenario, baseline: b, resolution: r, ratio })
-        console.log(`postgresql ${scenario.padEnd(7)} baseline ${b.rps} req/s p99 ${b.p99} ms | resolution ${r.rps} req/s p99 ${r.p99} ms | ratio ${ratio}${b.failures + r.failures ? ` (failures ${b.failures}/${r.failures})` : ''}`)
+    for (const latencyMs of LATENCIES) {
+      // Both servers reach PostgreSQL through the same proxy.
+      const target = new URL(databaseUrl)
+      const proxy = latencyMs > 0 ? await startLatencyProxy(target.hostname, Number(target.port || 5432), latencyMs) : undefined
+      if (proxy) {
+        target.hostname = '127.0.0.1'
+        target.port = String(proxy.port)
       }
-    } finally {
-      await servers.baseline.stop()
-      await servers.resolution.stop()
+      const servers = { baseline: await startChild('baseline', target.toString()), resolution: await startChild('resolution', target.toString()) }
+      try {
+        for (const scenario of (['single', 'bulk'] as const).filter((s) => !process.env.BENCH_SCENARIO || process.env.BENCH_SCENARIO === s)) {
+          for (const concurrency of CONCURRENCIES) {
+            const rounds: Record<string, LoadResult[]> = { baseline: [], resolution: [] }
+            const loadAverage = os.loadavg()[0]
+            for (let round = 0; round < ROUNDS; round++) {
+              const order = round % 2 === 0 ? (['baseline', 'resolution'] as const) : (['resolution', 'baseline'] as const)
+              for (const kind of order) rounds[kind]!.push(await measure(servers[kind].port, scenario, token, concurrency))
+            }
+            const b = combine(rounds.baseline!)
+            const r = combine(rounds.resolution!)
+            const ratio = Math.round((r.rps / b.rps) * 100) / 100
+            results.push({ database: 'postgresql', latencyMs, scenario, concurrency, loadAverage, baseline: b, resolution: r, ratio })
+            console.log(`postgresql +${latencyMs}ms ${scenario.padEnd(7)} c=${String(concurrency).padEnd(3)} baseline ${b.rps} req/s p99 ${b.p99} ms | resolution ${r.rps} req/s p99 ${r.p99} ms | ratio ${ratio} | load ${loadAverage}${b.failures + r.failures ? ` (failures ${b.failures}/${r.failures})` : ''}`)
+          }
+        }
+      } finally {
+        await servers.baseline.stop()
+        await servers.resolution.stop()
+        await proxy?.stop()
+      }
     }
   } finally {
     await benchDatabase.drop()
   }
-  const out = { command: 'node --import tsx bench/rest-write.ts', secondsPerRound: SECONDS, rounds: ROUNDS, concurrency: CONCURRENCY, pool: POOL, cpus: os.cpus().length, loadAverage: os.loadavg(), node: process.version, at: new Date().toISOString(), results }
+  const out = { command: 'node --import tsx bench/rest-write.ts', secondsPerRound: SECONDS, rounds: ROUNDS, concurrencies: CONCURRENCIES, latenciesMs: LATENCIES, pool: POOL, cpus: os.cpus().length, loadAverage: os.loadavg(), node: process.version, at: new Date().toISOString(), results }
   mkdirSync(path.resolve('bench/results'), { recursive: true })
   writeFileSync(path.resolve('bench/results/rest-write.json'), JSON.stringify(out, null, 2) + '\n')
 }
