@@ -12,9 +12,11 @@ import { uuid_ossp } from '@electric-sql/pglite/contrib/uuid_ossp'
 import { ensureDataDir } from '../config/data-dir.ts'
 import { FatalError } from '../errors.ts'
 import { copyChunks } from './copy-chunks.ts'
+import { isStalePlan } from './errors.ts'
 import { Mutex } from './mutex.ts'
 import { beginStatement } from './pg-driver.ts'
-import { runBatch, type BatchStatement } from './pglite-exchange.ts'
+import { PreparedNames } from './prepared.ts'
+import { PreparedSet, runBatch, type BatchStatement } from './pglite-exchange.ts'
 import type { CopySource, Database, Queryable, QueryOptions, QueryResult } from './types.ts'
 import { isAlive } from './wire-info.ts'
 
@@ -85,9 +87,12 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
     throw new FatalError(`RESOLUTION_DATA_DIR: cannot open the embedded database in ${pgdata ?? 'memory'}: ${(error as Error).message}`)
   }
   const mutex = new Mutex()
+  // Request statements kept prepared in the one session, named by text (bounded as on a server).
+  const names = new PreparedNames(500)
+  const prepared = new PreparedSet()
   /** Runs a batch in one exchange; throws the first statement's error once all have answered. */
   const runTogether = async (statements: BatchStatement[]): Promise<QueryResult[]> => {
-    const outcomes = await runBatch(pglite, statements)
+    const outcomes = await runBatch(pglite, statements, prepared)
     const failed = outcomes.find((o) => !o.ok)
     if (failed && !failed.ok) throw failed.error
     return outcomes.map((o) => (o.ok ? o.result : { rows: [], rowCount: 0, fields: [] }))
@@ -133,7 +138,7 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
           const head: BatchStatement[] = []
           if (state === 'idle') {
             head.push({ sql: beginStatement(txOptions) })
-            if (txOptions.prelude) head.push(txOptions.prelude)
+            if (txOptions.prelude) head.push({ ...txOptions.prelude, name: names.nameFor(txOptions.prelude.sql) })
           }
           state = 'open'
           try {
@@ -144,7 +149,8 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
         }
         const tx: Queryable = {
           async query<R>(sql: string, params: readonly unknown[] = [], queryOptions: QueryOptions = {}) {
-            return (await run([{ sql, params }], queryOptions.commit))[0] as QueryResult<R>
+            const name = queryOptions.prepare ? names.nameFor(sql) : undefined
+            return (await run([{ sql, params, name }], queryOptions.commit))[0] as QueryResult<R>
           },
           async exec(sql: string) {
             await run([{ sql }])
@@ -166,11 +172,16 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
             state = 'done'
             await runTogether([{ sql: 'ROLLBACK' }]).catch(() => {})
           }
+          // A kept statement whose table changed shape: re-prepare everything from now on.
+          if (isStalePlan(error)) database.forgetPreparedStatements()
           throw error
         }
       })
     },
-    forgetPreparedStatements() {},
+    forgetPreparedStatements() {
+      names.forget()
+      prepared.forget()
+    },
     async ping() {
       if (closed) throw Object.assign(new Error('embedded database is closed'), { code: 'ECLOSED' })
       await mutex.run(() => pglite.query('SELECT 1'))

@@ -15,6 +15,39 @@ const { serialize } = protocol
 export interface BatchStatement {
   sql: string
   params?: readonly unknown[]
+  /** Keep it prepared under this name (PGlite's one session keeps it until DEALLOCATE). */
+  name?: string
+}
+
+/** The statements prepared in a PGlite session, by name, so each is parsed and planned once. */
+export class PreparedSet {
+  readonly #names = new Set<string>()
+  #stale = false
+
+  /** Drop them all before the next batch (a schema change). */
+  forget(): void {
+    this.#stale = true
+  }
+
+  has(name: string): boolean {
+    return !this.#stale && this.#names.has(name)
+  }
+
+  /** The DEALLOCATE ALL to send first when they were forgotten. */
+  takeStale(): BatchStatement[] {
+    if (!this.#stale) return []
+    this.#stale = false
+    this.#names.clear()
+    return [{ sql: 'DEALLOCATE ALL' }]
+  }
+
+  add(name: string): void {
+    this.#names.add(name)
+  }
+
+  delete(name: string): void {
+    this.#names.delete(name)
+  }
 }
 
 /** A PostgreSQL array literal element, quoted the way `pg` does. */
@@ -52,16 +85,21 @@ function concat(parts: Uint8Array[]): Uint8Array {
 /** Each statement's result, or the error it ended with, in order. */
 export type BatchOutcome = { ok: true; result: QueryResult } | { ok: false; error: Error }
 
-export async function runBatch(pglite: PGlite, statements: readonly BatchStatement[]): Promise<BatchOutcome[]> {
+export async function runBatch(pglite: PGlite, given: readonly BatchStatement[], prepared?: PreparedSet): Promise<BatchOutcome[]> {
+  const stale = prepared?.takeStale() ?? []
+  const statements = [...stale, ...given]
   const parts: Uint8Array[] = []
+  const parsed: Array<string | undefined> = []
   for (const statement of statements) {
+    const name = statement.params && prepared ? statement.name : undefined
+    parsed.push(name !== undefined && !prepared!.has(name) ? name : undefined)
     if (!statement.params) {
       parts.push(serialize.query(statement.sql))
       continue
     }
+    if (name === undefined || !prepared!.has(name)) parts.push(serialize.parse({ text: statement.sql, name }))
     parts.push(
-      serialize.parse({ text: statement.sql }),
-      serialize.bind({ values: statement.params.map(toText) }),
+      serialize.bind({ statement: name, values: statement.params.map(toText) }),
       serialize.describe({ type: 'P' }),
       serialize.execute({}),
       serialize.sync(),
@@ -77,6 +115,12 @@ export async function runBatch(pglite: PGlite, statements: readonly BatchStateme
       continue
     }
     const error = segment.find((m) => m.name === 'error') as Error | undefined
+    const name = parsed[outcomes.length]
+    // A statement whose Parse failed is not prepared; one whose execution failed is.
+    if (name !== undefined) {
+      if (segment.some((m) => m.name === 'parseComplete')) prepared!.add(name)
+      else prepared!.delete(name)
+    }
     if (error) outcomes.push({ ok: false, error })
     else {
       const results = parse.parseResults(segment, pglite.parsers)
@@ -88,5 +132,5 @@ export async function runBatch(pglite: PGlite, statements: readonly BatchStateme
     }
     segment = []
   }
-  return outcomes
+  return outcomes.slice(stale.length)
 }

@@ -114,6 +114,25 @@ describeEachDatabase('pipelined request transactions', (ctx) => {
     expect(await withSession(single, { role: 'anon' }, async () => 'still nothing')).toBe('still nothing')
   })
 
+  it('forgets prepared statements on a schema reload: a changed table is read with its new columns', async () => {
+    const database = single
+    await database.exec('CREATE TABLE prep_t (a int); INSERT INTO prep_t VALUES (1)')
+    const read = () => withSession(database, {}, async (tx) => (await tx.query('SELECT * FROM prep_t', [], { commit: true })).rows)
+    expect(await read()).toEqual([{ a: 1 }])
+    // Before any reload notice: the kept statement no longer fits (PostgreSQL answers 0A000, cached
+    // plan must not change result type); the session runs once more on re-prepared statements.
+    await database.exec('ALTER TABLE prep_t ADD COLUMN b int DEFAULT 2')
+    expect(await read()).toEqual([{ a: 1, b: 2 }])
+    // A schema reload forgets them before anything fails.
+    await database.exec('ALTER TABLE prep_t ADD COLUMN c int DEFAULT 3')
+    database.forgetPreparedStatements()
+    expect(await read()).toEqual([{ a: 1, b: 2, c: 3 }])
+    expect(await read()).toEqual([{ a: 1, b: 2, c: 3 }])
+    // The connection holds the current statement only: the old ones were deallocated.
+    const { rows } = await database.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements')
+    expect(rows).toEqual([{ statement: 'SELECT * FROM prep_t' }])
+  })
+
   it('keeps 3,000 mixed-role requests apart (10 at a time; no setting leaks between requests)', async () => {
     const { target, url, database } = ctx()
     const pool = target === 'postgres' ? createPgDatabase({ url: url!, poolMax: 10 }) : database
@@ -143,29 +162,6 @@ describe.runIf(process.env.TEST_DATABASE_URL)('pipelined transactions on a serve
       const after = await withSession(database, { role: 'anon' }, async (tx) => (await tx.query<{ pid: number; role: string }>('SELECT pg_backend_pid() AS pid, current_user AS role', [], { commit: true })).rows[0]!)
       expect(after.role).toBe('anon')
       expect(after.pid).not.toBe(before)
-    } finally {
-      await database.close()
-    }
-  })
-
-  it('forgets prepared statements on a schema reload: a changed table is read with its new columns', async () => {
-    const database = createPgDatabase({ url: server.url!, poolMax: 1 })
-    try {
-      await database.exec('CREATE TABLE prep_t (a int); INSERT INTO prep_t VALUES (1)')
-      const read = () => withSession(database, {}, async (tx) => (await tx.query('SELECT * FROM prep_t', [], { commit: true })).rows)
-      expect(await read()).toEqual([{ a: 1 }])
-      // Before any reload notice: the kept statement no longer fits (PostgreSQL answers 0A000, cached
-      // plan must not change result type); the session runs once more on re-prepared statements.
-      await database.exec('ALTER TABLE prep_t ADD COLUMN b int DEFAULT 2')
-      expect(await read()).toEqual([{ a: 1, b: 2 }])
-      // A schema reload forgets them before anything fails.
-      await database.exec('ALTER TABLE prep_t ADD COLUMN c int DEFAULT 3')
-      database.forgetPreparedStatements()
-      expect(await read()).toEqual([{ a: 1, b: 2, c: 3 }])
-      expect(await read()).toEqual([{ a: 1, b: 2, c: 3 }])
-      // The connection holds the current statement only: the old ones were deallocated.
-      const { rows } = await database.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements')
-      expect(rows).toEqual([{ statement: 'SELECT * FROM prep_t' }])
     } finally {
       await database.close()
     }
