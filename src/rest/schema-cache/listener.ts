@@ -8,6 +8,7 @@
  */
 import pg from 'pg'
 import type { PgliteDatabase } from '../../db/pglite-driver.ts'
+import { hasSqlState } from '../../db/sqlstate.ts'
 import type { Database } from '../../db/types.ts'
 import type { Services } from '../../services.ts'
 import { reloadSchemaCache } from './index.ts'
@@ -96,7 +97,7 @@ function startListener(url: string, database: Database, services: Services): { s
     } catch (error) {
       next.end().catch(() => {})
       // The database is gone for good (dropped): stop listening instead of retrying forever.
-      if ((error as { code?: string }).code === '3D000') stopped = true
+      if (hasSqlState(error, 'invalid_catalog_name')) stopped = true
       if (client === next) retry()
     }
   }
