@@ -19,7 +19,7 @@ import type { PGlite } from '@electric-sql/pglite'
 import { PGLiteSocketHandler } from '@electric-sql/pglite-socket'
 import type { Logger } from '../logger.ts'
 import { dump, type DumpOptions } from '../dbtools/dump.ts'
-import type { PgliteDatabase } from './pglite-driver.ts'
+import { PGLITE_CAPABILITIES, type PgliteDatabase } from './pglite-driver.ts'
 import { errorResult, fatal, isTerminate, ReadyTracker, simpleQueryText, SYNC, textResult } from './wire-messages.ts'
 
 export interface WireServerOptions {
@@ -195,7 +195,7 @@ async function dumpRequest(pg: PGlite, text: string): Promise<Buffer> {
     },
   })
   // The engine is already held by this connection: the dump runs on it directly.
-  const held = { kind: 'pglite', withPglite: (fn: (pg: PGlite) => Promise<unknown>) => fn(pg) } as unknown as PgliteDatabase
+  const held = { kind: 'pglite', capabilities: PGLITE_CAPABILITIES, withPglite: (fn: (pg: PGlite) => Promise<unknown>) => fn(pg) } as unknown as PgliteDatabase
   try {
     await dump(held, { ...options, output })
   } catch (error) {

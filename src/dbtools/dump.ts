@@ -76,7 +76,7 @@ export const SUPABASE_DUMP_EXCLUDED = [
 /** Dumps `database`; returns the number of bytes written. */
 export async function dump(database: Database, options: DumpOptions = {}): Promise<number> {
   const args = dumpArgs(options)
-  if (database.kind === 'pglite') return dumpEmbedded(database as PgliteDatabase, args, options)
+  if (database.capabilities.inProcess) return dumpEmbedded(database as PgliteDatabase, args, options)
   if (!options.url) throw new DumpError('invalid_options', 'dumping a server needs its connection URL')
   return dumpServer(database, args, options)
 }

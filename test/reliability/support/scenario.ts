@@ -8,7 +8,7 @@ import { afterAll, beforeAll } from 'vitest'
 import { prepareDatabase, serveEnv, type FixtureDatabase } from './fixture.ts'
 import { startPgInstance, type PgInstance } from './pg-instance.ts'
 import { spawnServe, type ServeProcess } from './serve-process.ts'
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts'
+import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts'
 
 export interface Scenario {
   instance: PgInstance
