@@ -11,6 +11,7 @@
  */
 import pg from 'pg'
 import { ident } from './sql.ts'
+import { hasSqlState } from './sqlstate.ts'
 
 export interface ListenerOptions {
   url: string
@@ -35,8 +36,6 @@ export interface Listener {
   backendPid(): number | undefined
   stop(): void
 }
-
-const DATABASE_GONE = '3D000'
 
 export function startListener(options: ListenerOptions): Listener {
   const { heartbeatMs = 30_000, queryTimeoutMs = 10_000, retryMinMs = 1000, retryMaxMs = 30_000 } = options
@@ -87,7 +86,7 @@ export function startListener(options: ListenerOptions): Listener {
       await client.query(`LISTEN ${ident(options.channel)}`)
     } catch (error) {
       // The database is gone for good (dropped): stop instead of retrying for ever.
-      if ((error as { code?: string }).code === DATABASE_GONE) stopped = true
+      if (hasSqlState(error, 'invalid_catalog_name')) stopped = true
       lost(client, error)
       return
     }

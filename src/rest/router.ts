@@ -14,12 +14,12 @@ import { runCall } from './actions/call.ts'
 import { runMutation } from './actions/mutate.ts'
 import { runRead, type RestResult } from './actions/read.ts'
 import { parseBody } from './body.ts'
-import type { RestConfig } from './config.ts'
+import type { RestConfig } from '../config/rest.ts'
 import { restPrincipal, sessionOptions } from './context.ts'
 import { createRoleGuard } from './role-guard.ts'
 import { FairShare } from './fair-share.ts'
 import { clientAddress, limitKey } from '../http/client-address.ts'
-import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded } from './errors.ts'
+import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded, unsupportedMethod } from './errors.ts'
 import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
 import type { ApiRequest } from './parse/types.ts'
@@ -54,7 +54,7 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, rest: Rest
   if (request.preferences.handling === 'strict' && request.preferences.invalid.length) throw invalidPreferences(request.preferences.invalid)
   if (method === 'OPTIONS') return { readOnly: true, run: async () => ({ status: 200, headers: { Allow: allowedMethods(request, cache) } }) }
   if (target.kind === 'root') {
-    if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'PGRST117', `Unsupported HTTP method: ${method}`)
+    if (method !== 'GET' && method !== 'HEAD') throw unsupportedMethod(method)
     return { readOnly: true, run: () => openApiDocument(cache, request.schema, services, rest) }
   }
   if (target.kind === 'routine') {

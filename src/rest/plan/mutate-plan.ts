@@ -3,7 +3,7 @@
  * target of an upsert, the filters of an update/delete, and the read plan of what comes back.
  * @module
  */
-import { columnNotFound, invalidBody, pgrstError } from '../errors.ts'
+import { columnNotFound, invalidBody, pgrstError, unsupportedMethod } from '../errors.ts'
 import type { ApiRequest } from '../parse/types.ts'
 import type { Relation, SchemaCache } from '../schema-cache/types.ts'
 import { AliasCounter, buildReadPlan, findRelation, type PlanOptions } from './read-plan.ts'
@@ -87,5 +87,5 @@ export function planMutation(request: ApiRequest, cache: SchemaCache, body: unkn
     if (options.safeUpdate && !filtered) throw pgrstError(400, '21000', 'DELETE requires a WHERE clause')
     return { ...base, kind: 'delete', columns: [], payload: undefined }
   }
-  throw pgrstError(405, 'PGRST117', `Unsupported HTTP method: ${request.method}`)
+  throw unsupportedMethod(request.method)
 }
