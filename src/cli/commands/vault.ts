@@ -46,7 +46,7 @@ async function inVault<T>(io: VaultCommandIo, options: DatabaseOption & { dryRun
   try {
     return await io.withDatabase(options, async (database, config) => {
       // The embedded database is set up on first use; a server is set up by `resolution db init`.
-      if (database.kind === 'pglite') await bootstrap(database)
+      if (database.capabilities.inProcess) await bootstrap(database)
       const store = createVaultStore({ rootKey: config.vaultRootKey })
       try {
         return await database.transaction(async (tx) => {
