@@ -10,7 +10,7 @@ import { from as copyFromStdin } from 'pg-copy-streams'
 import { maskUrl } from '../config/config.ts'
 import { isConnectionError, isStalePlan } from './errors.ts'
 import { PreparedNames } from './prepared.ts'
-import type { CopySource, Database, Queryable, QueryOptions, QueryResult, TransactionOptions } from './types.ts'
+import type { CopySource, Database, DatabaseCapabilities, Queryable, QueryOptions, QueryResult, TransactionOptions } from './types.ts'
 
 // Dates and timestamps stay the text PostgreSQL sent: no time-zone surprises, same as PGlite's driver.
 for (const oid of [1082, 1114, 1184, 1083, 1266]) pg.types.setTypeParser(oid, (value: string) => value)
@@ -85,6 +85,8 @@ async function sendTogether(client: pg.PoolClient, configs: pg.QueryConfig[]): P
   return settled.map((s) => (s as PromiseFulfilledResult<pg.QueryResult>).value)
 }
 
+export const PG_CAPABILITIES: DatabaseCapabilities = { supportsListen: true, inProcess: false, separateConnections: true }
+
 export function createPgDatabase(options: PgDriverOptions): Database {
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -132,6 +134,7 @@ export function createPgDatabase(options: PgDriverOptions): Database {
 
   const database: Database = {
     kind: 'pg',
+    capabilities: PG_CAPABILITIES,
     description: maskUrl(options.url),
     query: autocommit.query,
     exec: autocommit.exec,

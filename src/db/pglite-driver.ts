@@ -17,7 +17,7 @@ import { Mutex } from './mutex.ts'
 import { beginStatement } from './pg-driver.ts'
 import { PreparedNames } from './prepared.ts'
 import { PreparedSet, runBatch, type BatchStatement } from './pglite-exchange.ts'
-import type { CopySource, Database, Queryable, QueryOptions, QueryResult } from './types.ts'
+import type { CopySource, Database, DatabaseCapabilities, Queryable, QueryOptions, QueryResult } from './types.ts'
 import { isAlive } from './wire-info.ts'
 
 const asText = (value: string) => value
@@ -66,6 +66,8 @@ function lockDataDir(dir: string): () => void {
 }
 
 
+
+export const PGLITE_CAPABILITIES: DatabaseCapabilities = { supportsListen: true, inProcess: true, separateConnections: false }
 
 export async function createPgliteDatabase(options: PgliteDriverOptions = {}): Promise<PgliteDatabase> {
   const pgdata = options.dataDir ? path.join(options.dataDir, 'pgdata') : undefined
@@ -123,6 +125,7 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
     // The PGlite instance itself, under the mutex: tools such as pglite-tools' pg_dump need it.
     withPglite: (fn) => mutex.run(() => fn(pglite)),
     kind: 'pglite',
+    capabilities: PGLITE_CAPABILITIES,
     description: pgdata ? `embedded PGlite at ${pgdata}` : 'embedded PGlite (in memory)',
     query: (sql, params) => mutex.run(() => direct.query(sql, params)),
     exec: (sql) => mutex.run(() => direct.exec(sql)),
