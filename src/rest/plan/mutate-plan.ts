@@ -4,7 +4,7 @@
  * @module
  */
 import { columnNotFound, invalidBody, pgrstError, unsupportedMethod } from '../errors.ts'
-import type { ApiRequest } from '../parse/types.ts'
+import type { ApiRequest, TargetOf } from '../parse/types.ts'
 import type { Relation, SchemaCache } from '../schema-cache/types.ts'
 import { AliasCounter, buildReadPlan, findRelation, type PlanOptions } from './read-plan.ts'
 import type { ReadPlan } from './types.ts'
@@ -49,8 +49,7 @@ function insertColumns(request: ApiRequest, rows: Array<Record<string, unknown>>
   return first
 }
 
-export function planMutation(request: ApiRequest, cache: SchemaCache, body: unknown, options: MutateOptions): MutatePlan {
-  if (request.target.kind !== 'relation') throw new Error('planMutation needs a relation target')
+export function planMutation(request: ApiRequest<TargetOf<'relation'>>, cache: SchemaCache, body: unknown, options: MutateOptions): MutatePlan {
   const relation = findRelation(cache, request.schema, request.target.name)
   const aliases = new AliasCounter()
   // Filters and embed ranges belong to the returned rows only for inserts; update/delete filter the target.
