@@ -109,28 +109,41 @@ function fromExtensionError(error: unknown, context: string): unknown {
 }
 
 export function createVaultStore(options: VaultStoreOptions = {}): VaultStore {
-  const root = options.rootKey ? parseRootKey(options.rootKey) : undefined
+  const keyring = createKeyring(options.rootKey)
+  const mode = modeDetector(options.mode)
+  return {
+    mode,
+    keyFor: keyring.keyFor,
+    open: keyring.open,
+    currentKdfId: keyring.currentKdfId,
+    list: listSecrets,
+    create: (q, input) => createSecret(keyring, mode, q, input),
+    get: (q, reference) => getSecret(keyring, mode, q, reference),
+    update: (q, reference, input) => updateSecret(keyring, mode, q, reference, input),
+    delete: deleteSecret,
+  }
+}
+
+type ModeOf = (q: Queryable) => Promise<VaultMode>
+
+/** The configured root key, the keys derived from it (each once), and sealing and opening rows. */
+interface Keyring {
+  keyFor(kdfId: bigint): Uint8Array
+  currentKdfId(q: Queryable): Promise<bigint>
+  open(row: SealedRow): string
+  /** Seals a value for row `id` under the current key: returns the column values. */
+  seal(q: Queryable, id: string, value: string): Promise<{ secret: string; nonceHex: string; keyId: string | null }>
+}
+
+function createKeyring(rootKey: string | undefined): Keyring {
+  const root = rootKey ? parseRootKey(rootKey) : undefined
   const keys = new Map<bigint, Uint8Array>()
-  let detected: Promise<VaultMode> | undefined
 
   function keyFor(kdfId: bigint): Uint8Array {
     if (!root) throw new VaultError('vault_not_configured', 'the vault has no root key: set VAULT_ROOT_KEY (64 hex characters)')
     let key = keys.get(kdfId)
     if (!key) keys.set(kdfId, (key = deriveKey(root, kdfId)))
     return key
-  }
-
-  async function mode(q: Queryable): Promise<VaultMode> {
-    if (options.mode === 'service') return { kind: 'service' }
-    if (options.mode === 'extension') return { kind: 'extension', version: 'forced' }
-    detected ??= q
-      .query<{ extversion: string }>(`SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'supabase_vault'`)
-      .then(({ rows }): VaultMode => (rows[0] ? { kind: 'extension', version: rows[0].extversion } : { kind: 'service' }))
-      .catch((error) => {
-        detected = undefined
-        throw error
-      })
-    return detected
   }
 
   async function currentKdfId(q: Queryable): Promise<bigint> {
@@ -157,149 +170,163 @@ export function createVaultStore(options: VaultStoreOptions = {}): VaultStore {
     }
   }
 
-  async function findSealed(q: Queryable, reference: string, lock: boolean): Promise<SealedRow | undefined> {
-    const where = whereReference(reference)
-    const { rows } = await q.query<SealedRow>(
-      `SELECT ${SEALED_COLUMNS} FROM vault.secrets s WHERE ${where.sql} ${where.order}${lock ? ' FOR UPDATE' : ''}`,
-      where.params,
-    )
-    return rows[0]
-  }
-
-  async function metadataById(q: Queryable, id: string): Promise<SecretMetadata> {
-    const { rows } = await q.query<SecretMetadata>(`SELECT ${METADATA_COLUMNS} FROM vault.secrets s WHERE s.id = $1::uuid`, [id])
-    if (!rows[0]) throw notFound(id)
-    return rows[0]
-  }
-
-  /** Seals a value for row `id` under the current key: returns the column values. */
-  async function seal(q: Queryable, id: string, value: string): Promise<{ secret: string; nonceHex: string; keyId: string | null }> {
+  async function seal(q: Queryable, id: string, value: string) {
     const kdfId = await currentKdfId(q)
     const nonce = generateNonce()
     return { secret: sealSecret(value, associatedDataV3(id), nonce, keyFor(kdfId)), nonceHex: Buffer.from(nonce).toString('hex'), keyId: keyIdColumn(kdfId) }
   }
 
-  return {
-    mode,
-    keyFor,
-    open,
-    currentKdfId,
+  return { keyFor, currentKdfId, open, seal }
+}
 
-    async list(q, listOptions = {}) {
-      const limit = listOptions.limit ?? 1000
-      const offset = listOptions.offset ?? 0
-      const { rows } = await q.query<SecretMetadata>(
-        `SELECT ${METADATA_COLUMNS} FROM vault.secrets s ORDER BY s.created_at, s.id LIMIT $1 OFFSET $2`,
-        [limit, offset],
-      )
-      return rows
-    },
-
-    async create(q, input) {
-      const name = input.name === undefined || input.name === null ? null : checkName(input.name)
-      const secret = checkSecret(input.secret)
-      const description = input.description === undefined ? '' : checkDescription(input.description)
-      const current = await mode(q)
-      try {
-        if (current.kind === 'extension') {
-          const { rows } = await q.query<{ id: string }>(`SELECT vault.create_secret($1, $2, $3)::text AS id`, [secret, name, description])
-          return await metadataById(q, rows[0]!.id)
-        }
-        const id = randomUUID()
-        const sealed = await seal(q, id, secret)
-        // The INSERT waits while `vault rotate` holds the table; its RETURNING then sees the
-        // rotated rows, and a newer key id than the one sealed under means: seal again.
-        const { rows } = await q.query<SecretMetadata & { latest_key_id: string | null }>(
-          `INSERT INTO vault.secrets AS s (id, name, description, secret, key_id, nonce)
-           VALUES ($1::uuid, $2, $3, $4, $5::uuid, decode($6, 'hex'))
-           RETURNING ${METADATA_COLUMNS},
-             (SELECT max(o.key_id::text) FROM vault.secrets o WHERE o.key_id::text LIKE $7) AS latest_key_id`,
-          [id, name, description, sealed.secret, sealed.keyId, sealed.nonceHex, OUR_KEY_ID_PATTERN],
-        )
-        const { latest_key_id: latest, ...record } = rows[0]!
-        if ((latest ?? null) !== null && latest !== sealed.keyId && parseKeyIdColumn(latest).kind === 'ours') {
-          const again = await seal(q, id, secret)
-          await q.query(`UPDATE vault.secrets SET secret = $2, nonce = decode($3, 'hex'), key_id = $4::uuid WHERE id = $1::uuid`, [id, again.secret, again.nonceHex, again.keyId])
-        }
-        return record
-      } catch (error) {
-        if (isUniqueViolation(error)) throw duplicateName(name, error)
+/** The extension or our own sealing: as forced by options, else detected once per store (retried after a failure). */
+function modeDetector(forced: VaultStoreOptions['mode']): ModeOf {
+  let detected: Promise<VaultMode> | undefined
+  return async (q) => {
+    if (forced === 'service') return { kind: 'service' }
+    if (forced === 'extension') return { kind: 'extension', version: 'forced' }
+    detected ??= q
+      .query<{ extversion: string }>(`SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'supabase_vault'`)
+      .then(({ rows }): VaultMode => (rows[0] ? { kind: 'extension', version: rows[0].extversion } : { kind: 'service' }))
+      .catch((error) => {
+        detected = undefined
         throw error
-      }
-    },
-
-    async get(q, reference) {
-      checkReference(reference)
-      const current = await mode(q)
-      if (current.kind === 'extension') {
-        const where = whereReference(reference)
-        try {
-          const { rows } = await q.query<SecretMetadata & { decrypted_secret: string | null }>(
-            `SELECT ${METADATA_COLUMNS}, s.decrypted_secret FROM vault.decrypted_secrets s WHERE ${where.sql} ${where.order}`,
-            where.params,
-          )
-          const row = rows[0]
-          if (!row) return undefined
-          if (row.decrypted_secret === null) throw new VaultError('vault_invalid_ciphertext', `secret ${row.id} has no decryptable value`)
-          return { ...metadataOf(row), secret: row.decrypted_secret }
-        } catch (error) {
-          throw fromExtensionError(error, `secret ${JSON.stringify(reference)}`)
-        }
-      }
-      const row = await findSealed(q, reference, false)
-      if (!row) return undefined
-      return { ...metadataOf(row), secret: open(row) }
-    },
-
-    async update(q, reference, input) {
-      checkReference(reference)
-      const name = input.name === undefined ? null : checkName(input.name)
-      const description = input.description === undefined ? null : checkDescription(input.description)
-      const secret = input.secret === undefined ? null : checkSecret(input.secret)
-      const current = await mode(q)
-      // Under the extension nobody may UPDATE vault.secrets directly, so no FOR UPDATE either:
-      // vault.update_secret (SECURITY DEFINER in 0.3.x) takes the row lock itself.
-      const row = await findSealed(q, reference, current.kind === 'service')
-      if (!row) throw notFound(reference)
-      try {
-        if (current.kind === 'extension') {
-          await q.query(`SELECT vault.update_secret($1::uuid, $2, $3, $4)`, [row.id, secret, name, description])
-          return await metadataById(q, row.id)
-        }
-        if (secret === null && parseKeyIdColumn(row.key_id).kind === 'foreign') {
-          // A 0.2.x row binds description and updated_at into its AD: editing them alone would make it unreadable.
-          open(row)
-        }
-        const sealed = secret === null ? null : await seal(q, row.id, secret)
-        const { rows } = await q.query<SecretMetadata>(
-          `UPDATE vault.secrets AS s SET
-             name = coalesce($2, s.name),
-             description = coalesce($3, s.description),
-             secret = coalesce($4, s.secret),
-             nonce = CASE WHEN $4::text IS NULL THEN s.nonce ELSE decode($5, 'hex') END,
-             key_id = CASE WHEN $4::text IS NULL THEN s.key_id ELSE $6::uuid END,
-             updated_at = now()
-           WHERE s.id = $1::uuid
-           RETURNING ${METADATA_COLUMNS}`,
-          [row.id, name, description, sealed?.secret ?? null, sealed?.nonceHex ?? null, sealed?.keyId ?? null],
-        )
-        return rows[0]!
-      } catch (error) {
-        if (isUniqueViolation(error)) throw duplicateName(name, error)
-        throw fromExtensionError(error, `secret ${row.id}`)
-      }
-    },
-
-    async delete(q, reference) {
-      checkReference(reference)
-      const where = whereReference(reference)
-      const { rows } = await q.query<SecretMetadata>(
-        `DELETE FROM vault.secrets AS s WHERE s.id = (SELECT s.id FROM vault.secrets s WHERE ${where.sql} ${where.order}) RETURNING ${METADATA_COLUMNS}`,
-        where.params,
-      )
-      return rows[0]
-    },
+      })
+    return detected
   }
+}
+
+async function findSealed(q: Queryable, reference: string, lock: boolean): Promise<SealedRow | undefined> {
+  const where = whereReference(reference)
+  const { rows } = await q.query<SealedRow>(
+    `SELECT ${SEALED_COLUMNS} FROM vault.secrets s WHERE ${where.sql} ${where.order}${lock ? ' FOR UPDATE' : ''}`,
+    where.params,
+  )
+  return rows[0]
+}
+
+async function metadataById(q: Queryable, id: string): Promise<SecretMetadata> {
+  const { rows } = await q.query<SecretMetadata>(`SELECT ${METADATA_COLUMNS} FROM vault.secrets s WHERE s.id = $1::uuid`, [id])
+  if (!rows[0]) throw notFound(id)
+  return rows[0]
+}
+
+async function listSecrets(q: Queryable, listOptions: ListOptions = {}): Promise<SecretMetadata[]> {
+  const limit = listOptions.limit ?? 1000
+  const offset = listOptions.offset ?? 0
+  const { rows } = await q.query<SecretMetadata>(
+    `SELECT ${METADATA_COLUMNS} FROM vault.secrets s ORDER BY s.created_at, s.id LIMIT $1 OFFSET $2`,
+    [limit, offset],
+  )
+  return rows
+}
+
+async function createSecret(keyring: Keyring, mode: ModeOf, q: Queryable, input: CreateSecretInput): Promise<SecretMetadata> {
+  const name = input.name === undefined || input.name === null ? null : checkName(input.name)
+  const secret = checkSecret(input.secret)
+  const description = input.description === undefined ? '' : checkDescription(input.description)
+  const current = await mode(q)
+  try {
+    if (current.kind === 'extension') {
+      const { rows } = await q.query<{ id: string }>(`SELECT vault.create_secret($1, $2, $3)::text AS id`, [secret, name, description])
+      return await metadataById(q, rows[0]!.id)
+    }
+    const id = randomUUID()
+    const sealed = await keyring.seal(q, id, secret)
+    // The INSERT waits while `vault rotate` holds the table; its RETURNING then sees the
+    // rotated rows, and a newer key id than the one sealed under means: seal again.
+    const { rows } = await q.query<SecretMetadata & { latest_key_id: string | null }>(
+      `INSERT INTO vault.secrets AS s (id, name, description, secret, key_id, nonce)
+       VALUES ($1::uuid, $2, $3, $4, $5::uuid, decode($6, 'hex'))
+       RETURNING ${METADATA_COLUMNS},
+         (SELECT max(o.key_id::text) FROM vault.secrets o WHERE o.key_id::text LIKE $7) AS latest_key_id`,
+      [id, name, description, sealed.secret, sealed.keyId, sealed.nonceHex, OUR_KEY_ID_PATTERN],
+    )
+    const { latest_key_id: latest, ...record } = rows[0]!
+    if ((latest ?? null) !== null && latest !== sealed.keyId && parseKeyIdColumn(latest).kind === 'ours') {
+      const again = await keyring.seal(q, id, secret)
+      await q.query(`UPDATE vault.secrets SET secret = $2, nonce = decode($3, 'hex'), key_id = $4::uuid WHERE id = $1::uuid`, [id, again.secret, again.nonceHex, again.keyId])
+    }
+    return record
+  } catch (error) {
+    if (isUniqueViolation(error)) throw duplicateName(name, error)
+    throw error
+  }
+}
+
+async function getSecret(keyring: Keyring, mode: ModeOf, q: Queryable, reference: string): Promise<SecretWithValue | undefined> {
+  checkReference(reference)
+  const current = await mode(q)
+  if (current.kind === 'extension') return getDecryptedByExtension(q, reference)
+  const row = await findSealed(q, reference, false)
+  if (!row) return undefined
+  return { ...metadataOf(row), secret: keyring.open(row) }
+}
+
+/** Through `vault.decrypted_secrets`: the extension decrypts. */
+async function getDecryptedByExtension(q: Queryable, reference: string): Promise<SecretWithValue | undefined> {
+  const where = whereReference(reference)
+  try {
+    const { rows } = await q.query<SecretMetadata & { decrypted_secret: string | null }>(
+      `SELECT ${METADATA_COLUMNS}, s.decrypted_secret FROM vault.decrypted_secrets s WHERE ${where.sql} ${where.order}`,
+      where.params,
+    )
+    const row = rows[0]
+    if (!row) return undefined
+    if (row.decrypted_secret === null) throw new VaultError('vault_invalid_ciphertext', `secret ${row.id} has no decryptable value`)
+    return { ...metadataOf(row), secret: row.decrypted_secret }
+  } catch (error) {
+    throw fromExtensionError(error, `secret ${JSON.stringify(reference)}`)
+  }
+}
+
+async function updateSecret(keyring: Keyring, mode: ModeOf, q: Queryable, reference: string, input: UpdateSecretInput): Promise<SecretMetadata> {
+  checkReference(reference)
+  const name = input.name === undefined ? null : checkName(input.name)
+  const description = input.description === undefined ? null : checkDescription(input.description)
+  const secret = input.secret === undefined ? null : checkSecret(input.secret)
+  const current = await mode(q)
+  // Under the extension nobody may UPDATE vault.secrets directly, so no FOR UPDATE either:
+  // vault.update_secret (SECURITY DEFINER in 0.3.x) takes the row lock itself.
+  const row = await findSealed(q, reference, current.kind === 'service')
+  if (!row) throw notFound(reference)
+  try {
+    if (current.kind === 'extension') {
+      await q.query(`SELECT vault.update_secret($1::uuid, $2, $3, $4)`, [row.id, secret, name, description])
+      return await metadataById(q, row.id)
+    }
+    if (secret === null && parseKeyIdColumn(row.key_id).kind === 'foreign') {
+      // A 0.2.x row binds description and updated_at into its AD: editing them alone would make it unreadable.
+      keyring.open(row)
+    }
+    const sealed = secret === null ? null : await keyring.seal(q, row.id, secret)
+    const { rows } = await q.query<SecretMetadata>(
+      `UPDATE vault.secrets AS s SET
+         name = coalesce($2, s.name),
+         description = coalesce($3, s.description),
+         secret = coalesce($4, s.secret),
+         nonce = CASE WHEN $4::text IS NULL THEN s.nonce ELSE decode($5, 'hex') END,
+         key_id = CASE WHEN $4::text IS NULL THEN s.key_id ELSE $6::uuid END,
+         updated_at = now()
+       WHERE s.id = $1::uuid
+       RETURNING ${METADATA_COLUMNS}`,
+      [row.id, name, description, sealed?.secret ?? null, sealed?.nonceHex ?? null, sealed?.keyId ?? null],
+    )
+    return rows[0]!
+  } catch (error) {
+    if (isUniqueViolation(error)) throw duplicateName(name, error)
+    throw fromExtensionError(error, `secret ${row.id}`)
+  }
+}
+
+async function deleteSecret(q: Queryable, reference: string): Promise<SecretMetadata | undefined> {
+  checkReference(reference)
+  const where = whereReference(reference)
+  const { rows } = await q.query<SecretMetadata>(
+    `DELETE FROM vault.secrets AS s WHERE s.id = (SELECT s.id FROM vault.secrets s WHERE ${where.sql} ${where.order}) RETURNING ${METADATA_COLUMNS}`,
+    where.params,
+  )
+  return rows[0]
 }
 
 /**

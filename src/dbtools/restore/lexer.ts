@@ -51,65 +51,92 @@ const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/
 export function scanLine(line: string, state: LexState, lineNumber: number): LineScan {
   const scan: LineScan = { starts: [], ends: [] }
   let i = 0
+  // Each call runs until the mode changes or the line ends, so the calls are per token, not per character.
+  while (i < line.length) i = state.mode === 'normal' ? scanNormal(line, i, state, lineNumber, scan) : skipQuoted(line, i, state)
+  return scan
+}
+
+/**
+ * Inside a quote, dollar quote or block comment: returns the index just past its end (the mode
+ * back to normal), or the line's length when it goes on past this line.
+ */
+function skipQuoted(line: string, i: number, state: LexState): number {
   const n = line.length
-  while (i < n) {
-    const c = line[i]!
-    switch (state.mode) {
-      case 'single': {
+  switch (state.mode) {
+    case 'single': {
+      for (;;) {
         const close = line.indexOf("'", i)
-        if (close === -1) return scan
-        if (line[close + 1] === "'") i = close + 2
-        else {
+        if (close === -1) return n
+        if (line[close + 1] !== "'") {
           state.mode = 'normal'
-          i = close + 1
+          return close + 1
         }
-        continue
+        i = close + 2
       }
-      case 'estring': {
+    }
+    case 'estring': {
+      while (i < n) {
+        const c = line[i]
         if (c === '\\') i += 2
         else if (c === "'") {
-          if (line[i + 1] === "'") i += 2
-          else {
+          if (line[i + 1] !== "'") {
             state.mode = 'normal'
-            i += 1
+            return i + 1
           }
+          i += 2
         } else i += 1
-        continue
       }
-      case 'dquote': {
-        const close = line.indexOf('"', i)
-        if (close === -1) return scan
-        state.mode = 'normal'
-        i = close + 1
-        continue
-      }
-      case 'dollar': {
-        const close = line.indexOf(state.dollarTag, i)
-        if (close === -1) return scan
-        state.mode = 'normal'
-        i = close + state.dollarTag.length
-        continue
-      }
-      case 'block': {
+      return i
+    }
+    case 'dquote': {
+      const close = line.indexOf('"', i)
+      if (close === -1) return n
+      state.mode = 'normal'
+      return close + 1
+    }
+    case 'dollar': {
+      const close = line.indexOf(state.dollarTag, i)
+      if (close === -1) return n
+      state.mode = 'normal'
+      return close + state.dollarTag.length
+    }
+    case 'block': {
+      while (i < n) {
+        const c = line[i]
         if (c === '*' && line[i + 1] === '/') {
           state.blockDepth -= 1
           i += 2
-          if (state.blockDepth === 0) state.mode = 'normal'
+          if (state.blockDepth === 0) {
+            state.mode = 'normal'
+            return i
+          }
         } else if (c === '/' && line[i + 1] === '*') {
           state.blockDepth += 1
           i += 2
         } else i += 1
-        continue
       }
+      return i
     }
-    // normal mode
-    if (c === '-' && line[i + 1] === '-') return scan
+    case 'normal':
+      return i
+  }
+}
+
+/**
+ * Outside quotes and comments: tracks words, parentheses and `BEGIN ATOMIC`, records statement
+ * starts and top-level `;` ends. Returns where a quote or comment begins (mode switched), or
+ * the line's length.
+ */
+function scanNormal(line: string, i: number, state: LexState, lineNumber: number, scan: LineScan): number {
+  const n = line.length
+  while (i < n) {
+    const c = line[i]!
+    if (c === '-' && line[i + 1] === '-') return n
     if (c === '/' && line[i + 1] === '*') {
       state.mode = 'block'
       state.blockDepth = 1
       state.modeLine = lineNumber
-      i += 2
-      continue
+      return i + 2
     }
     if (c === ' ' || c === '\t' || c === '\r' || c === '\f') {
       i += 1
@@ -126,14 +153,12 @@ export function scanLine(line: string, state: LexState, lineNumber: number): Lin
       const prevPrev = line[i - 2]
       state.mode = (prev === 'E' || prev === 'e') && !(prevPrev && isIdentChar(prevPrev)) ? 'estring' : 'single'
       state.modeLine = lineNumber
-      i += 1
-      continue
+      return i + 1
     }
     if (c === '"') {
       state.mode = 'dquote'
       state.modeLine = lineNumber
-      i += 1
-      continue
+      return i + 1
     }
     if (c === '$' && !(i > 0 && isIdentChar(line[i - 1]!))) {
       const tag = DOLLAR_TAG.exec(line.slice(i, i + 64))
@@ -141,8 +166,7 @@ export function scanLine(line: string, state: LexState, lineNumber: number): Lin
         state.mode = 'dollar'
         state.dollarTag = tag[0]
         state.modeLine = lineNumber
-        i += tag[0].length
-        continue
+        return i + tag[0].length
       }
     }
     if (c === '(') state.parenDepth += 1
@@ -164,7 +188,7 @@ export function scanLine(line: string, state: LexState, lineNumber: number): Lin
     }
     i += 1
   }
-  return scan
+  return n
 }
 
 function trackAtomic(state: LexState, word: string): void {
