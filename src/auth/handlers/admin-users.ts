@@ -130,7 +130,8 @@ export async function createUser(c: AuthContext, deps: AuthDeps): Promise<Respon
       emailConfirmed: !!email && emailConfirm,
       phoneConfirmed: !!phone && phoneConfirm,
       appMetadata: { provider: providers[0], providers, ...appMetadata },
-      userMetadata: { ...userMetadata, ...JSON.parse(JSON.stringify(identityData)) },
+      // GoTrue's admin create keeps the identity's claims out of user_metadata: it is the caller's object.
+      userMetadata,
       isAnonymous: false,
     })
     if (email) await insertIdentity(tx, { userId: user.id, provider: 'email', providerId: user.id, data: JSON.parse(JSON.stringify({ ...identityData, phone: undefined })) })
