@@ -67,7 +67,9 @@ function effectiveToken(headers: { authorization?: string; apikey?: string }): s
 /** A signed-in user: valid JWT with a UUID `sub`, an existing user and session, not banned. */
 export function requireUser(deps: AuthDeps): MiddlewareHandler<AuthEnv> {
   return async function user(c, next) {
-    const token = effectiveToken({ authorization: c.req.header('authorization'), apikey: c.req.header('apikey') })
+    // Only the client's own Authorization: the gateway hands GoTrue no bearer for a JWT apikey,
+    // so a request without one is GoTrue's 401 (an API key has no `sub` to be a user anyway).
+    const token = bearer(c.req.header('authorization'))
     if (!token) throw authError(401, 'no_authorization', 'This endpoint requires a valid Bearer token')
     const claims = await verifyToken(deps, token)
     if (typeof claims.sub !== 'string' || claims.sub === '') throw authError(403, 'bad_jwt', 'invalid claim: missing sub claim')

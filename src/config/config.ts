@@ -85,6 +85,8 @@ export interface AuthConfig {
   rateLimitAnonymousUsers: number
   /** Wrong guesses one emailed code survives (`AUTH_OTP_MAX_ATTEMPTS`); then it is dead. */
   otpMaxAttempts: number
+  /** Wrong TOTP codes one MFA factor takes per 5 minutes (`AUTH_MFA_MAX_ATTEMPTS`, 0 = off). */
+  mfaMaxAttempts: number
   /** Password attempts per account per `passwordAttemptWindow` (`AUTH_PASSWORD_MAX_ATTEMPTS`, 0 = off). */
   passwordMaxAttempts: number
   /** Seconds (`AUTH_PASSWORD_ATTEMPT_WINDOW`). */
@@ -203,6 +205,7 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
     rateLimitVerify: integer(env, 'AUTH_RATE_LIMIT_VERIFY', 30, 0, 1_000_000_000),
     rateLimitAnonymousUsers: integer(env, 'AUTH_RATE_LIMIT_ANONYMOUS_USERS', 30, 0, 1_000_000_000),
     otpMaxAttempts: integer(env, 'AUTH_OTP_MAX_ATTEMPTS', 5, 1, 100),
+    mfaMaxAttempts: integer(env, 'AUTH_MFA_MAX_ATTEMPTS', 5, 0, 1000),
     passwordMaxAttempts: integer(env, 'AUTH_PASSWORD_MAX_ATTEMPTS', 10, 0, 1_000_000_000),
     passwordAttemptWindow: integer(env, 'AUTH_PASSWORD_ATTEMPT_WINDOW', 900, 1, 86_400),
   }

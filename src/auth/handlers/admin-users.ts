@@ -8,6 +8,7 @@ import type { AuthContext, AuthDeps } from '../context.ts'
 import { newId, randomPassword, sha256Base64Url, UUID_PATTERN } from '../crypto.ts'
 import { authError, notFound, unprocessable, validationFailed } from '../errors.ts'
 import { writeAudit } from '../models/audit.ts'
+import { listFactors } from '../models/factor.ts'
 import { insertIdentity, listIdentities, mergeIdentityData } from '../models/identity.ts'
 import { deleteSessions } from '../models/session.ts'
 import { deleteUser, findUserByEmail, findUserById, findUserByPhone, insertUser, NIL_INSTANCE, NOW, updateUser, USER_SELECT, type UserPatch, type UserRow } from '../models/user.ts'
@@ -45,8 +46,9 @@ export async function listUsers(c: AuthContext, deps: AuthDeps): Promise<Respons
       `SELECT ${USER_SELECT} FROM auth.users u WHERE ${where} ORDER BY u.created_at ${direction}, u.id ${direction} LIMIT $3 OFFSET $4`,
       [NIL_INSTANCE, filter, perPage, (page - 1) * perPage],
     )
-    const identities = await listIdentities(tx, rows.rows.map((u) => u.id))
-    return { users: rows.rows.map((u) => userJson(u, identities)), total: Number(count.rows[0]!.n) }
+    const ids = rows.rows.map((u) => u.id)
+    const [identities, factors] = [await listIdentities(tx, ids), await listFactors(tx, ids)]
+    return { users: rows.rows.map((u) => userJson(u, identities, factors)), total: Number(count.rows[0]!.n) }
   })
   const last = Math.max(1, Math.ceil(total / perPage))
   const links: string[] = []
@@ -70,7 +72,7 @@ async function loadOr404(tx: Queryable, id: string, forUpdate = false): Promise<
 }
 
 async function json(tx: Queryable, user: UserRow) {
-  return userJson(user, await listIdentities(tx, [user.id]))
+  return userJson(user, await listIdentities(tx, [user.id]), await listFactors(tx, [user.id]))
 }
 
 /** The encrypted password from `password` or `password_hash` (bcrypt only), or undefined. */

@@ -14,10 +14,6 @@ export function samlDisabled(): Response {
   throw authError(404, 'saml_provider_disabled', 'SAML 2.0 is disabled')
 }
 
-export function mfaDisabled(): Response {
-  throw authError(422, 'mfa_totp_enroll_not_enabled', 'MFA enroll is disabled for TOTP')
-}
-
 /** `GET /authorize?provider=…`: no external OAuth providers are configured. */
 export function authorize(c: AuthContext): Response {
   const provider = c.req.query('provider') ?? ''
