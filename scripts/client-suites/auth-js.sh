@@ -49,12 +49,13 @@ start() {
   echo "$name did not come up on $port" >&2; cat "$work/$name.log" >&2; return 1
 }
 
-# The CLI stack (test/supabase/config.toml): RS256 signing key + the HS256 secret, autoconfirm,
+# The CLI stack (test/supabase/config.toml): RS256 signing key + the HS256 secret, no key
+# required by its gateway for /auth/v1, autoconfirm,
 # anonymous sign-ins, generous limits, one mail per second per user.
 cli_env=(
   JWT_SECRET=super-secret-jwt-token-with-at-least-32-characters-long
   JWT_KEYS="$(cat "$pkg/test/supabase/signing_keys.json")"
-  JWT_EXP=3600 SITE_URL=http://127.0.0.1:3000
+  JWT_EXP=3600 SITE_URL=http://127.0.0.1:3000 API_KEY_REQUIRED=false
   AUTH_REDIRECT_URLS=https://127.0.0.1:3000,http://localhost:5173
   AUTH_AUTOCONFIRM=true AUTH_ANONYMOUS_USERS=true AUTH_DISABLE_SIGNUP=false
   AUTH_REFRESH_TOKEN_REUSE_INTERVAL=10 AUTH_PASSWORD_MIN_LENGTH=6 AUTH_SECURE_EMAIL_CHANGE=true

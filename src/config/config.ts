@@ -28,7 +28,7 @@ export interface Config {
   siteUrl: string
   vaultRootKey: string | undefined
   smtpUrl: string | undefined
-  /** `/rest/v1` and `/vault/v1` answer 401 `no_api_key` without an API key, as Supabase's gateway (`API_KEY_REQUIRED`). */
+  /** `/rest/v1`, `/vault/v1` and `/auth/v1` answer 401 `no_api_key` without an API key, as Supabase's gateway (`API_KEY_REQUIRED`). */
   apiKeyRequired: boolean
   /** Largest accepted request body, bytes (`BODY_LIMIT`). */
   bodyLimit: number

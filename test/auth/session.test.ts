@@ -237,6 +237,8 @@ describeEachDatabase('auth sessions', (ctx) => {
     expect(sso.error).toMatchObject({ status: 404, code: 'saml_provider_disabled', message: 'SAML 2.0 is disabled' })
     const mfa = await client.auth.mfa.enroll({ factorType: 'phone', phone: '+15555550100' })
     expect(mfa.error).toMatchObject({ status: 422, code: 'mfa_phone_enroll_not_enabled' })
+    const idToken = await client.auth.signInWithIdToken({ provider: 'google', token: 'header.payload.signature' })
+    expect(idToken.error).toMatchObject({ status: 400, code: 'provider_disabled', message: 'Provider (issuer "https://accounts.google.com") is not enabled' })
     const web3 = await h.raw('/token?grant_type=web3', { method: 'POST', json: {} })
     expect(await web3.json()).toMatchObject({ error_code: 'web3_provider_disabled', msg: 'Web3 provider is disabled' })
   })

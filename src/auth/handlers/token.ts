@@ -13,7 +13,7 @@ import { limitClient } from '../rate-limit.ts'
 import { refreshSession } from '../refresh.ts'
 import { clientIp, readBody, str, userAgent } from '../request.ts'
 import { issueSession } from '../sign-in.ts'
-import { unsupportedGrant } from './unsupported.ts'
+import { idTokenGrant, unsupportedGrant } from './unsupported.ts'
 import { sessionJson } from '../tokens.ts'
 import { userJson } from '../user-json.ts'
 import { validatePhone } from '../validate.ts'
@@ -36,6 +36,8 @@ export async function token(c: AuthContext, deps: AuthDeps): Promise<Response> {
       return refreshGrant(c, deps)
     case 'pkce':
       return pkceGrant(c, deps)
+    case 'id_token':
+      return idTokenGrant(c)
     default:
       return unsupportedGrant(grant)
   }
