@@ -3,7 +3,7 @@
  * database, opened lazily on first use (never captured at import).
  * @module
  */
-import { createJwtService, type JwtService } from './auth/jwt.ts'
+import { createJwtService, type JwtService } from './jwt/service.ts'
 import type { Config } from './config/config.ts'
 import { lazyDatabase, openDatabase, type OpenOptions } from './db/open.ts'
 import type { Database } from './db/types.ts'

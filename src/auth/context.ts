@@ -4,7 +4,7 @@
  * @module
  */
 import type { Context } from 'hono'
-import type { Claims } from './jwt.ts'
+import type { Claims } from '../jwt/service.ts'
 import type { AuthConfig } from '../config/config.ts'
 import type { Queryable } from '../db/types.ts'
 import type { Services } from '../services.ts'

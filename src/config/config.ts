@@ -4,7 +4,7 @@
  * @module
  */
 import path from 'node:path'
-import { restConfig, type RestConfig } from '../rest/config.ts'
+import { restConfig, type RestConfig } from './rest.ts'
 import { FatalError } from '../errors.ts'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'

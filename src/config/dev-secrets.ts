@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { createJwtService, issueApiKey } from '../auth/jwt.ts'
+import { createJwtService, issueApiKey } from '../jwt/service.ts'
 import { FatalError } from '../errors.ts'
 import type { Config } from './config.ts'
 import { ensureDataDir } from './data-dir.ts'

@@ -6,7 +6,7 @@
  */
 import http from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { issueApiKey } from '../../src/auth/jwt.ts'
+import { issueApiKey } from '../../src/jwt/service.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import { startServer } from '../../src/runtime/node-server.ts'
 import { createServices } from '../../src/services.ts'

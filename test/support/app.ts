@@ -5,7 +5,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import { mkdtempSync } from 'node:fs'
-import { issueApiKey } from '../../src/auth/jwt.ts'
+import { issueApiKey } from '../../src/jwt/service.ts'
 import { loadConfig, type Env } from '../../src/config/config.ts'
 import type { Logger } from '../../src/logger.ts'
 import { startServer } from '../../src/runtime/node-server.ts'

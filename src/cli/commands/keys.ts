@@ -6,7 +6,7 @@
  * @module
  */
 import type { Command } from 'commander'
-import { createJwtService, issueApiKey, type JwtService } from '../../auth/jwt.ts'
+import { createJwtService, issueApiKey, type JwtService } from '../../jwt/service.ts'
 import { loadConfig, type Config, type Env } from '../../config/config.ts'
 import { resolveDevSecrets } from '../../config/dev-secrets.ts'
 import { FatalError } from '../../errors.ts'
