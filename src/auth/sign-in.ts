@@ -5,6 +5,7 @@
  */
 import type { Queryable } from '../db/types.ts'
 import type { AuthContext, AuthDeps } from './context.ts'
+import { customAccessTokenHook } from './hooks.ts'
 import { writeAudit } from './models/audit.ts'
 import { listFactors } from './models/factor.ts'
 import { listIdentities } from './models/identity.ts'
@@ -27,7 +28,7 @@ export async function issueSession(deps: AuthDeps, tx: Queryable, c: AuthContext
     amr: [{ method, timestamp: Math.floor(Date.now() / 1000) }],
     refreshToken: created.refreshToken,
     audience: c.req.header('x-jwt-aud') || undefined,
-  })
+  }, customAccessTokenHook(deps.config.customAccessTokenHook, tx, user.id, method))
 }
 
 function providerOf(user: UserRow, method: AuthMethod): string {

@@ -85,6 +85,8 @@ export interface AuthConfig {
   rateLimitAnonymousUsers: number
   /** Wrong guesses one emailed code survives (`AUTH_OTP_MAX_ATTEMPTS`); then it is dead. */
   otpMaxAttempts: number
+  /** The custom access token hook, a Postgres function (`AUTH_HOOK_CUSTOM_ACCESS_TOKEN_ENABLED` / `_URI`). */
+  customAccessTokenHook: PgFunctionHook | undefined
   /** Wrong TOTP codes one MFA factor takes per 5 minutes (`AUTH_MFA_MAX_ATTEMPTS`, 0 = off). */
   mfaMaxAttempts: number
   /** Password attempts per account per `passwordAttemptWindow` (`AUTH_PASSWORD_MAX_ATTEMPTS`, 0 = off). */
@@ -167,6 +169,21 @@ function jwtKeys(raw: string | undefined): JsonWebKeySet | undefined {
   return { keys: keys as Array<Record<string, unknown>> }
 }
 
+/** A Postgres function an auth hook calls, as GoTrue's `pg-functions://<db>/<schema>/<function>`. */
+export interface PgFunctionHook {
+  schema: string
+  name: string
+}
+
+/** `<prefix>_ENABLED` and `<prefix>_URI`; the URI must name a Postgres function. */
+function pgFunctionHook(env: Env, prefix: string): PgFunctionHook | undefined {
+  if (!boolean(env, `${prefix}_ENABLED`, false)) return undefined
+  const uri = env[`${prefix}_URI`]?.trim() ?? ''
+  const match = /^pg-functions:\/\/[^/]+\/([^/]+)\/([^/]+)$/.exec(uri)
+  if (!match) return fail(`${prefix}_URI`, 'must be pg-functions://postgres/<schema>/<function> when the hook is enabled')
+  return { schema: decodeURIComponent(match[1]!), name: decodeURIComponent(match[2]!) }
+}
+
 function rootKey(raw: string | undefined): string | undefined {
   if (raw === undefined || raw.trim() === '') return undefined
   const value = raw.trim().toLowerCase()
@@ -206,6 +223,7 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
     rateLimitAnonymousUsers: integer(env, 'AUTH_RATE_LIMIT_ANONYMOUS_USERS', 30, 0, 1_000_000_000),
     otpMaxAttempts: integer(env, 'AUTH_OTP_MAX_ATTEMPTS', 5, 1, 100),
     mfaMaxAttempts: integer(env, 'AUTH_MFA_MAX_ATTEMPTS', 5, 0, 1000),
+    customAccessTokenHook: pgFunctionHook(env, 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN'),
     passwordMaxAttempts: integer(env, 'AUTH_PASSWORD_MAX_ATTEMPTS', 10, 0, 1_000_000_000),
     passwordAttemptWindow: integer(env, 'AUTH_PASSWORD_ATTEMPT_WINDOW', 900, 1, 86_400),
   }

@@ -15,6 +15,7 @@ import type { Queryable } from '../../db/types.ts'
 import type { AuthContext, AuthDeps } from '../context.ts'
 import { newRefreshToken, UUID_PATTERN } from '../crypto.ts'
 import { authError, notFound, unprocessable, validationFailed } from '../errors.ts'
+import { customAccessTokenHook } from '../hooks.ts'
 import { writeAudit } from '../models/audit.ts'
 import {
   completeChallenge,
@@ -165,7 +166,7 @@ export async function verify(c: AuthContext, deps: AuthDeps): Promise<Response> 
       amr: await sessionAmr(tx, sessionId),
       refreshToken,
       audience: c.req.header('x-jwt-aud') || undefined,
-    })
+    }, customAccessTokenHook(deps.config.customAccessTokenHook, tx, user.id, 'totp'))
   })
   if (!session) throw unprocessable('mfa_verification_failed', 'Invalid TOTP code entered')
   await deps.limits.mfa.reset(`factor:${factor.id}`)

@@ -2,6 +2,7 @@
  * `POST /token?grant_type=password|refresh_token|pkce`.
  * @module
  */
+import { customAccessTokenHook } from '../hooks.ts'
 import { createHash } from 'node:crypto'
 import type { AuthContext, AuthDeps } from '../context.ts'
 import { verifierMatches, type ChallengeMethod } from '../crypto.ts'
@@ -94,7 +95,7 @@ async function refreshGrant(c: AuthContext, deps: AuthDeps): Promise<Response> {
       amr: refreshed.amr,
       refreshToken: refreshed.refreshToken,
       audience: c.req.header('x-jwt-aud') || undefined,
-    }),
+    }, customAccessTokenHook(deps.config.customAccessTokenHook, database, user.id, 'token_refresh')),
   )
 }
 
