@@ -85,4 +85,28 @@ if [ "$which" = cli ] || [ "$which" = all ]; then
   run_jest cli jest.config.cli.js "$live_cli" "$@"
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 fi
+# The docker stacks (infra/docker-compose.yml): four GoTrue configurations at root paths with no
+# gateway. Each is one server here (fresh database) behind prefix-proxy.mjs on GoTrue's port.
+docker_base=(NODE_ENV=development API_KEY_REQUIRED=false AUTH_RATE_LIMIT_OTP=0 AUTH_RATE_LIMIT_VERIFY=0 AUTH_RATE_LIMIT_TOKEN_REFRESH=0 AUTH_SMTP_MAX_FREQUENCY=0)
+proxy() { node "$root/scripts/client-suites/prefix-proxy.mjs" "$1" "$2" & pids+=($!); }
+if [ "$which" = docker ] || [ "$which" = all ]; then
+  # :9999 signup on, autoconfirm off (phone via Twilio there; no SMS here)
+  start d9999 19999 "${docker_base[@]}" JWT_SECRET=37c304f8-51aa-419a-a1af-06154e63707a AUTH_AUTOCONFIRM=false \
+    SITE_URL=http://localhost:9999 API_EXTERNAL_URL=http://localhost:9999 AUTH_REDIRECT_URLS=https://supabase.io/docs
+  proxy 9999 19999
+  # :9998 signup on, autoconfirm on, anonymous sign-ins on
+  start d9998 19998 "${docker_base[@]}" JWT_SECRET=37c304f8-51aa-419a-a1af-06154e63707a AUTH_AUTOCONFIRM=true AUTH_ANONYMOUS_USERS=true \
+    SITE_URL=http://localhost:9998 API_EXTERNAL_URL=http://localhost:9998 AUTH_RATE_LIMIT_ANONYMOUS_USERS=0
+  proxy 9998 19998
+  # :9997 signup off
+  start d9997 19997 "${docker_base[@]}" JWT_SECRET=37c304f8-51aa-419a-a1af-06154e63707a AUTH_AUTOCONFIRM=false AUTH_DISABLE_SIGNUP=true \
+    SITE_URL=http://localhost:9997 API_EXTERNAL_URL=http://localhost:9997
+  proxy 9997 19997
+  # :9996 autoconfirm on, RS256 signing with their test key (its JWK set minus the verify-only oct key)
+  rsa_key=$(node -e 'const m = require("fs").readFileSync(process.argv[1], "utf8").match(/GOTRUE_JWT_KEYS: .(\[.*\]).$/m); console.log(JSON.stringify(JSON.parse(m[1]).filter((k) => k.kty === "RSA").map((k) => ({ ...k, key_ops: ["sign", "verify"] }))))' "$pkg/infra/docker-compose.yml")
+  start d9996 19996 "${docker_base[@]}" JWT_SECRET=Z7-AyPyChGNcQsX16cPBV-pPBo4q-zckDxkq1VZjATo JWT_KEYS="$rsa_key" AUTH_AUTOCONFIRM=true \
+    SITE_URL=http://localhost:9996 API_EXTERNAL_URL=http://localhost:9996
+  proxy 9996 19996
+  run_jest docker jest.config.docker.js "$@"
+fi
 echo "logs and jest output: $work"

@@ -230,4 +230,17 @@ describeEachDatabase('auth email flows', (ctx) => {
     const noPhone = await h.raw('/verify', { method: 'POST', json: { type: 'sms', token: '123456' } })
     expect(noPhone.status).toBe(400)
   })
+
+  it('resending a phone code: {} when none is pending, the provider error when one would need an SMS', async () => {
+    for (const type of ['sms', 'phone_change'] as const) {
+      const none = await h.client().auth.resend({ type, phone: '15555550111' })
+      expect(none.error).toBeNull()
+    }
+    const malformed = await h.client().auth.resend({ type: 'sms', phone: 'not-a-phone' })
+    expect(malformed.error).toMatchObject({ status: 400, message: 'Invalid phone number format (E.164 required)' })
+    const created = await h.admin().auth.admin.createUser({ phone: '15555550112', password: 'secret123' })
+    expect(created.error).toBeNull()
+    const pending = await h.client().auth.resend({ type: 'sms', phone: '15555550112' })
+    expect(pending.error).toMatchObject({ status: 400, code: 'phone_provider_disabled' })
+  })
 })
