@@ -57,7 +57,7 @@ cli_env=(
   JWT_KEYS="$(cat "$pkg/test/supabase/signing_keys.json")"
   JWT_EXP=3600 SITE_URL=http://127.0.0.1:3000 API_KEY_REQUIRED=false
   AUTH_REDIRECT_URLS=https://127.0.0.1:3000,http://localhost:5173
-  AUTH_AUTOCONFIRM=true AUTH_ANONYMOUS_USERS=true AUTH_DISABLE_SIGNUP=false
+  AUTH_AUTOCONFIRM=true AUTH_SMS_AUTOCONFIRM=true AUTH_ANONYMOUS_USERS=true AUTH_DISABLE_SIGNUP=false
   AUTH_REFRESH_TOKEN_REUSE_INTERVAL=10 AUTH_PASSWORD_MIN_LENGTH=6 AUTH_SECURE_EMAIL_CHANGE=true
   AUTH_SMTP_MAX_FREQUENCY=1 AUTH_OTP_LENGTH=6 AUTH_OTP_EXP=3600
   AUTH_RATE_LIMIT_EMAIL_SENT=100 AUTH_RATE_LIMIT_ANONYMOUS_USERS=100 AUTH_RATE_LIMIT_TOKEN_REFRESH=300
@@ -95,7 +95,7 @@ if [ "$which" = docker ] || [ "$which" = all ]; then
     SITE_URL=http://localhost:9999 API_EXTERNAL_URL=http://localhost:9999 AUTH_REDIRECT_URLS=https://supabase.io/docs
   proxy 9999 19999
   # :9998 signup on, autoconfirm on, anonymous sign-ins on
-  start d9998 19998 "${docker_base[@]}" JWT_SECRET=37c304f8-51aa-419a-a1af-06154e63707a AUTH_AUTOCONFIRM=true AUTH_ANONYMOUS_USERS=true \
+  start d9998 19998 "${docker_base[@]}" JWT_SECRET=37c304f8-51aa-419a-a1af-06154e63707a AUTH_AUTOCONFIRM=true AUTH_SMS_AUTOCONFIRM=true AUTH_ANONYMOUS_USERS=true \
     SITE_URL=http://localhost:9998 API_EXTERNAL_URL=http://localhost:9998 AUTH_RATE_LIMIT_ANONYMOUS_USERS=0
   proxy 9998 19998
   # :9997 signup off
@@ -104,7 +104,7 @@ if [ "$which" = docker ] || [ "$which" = all ]; then
   proxy 9997 19997
   # :9996 autoconfirm on, RS256 signing with their test key (its JWK set minus the verify-only oct key)
   rsa_key=$(node -e 'const m = require("fs").readFileSync(process.argv[1], "utf8").match(/GOTRUE_JWT_KEYS: .(\[.*\]).$/m); console.log(JSON.stringify(JSON.parse(m[1]).filter((k) => k.kty === "RSA").map((k) => ({ ...k, key_ops: ["sign", "verify"] }))))' "$pkg/infra/docker-compose.yml")
-  start d9996 19996 "${docker_base[@]}" JWT_SECRET=Z7-AyPyChGNcQsX16cPBV-pPBo4q-zckDxkq1VZjATo JWT_KEYS="$rsa_key" AUTH_AUTOCONFIRM=true \
+  start d9996 19996 "${docker_base[@]}" JWT_SECRET=Z7-AyPyChGNcQsX16cPBV-pPBo4q-zckDxkq1VZjATo JWT_KEYS="$rsa_key" AUTH_AUTOCONFIRM=true AUTH_SMS_AUTOCONFIRM=true \
     SITE_URL=http://localhost:9996 API_EXTERNAL_URL=http://localhost:9996
   proxy 9996 19996
   run_jest docker jest.config.docker.js "$@"

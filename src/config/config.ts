@@ -57,6 +57,8 @@ export interface AuthConfig {
   /** `iss` claim of access tokens (`JWT_ISSUER`, default `externalUrl`). */
   jwtIssuer: string
   disableSignup: boolean
+  /** Phone sign-ups (with a password) are confirmed at once, no SMS (`AUTH_SMS_AUTOCONFIRM`); off, phone sign-ups are refused. */
+  smsAutoconfirm: boolean
   anonymousUsers: boolean
   passwordMinLength: number
   /** `:`-separated character sets a password must each draw from (`AUTH_PASSWORD_REQUIRED_CHARACTERS`). */
@@ -203,6 +205,7 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
     externalUrl,
     jwtIssuer: env.JWT_ISSUER?.trim() || externalUrl,
     disableSignup: boolean(env, 'AUTH_DISABLE_SIGNUP', false),
+    smsAutoconfirm: boolean(env, 'AUTH_SMS_AUTOCONFIRM', false),
     anonymousUsers: boolean(env, 'AUTH_ANONYMOUS_USERS', false),
     passwordMinLength: integer(env, 'AUTH_PASSWORD_MIN_LENGTH', 6, 6, 72),
     passwordRequiredCharacters: list('AUTH_PASSWORD_REQUIRED_CHARACTERS', ':'),

@@ -242,5 +242,8 @@ describeEachDatabase('auth email flows', (ctx) => {
     expect(created.error).toBeNull()
     const pending = await h.client().auth.resend({ type: 'sms', phone: '15555550112' })
     expect(pending.error).toMatchObject({ status: 400, code: 'phone_provider_disabled' })
+    // Without AUTH_SMS_AUTOCONFIRM a phone sign-up would need an SMS.
+    const signup = await h.client().auth.signUp({ phone: '15555550113', password: 'secret123' })
+    expect(signup.error).toMatchObject({ status: 400, code: 'phone_provider_disabled' })
   })
 })
