@@ -1,8 +1,10 @@
 /**
- * Auth hooks run as Postgres functions, the way Supabase runs them: the custom access token hook
- * gets `{user_id, claims, authentication_method}` as jsonb and answers `{claims: {...}}`, or
- * `{error: {http_code, message}}` to refuse the sign-in. It runs in the request's transaction
- * (it sees the new session and user rows), as the connecting role.
+ * Auth hooks run as Postgres functions, the way Supabase runs them, as the connecting role:
+ * - custom access token: `{user_id, claims, authentication_method}` → `{claims: {...}}`; it runs
+ *   in the request's transaction (it sees the new session and user rows);
+ * - password verification attempt: `{user_id, valid}` → `{decision: continue|reject, message,
+ *   should_logout_user}`, after every password check of an existing account.
+ * Either may answer `{error: {http_code, message}}` to refuse the request.
  * @module
  */
 import type { PgFunctionHook } from '../config/config.ts'
@@ -37,20 +39,45 @@ function conforms(claims: unknown): claims is Claims {
   })
 }
 
+/** Calls the hook's function with `input`; an `{error}` answer is thrown as that HTTP error. */
+async function callHook(db: Queryable, hook: PgFunctionHook, input: unknown): Promise<Record<string, unknown> | undefined> {
+  // The function name comes from configuration, quoted as identifiers.
+  const { rows } = await db.query<{ out: unknown }>(`SELECT ${qualified(hook.schema, hook.name)}($1::jsonb) AS out`, [JSON.stringify(input)])
+  const out = rows[0]?.out
+  if (!out || typeof out !== 'object' || Array.isArray(out)) return undefined
+  const error = (out as { error?: { http_code?: unknown; message?: unknown } }).error
+  if (error && typeof error === 'object') {
+    const status = typeof error.http_code === 'number' && error.http_code >= 400 && error.http_code < 600 ? error.http_code : 500
+    const message = typeof error.message === 'string' && error.message ? error.message : 'Error running hook URI'
+    throw authError(status, 'unexpected_failure', message)
+  }
+  return out as Record<string, unknown>
+}
+
+export interface PasswordAttemptDecision {
+  reject: boolean
+  message: string
+  logoutUser: boolean
+}
+
+/** GoTrue's text when a rejecting hook gives none. */
+const DEFAULT_REJECTION = 'Further password verification attempts will be rejected.'
+
+/** The password verification attempt hook's decision (continue when none is configured). */
+export async function passwordVerificationAttempt(hook: PgFunctionHook | undefined, db: Queryable, userId: string, valid: boolean): Promise<PasswordAttemptDecision> {
+  if (!hook) return { reject: false, message: '', logoutUser: false }
+  const out = await callHook(db, hook, { user_id: userId, valid })
+  const reject = out?.decision === 'reject'
+  const message = typeof out?.message === 'string' && out.message ? out.message : DEFAULT_REJECTION
+  return { reject, message, logoutUser: reject && out?.should_logout_user === true }
+}
+
 /** The custom access token hook for one issuance, or undefined when none is configured. */
 export function customAccessTokenHook(hook: PgFunctionHook | undefined, db: Queryable, userId: string, method: string): ClaimsHook | undefined {
   if (!hook) return undefined
   return async (claims) => {
-    const input = { user_id: userId, claims, authentication_method: method }
-    // The function name comes from configuration, quoted as identifiers.
-    const { rows } = await db.query<{ out: unknown }>(`SELECT ${qualified(hook.schema, hook.name)}($1::jsonb) AS out`, [JSON.stringify(input)])
-    const out = rows[0]?.out as { claims?: unknown; error?: { http_code?: unknown; message?: unknown } } | null | undefined
-    if (out && typeof out === 'object' && out.error) {
-      const status = typeof out.error.http_code === 'number' && out.error.http_code >= 400 && out.error.http_code < 600 ? out.error.http_code : 500
-      const message = typeof out.error.message === 'string' && out.error.message ? out.error.message : 'Error running hook URI'
-      throw authError(status, 'unexpected_failure', message)
-    }
-    if (!out || typeof out !== 'object' || !conforms(out.claims)) {
+    const out = await callHook(db, hook, { user_id: userId, claims, authentication_method: method })
+    if (!out || !conforms(out.claims)) {
       throw authError(500, 'unexpected_failure', 'output claims do not conform to the expected schema')
     }
     return out.claims

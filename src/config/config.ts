@@ -89,6 +89,8 @@ export interface AuthConfig {
   otpMaxAttempts: number
   /** The custom access token hook, a Postgres function (`AUTH_HOOK_CUSTOM_ACCESS_TOKEN_ENABLED` / `_URI`). */
   customAccessTokenHook: PgFunctionHook | undefined
+  /** The password verification attempt hook (`AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED` / `_URI`). */
+  passwordVerificationAttemptHook: PgFunctionHook | undefined
   /** Wrong TOTP codes one MFA factor takes per 5 minutes (`AUTH_MFA_MAX_ATTEMPTS`, 0 = off). */
   mfaMaxAttempts: number
   /** Password attempts per account per `passwordAttemptWindow` (`AUTH_PASSWORD_MAX_ATTEMPTS`, 0 = off). */
@@ -227,6 +229,7 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
     otpMaxAttempts: integer(env, 'AUTH_OTP_MAX_ATTEMPTS', 5, 1, 100),
     mfaMaxAttempts: integer(env, 'AUTH_MFA_MAX_ATTEMPTS', 5, 0, 1000),
     customAccessTokenHook: pgFunctionHook(env, 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN'),
+    passwordVerificationAttemptHook: pgFunctionHook(env, 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT'),
     passwordMaxAttempts: integer(env, 'AUTH_PASSWORD_MAX_ATTEMPTS', 10, 0, 1_000_000_000),
     passwordAttemptWindow: integer(env, 'AUTH_PASSWORD_ATTEMPT_WINDOW', 900, 1, 86_400),
   }
