@@ -109,4 +109,13 @@ if [ "$which" = docker ] || [ "$which" = all ]; then
   proxy 9996 19996
   run_jest docker jest.config.docker.js "$@"
 fi
+node -e '
+  const fs = require("fs"); let p = 0, f = 0, t = 0;
+  for (const name of ["cli", "docker"]) {
+    const file = `${process.argv[1]}/${name}.json`;
+    if (!fs.existsSync(file)) continue;
+    const r = JSON.parse(fs.readFileSync(file, "utf8")); p += r.numPassedTests; f += r.numFailedTests; t += r.numTotalTests;
+  }
+  console.log(`total: passed ${p} failed ${f} total ${t} (${t ? (100 * p / t).toFixed(1) : 0} %)`);
+' "$work"
 echo "logs and jest output: $work"

@@ -125,6 +125,12 @@ describeEachDatabase('auth MFA (TOTP)', (ctx) => {
     expect(more.error).toMatchObject({ status: 422, code: 'insufficient_aal', message: 'AAL2 required to enroll a new factor' })
     const remove = await low.auth.mfa.unenroll({ factorId: factor.id })
     expect(remove.error).toMatchObject({ status: 422, code: 'insufficient_aal' })
+    // The password alone cannot change the password or the email of an MFA account.
+    const takeover = await low.auth.updateUser({ password: 'taken-over-1' })
+    expect(takeover.error).toMatchObject({ status: 401, code: 'insufficient_aal' })
+    expect((await low.auth.updateUser({ email: uniqueEmail('takeover') })).error).toMatchObject({ status: 401, code: 'insufficient_aal' })
+    expect((await low.auth.updateUser({ data: { nick: 'ok' } })).error).toBeNull()
+    expect((await client.auth.updateUser({ password: 'changed-at-aal2' })).error).toBeNull()
 
     const removed = await client.auth.mfa.unenroll({ factorId: factor.id })
     expect(removed.error).toBeNull()

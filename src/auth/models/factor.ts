@@ -27,6 +27,11 @@ export async function listFactors(tx: Queryable, userIds: readonly string[]): Pr
   return rows
 }
 
+export async function hasVerifiedFactor(tx: Queryable, userId: string): Promise<boolean> {
+  const { rows } = await tx.query("SELECT 1 FROM auth.mfa_factors WHERE user_id = $1 AND status = 'verified' LIMIT 1", [userId])
+  return rows.length > 0
+}
+
 export async function findFactor(tx: Queryable, userId: string, factorId: string): Promise<FactorRow | undefined> {
   const { rows } = await tx.query<FactorRow>(`SELECT ${FACTOR_SELECT} FROM auth.mfa_factors WHERE id = $1 AND user_id = $2`, [factorId, userId])
   return rows[0]
