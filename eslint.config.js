@@ -31,4 +31,17 @@ export default tseslint.config(
     // `Services` is the contract the app hands down to every family: its type may be named below.
     rules: { 'layers/floors': ['error', { floors: FLOORS, typeOnlyFromBelow: ['services.ts'] }] },
   },
+  {
+    // Errors a client sees come from the catalogues (src/errors.ts and each family's errors.ts),
+    // so their codes and shapes stay closed lists.
+    files: ['src/**/*.ts'],
+    ignores: ['src/errors.ts', 'src/*/errors.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "NewExpression[callee.name='HttpError']", message: 'Build errors through a catalogue (appError, authError, pgrstError, VaultError …), not new HttpError(…).' },
+        { selector: "ClassDeclaration[superClass.name='HttpError']", message: 'Error classes over HttpError belong in a catalogue module (src/errors.ts or <family>/errors.ts).' },
+      ],
+    },
+  },
 )

@@ -23,8 +23,8 @@ export interface AuthDeps {
 }
 
 export function createAuthDeps(services: Services): AuthDeps {
-  // One request at a time per Lambda instance: bcrypt threads would only cost memory there.
-  if (services.lambda) disableBcryptWorkers()
+  // One request at a time (Lambda): bcrypt threads would only cost memory there.
+  if (!services.profile.workerThreads) disableBcryptWorkers()
   const mailer = createMailer(services.config, services.logger)
   return {
     services,

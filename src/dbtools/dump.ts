@@ -77,7 +77,7 @@ export const SUPABASE_DUMP_EXCLUDED = [
 /** Dumps `database`; returns the number of bytes written. */
 export async function dump(database: Database, options: DumpOptions = {}): Promise<number> {
   const args = dumpArgs(options)
-  if (database.kind === 'pglite') return dumpEmbedded(database as PgliteDatabase, args, options)
+  if (database.capabilities.inProcess) return dumpEmbedded(database as PgliteDatabase, args, options)
   if (!options.url) throw new DumpError('invalid_options', 'dumping a server needs its connection URL')
   return dumpServer(database, args, options)
 }
@@ -99,8 +99,8 @@ export async function dumpHeldEngine(pg: PGlite, requested: Record<string, unkno
     },
   })
   // The engine is already held by this connection: the dump runs on it directly.
-  const held = { kind: 'pglite', withPglite: (fn: (pg: PGlite) => Promise<unknown>) => fn(pg) } as unknown as PgliteDatabase
-  await dump(held, { ...options, output })
+  const held = { withPglite: (fn: (pg: PGlite) => Promise<unknown>) => fn(pg) } as unknown as PgliteDatabase
+  await dumpEmbedded(held, dumpArgs(options), { ...options, output })
   return Buffer.concat(chunks).toString('utf8')
 }
 

@@ -5,7 +5,7 @@
  */
 import { invalidBody, pgrstError } from '../errors.ts'
 import { parseFilter, parseFilterKey } from '../parse/filter.ts'
-import type { ApiRequest } from '../parse/types.ts'
+import type { ApiRequest, TargetOf } from '../parse/types.ts'
 import { relationKey, type Column, type Relation, type Routine, type SchemaCache } from '../schema-cache/types.ts'
 import { AliasCounter, buildReadPlan, type PlanOptions } from './read-plan.ts'
 import { closest } from './relationships.ts'
@@ -49,8 +49,7 @@ function outputRelation(cache: SchemaCache, routine: Routine): Relation | undefi
   }
 }
 
-export function planCall(request: ApiRequest, cache: SchemaCache, body: unknown, options: PlanOptions = {}): CallPlan {
-  if (request.target.kind !== 'routine') throw new Error('planCall needs a routine target')
+export function planCall(request: ApiRequest<TargetOf<'routine'>>, cache: SchemaCache, body: unknown, options: PlanOptions = {}): CallPlan {
   const name = request.target.name
   const schema = request.schema
   const overloads = cache.routines.get(relationKey(schema, name)) ?? []
