@@ -13,7 +13,7 @@
 import { renderSVG } from 'uqr'
 import type { Queryable } from '../../db/types.ts'
 import type { AuthContext, AuthDeps } from '../context.ts'
-import { newRefreshToken, UUID_PATTERN } from '../crypto.ts'
+import { UUID_PATTERN } from '../crypto.ts'
 import { authError, notFound, unprocessable, validationFailed } from '../errors.ts'
 import { customAccessTokenHook } from '../hooks.ts'
 import { writeAudit } from '../models/audit.ts'
@@ -29,8 +29,8 @@ import {
   lockChallenge,
   type FactorRow,
 } from '../models/factor.ts'
-import { sessionAmr } from '../models/session.ts'
-import { findUserById, NIL_INSTANCE, type UserRow } from '../models/user.ts'
+import { sessionAmr, swapRefreshToken } from '../models/session.ts'
+import { findUserById, type UserRow } from '../models/user.ts'
 import { limitClient } from '../rate-limit.ts'
 import { clientIp, readBody, str } from '../request.ts'
 import { loadUserJson } from '../sign-in.ts'
@@ -81,7 +81,7 @@ export async function enroll(c: AuthContext, deps: AuthDeps): Promise<Response> 
 
   const created = await deps.transaction(async (tx) => {
     // One enrolment at a time per user: the counts below stay true until commit.
-    await tx.query('SELECT 1 FROM auth.users WHERE id = $1 FOR UPDATE', [user.id])
+    await findUserById(tx, user.id, { forUpdate: true })
     const factors = await listFactors(tx, [user.id])
     if (factors.length >= MAX_ENROLLED_FACTORS) throw unprocessable('too_many_enrolled_mfa_factors', 'Maximum number of verified factors reached, unenroll to continue')
     if (factors.some((f) => f.status === 'verified') && !aal2(c)) throw unprocessable('insufficient_aal', 'AAL2 required to enroll a new factor')
@@ -132,13 +132,12 @@ export async function verify(c: AuthContext, deps: AuthDeps): Promise<Response> 
 
   const factor = await deps.transaction(async (tx) => {
     const found = await ownFactor(tx, user, factorId)
-    const row = await lockChallenge(tx, found.id, challengeId.toLowerCase())
+    const row = await lockChallenge(tx, found.id, challengeId.toLowerCase(), ip)
     if (!row) throw notFound('mfa_factor_not_found', 'MFA factor with the provided challenge ID not found')
     if (row.verified_at || row.age_seconds > CHALLENGE_EXPIRY_SECONDS) {
       throw unprocessable('mfa_challenge_expired', `MFA challenge ${row.id} has expired, verify against another challenge or create a new challenge.`)
     }
-    const { rows } = await tx.query<{ same: boolean }>("SELECT $1::inet = coalesce(nullif($2, '')::inet, '0.0.0.0'::inet) AS same", [row.ip_address, ip])
-    if (!rows[0]!.same) throw unprocessable('mfa_ip_address_mismatch', 'Challenge and verify IP addresses mismatch')
+    if (!row.same_ip) throw unprocessable('mfa_ip_address_mismatch', 'Challenge and verify IP addresses mismatch')
     return found
   })
   // Counted before the comparison, outside the transaction, so a refused guess still counts.
@@ -171,20 +170,6 @@ export async function verify(c: AuthContext, deps: AuthDeps): Promise<Response> 
   if (!session) throw unprocessable('mfa_verification_failed', 'Invalid TOTP code entered')
   await deps.limits.mfa.reset(`factor:${factor.id}`)
   return c.json(session)
-}
-
-/** The session's live refresh token is revoked and succeeded by a new one (GoTrue's swap). */
-async function swapRefreshToken(tx: Queryable, userId: string, sessionId: string): Promise<string> {
-  const token = newRefreshToken()
-  await tx.query(
-    `WITH old AS (
-       UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE session_id = $1 AND NOT revoked RETURNING token, id
-     )
-     INSERT INTO auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)
-     VALUES ($2, $3, $4::text, false, now(), now(), (SELECT token FROM old ORDER BY id DESC LIMIT 1), $1)`,
-    [sessionId, NIL_INSTANCE, token, userId],
-  )
-  return token
 }
 
 export async function unenroll(c: AuthContext, deps: AuthDeps): Promise<Response> {

@@ -5,7 +5,7 @@
 import type { AuthContext, AuthDeps } from '../context.ts'
 import { sendEmailChange, sendFlowMail } from '../email-flows.ts'
 import { badRequest, validationFailed } from '../errors.ts'
-import { findUserByEmail, findUserById, NIL_INSTANCE } from '../models/user.ts'
+import { findUserByEmail, findUserById, hasPendingPhoneCode, NIL_INSTANCE } from '../models/user.ts'
 import { limitClient } from '../rate-limit.ts'
 import { pkceParams, readBody, str } from '../request.ts'
 import { redirectTarget, validateEmail, validatePhone } from '../validate.ts'
@@ -17,15 +17,7 @@ import { redirectTarget, validateEmail, validatePhone } from '../validate.ts'
  */
 async function resendPhoneCode(c: AuthContext, deps: AuthDeps, type: 'sms' | 'phone_change', rawPhone: string | undefined): Promise<Response> {
   const phone = validatePhone(rawPhone)
-  const column = type === 'sms' ? 'phone' : 'phone_change'
-  const pending = await deps.transaction(async (tx) => {
-    // `column` is one of two constants above.
-    const { rows } = await tx.query(
-      `SELECT 1 FROM auth.users WHERE instance_id = $1 AND ${column} = $2 AND ${type === 'sms' ? 'phone_confirmed_at IS NULL' : 'true'} LIMIT 1`,
-      [NIL_INSTANCE, phone],
-    )
-    return rows.length > 0
-  })
+  const pending = await deps.transaction((tx) => hasPendingPhoneCode(tx, type, phone))
   if (pending) throw badRequest('phone_provider_disabled', 'Unsupported phone provider')
   return c.json({})
 }

@@ -58,6 +58,8 @@ export interface ChallengeRow {
   verified_at: string | null
   ip_address: string
   age_seconds: number
+  /** Whether the verifying request comes from the address that asked for the challenge. */
+  same_ip: boolean
 }
 
 export async function insertChallenge(tx: Queryable, factorId: string, ip: string): Promise<ChallengeRow> {
@@ -65,18 +67,19 @@ export async function insertChallenge(tx: Queryable, factorId: string, ip: strin
     `WITH f AS (UPDATE auth.mfa_factors SET last_challenged_at = now(), updated_at = now() WHERE id = $2)
      INSERT INTO auth.mfa_challenges (id, factor_id, created_at, ip_address)
      VALUES ($1, $2, now(), coalesce(nullif($3, '')::inet, '0.0.0.0'::inet))
-     RETURNING id, factor_id, created_at, verified_at, host(ip_address) AS ip_address, 0 AS age_seconds`,
+     RETURNING id, factor_id, created_at, verified_at, host(ip_address) AS ip_address, 0 AS age_seconds, true AS same_ip`,
     [newId(), factorId, ip],
   )
   return rows[0]!
 }
 
 /** The challenge, locked: two verifies of one challenge run one after the other. */
-export async function lockChallenge(tx: Queryable, factorId: string, challengeId: string): Promise<ChallengeRow | undefined> {
+export async function lockChallenge(tx: Queryable, factorId: string, challengeId: string, ip: string): Promise<ChallengeRow | undefined> {
   const { rows } = await tx.query<ChallengeRow>(
-    `SELECT id, factor_id, created_at, verified_at, host(ip_address) AS ip_address, extract(epoch FROM now() - created_at)::float8 AS age_seconds
+    `SELECT id, factor_id, created_at, verified_at, host(ip_address) AS ip_address, extract(epoch FROM now() - created_at)::float8 AS age_seconds,
+            ip_address = coalesce(nullif($3, '')::inet, '0.0.0.0'::inet) AS same_ip
        FROM auth.mfa_challenges WHERE id = $1 AND factor_id = $2 FOR UPDATE`,
-    [challengeId, factorId],
+    [challengeId, factorId, ip],
   )
   return rows[0]
 }
