@@ -9,6 +9,7 @@ import { SERVER_PROFILE, type RuntimeProfile } from './config/runtime-profile.ts
 import { lazyDatabase, openDatabase, type OpenOptions } from './db/open.ts'
 import type { Database } from './db/types.ts'
 import { createLogger, type Logger } from './logger.ts'
+import type { Mailer } from './auth/mailer.ts'
 
 export interface Services {
   config: Config
@@ -20,6 +21,8 @@ export interface Services {
   profile: RuntimeProfile
   /** Milliseconds since the epoch for time windows (auth limits); tests pass their own. */
   clock?: () => number
+  /** Sends auth mails instead of SMTP / the development outbox (tests, another provider). */
+  mailer?: Mailer
   close(): Promise<void>
 }
 
@@ -31,6 +34,8 @@ export interface ServicesOptions extends Omit<OpenOptions, 'profile'> {
   database?: Database
   /** A clock for time windows instead of `Date.now` (tests). */
   clock?: () => number
+  /** Auth's mailer instead of the one chosen from config (tests). */
+  mailer?: Mailer
 }
 
 export async function createServices(config: Config, options: ServicesOptions = {}): Promise<Services> {
@@ -49,6 +54,7 @@ export async function createServices(config: Config, options: ServicesOptions = 
     database: () => handle.get(),
     profile,
     clock: options.clock,
+    mailer: options.mailer,
     // A database handed in belongs to the caller, who closes it.
     close: () => (given ? Promise.resolve() : handle.close()),
   }

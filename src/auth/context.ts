@@ -25,7 +25,7 @@ export interface AuthDeps {
 export function createAuthDeps(services: Services): AuthDeps {
   // One request at a time (Lambda): bcrypt threads would only cost memory there.
   if (!services.profile.workerThreads) disableBcryptWorkers()
-  const mailer = createMailer(services.config, services.logger)
+  const mailer = services.mailer ?? createMailer(services.config, services.logger)
   return {
     services,
     config: services.config.auth,

@@ -2,7 +2,7 @@
  * Settings of the PostgREST-compatible `/rest/v1` (names follow PostgREST's `db-*` settings).
  * @module
  */
-import { FatalError } from '../errors.ts'
+import { boolean, choice, fail, integer, list, type Env } from './env.ts'
 
 export interface RestConfig {
   /** `DB_MAX_ROWS`: most rows a response carries (Supabase: 1000); 0 = no cap. */
@@ -28,44 +28,25 @@ export interface RestConfig {
   clientWaitMs: number
 }
 
-type Env = Record<string, string | undefined>
-
-function choice<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
-  const raw = env[name]?.trim()
-  if (!raw) return fallback
-  if (!(values as readonly string[]).includes(raw)) throw new FatalError(`${name}: must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`)
-  return raw as T
-}
-
-function wholeNumber(env: Env, name: string, min: number, max: number): number | undefined {
-  const raw = env[name]?.trim()
-  if (!raw) return undefined
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new FatalError(`${name}: must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`)
-  return Number(raw)
-}
-
-function roleList(raw: string | undefined): string[] {
-  const names = (raw ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '')
+function roleList(env: Env): string[] {
+  const names = list(env, 'DB_EXTRA_ROLES')
   for (const name of names) {
-    if (name.length > 63 || /[\u0000-\u001f]/.test(name)) throw new FatalError(`DB_EXTRA_ROLES: ${JSON.stringify(name)} is not a role name`)
+    if (name.length > 63 || /[\u0000-\u001f]/.test(name)) fail('DB_EXTRA_ROLES', `${JSON.stringify(name)} is not a role name`)
   }
   return names
 }
 
 export function restConfig(env: Env): RestConfig {
-  const rawMax = env.DB_MAX_ROWS?.trim()
-  if (rawMax && !/^\d{1,9}$/.test(rawMax)) throw new FatalError(`DB_MAX_ROWS: must be a whole number, got ${JSON.stringify(env.DB_MAX_ROWS)}`)
-  const maxRows = rawMax === undefined || rawMax === '' ? 1000 : Number(rawMax)
-  const flag = (name: string, fallback: boolean) => choice(env, name, ['true', 'false', '1', '0'], fallback ? 'true' : 'false')
+  const maxRows = integer(env, 'DB_MAX_ROWS', 1000, 0, 999_999_999)
   return {
     maxRows: maxRows === 0 ? undefined : maxRows,
-    aggregatesEnabled: ['true', '1'].includes(flag('DB_AGGREGATES_ENABLED', false)),
+    aggregatesEnabled: boolean(env, 'DB_AGGREGATES_ENABLED', false),
     txEnd: choice(env, 'DB_TX_END', ['commit', 'commit-allow-override', 'rollback', 'rollback-allow-override'], 'commit-allow-override'),
-    safeUpdate: ['true', '1'].includes(flag('DB_SAFE_UPDATE', true)),
+    safeUpdate: boolean(env, 'DB_SAFE_UPDATE', true),
     openapiMode: choice(env, 'OPENAPI_MODE', ['follow-privileges', 'ignore-privileges', 'disabled'], 'follow-privileges'),
-    channelEnabled: ['true', '1'].includes(flag('DB_CHANNEL_ENABLED', true)),
-    extraRoles: roleList(env.DB_EXTRA_ROLES),
-    clientShare: wholeNumber(env, 'DB_POOL_CLIENT_SHARE', 1, 10_000),
-    clientWaitMs: wholeNumber(env, 'DB_POOL_CLIENT_WAIT', 0, 600_000) ?? 5000,
+    channelEnabled: boolean(env, 'DB_CHANNEL_ENABLED', true),
+    extraRoles: roleList(env),
+    clientShare: integer(env, 'DB_POOL_CLIENT_SHARE', undefined, 1, 10_000),
+    clientWaitMs: integer(env, 'DB_POOL_CLIENT_WAIT', 5000, 0, 600_000),
   }
 }

@@ -6,6 +6,13 @@
 
 export interface RuntimeProfile {
   readonly name: 'server' | 'lambda'
+  /** How start-up errors name it: "required on Lambda". */
+  readonly label: string
+  /**
+   * A disk that outlives the process: the embedded database and generated development secrets
+   * are possible. Without one, DATABASE_URL and every secret must be given, whatever NODE_ENV says.
+   */
+  readonly persistentDisk: boolean
   /** One request at a time per instance (Lambda): parallelism inside it would only cost memory. */
   readonly singleRequest: boolean
   /** Connections may stay open between requests (LISTEN): not where the instance freezes between invocations. */
@@ -21,6 +28,8 @@ export interface RuntimeProfile {
 /** A long-running process: container, EC2, `npm start`, the CLI. */
 export const SERVER_PROFILE: RuntimeProfile = {
   name: 'server',
+  label: 'a server',
+  persistentDisk: true,
   singleRequest: false,
   longLivedConnections: true,
   workerThreads: true,
@@ -31,6 +40,8 @@ export const SERVER_PROFILE: RuntimeProfile = {
 /** A Lambda instance: one request at a time, frozen between invocations, one connection kept. */
 export const LAMBDA_PROFILE: RuntimeProfile = {
   name: 'lambda',
+  label: 'Lambda',
+  persistentDisk: false,
   singleRequest: true,
   longLivedConnections: false,
   workerThreads: false,

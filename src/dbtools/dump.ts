@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises'
 import type { PGlite } from '@electric-sql/pglite'
 import type { Database } from '../db/types.ts'
 import type { PgliteDatabase } from '../db/pglite-driver.ts'
+import { clientTools } from '../config/tools.ts'
 
 export interface DumpOptions {
   schemaOnly?: boolean
@@ -150,7 +151,7 @@ export async function pgDumpMajor(binary: string): Promise<number> {
 }
 
 async function dumpServer(database: Database, args: string[], options: DumpOptions): Promise<number> {
-  const binary = options.pgDump ?? process.env.PG_DUMP ?? 'pg_dump'
+  const binary = options.pgDump ?? clientTools().pgDump
   const [clientMajor, serverNum] = await Promise.all([pgDumpMajor(binary), database.serverVersionNum()])
   const serverMajor = Math.floor(serverNum / 10000)
   if (clientMajor < serverMajor) {

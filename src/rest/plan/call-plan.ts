@@ -50,22 +50,56 @@ function outputRelation(cache: SchemaCache, routine: Routine): Relation | undefi
 }
 
 export function planCall(request: ApiRequest<TargetOf<'routine'>>, cache: SchemaCache, body: unknown, options: PlanOptions = {}): CallPlan {
-  const name = request.target.name
-  const schema = request.schema
-  const overloads = cache.routines.get(relationKey(schema, name)) ?? []
   const viaQuery = request.method === 'GET' || request.method === 'HEAD'
   if (!viaQuery && request.method !== 'POST') throw pgrstError(405, 'PGRST101', `Cannot use the ${request.method} method on RPC`)
-
-  let given: Record<string, unknown>
-  if (viaQuery) {
-    given = {}
-    for (const [key, value] of request.rpcArgs) given[key] = value
-  } else {
-    given = body === undefined ? {} : (body as Record<string, unknown>)
+  const given = givenArguments(request, body, viaQuery)
+  const { routine, singleJson } = chooseOverload(request, cache, given, body, viaQuery)
+  const { args, argTypes, filterParams } = bindArguments(routine, given, Boolean(singleJson), viaQuery, request.rpcArgs)
+  const result = resultKind(routine)
+  const read = result === 'rows' || result === 'row' ? planOutputRead(cache, routine, request, filterParams, options) : undefined
+  if (!given.isObject && !singleJson) throw invalidBody('Expected a JSON object with the function arguments')
+  return {
+    routine,
+    args,
+    argTypes,
+    singleJson,
+    result,
+    read,
+    readOnly: viaQuery || routine.volatility !== 'volatile',
+    request,
   }
-  const bodyIsObject = typeof given === 'object' && given !== null && !Array.isArray(given)
-  const keys = bodyIsObject ? Object.keys(given) : []
+}
 
+interface GivenArguments {
+  values: Record<string, unknown>
+  /** Whether the arguments are a JSON object (a POST body may be anything). */
+  isObject: boolean
+  keys: string[]
+}
+
+/** GET/HEAD: the query string's non-reserved parameters; POST: the body. */
+function givenArguments(request: ApiRequest, body: unknown, viaQuery: boolean): GivenArguments {
+  let values: Record<string, unknown>
+  if (viaQuery) {
+    values = {}
+    for (const [key, value] of request.rpcArgs) values[key] = value
+  } else {
+    values = body === undefined ? {} : (body as Record<string, unknown>)
+  }
+  const isObject = typeof values === 'object' && values !== null && !Array.isArray(values)
+  return { values, isObject, keys: isObject ? Object.keys(values) : [] }
+}
+
+/**
+ * PostgREST's overload choice: the function whose parameter names the arguments fit (with
+ * query-string arguments, the one that uses most of them), else the single unnamed json/jsonb
+ * parameter for a POST body. None is 404 PGRST202, more than one 300 PGRST203.
+ */
+function chooseOverload(request: ApiRequest<TargetOf<'routine'>>, cache: SchemaCache, given: GivenArguments, body: unknown, viaQuery: boolean): { routine: Routine; singleJson: CallPlan['singleJson'] } {
+  const { schema } = request
+  const { name } = request.target
+  const overloads = cache.routines.get(relationKey(schema, name)) ?? []
+  const { keys } = given
   const fits = (r: Routine) => {
     const names = new Set(r.params.map((p) => p.name))
     if (r.params.some((p) => p.name === '')) return false
@@ -73,7 +107,7 @@ export function planCall(request: ApiRequest<TargetOf<'routine'>>, cache: Schema
     if (!viaQuery && !passed.every((k) => names.has(k))) return false
     return r.params.every((p) => p.hasDefault || passed.includes(p.name))
   }
-  let candidates = bodyIsObject ? overloads.filter(fits) : []
+  let candidates = given.isObject ? overloads.filter(fits) : []
   if (viaQuery && candidates.length > 1) {
     // With query-string arguments, the overload that uses the most of them wins.
     const used = (r: Routine) => keys.filter((k) => r.params.some((p) => p.name === k)).length
@@ -88,20 +122,7 @@ export function planCall(request: ApiRequest<TargetOf<'routine'>>, cache: Schema
       singleJson = { value: body ?? {}, type: unnamed[0]!.params[0]!.type }
     }
   }
-  if (candidates.length === 0) {
-    const argNames = viaQuery ? [...keys].sort() : [...keys].sort()
-    const described = argNames.length ? `(${argNames.join(', ')})` : ' without parameters'
-    const searched = argNames.length ? `with parameters ${argNames.join(', ')}` : 'without parameters'
-    const all = [...cache.routines.values()].flat().filter((r) => r.schema === schema).map((r) => r.name)
-    const suggestion = closest(name, all, 0.55)
-    throw pgrstError(
-      404,
-      'PGRST202',
-      `Could not find the function ${schema}.${name}${described} in the schema cache`,
-      `Searched for the function ${schema}.${name} ${searched} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.`,
-      suggestion ? `Perhaps you meant to call the function ${schema}.${suggestion}` : null,
-    )
-  }
+  if (candidates.length === 0) throw functionNotFound(cache, schema, name, [...keys].sort())
   if (candidates.length > 1) {
     throw pgrstError(
       300,
@@ -111,48 +132,57 @@ export function planCall(request: ApiRequest<TargetOf<'routine'>>, cache: Schema
       'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
     )
   }
-  const routine = candidates[0]!
+  return { routine: candidates[0]!, singleJson }
+}
+
+function functionNotFound(cache: SchemaCache, schema: string, name: string, argNames: string[]) {
+  const described = argNames.length ? `(${argNames.join(', ')})` : ' without parameters'
+  const searched = argNames.length ? `with parameters ${argNames.join(', ')}` : 'without parameters'
+  const all = [...cache.routines.values()].flat().filter((r) => r.schema === schema).map((r) => r.name)
+  const suggestion = closest(name, all, 0.55)
+  return pgrstError(
+    404,
+    'PGRST202',
+    `Could not find the function ${schema}.${name}${described} in the schema cache`,
+    `Searched for the function ${schema}.${name} ${searched} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.`,
+    suggestion ? `Perhaps you meant to call the function ${schema}.${suggestion}` : null,
+  )
+}
+
+/** The arguments the routine takes, with their types; on GET/HEAD the rest are filters. */
+function bindArguments(routine: Routine, given: GivenArguments, singleJson: boolean, viaQuery: boolean, rpcArgs: Array<[string, string]>) {
   const paramNames = new Set(routine.params.map((p) => p.name))
   const args: Record<string, unknown> = {}
   const argTypes: CallPlan['argTypes'] = []
   // POST: the query string holds only filters; GET/HEAD: what is not an argument is a filter.
-  const filterParams: Array<[string, string]> = viaQuery ? [] : [...request.rpcArgs]
+  const filterParams: Array<[string, string]> = viaQuery ? [] : [...rpcArgs]
   if (!singleJson) {
-    for (const key of keys) {
+    for (const key of given.keys) {
       if (paramNames.has(key)) {
-        args[key] = given[key]
+        args[key] = given.values[key]
         argTypes.push({ name: key, type: routine.params.find((p) => p.name === key)!.type })
-      } else if (viaQuery) filterParams.push([key, String(given[key])])
+      } else if (viaQuery) filterParams.push([key, String(given.values[key])])
     }
   }
+  return { args, argTypes, filterParams }
+}
 
-  let result: CallResult
-  if (routine.returnsVoid) result = 'void'
-  else if (routine.returnsComposite || routine.returnsRelation) result = routine.returnsSet ? 'rows' : 'row'
-  else result = routine.returnsSet ? 'setof-scalar' : 'scalar'
+function resultKind(routine: Routine): CallResult {
+  if (routine.returnsVoid) return 'void'
+  if (routine.returnsComposite || routine.returnsRelation) return routine.returnsSet ? 'rows' : 'row'
+  return routine.returnsSet ? 'setof-scalar' : 'scalar'
+}
 
-  let read: ReadPlan | undefined
-  if (result === 'rows' || result === 'row') {
-    const relation = outputRelation(cache, routine)
-    if (relation) {
-      const filters = [...request.filters]
-      for (const [key, value] of filterParams) {
-        const { path, field } = parseFilterKey(key)
-        filters.push({ path, condition: parseFilter(field, value) })
-      }
-      read = buildReadPlan(cache, relation, { ...request, filters }, new AliasCounter(), options, routine.name)
-      if (options.maxRows !== undefined) read.limit = Math.min(read.limit ?? options.maxRows, options.maxRows)
-    }
+/** select, filters, order and range over the rows a function returns (undefined without known columns). */
+function planOutputRead(cache: SchemaCache, routine: Routine, request: ApiRequest, filterParams: Array<[string, string]>, options: PlanOptions): ReadPlan | undefined {
+  const relation = outputRelation(cache, routine)
+  if (!relation) return undefined
+  const filters = [...request.filters]
+  for (const [key, value] of filterParams) {
+    const { path, field } = parseFilterKey(key)
+    filters.push({ path, condition: parseFilter(field, value) })
   }
-  if (!bodyIsObject && !singleJson) throw invalidBody('Expected a JSON object with the function arguments')
-  return {
-    routine,
-    args,
-    argTypes,
-    singleJson,
-    result,
-    read,
-    readOnly: viaQuery || routine.volatility !== 'volatile',
-    request,
-  }
+  const read = buildReadPlan(cache, relation, { ...request, filters }, new AliasCounter(), options, routine.name)
+  if (options.maxRows !== undefined) read.limit = Math.min(read.limit ?? options.maxRows, options.maxRows)
+  return read
 }
