@@ -159,6 +159,8 @@ export interface AuthLimiters {
   anonymous: WindowLimit
   /** Password attempts per account (email or phone), whoever makes them. */
   password: WindowLimit
+  /** Wrong TOTP codes per MFA factor, whoever sends them. */
+  mfa: WindowLimit
   /** Emails sent by this process, all users together. */
   emailSent: TokenBucket
 }
@@ -172,6 +174,7 @@ export function createLimiters(config: AuthConfig, database: () => Promise<Query
     verify: new WindowLimit('verify', config.rateLimitVerify, 300, counters),
     anonymous: new WindowLimit('anonymous', config.rateLimitAnonymousUsers, 3600, counters),
     password: new WindowLimit('password', config.passwordMaxAttempts, config.passwordAttemptWindow, counters),
+    mfa: new WindowLimit('mfa', config.mfaMaxAttempts, 300, counters),
     emailSent: new TokenBucket(config.rateLimitEmailSent, 3600, now),
   }
 }

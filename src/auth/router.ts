@@ -17,13 +17,14 @@ import * as admin from './handlers/admin-users.ts'
 import { generateLink } from './handlers/generate-link.ts'
 import { invite } from './handlers/invite.ts'
 import { logout } from './handlers/logout.ts'
+import * as mfa from './handlers/mfa.ts'
 import { health, jwks, openidConfiguration, settings } from './handlers/misc.ts'
 import { magicLink, otp } from './handlers/otp.ts'
 import { recover } from './handlers/recover.ts'
 import { resend } from './handlers/resend.ts'
 import { signup } from './handlers/signup.ts'
 import { token } from './handlers/token.ts'
-import { authorize, manualLinkingDisabled, mfaDisabled, samlDisabled } from './handlers/unsupported.ts'
+import { authorize, manualLinkingDisabled, samlDisabled } from './handlers/unsupported.ts'
 import { getUser, reauthenticate, updateCurrentUser } from './handlers/user.ts'
 import { verifyGet, verifyPost } from './handlers/verify.ts'
 import { requireAdmin, requireApiKey, requireUser } from './middleware.ts'
@@ -79,7 +80,10 @@ export function authRouter(services: Services): Hono<AuthEnv> {
   app.get('/user/identities/authorize', keyed, user, manualLinkingDisabled)
   app.delete('/user/identities/:id', keyed, user, manualLinkingDisabled)
   app.post('/sso', keyed, samlDisabled)
-  app.post('/factors', keyed, user, mfaDisabled)
+  app.post('/factors', keyed, user, h(mfa.enroll))
+  app.post('/factors/:factorId/challenge', keyed, user, h(mfa.challenge))
+  app.post('/factors/:factorId/verify', keyed, user, h(mfa.verify))
+  app.delete('/factors/:factorId', keyed, user, h(mfa.unenroll))
 
   app.post('/invite', keyed, adminOnly, h(invite))
   app.post('/admin/generate_link', keyed, adminOnly, h(generateLink))
@@ -88,6 +92,8 @@ export function authRouter(services: Services): Hono<AuthEnv> {
   app.get('/admin/users/:id', keyed, adminOnly, h(admin.getUserById))
   app.put('/admin/users/:id', keyed, adminOnly, h(admin.updateUserById))
   app.delete('/admin/users/:id', keyed, adminOnly, h(admin.deleteUserById))
+  app.get('/admin/users/:id/factors', keyed, adminOnly, h(mfa.adminListFactors))
+  app.delete('/admin/users/:id/factors/:factorId', keyed, adminOnly, h(mfa.adminDeleteFactor))
   app.get('/admin/audit', keyed, adminOnly, h(admin.auditLog))
 
   app.notFound((c) => respond(c, authError(404, 'not_found', 'Not Found')))

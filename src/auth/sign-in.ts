@@ -5,7 +5,9 @@
  */
 import type { Queryable } from '../db/types.ts'
 import type { AuthContext, AuthDeps } from './context.ts'
+import { customAccessTokenHook } from './hooks.ts'
 import { writeAudit } from './models/audit.ts'
+import { listFactors } from './models/factor.ts'
 import { listIdentities } from './models/identity.ts'
 import { createSession, type AuthMethod } from './models/session.ts'
 import type { UserRow } from './models/user.ts'
@@ -17,16 +19,16 @@ export async function issueSession(deps: AuthDeps, tx: Queryable, c: AuthContext
   const ip = clientIp(c)
   const created = await createSession(tx, { userId: user.id, method, ip, userAgent: userAgent(c) })
   await writeAudit(tx, { action: 'login', actorId: user.id, actorUsername: user.email ?? user.phone ?? '', ip, traits: { provider: providerOf(user, method) } })
-  const identities = await listIdentities(tx, [user.id])
+  const [identities, factors] = [await listIdentities(tx, [user.id]), await listFactors(tx, [user.id])]
   return sessionJson(deps.services, {
     user: created.user,
-    userJson: userJson(created.user, identities),
+    userJson: userJson(created.user, identities, factors),
     sessionId: created.sessionId,
     aal: 'aal1',
     amr: [{ method, timestamp: Math.floor(Date.now() / 1000) }],
     refreshToken: created.refreshToken,
     audience: c.req.header('x-jwt-aud') || undefined,
-  })
+  }, customAccessTokenHook(deps.config.customAccessTokenHook, tx, user.id, method))
 }
 
 function providerOf(user: UserRow, method: AuthMethod): string {
@@ -34,7 +36,7 @@ function providerOf(user: UserRow, method: AuthMethod): string {
   return user.email ? 'email' : user.phone ? 'phone' : 'email'
 }
 
-/** The user as JSON with its identities (one extra query). */
+/** The user as JSON with its identities and MFA factors (two extra queries). */
 export async function loadUserJson(tx: Queryable, user: UserRow): Promise<UserJson> {
-  return userJson(user, await listIdentities(tx, [user.id]))
+  return userJson(user, await listIdentities(tx, [user.id]), await listFactors(tx, [user.id]))
 }

@@ -4,6 +4,7 @@
  */
 import type { Claims } from '../jwt/service.ts'
 import type { Services } from '../services.ts'
+import type { ClaimsHook } from './hooks.ts'
 import type { AmrEntry } from './models/session.ts'
 import type { UserRow } from './models/user.ts'
 import { nowSeconds } from './time.ts'
@@ -52,8 +53,11 @@ export function accessTokenClaims(
 export async function sessionJson(
   services: Services,
   input: { user: UserRow; userJson: UserJson; sessionId: string; aal?: string | null; amr: AmrEntry[]; refreshToken: string; audience?: string },
+  hook?: ClaimsHook,
 ): Promise<SessionJson> {
-  const claims = accessTokenClaims(services, input.user, { id: input.sessionId, aal: input.aal, amr: input.amr }, { audience: input.audience })
+  const standard = accessTokenClaims(services, input.user, { id: input.sessionId, aal: input.aal, amr: input.amr }, { audience: input.audience })
+  // A custom access token hook may add or change claims; exp/iat stay ours for expires_in/at.
+  const claims = hook ? { ...(await hook(standard)), exp: standard.exp, iat: standard.iat } : standard
   const accessToken = await services.jwt.sign(claims)
   return {
     access_token: accessToken,

@@ -3,6 +3,7 @@
  * as `""` when NULL, no password or token columns, identities with their swapped id names.
  * @module
  */
+import type { FactorRow } from './models/factor.ts'
 import type { IdentityRow } from './models/identity.ts'
 import type { UserRow } from './models/user.ts'
 import { rfc3339 } from './time.ts'
@@ -24,7 +25,20 @@ function identityJson(row: IdentityRow): Record<string, unknown> {
   return out
 }
 
-export function userJson(user: UserRow, identities: readonly IdentityRow[]): UserJson {
+/** A factor as GoTrue marshals it (never its secret). */
+export function factorJson(row: FactorRow): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: row.id }
+  if (row.friendly_name) out.friendly_name = row.friendly_name
+  out.factor_type = row.factor_type
+  out.status = row.status
+  out.created_at = rfc3339(row.created_at)
+  out.updated_at = rfc3339(row.updated_at)
+  if (row.last_challenged_at) out.last_challenged_at = rfc3339(row.last_challenged_at)
+  if (row.phone) out.phone = row.phone
+  return out
+}
+
+export function userJson(user: UserRow, identities: readonly IdentityRow[], factors: readonly FactorRow[] = []): UserJson {
   const out: UserJson = {
     id: user.id,
     aud: user.aud ?? '',
@@ -50,6 +64,9 @@ export function userJson(user: UserRow, identities: readonly IdentityRow[]): Use
   out.app_metadata = user.raw_app_meta_data ?? {}
   out.user_metadata = user.raw_user_meta_data ?? {}
   out.identities = identities.filter((i) => i.user_id === user.id).map(identityJson)
+  // Omitted when empty, as GoTrue does; the client reads verified ones for the next AAL.
+  const own = factors.filter((f) => f.user_id === user.id)
+  if (own.length > 0) out.factors = own.map(factorJson)
   out.created_at = rfc3339(user.created_at)
   out.updated_at = rfc3339(user.updated_at)
   optional('banned_until', rfc3339(user.banned_until))

@@ -8,6 +8,7 @@ import { boolean, fail, integer, list, text, url, type Env } from './env.ts'
 import { checkRequirements } from './requirements.ts'
 import { restConfig, type RestConfig } from './rest.ts'
 import { SERVER_PROFILE, type RuntimeProfile } from './runtime-profile.ts'
+import type { VariableName } from './variables.ts'
 
 export type { Env } from './env.ts'
 
@@ -34,7 +35,7 @@ export interface Config {
   siteUrl: string
   vaultRootKey: string | undefined
   smtpUrl: string | undefined
-  /** `/rest/v1` and `/vault/v1` answer 401 `no_api_key` without an API key, as Supabase's gateway (`API_KEY_REQUIRED`). */
+  /** `/rest/v1`, `/vault/v1` and `/auth/v1` answer 401 `no_api_key` without an API key, as Supabase's gateway (`API_KEY_REQUIRED`). */
   apiKeyRequired: boolean
   /** Largest accepted request body, bytes (`BODY_LIMIT`). */
   bodyLimit: number
@@ -63,6 +64,8 @@ export interface AuthConfig {
   /** `iss` claim of access tokens (`JWT_ISSUER`, default `externalUrl`). */
   jwtIssuer: string
   disableSignup: boolean
+  /** Phone sign-ups (with a password) are confirmed at once, no SMS (`AUTH_SMS_AUTOCONFIRM`); off, phone sign-ups are refused. */
+  smsAutoconfirm: boolean
   anonymousUsers: boolean
   passwordMinLength: number
   /** `:`-separated character sets a password must each draw from (`AUTH_PASSWORD_REQUIRED_CHARACTERS`). */
@@ -91,6 +94,12 @@ export interface AuthConfig {
   rateLimitAnonymousUsers: number
   /** Wrong guesses one emailed code survives (`AUTH_OTP_MAX_ATTEMPTS`); then it is dead. */
   otpMaxAttempts: number
+  /** The custom access token hook, a Postgres function (`AUTH_HOOK_CUSTOM_ACCESS_TOKEN_ENABLED` / `_URI`). */
+  customAccessTokenHook: PgFunctionHook | undefined
+  /** The password verification attempt hook (`AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED` / `_URI`). */
+  passwordVerificationAttemptHook: PgFunctionHook | undefined
+  /** Wrong TOTP codes one MFA factor takes per 5 minutes (`AUTH_MFA_MAX_ATTEMPTS`, 0 = off). */
+  mfaMaxAttempts: number
   /** Password attempts per account per `passwordAttemptWindow` (`AUTH_PASSWORD_MAX_ATTEMPTS`, 0 = off). */
   passwordMaxAttempts: number
   /** Seconds (`AUTH_PASSWORD_ATTEMPT_WINDOW`). */
@@ -150,6 +159,21 @@ function jwtKeys(env: Env): JsonWebKeySet | undefined {
   return { keys: keys as Array<Record<string, unknown>> }
 }
 
+/** A Postgres function an auth hook calls, as GoTrue's `pg-functions://<db>/<schema>/<function>`. */
+export interface PgFunctionHook {
+  schema: string
+  name: string
+}
+
+/** `…_ENABLED` and `…_URI`; the URI must name a Postgres function. */
+function pgFunctionHook(env: Env, enabled: VariableName, uriName: VariableName): PgFunctionHook | undefined {
+  if (!boolean(env, enabled, false)) return undefined
+  const uri = text(env, uriName) ?? ''
+  const match = /^pg-functions:\/\/[^/]+\/([^/]+)\/([^/]+)$/.exec(uri)
+  if (!match) return fail(uriName, 'must be pg-functions://postgres/<schema>/<function> when the hook is enabled')
+  return { schema: decodeURIComponent(match[1]!), name: decodeURIComponent(match[2]!) }
+}
+
 function rootKey(env: Env): string | undefined {
   const value = text(env, 'VAULT_ROOT_KEY')?.toLowerCase()
   if (value === undefined) return undefined
@@ -163,6 +187,7 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
     externalUrl,
     jwtIssuer: text(env, 'JWT_ISSUER') ?? externalUrl,
     disableSignup: boolean(env, 'AUTH_DISABLE_SIGNUP', false),
+    smsAutoconfirm: boolean(env, 'AUTH_SMS_AUTOCONFIRM', false),
     anonymousUsers: boolean(env, 'AUTH_ANONYMOUS_USERS', false),
     passwordMinLength: integer(env, 'AUTH_PASSWORD_MIN_LENGTH', 6, 6, 72),
     passwordRequiredCharacters: list(env, 'AUTH_PASSWORD_REQUIRED_CHARACTERS', ':'),
@@ -182,6 +207,9 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
     rateLimitVerify: integer(env, 'AUTH_RATE_LIMIT_VERIFY', 30, 0, 1_000_000_000),
     rateLimitAnonymousUsers: integer(env, 'AUTH_RATE_LIMIT_ANONYMOUS_USERS', 30, 0, 1_000_000_000),
     otpMaxAttempts: integer(env, 'AUTH_OTP_MAX_ATTEMPTS', 5, 1, 100),
+    mfaMaxAttempts: integer(env, 'AUTH_MFA_MAX_ATTEMPTS', 5, 0, 1000),
+    customAccessTokenHook: pgFunctionHook(env, 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_ENABLED', 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_URI'),
+    passwordVerificationAttemptHook: pgFunctionHook(env, 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED', 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_URI'),
     passwordMaxAttempts: integer(env, 'AUTH_PASSWORD_MAX_ATTEMPTS', 10, 0, 1_000_000_000),
     passwordAttemptWindow: integer(env, 'AUTH_PASSWORD_ATTEMPT_WINDOW', 900, 1, 86_400),
   }

@@ -218,4 +218,32 @@ describeEachDatabase('auth email flows', (ctx) => {
     expect(exchanged.error).toBeNull()
     expect((await client.auth.updateUser({ password: 'recovered-1' })).error).toBeNull()
   })
+
+  it('phone codes (sms, phone_change): no SMS is ever sent, so every code is wrong; the phone format is checked first', async () => {
+    for (const type of ['sms', 'phone_change'] as const) {
+      const wrong = await h.client().auth.verifyOtp({ phone: '15555550100', token: '123456', type })
+      expect(wrong.error).toMatchObject({ status: 403, code: 'otp_expired', message: 'Token has expired or is invalid' })
+      expect(wrong.data.user).toBeNull()
+      const malformed = await h.client().auth.verifyOtp({ phone: '15555550100-invalid', token: '123456', type })
+      expect(malformed.error).toMatchObject({ status: 400, code: 'validation_failed', message: 'Invalid phone number format (E.164 required)' })
+    }
+    const noPhone = await h.raw('/verify', { method: 'POST', json: { type: 'sms', token: '123456' } })
+    expect(noPhone.status).toBe(400)
+  })
+
+  it('resending a phone code: {} when none is pending, the provider error when one would need an SMS', async () => {
+    for (const type of ['sms', 'phone_change'] as const) {
+      const none = await h.client().auth.resend({ type, phone: '15555550111' })
+      expect(none.error).toBeNull()
+    }
+    const malformed = await h.client().auth.resend({ type: 'sms', phone: 'not-a-phone' })
+    expect(malformed.error).toMatchObject({ status: 400, message: 'Invalid phone number format (E.164 required)' })
+    const created = await h.admin().auth.admin.createUser({ phone: '15555550112', password: 'secret123' })
+    expect(created.error).toBeNull()
+    const pending = await h.client().auth.resend({ type: 'sms', phone: '15555550112' })
+    expect(pending.error).toMatchObject({ status: 400, code: 'phone_provider_disabled' })
+    // Without AUTH_SMS_AUTOCONFIRM a phone sign-up would need an SMS.
+    const signup = await h.client().auth.signUp({ phone: '15555550113', password: 'secret123' })
+    expect(signup.error).toMatchObject({ status: 400, code: 'phone_provider_disabled' })
+  })
 })

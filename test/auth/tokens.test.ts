@@ -137,8 +137,11 @@ describeEachDatabase('auth signing keys and refused tokens', (ctx) => {
 
     const noSub = await hs.app.services.jwt.sign({ role: 'authenticated', exp: Math.floor(Date.now() / 1000) + 60 })
     expect(await (await user(noSub)).json()).toEqual({ code: 'bad_jwt', message: 'invalid claim: missing sub claim' })
-    expect((await hs.raw('/user', { headers: V })).status).toBe(403) // the anon key as bearer: no sub
-    expect((await fetch(`${hs.app.url}/auth/v1/user`, { headers: { apikey: hs.app.anonKey, authorization: 'Basic abc' } })).status).toBe(403)
+    expect((await hs.raw('/user', { headers: { ...V, authorization: `Bearer ${hs.app.anonKey}` } })).status).toBe(403) // the anon key as bearer: no sub
+    const bare = await hs.raw('/user', { headers: V }) // the apikey alone is no bearer (as behind Supabase's gateway)
+    expect(bare.status).toBe(401)
+    expect(await bare.json()).toEqual({ code: 'no_authorization', message: 'This endpoint requires a valid Bearer token' })
+    expect((await fetch(`${hs.app.url}/auth/v1/user`, { headers: { apikey: hs.app.anonKey, authorization: 'Basic abc' } })).status).toBe(401)
   })
 
   it('answers malformed bodies, wrong types and huge bodies with 4xx and a code', async () => {

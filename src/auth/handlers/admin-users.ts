@@ -8,6 +8,7 @@ import type { AuthContext, AuthDeps } from '../context.ts'
 import { newId, randomPassword, UUID_PATTERN } from '../crypto.ts'
 import { authError, notFound, unprocessable, validationFailed } from '../errors.ts'
 import { writeAudit } from '../models/audit.ts'
+import { listFactors } from '../models/factor.ts'
 import { insertIdentity, listIdentities, mergeIdentityData } from '../models/identity.ts'
 import { listAuditEntries, listUsersPage, setBan, softDeleteUser } from '../models/admin-users.ts'
 import { deleteSessions } from '../models/session.ts'
@@ -40,8 +41,9 @@ export async function listUsers(c: AuthContext, deps: AuthDeps): Promise<Respons
 
   const { users, total } = await deps.transaction(async (tx) => {
     const found = await listUsersPage(tx, { filter, direction, limit: perPage, offset: (page - 1) * perPage })
-    const identities = await listIdentities(tx, found.users.map((u) => u.id))
-    return { users: found.users.map((u) => userJson(u, identities)), total: found.total }
+    const ids = found.users.map((u) => u.id)
+    const [identities, factors] = [await listIdentities(tx, ids), await listFactors(tx, ids)]
+    return { users: found.users.map((u) => userJson(u, identities, factors)), total: found.total }
   })
   const last = Math.max(1, Math.ceil(total / perPage))
   const links: string[] = []
@@ -65,7 +67,7 @@ async function loadOr404(tx: Queryable, id: string, forUpdate = false): Promise<
 }
 
 async function json(tx: Queryable, user: UserRow) {
-  return userJson(user, await listIdentities(tx, [user.id]))
+  return userJson(user, await listIdentities(tx, [user.id]), await listFactors(tx, [user.id]))
 }
 
 /** The encrypted password from `password` or `password_hash` (bcrypt only), or undefined. */
@@ -125,7 +127,8 @@ export async function createUser(c: AuthContext, deps: AuthDeps): Promise<Respon
       emailConfirmed: !!email && emailConfirm,
       phoneConfirmed: !!phone && phoneConfirm,
       appMetadata: { provider: providers[0], providers, ...appMetadata },
-      userMetadata: { ...userMetadata, ...JSON.parse(JSON.stringify(identityData)) },
+      // GoTrue's admin create keeps the identity's claims out of user_metadata: it is the caller's object.
+      userMetadata,
       isAnonymous: false,
     })
     if (email) await insertIdentity(tx, { userId: user.id, provider: 'email', providerId: user.id, data: JSON.parse(JSON.stringify({ ...identityData, phone: undefined })) })

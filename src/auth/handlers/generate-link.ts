@@ -37,7 +37,7 @@ export async function generateLink(c: AuthContext, deps: AuthDeps): Promise<Resp
 
   const result = await deps.transaction(async (tx) => {
     let user = await findUserByEmail(tx, email)
-    const create = (): Promise<UserRow> => createEmailUser(tx, { email, encryptedPassword: encrypted, data, aud: c.req.header('x-jwt-aud') || DEFAULT_AUD })
+    const create = (): Promise<UserRow> => createEmailUser(tx, { email, encryptedPassword: encrypted, data, aud: c.req.header('x-jwt-aud') || DEFAULT_AUD, identityInMetadata: false })
     const options = { redirectTo, deliver: false, checkFrequency: false }
     switch (type) {
       case 'signup': {

@@ -1,5 +1,5 @@
 /**
- * `POST /signup`: email + password, or no email/phone for an anonymous user. With autoconfirm a
+ * `POST /signup`: email + password, phone + password (`AUTH_SMS_AUTOCONFIRM` only), or no email/phone for an anonymous user. With autoconfirm a
  * Session comes back at once; otherwise a confirmation mail goes out and the bare User returns.
  * An address that already has an account is never changed by a sign-up (see `resendConfirmation`).
  * @module
@@ -11,15 +11,15 @@ import { checkFrequency, sendFlowMail } from '../email-flows.ts'
 import { badRequest, unprocessable, validationFailed } from '../errors.ts'
 import { createEmailUser } from '../models/email-user.ts'
 import { writeAudit } from '../models/audit.ts'
-import { mergeIdentityData } from '../models/identity.ts'
-import { findUserByEmail, insertUser, NOW, updateUser, type UserRow } from '../models/user.ts'
+import { insertIdentity, mergeIdentityData } from '../models/identity.ts'
+import { findUserByEmail, findUserByPhone, insertUser, NOW, updateUser, type UserRow } from '../models/user.ts'
 import { assertStrongPassword, hashPassword } from '../password.ts'
 import { limitClient } from '../rate-limit.ts'
 import { clientIp, obj, pkceParams, readBody, str } from '../request.ts'
 import { issueSession, loadUserJson } from '../sign-in.ts'
 import { DEFAULT_AUD, DEFAULT_ROLE } from '../tokens.ts'
 import { rfc3339 } from '../time.ts'
-import { redirectTarget, validateEmail } from '../validate.ts'
+import { redirectTarget, validateEmail, validatePhone } from '../validate.ts'
 
 export async function signup(c: AuthContext, deps: AuthDeps): Promise<Response> {
   const body = await readBody(c)
@@ -32,7 +32,7 @@ export async function signup(c: AuthContext, deps: AuthDeps): Promise<Response> 
   if (!email && !phone) return anonymousSignup(c, deps, data)
   if (email && phone) throw validationFailed('Only an email address or phone number should be provided on signup.')
   await limitClient(c, deps.limits.otp)
-  if (phone) throw badRequest('phone_provider_disabled', 'Phone signups are disabled')
+  if (phone) return phoneSignup(c, deps, phone, password, data)
   const address = validateEmail(email)
   if (!password) throw validationFailed('Signup requires a valid password')
   assertStrongPassword(password, deps.config)
@@ -64,6 +64,47 @@ export async function signup(c: AuthContext, deps: AuthDeps): Promise<Response> 
   // Supabase's documented answer with autoconfirm on (the caller would get a session otherwise).
   if (result.kind === 'exists') throw unprocessable('user_already_exists', 'User already registered')
   return c.json(result.json)
+}
+
+/**
+ * Phone + password. This service sends no SMS, so only with `AUTH_SMS_AUTOCONFIRM` (GoTrue's
+ * `GOTRUE_SMS_AUTOCONFIRM`): the phone is confirmed at once and a Session comes back. A number
+ * that has an account is GoTrue's 422 `user_already_exists`; the account is not changed.
+ */
+async function phoneSignup(c: AuthContext, deps: AuthDeps, rawPhone: string, password: string | undefined, data: Record<string, unknown>): Promise<Response> {
+  if (!deps.config.smsAutoconfirm) throw badRequest('phone_provider_disabled', 'Unsupported phone provider')
+  const phone = validatePhone(rawPhone)
+  if (!password) throw validationFailed('Signup requires a valid password')
+  assertStrongPassword(password, deps.config)
+  const encrypted = await hashPassword(password)
+  const ip = clientIp(c)
+  const session = await deps.transaction(async (tx) => {
+    const existing = await findUserByPhone(tx, phone)
+    if (existing) {
+      await writeAudit(tx, { action: 'user_repeated_signup', actorId: existing.id, actorUsername: phone, ip, traits: { provider: 'phone' } })
+      return undefined
+    }
+    const id = newId()
+    const identityData = { sub: id, phone, email_verified: false, phone_verified: true }
+    const user = await insertUser(tx, {
+      id,
+      aud: c.req.header('x-jwt-aud') || DEFAULT_AUD,
+      role: DEFAULT_ROLE,
+      email: null,
+      phone,
+      encryptedPassword: encrypted,
+      emailConfirmed: false,
+      phoneConfirmed: true,
+      appMetadata: { provider: 'phone', providers: ['phone'] },
+      userMetadata: { ...data, ...identityData },
+      isAnonymous: false,
+    })
+    await insertIdentity(tx, { userId: id, provider: 'phone', providerId: id, data: identityData })
+    await writeAudit(tx, { action: 'user_signedup', actorId: id, actorUsername: phone, ip, traits: { provider: 'phone' } })
+    return issueSession(deps, tx, c, user, 'password')
+  })
+  if (!session) throw unprocessable('user_already_exists', 'User already registered')
+  return c.json(session)
 }
 
 /**

@@ -6,14 +6,15 @@ import { createHash } from 'node:crypto'
 import type { AuthContext, AuthDeps } from '../context.ts'
 import { verifierMatches, type ChallengeMethod } from '../crypto.ts'
 import { badRequest, notFound, OAuthError, unprocessable, validationFailed } from '../errors.ts'
-import type { AuthMethod } from '../models/session.ts'
+import { customAccessTokenHook, passwordVerificationAttempt } from '../hooks.ts'
+import { deleteSessions, type AuthMethod } from '../models/session.ts'
 import { findUserByEmail, findUserById, findUserByPhone } from '../models/user.ts'
 import { passwordWeakness, verifyPassword } from '../password.ts'
 import { limitClient } from '../rate-limit.ts'
 import { refreshSession } from '../refresh.ts'
 import { clientIp, readBody, str, userAgent } from '../request.ts'
 import { issueSession } from '../sign-in.ts'
-import { unsupportedGrant } from './unsupported.ts'
+import { idTokenGrant, unsupportedGrant } from './unsupported.ts'
 import { sessionJson } from '../tokens.ts'
 import { userJson } from '../user-json.ts'
 import { validatePhone } from '../validate.ts'
@@ -36,6 +37,8 @@ export async function token(c: AuthContext, deps: AuthDeps): Promise<Response> {
       return refreshGrant(c, deps)
     case 'pkce':
       return pkceGrant(c, deps)
+    case 'id_token':
+      return idTokenGrant(c)
     default:
       return unsupportedGrant(grant)
   }
@@ -59,7 +62,13 @@ async function passwordGrant(c: AuthContext, deps: AuthDeps): Promise<Response> 
     await verifyPassword(password, DUMMY_HASH)
     throw invalid()
   }
-  if (!(await verifyPassword(password, user.encrypted_password))) throw invalid()
+  const valid = await verifyPassword(password, user.encrypted_password)
+  const decision = await passwordVerificationAttempt(deps.config.passwordVerificationAttemptHook, await deps.services.database(), user.id, valid)
+  if (decision.reject) {
+    if (decision.logoutUser) await deps.transaction((tx) => deleteSessions(tx, user.id, 'global'))
+    throw badRequest('invalid_credentials', decision.message)
+  }
+  if (!valid) throw invalid()
   // Only after the password: a ban is news for the account holder, not for whoever guesses emails.
   if (user.banned) throw badRequest('user_banned', 'User is banned')
   await deps.limits.password.reset(account)
@@ -92,7 +101,7 @@ async function refreshGrant(c: AuthContext, deps: AuthDeps): Promise<Response> {
       amr: refreshed.amr,
       refreshToken: refreshed.refreshToken,
       audience: c.req.header('x-jwt-aud') || undefined,
-    }),
+    }, customAccessTokenHook(deps.config.customAccessTokenHook, database, user.id, 'token_refresh')),
   )
 }
 

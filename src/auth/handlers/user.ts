@@ -7,6 +7,7 @@ import { tokenHash } from '../crypto.ts'
 import { sendEmailChange, sendReauthentication, clearOneTimeToken } from '../email-flows.ts'
 import { authError, forbidden, unprocessable, validationFailed } from '../errors.ts'
 import { writeAudit } from '../models/audit.ts'
+import { hasVerifiedFactor } from '../models/factor.ts'
 import { insertIdentity } from '../models/identity.ts'
 import { deleteSessions } from '../models/session.ts'
 import { findUserByEmail, findUserById, NOW, updateUser, type UserPatch } from '../models/user.ts'
@@ -49,6 +50,10 @@ export async function updateCurrentUser(c: AuthContext, deps: AuthDeps): Promise
   if (phone) throw authError(400, 'phone_provider_disabled', 'Unsupported phone provider')
   const newEmail = email ? validateEmail(email) : undefined
   if (password !== undefined) assertStrongPassword(password, deps.config)
+  // With MFA on, a password alone (aal1) must not be enough to take the account over.
+  if ((password !== undefined || newEmail) && c.get('claims').aal !== 'aal2' && (await hasVerifiedFactor(await deps.services.database(), c.get('user').id))) {
+    throw authError(401, 'insufficient_aal', 'AAL2 session is required to update email or password when MFA is enabled.')
+  }
   const redirectTo = redirectTarget(deps.config, deps.services.config.siteUrl, c.req.query('redirect_to'))
   const ip = clientIp(c)
   const encrypted = password !== undefined ? await hashPassword(password) : undefined

@@ -21,6 +21,11 @@ export type AuditAction =
   | 'user_updated_password'
   | 'token_revoked'
   | 'token_refreshed'
+  | 'factor_in_progress'
+  | 'challenge_created'
+  | 'verification_attempted'
+  | 'factor_unenrolled'
+  | 'factor_deleted'
 
 const LOG_TYPE: Record<AuditAction, string> = {
   login: 'account',
@@ -37,6 +42,11 @@ const LOG_TYPE: Record<AuditAction, string> = {
   user_updated_password: 'user',
   token_revoked: 'token',
   token_refreshed: 'token',
+  factor_in_progress: 'factor',
+  challenge_created: 'factor',
+  verification_attempted: 'factor',
+  factor_unenrolled: 'factor',
+  factor_deleted: 'factor',
 }
 
 export interface AuditEntry {

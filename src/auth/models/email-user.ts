@@ -11,6 +11,8 @@ export interface NewEmailUser {
   encryptedPassword: string
   data: Record<string, unknown>
   aud: string
+  /** Sign-up copies the identity's claims (sub, email, …_verified) into user_metadata; admin-made users keep `data` alone. */
+  identityInMetadata?: boolean
 }
 
 export async function createEmailUser(tx: Queryable, user: NewEmailUser): Promise<UserRow> {
@@ -25,7 +27,7 @@ export async function createEmailUser(tx: Queryable, user: NewEmailUser): Promis
     encryptedPassword: user.encryptedPassword,
     emailConfirmed: false,
     appMetadata: { provider: 'email', providers: ['email'] },
-    userMetadata: { ...user.data, ...identityData },
+    userMetadata: user.identityInMetadata === false ? user.data : { ...user.data, ...identityData },
     isAnonymous: false,
   })
   await insertIdentity(tx, { userId: id, provider: 'email', providerId: id, data: identityData })

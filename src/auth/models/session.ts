@@ -81,3 +81,17 @@ export async function deleteSessions(tx: Queryable, userId: string, scope: 'glob
   const r = await tx.query(`DELETE FROM auth.sessions WHERE user_id = $1 AND id ${op} $2`, [userId, sessionId])
   return r.rowCount
 }
+
+/** The session's live refresh token is revoked and succeeded by a new one (GoTrue's swap, after MFA). */
+export async function swapRefreshToken(tx: Queryable, userId: string, sessionId: string): Promise<string> {
+  const token = newRefreshToken()
+  await tx.query(
+    `WITH old AS (
+       UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE session_id = $1 AND NOT revoked RETURNING token, id
+     )
+     INSERT INTO auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)
+     VALUES ($2, $3, $4::text, false, now(), now(), (SELECT token FROM old ORDER BY id DESC LIMIT 1), $1)`,
+    [sessionId, NIL_INSTANCE, token, userId],
+  )
+  return token
+}

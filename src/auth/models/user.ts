@@ -208,3 +208,14 @@ export async function updateUser(tx: Queryable, id: string, patch: UserPatch): P
 export async function deleteUser(tx: Queryable, id: string): Promise<void> {
   await tx.query('DELETE FROM auth.users WHERE instance_id = $1 AND id = $2', [NIL_INSTANCE, id])
 }
+
+/** Whether a phone confirmation (`sms`: an unconfirmed phone) or phone change to `phone` is pending. */
+export async function hasPendingPhoneCode(tx: Queryable, type: 'sms' | 'phone_change', phone: string): Promise<boolean> {
+  const { rows } = await tx.query(
+    type === 'sms'
+      ? 'SELECT 1 FROM auth.users WHERE instance_id = $1 AND phone = $2 AND phone_confirmed_at IS NULL LIMIT 1'
+      : 'SELECT 1 FROM auth.users WHERE instance_id = $1 AND phone_change = $2 LIMIT 1',
+    [NIL_INSTANCE, phone],
+  )
+  return rows.length > 0
+}
