@@ -31,8 +31,11 @@ psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DA
 (cd "$here" && node bin/resolution.mjs db init --database-url "$db_url" >/dev/null)
 # As the CLI does, each file in one transaction; a statement the server cannot run (PostGIS absent)
 # is reported and the rest still applied, so the measure says what it could not set up.
+# Roles are shared by every database of a server (the CLI gives each project a server of its own):
+# their `alter role authenticator set pgrst.…` is scoped to this database, so others are untouched.
 for file in "$fixture"/migrations/*.sql "$fixture/seed.sql"; do
-  psql -q "$db_url" -v ON_ERROR_STOP=0 -f "$file" 2>&1 | sed "s|^|  $(basename "$file"): |" | grep -i error || true
+  sed -E "s/^(alter role authenticator) set /\1 in database $db set /I" "$file" |
+    psql -q "$db_url" -v ON_ERROR_STOP=0 2>&1 | sed "s|^|  $(basename "$file"): |" | grep -i error || true
 done
 
 echo "== service on :$port"

@@ -26,9 +26,17 @@ export interface RestConfig {
   clientShare: number | undefined
   /** `DB_POOL_CLIENT_WAIT`: ms a client's request waits for its share before a 503. */
   clientWaitMs: number
+  /**
+   * The REST variables the environment gave, kept so in-database `pgrst.*` settings can be
+   * layered under them (the environment wins, as in PostgREST): see `src/rest/db-settings.ts`.
+   */
+  environment: Readonly<Env>
 }
 
-type Env = Record<string, string | undefined>
+export type Env = Record<string, string | undefined>
+
+/** Every variable `restConfig` reads. */
+const REST_VARIABLES = ['DB_MAX_ROWS', 'DB_AGGREGATES_ENABLED', 'DB_TX_END', 'DB_SAFE_UPDATE', 'OPENAPI_MODE', 'DB_CHANNEL_ENABLED', 'DB_EXTRA_ROLES', 'DB_POOL_CLIENT_SHARE', 'DB_POOL_CLIENT_WAIT']
 
 function choice<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
   const raw = env[name]?.trim()
@@ -67,5 +75,6 @@ export function restConfig(env: Env): RestConfig {
     extraRoles: roleList(env.DB_EXTRA_ROLES),
     clientShare: wholeNumber(env, 'DB_POOL_CLIENT_SHARE', 1, 10_000),
     clientWaitMs: wholeNumber(env, 'DB_POOL_CLIENT_WAIT', 0, 600_000) ?? 5000,
+    environment: Object.fromEntries(REST_VARIABLES.filter((name) => env[name]?.trim()).map((name) => [name, env[name]])),
   }
 }

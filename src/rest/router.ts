@@ -16,6 +16,7 @@ import { runRead, type RestResult } from './actions/read.ts'
 import { parseBody } from './body.ts'
 import type { RestConfig } from './config.ts'
 import { restPrincipal, sessionOptions } from './context.ts'
+import { withDatabaseSettings } from './db-settings.ts'
 import { createRoleGuard } from './role-guard.ts'
 import { FairShare } from './fair-share.ts'
 import { clientAddress, limitKey } from '../http/client-address.ts'
@@ -116,7 +117,7 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
       schemas: services.config.dbSchemas,
     })
     const body = request.method === 'POST' || request.method === 'PATCH' ? parseBody(await c.req.text(), c.req.header('content-type')) : undefined
-    const action = plan(request, cache, body, services.config.rest, services)
+    const action = plan(request, cache, body, withDatabaseSettings(services.config.rest, cache, services.logger), services)
     const session = sessionOptions(services, c, principal, { method: request.method, path, schema: request.schema, readOnly: action.readOnly, timezone: request.preferences.timezone })
     let result: RestResult
     try {

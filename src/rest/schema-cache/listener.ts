@@ -1,6 +1,7 @@
 /**
- * `LISTEN pgrst` on a dedicated connection (server databases): `NOTIFY pgrst, 'reload
- * schema'` (or a bare `NOTIFY pgrst`) reloads the schema cache, as with PostgREST. The
+ * `LISTEN pgrst` on a dedicated connection (server databases): `NOTIFY pgrst, 'reload schema'`,
+ * `'reload config'` or a bare `NOTIFY pgrst` reloads the schema cache, which holds the in-database
+ * `pgrst.*` settings too, as with PostgREST. The
  * connection is unref'd so it never keeps a process alive, and reconnects with backoff. On
  * PGlite the one backend LISTENs (pglite-listener.ts). The bootstrap's event triggers send the
  * NOTIFY after DDL (src/schema/sql/ddl-watch.ts).
@@ -82,7 +83,7 @@ function startListener(url: string, database: Database, services: Services): { s
     next.on('notification', (message) => {
       if (message.channel !== 'pgrst') return
       const payload = (message.payload ?? '').trim()
-      if (payload === '' || payload === 'reload schema') reload()
+      if (payload === '' || payload === 'reload schema' || payload === 'reload config') reload()
     })
     try {
       await next.connect()

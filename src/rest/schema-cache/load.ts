@@ -3,7 +3,7 @@
  * @module
  */
 import type { Queryable } from '../../db/types.ts'
-import { ATTRIBUTES_BY_OID_SQL, COLUMNS_SQL, CONSTRAINTS_SQL, RELATIONS_SQL, ROUTINES_SQL, VIEW_RULES_SQL } from './queries.ts'
+import { ATTRIBUTES_BY_OID_SQL, COLUMNS_SQL, CONSTRAINTS_SQL, DB_SETTINGS_SQL, RELATIONS_SQL, ROUTINES_SQL, VIEW_RULES_SQL } from './queries.ts'
 import { buildRelationships, type ViewProjection } from './relationships.ts'
 import { relationKey, type Column, type ForeignKey, type Relation, type RelationKind, type Routine, type RoutineParam, type SchemaCache } from './types.ts'
 import { viewColumnSources } from './view-columns.ts'
@@ -113,7 +113,9 @@ export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<
   }
 
   const routines = buildRoutines(routineRows)
+  const settingRows = (await q.query<{ key: string; value: string }>(DB_SETTINGS_SQL)).rows
   return {
+    settings: Object.fromEntries(settingRows.map((row) => [row.key, row.value])),
     schemas,
     relations,
     relationships: buildRelationships(relations, foreignKeys, baseKeys, projections),

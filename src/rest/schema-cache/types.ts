@@ -115,6 +115,8 @@ export interface SchemaCache {
   readonly computedFields?: Map<string, Map<string, Routine>>
   readonly relationships: Map<string, Relationship[]>
   readonly routines: Map<string, Routine[]>
+  /** `pgrst.*` settings found in the database, without the prefix (`db_max_rows` → `'50'`). */
+  readonly settings?: Readonly<Record<string, string>>
   readonly loadedAt: Date
 }
 
