@@ -25,6 +25,7 @@ import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
 import type { ApiRequest } from './parse/types.ts'
 import { planCall } from './plan/call-plan.ts'
+import type { BodyMedia } from './plan/routine-match.ts'
 import { planMutation } from './plan/mutate-plan.ts'
 import { findRelation, planRead } from './plan/read-plan.ts'
 import { getSchemaCache, relationKey, type SchemaCache } from './schema-cache/index.ts'
@@ -49,7 +50,7 @@ interface Action {
   run(): Promise<RestResult>
 }
 
-function plan(request: ApiRequest, cache: SchemaCache, body: unknown, rest: RestConfig, services: Services): Action {
+function plan(request: ApiRequest, cache: SchemaCache, body: unknown, bodyMedia: BodyMedia, rest: RestConfig, services: Services): Action {
   const planOptions = { maxRows: rest.maxRows, aggregatesEnabled: rest.aggregatesEnabled }
   const { target, method } = request
   if (request.preferences.handling === 'strict' && request.preferences.invalid.length) throw invalidPreferences(request.preferences.invalid)
@@ -59,7 +60,7 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, rest: Rest
     return { readOnly: true, run: () => openApiDocument(cache, request.schema, services, rest) }
   }
   if (target.kind === 'routine') {
-    const call = planCall(request, cache, body, planOptions)
+    const call = planCall(request, cache, body, planOptions, bodyMedia)
     return { readOnly: call.readOnly, run: () => runCall(call, rest.maxRows, rest) }
   }
   if (method === 'GET' || method === 'HEAD') {
@@ -86,6 +87,22 @@ function allowedMethods(request: ApiRequest, cache: SchemaCache): string {
   if (relation.updatable) methods.push('PATCH')
   if (relation.deletable) methods.push('DELETE')
   return methods.join(',')
+}
+
+/** What an RPC body is: text, xml and binary bodies go raw into a function's one parameter. */
+function rpcBodyMedia(contentType: string | undefined): BodyMedia {
+  const type = (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase()
+  if (type === 'text/plain') return 'text'
+  if (type === 'text/xml') return 'xml'
+  if (type === 'application/octet-stream') return 'octet-stream'
+  return type === 'application/json' ? 'json' : 'other'
+}
+
+async function requestBody(raw: Request, method: string, media: BodyMedia): Promise<unknown> {
+  if (method !== 'POST' && method !== 'PATCH') return undefined
+  if (media === 'text' || media === 'xml') return raw.text()
+  if (media === 'octet-stream') return new Uint8Array(await raw.arrayBuffer())
+  return parseBody(await raw.text(), raw.headers.get('content-type') ?? undefined)
 }
 
 export function restRouter(services: Services, options: RestOptions = {}): Hono {
@@ -116,8 +133,9 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
       },
       schemas: services.config.dbSchemas,
     })
-    const body = request.method === 'POST' || request.method === 'PATCH' ? parseBody(await c.req.text(), c.req.header('content-type')) : undefined
-    const action = plan(request, cache, body, withDatabaseSettings(services.config.rest, cache, services.logger), services)
+    const bodyMedia = request.target.kind === 'routine' && request.method === 'POST' ? rpcBodyMedia(c.req.header('content-type')) : 'json'
+    const body = await requestBody(c.req.raw, request.method, bodyMedia)
+    const action = plan(request, cache, body, bodyMedia, withDatabaseSettings(services.config.rest, cache, services.logger), services)
     const session = sessionOptions(services, c, principal, { method: request.method, path, schema: request.schema, readOnly: action.readOnly, timezone: request.preferences.timezone })
     let result: RestResult
     try {

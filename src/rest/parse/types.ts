@@ -89,6 +89,8 @@ export interface Preferences {
   handling?: 'lenient' | 'strict'
   maxAffected?: number
   tx?: 'commit' | 'rollback'
+  /** `params=single-object`: an RPC body is the one json/jsonb argument. */
+  params?: 'single-object'
   timezone?: string
   /** Preferences we did not understand (reported under handling=strict). */
   invalid: string[]

@@ -8,7 +8,7 @@ import { parseFilter, parseFilterKey } from '../parse/filter.ts'
 import type { ApiRequest } from '../parse/types.ts'
 import { relationKey, type Column, type Relation, type Routine, type SchemaCache } from '../schema-cache/types.ts'
 import { AliasCounter, buildReadPlan, type PlanOptions } from './read-plan.ts'
-import { closest } from './relationships.ts'
+import { ambiguous, isCallable, matchRoutine, notFound, type BodyMedia } from './routine-match.ts'
 import type { ReadPlan } from './types.ts'
 
 export type CallResult = 'void' | 'scalar' | 'setof-scalar' | 'rows' | 'row'
@@ -18,8 +18,8 @@ export interface CallPlan {
   /** Named arguments passed (JSON object), with the parameter types to read them as. */
   args: Record<string, unknown>
   argTypes: Array<{ name: string; type: string }>
-  /** The whole body as the single unnamed json/jsonb parameter. */
-  singleJson?: { value: unknown; type: string }
+  /** The whole body as the one parameter (json/jsonb, text, xml, bytea): its text and type. */
+  wholeBody?: { text: string; type: string }
   result: CallResult
   /** For `rows`/`row`: select, filters, order and range over the function's output. */
   read?: ReadPlan
@@ -27,10 +27,29 @@ export interface CallPlan {
   request: ApiRequest
 }
 
-const JSON_TYPES = new Set(['json', 'jsonb'])
+/** The body as the text of the one parameter: JSON re-serialized, raw bodies as they came. */
+function wholeBodyText(body: unknown, media: BodyMedia): string {
+  if (media === 'json') return JSON.stringify(body ?? {})
+  if (body instanceof Uint8Array) return `\\x${Buffer.from(body).toString('hex')}`
+  return typeof body === 'string' ? body : ''
+}
 
-function signature(r: Routine): string {
-  return `${r.schema}.${r.name}(${r.params.map((p) => (p.name ? `${p.name} => ${p.typeName}` : p.typeName)).join(', ')})`
+/**
+ * GET/HEAD: the query string mixes arguments and filters, so a function fits when every required
+ * parameter is given; among several, the one that uses the most of the given names wins.
+ */
+function matchQueryCall(cache: SchemaCache, schema: string, name: string, overloads: Routine[], keys: string[]): Routine {
+  const callable = overloads.filter((r) => isCallable(r) && r.params.every((p) => p.name !== ''))
+  const fits = (r: Routine) => r.params.every((p) => p.hasDefault || keys.includes(p.name))
+  let candidates = callable.filter(fits)
+  if (candidates.length > 1) {
+    const used = (r: Routine) => keys.filter((k) => r.params.some((p) => p.name === k)).length
+    const best = Math.max(...candidates.map(used))
+    candidates = candidates.filter((r) => used(r) === best)
+  }
+  if (candidates.length === 0) notFound(cache, schema, name, keys, false, 'other')
+  if (candidates.length > 1) ambiguous(candidates)
+  return candidates[0]!
 }
 
 /** A relation-like view of a function's output columns, for planning reads over it. */
@@ -49,7 +68,7 @@ function outputRelation(cache: SchemaCache, routine: Routine): Relation | undefi
   }
 }
 
-export function planCall(request: ApiRequest, cache: SchemaCache, body: unknown, options: PlanOptions = {}): CallPlan {
+export function planCall(request: ApiRequest, cache: SchemaCache, body: unknown, options: PlanOptions = {}, bodyMedia: BodyMedia = 'json'): CallPlan {
   if (request.target.kind !== 'routine') throw new Error('planCall needs a routine target')
   const name = request.target.name
   const schema = request.schema
@@ -62,63 +81,27 @@ export function planCall(request: ApiRequest, cache: SchemaCache, body: unknown,
     given = {}
     for (const [key, value] of request.rpcArgs) given[key] = value
   } else {
-    given = body === undefined ? {} : (body as Record<string, unknown>)
+    // Raw text/xml/binary bodies carry no named arguments.
+    given = body === undefined || typeof body === 'string' || body instanceof Uint8Array ? {} : (body as Record<string, unknown>)
   }
   const bodyIsObject = typeof given === 'object' && given !== null && !Array.isArray(given)
   const keys = bodyIsObject ? Object.keys(given) : []
 
-  const fits = (r: Routine) => {
-    const names = new Set(r.params.map((p) => p.name))
-    if (r.params.some((p) => p.name === '')) return false
-    const passed = viaQuery ? keys.filter((k) => names.has(k)) : keys
-    if (!viaQuery && !passed.every((k) => names.has(k))) return false
-    return r.params.every((p) => p.hasDefault || passed.includes(p.name))
+  let routine: Routine
+  let wholeBody: CallPlan['wholeBody']
+  if (viaQuery) {
+    routine = matchQueryCall(cache, schema, name, overloads, keys)
+  } else {
+    const match = matchRoutine(cache, schema, name, overloads, { keys, singleObject: request.preferences.params === 'single-object', media: bodyMedia })
+    routine = match.routine
+    if (match.wholeBody) wholeBody = { text: wholeBodyText(body, bodyMedia), type: routine.params[0]!.type }
   }
-  let candidates = bodyIsObject ? overloads.filter(fits) : []
-  if (viaQuery && candidates.length > 1) {
-    // With query-string arguments, the overload that uses the most of them wins.
-    const used = (r: Routine) => keys.filter((k) => r.params.some((p) => p.name === k)).length
-    const best = Math.max(...candidates.map(used))
-    candidates = candidates.filter((r) => used(r) === best)
-  }
-  let singleJson: CallPlan['singleJson']
-  if (candidates.length === 0 && !viaQuery) {
-    const unnamed = overloads.filter((r) => r.params.length === 1 && r.params[0]!.name === '' && JSON_TYPES.has(r.params[0]!.typeName))
-    if (unnamed.length === 1) {
-      candidates = unnamed
-      singleJson = { value: body ?? {}, type: unnamed[0]!.params[0]!.type }
-    }
-  }
-  if (candidates.length === 0) {
-    const argNames = viaQuery ? [...keys].sort() : [...keys].sort()
-    const described = argNames.length ? `(${argNames.join(', ')})` : ' without parameters'
-    const searched = argNames.length ? `with parameters ${argNames.join(', ')}` : 'without parameters'
-    const all = [...cache.routines.values()].flat().filter((r) => r.schema === schema).map((r) => r.name)
-    const suggestion = closest(name, all, 0.55)
-    throw pgrstError(
-      404,
-      'PGRST202',
-      `Could not find the function ${schema}.${name}${described} in the schema cache`,
-      `Searched for the function ${schema}.${name} ${searched} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.`,
-      suggestion ? `Perhaps you meant to call the function ${schema}.${suggestion}` : null,
-    )
-  }
-  if (candidates.length > 1) {
-    throw pgrstError(
-      300,
-      'PGRST203',
-      `Could not choose the best candidate function between: ${candidates.map(signature).join(', ')}`,
-      null,
-      'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
-    )
-  }
-  const routine = candidates[0]!
   const paramNames = new Set(routine.params.map((p) => p.name))
   const args: Record<string, unknown> = {}
   const argTypes: CallPlan['argTypes'] = []
   // POST: the query string holds only filters; GET/HEAD: what is not an argument is a filter.
   const filterParams: Array<[string, string]> = viaQuery ? [] : [...request.rpcArgs]
-  if (!singleJson) {
+  if (!wholeBody) {
     for (const key of keys) {
       if (paramNames.has(key)) {
         args[key] = given[key]
@@ -145,12 +128,12 @@ export function planCall(request: ApiRequest, cache: SchemaCache, body: unknown,
       if (options.maxRows !== undefined) read.limit = Math.min(read.limit ?? options.maxRows, options.maxRows)
     }
   }
-  if (!bodyIsObject && !singleJson) throw invalidBody('Expected a JSON object with the function arguments')
+  if (!bodyIsObject && !wholeBody) throw invalidBody('Expected a JSON object with the function arguments')
   return {
     routine,
     args,
     argTypes,
-    singleJson,
+    wholeBody,
     result,
     read,
     readOnly: viaQuery || routine.volatility !== 'volatile',
