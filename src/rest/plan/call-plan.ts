@@ -30,7 +30,8 @@ export interface CallPlan {
 /** The body as the text of the one parameter: JSON re-serialized, raw bodies as they came. */
 function wholeBodyText(body: unknown, media: BodyMedia): string {
   if (media === 'json') return JSON.stringify(body ?? {})
-  if (body instanceof Uint8Array) return `\\x${Buffer.from(body).toString('hex')}`
+  // Binary bodies travel as hex, decoded in SQL (both drivers read text parameters the same way).
+  if (body instanceof Uint8Array) return Buffer.from(body).toString('hex')
   return typeof body === 'string' ? body : ''
 }
 

@@ -13,7 +13,8 @@ export function callParts(plan: CallPlan, params: Params): { argsFrom: string | 
   const fn = qualified(plan.routine.schema, plan.routine.name)
   if (plan.wholeBody) {
     // The parameter's type comes from the catalog (format_type), not from the request.
-    return { argsFrom: undefined, call: `${fn}(${params.add(plan.wholeBody.text)}::${plan.wholeBody.type})` }
+    const value = params.add(plan.wholeBody.text)
+    return { argsFrom: undefined, call: `${fn}(${plan.wholeBody.type === 'bytea' ? `decode(${value}::text, 'hex')` : `${value}::${plan.wholeBody.type}`})` }
   }
   if (plan.argTypes.length === 0) return { argsFrom: undefined, call: `${fn}()` }
   // Record columns are numbered: an unnamed parameter (key "") has no name to read it by.
