@@ -8,7 +8,7 @@
  * @module
  */
 import { pgrstError } from '../errors.ts'
-import type { Routine, SchemaCache } from '../schema-cache/types.ts'
+import { relationKey, type Routine, type SchemaCache } from '../schema-cache/types.ts'
 import { closest } from './relationships.ts'
 
 /** What the request body is, for the single-parameter fallback. */
@@ -75,6 +75,30 @@ export function ambiguous(candidates: Routine[]): never {
   )
 }
 
+/**
+ * PostgREST's schema cache keeps a function taking one row (a computed field) though it cannot be
+ * called; its presence changes the PGRST202 hint from "another name" to "other parameters".
+ */
+const listed = (routine: Routine) => isCallable(routine) || (routine.params.length === 1 && routine.params[0]!.relation !== undefined)
+
+/** Fuzzy matching reads letters and digits only (so an unnamed parameter list is empty). */
+const comparable = (text: string) => text.toLowerCase().replace(/[^a-z0-9, ]/g, '')
+
+function notFoundHint(cache: SchemaCache, schema: string, name: string, keys: string[]): string | null {
+  const overloads = (cache.routines.get(relationKey(schema, name)) ?? []).filter(listed)
+  if (overloads.length === 0) {
+    const names = [...cache.routines.values()].flat().filter((r) => r.schema === schema && listed(r)).map((r) => r.name)
+    const suggestion = closest(name, names, 0.55)
+    return suggestion ? `Perhaps you meant to call the function ${schema}.${suggestion}` : null
+  }
+  // The function exists: suggest the parameter list of the overload closest to the names given.
+  const given = comparable(keys.join(', '))
+  if (given === '') return null
+  const lists = new Map(overloads.map((r) => [comparable(r.params.map((p) => p.name).join(', ')), r.params.map((p) => p.name).join(', ')]))
+  const best = closest(given, [...lists.keys()].filter((l) => l !== ''), 0.55)
+  return best === undefined ? null : `Perhaps you meant to call the function ${schema}.${name}(${lists.get(best)})`
+}
+
 /** PGRST202 with PostgREST's message, details and hint. */
 export function notFound(cache: SchemaCache, schema: string, name: string, keys: string[], invokedByPost: boolean, media: BodyMedia): never {
   const sorted = [...keys].sort()
@@ -91,14 +115,12 @@ export function notFound(cache: SchemaCache, schema: string, name: string, keys:
             ? `${params} or with a single unnamed json/jsonb parameter`
             : params
   const described = sorted.length === 0 ? ' without parameters' : `(${sorted.join(', ')})`
-  const names = [...cache.routines.values()].flat().filter((r) => r.schema === schema && isCallable(r)).map((r) => r.name)
-  const suggestion = closest(name, names, 0.55)
   throw pgrstError(
     404,
     'PGRST202',
     `Could not find the function ${schema}.${name}${described} in the schema cache`,
     `Searched for the function ${schema}.${name}${searched}, but no matches were found in the schema cache.`,
-    suggestion ? `Perhaps you meant to call the function ${schema}.${suggestion}` : null,
+    notFoundHint(cache, schema, name, sorted),
   )
 }
 
