@@ -50,19 +50,21 @@ export function closest(name: string, candidates: Iterable<string>, threshold = 
 
 export function findRelationship(cache: SchemaCache, source: Relation, targetName: string, hint: string | undefined): Relationship {
   const all = cache.relationships.get(relationKey(source.schema, source.name)) ?? []
-  let candidates = all.filter((r) => r.target.name === targetName)
+  // A computed relationship goes by its function's name; it wins over a table of that name.
+  const computed = all.filter((r) => r.computed?.name === targetName)
+  let candidates = computed.length ? computed : all.filter((r) => !r.computed && r.target.name === targetName)
   const sameSchema = candidates.filter((r) => r.target.schema === source.schema)
   if (sameSchema.length) candidates = sameSchema
   let legacyColumn = false
   if (candidates.length === 0) {
     // Legacy: `select=*,author_id(*)` names the FK column.
-    candidates = all.filter((r) => (r.cardinality === 'many-to-one' || r.cardinality === 'one-to-one') && r.sourceColumns.length === 1 && r.sourceColumns[0] === targetName)
+    candidates = all.filter((r) => !r.computed && (r.cardinality === 'many-to-one' || r.cardinality === 'one-to-one') && r.sourceColumns.length === 1 && r.sourceColumns[0] === targetName)
     legacyColumn = candidates.length > 0
   }
   if (hint !== undefined) candidates = candidates.filter((r) => matchesHint(r, hint))
   if (candidates.length === 0) {
     const hintText = hint === undefined ? '' : ` using the hint '${hint}'`
-    const suggestion = hint === undefined ? closest(targetName, new Set(all.map((r) => r.target.name))) : undefined
+    const suggestion = hint === undefined ? closest(targetName, new Set(all.map((r) => r.computed?.name ?? r.target.name))) : undefined
     throw pgrstError(
       400,
       'PGRST200',

@@ -45,6 +45,10 @@ function orderSql(expr: string, term: PlannedOrder): string {
 function joinConditions(child: ChildPlan, parentAlias: string): { from: string; where: string[] } {
   const r = child.relationship
   const childAlias = child.plan.sqlAlias
+  if (r.computed) {
+    // The function is called on the parent's row (its whole-row reference); it does the joining.
+    return { from: `${qualified(r.computed.schema, r.computed.name)}(${ident(parentAlias)}) AS ${ident(childAlias)}`, where: [] }
+  }
   const target = `${qualified(child.plan.relation.schema, child.plan.relation.name)} AS ${ident(childAlias)}`
   if (!r.junction) {
     return { from: target, where: r.sourceColumns.map((col, i) => `${ident(childAlias)}.${ident(r.targetColumns[i]!)} = ${ident(parentAlias)}.${ident(col)}`) }
