@@ -26,7 +26,7 @@ export async function runCall(plan: CallPlan, maxRows: number | undefined, polic
     const asObject = plan.result === 'row' && media.kind !== 'csv'
     const result = await runRead(
       { kind: 'read', read: plan.read, media: asObject ? { kind: 'object', stripNulls: media.kind === 'object' && media.stripNulls } : media, preferences, maxRows, head },
-      { rootFrom: (params) => callRootFrom(plan, params, plan.read!.sqlAlias), expandStar: true },
+      { rootFrom: (params) => callRootFrom(plan, params, plan.read!.sqlAlias), expandStar: true, nullWhenEmpty: plan.result === 'row' && media.kind !== 'object' },
     )
     if (strict && preferences.maxAffected !== undefined) {
       if ((result.rows ?? 0) > preferences.maxAffected) throw maxAffectedViolation(result.rows ?? 0)

@@ -37,7 +37,7 @@ export async function plannedCount(plan: ReadPlan, options: RenderOptions = {}):
 }
 
 /** Runs a read and shapes the response (shared by relations and set-returning functions). */
-export async function runRead(plan: ReadRequestPlan, options: RenderOptions = {}): Promise<RestResult> {
+export async function runRead(plan: ReadRequestPlan, options: RenderOptions & { nullWhenEmpty?: boolean } = {}): Promise<RestResult> {
   const { read, media, preferences } = plan
   const count = preferences.count
   const single = media.kind === 'object'
@@ -56,7 +56,8 @@ export async function runRead(plan: ReadRequestPlan, options: RenderOptions = {}
   if (count === 'planned' || (count === 'estimated' && plan.maxRows !== undefined && total !== undefined && total > plan.maxRows)) {
     total = await plannedCount(read, options)
   }
-  if (single && pageTotal !== 1) throw singularityError(pageTotal)
+  // A function returning one row answers null when filters leave nothing (PostgREST), not 406.
+  if (single && pageTotal !== 1 && !(options.nullWhenEmpty && pageTotal === 0)) throw singularityError(pageTotal)
 
   const offset = read.offset ?? 0
   const status = rangeStatus(offset, pageTotal, total)
