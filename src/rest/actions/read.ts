@@ -7,7 +7,7 @@ import { singularityError } from '../errors.ts'
 import type { ReadPlan, ReadRequestPlan } from '../plan/types.ts'
 import { Params } from '../query/params.ts'
 import { readStatement, renderNode, selectStatement, type RenderOptions } from '../query/read-query.ts'
-import { contentRange, CSV_TYPE, JSON_TYPE, OBJECT_TYPE, rangeStatus, toCsv } from '../response.ts'
+import { contentRange, CSV_TYPE, JSON_TYPE, OBJECT_TYPE, rangeStatus } from '../response.ts'
 
 export interface RestResult {
   status: number
@@ -45,7 +45,7 @@ export async function runRead(plan: ReadRequestPlan, options: RenderOptions & { 
   const statement = readStatement(read, {
     ...options,
     count: count === 'exact' || count === 'estimated' ? 'exact' : undefined,
-    body: plan.head ? 'none' : single ? 'object' : 'array',
+    body: plan.head ? 'none' : media.kind === 'csv' ? 'csv' : single ? 'object' : 'array',
     stripNulls,
     expandStar: media.kind === 'csv' ? true : options.expandStar,
   })
@@ -65,8 +65,7 @@ export async function runRead(plan: ReadRequestPlan, options: RenderOptions & { 
   if (count) headers['Preference-Applied'] = `count=${count}`
   if (media.kind === 'csv') {
     headers['Content-Type'] = CSV_TYPE
-    const data = JSON.parse(row.body ?? '[]') as Array<Record<string, unknown>>
-    return { status, headers, body: plan.head ? undefined : toCsv(data, []), rows: pageTotal }
+    return { status, headers, body: plan.head ? undefined : (row.body ?? ''), rows: pageTotal }
   }
   headers['Content-Type'] = single ? OBJECT_TYPE : JSON_TYPE
   return { status, headers, body: plan.head ? undefined : (row.body ?? (single ? 'null' : '[]')), rows: pageTotal }

@@ -197,13 +197,21 @@ function renderChild(child: ChildPlan, parentAlias: string, params: Params, orde
   return { lateral, exists: `${lat}.pgrst_exists`, outputs: node.outputNames.map((n) => `COALESCE(${lat}.${ident(n)}, '[]'::json) AS ${ident(n)}`), names: node.outputNames, orderExprs }
 }
 
-export type BodyShape = 'array' | 'object' | 'none'
+export type BodyShape = 'array' | 'object' | 'csv' | 'none'
 
 export interface ReadStatementOptions extends RenderOptions {
   count?: 'exact'
   body: BodyShape
   stripNulls?: boolean
 }
+
+/**
+ * CSV as PostgREST writes it: a header of the first row's keys, then each row's record text
+ * without its parentheses — PostgreSQL's own quoting (`"[1,2)"`, `""` for a quote), each
+ * value in its type's text form (jsonb with its spaces), NULL as nothing.
+ */
+const CSV_BODY = `(SELECT coalesce(string_agg(pgrst_keys.k, ','), '') FROM (SELECT json_object_keys(pgrst_first.r) AS k FROM (SELECT row_to_json(pgrst_h) AS r FROM pgrst_source AS pgrst_h LIMIT 1) AS pgrst_first) AS pgrst_keys)
+  || chr(10) || coalesce(string_agg(substring(_r::text, 2, length(_r::text) - 2), chr(10)), '')`
 
 /**
  * The whole read as one statement returning `total_result_set`, `page_total` and `body` (JSON
@@ -216,6 +224,7 @@ export function readStatement(plan: ReadPlan, options: ReadStatementOptions): { 
   const total = options.count === 'exact' ? `(SELECT pg_catalog.count(*) FROM ${node.fromForWhere}${node.where.length ? ` WHERE ${node.where.join(' AND ')}` : ''})` : 'NULL::int8'
   let body: string
   if (options.body === 'none') body = 'NULL::text'
+  else if (options.body === 'csv') body = CSV_BODY
   else if (options.body === 'object') body = options.stripNulls ? `json_strip_nulls(json_agg(_r)->0)::text` : `(json_agg(_r)->0)::text`
   else body = options.stripNulls ? `json_strip_nulls(coalesce(json_agg(_r), '[]'))::text` : `coalesce(json_agg(_r), '[]')::text`
   const sql = `WITH pgrst_source AS (${source}) SELECT ${total} AS total_result_set, pg_catalog.count(_r) AS page_total, ${body} AS body FROM pgrst_source AS _r`
