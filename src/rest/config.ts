@@ -9,6 +9,8 @@ export interface RestConfig {
   maxRows: number | undefined
   /** `DB_AGGREGATES_ENABLED`: allow `count()`, `sum()` … in `select`. */
   aggregatesEnabled: boolean
+  /** `DB_PLAN_ENABLED`: answer `Accept: application/vnd.pgrst.plan…` with the statement's EXPLAIN. */
+  planEnabled: boolean
   /** `DB_TX_END`: commit, commit-allow-override, rollback, rollback-allow-override. */
   txEnd: 'commit' | 'commit-allow-override' | 'rollback' | 'rollback-allow-override'
   /** `DB_SAFE_UPDATE`: refuse PATCH/DELETE without a filter, as Supabase's pg-safeupdate. */
@@ -36,7 +38,7 @@ export interface RestConfig {
 export type Env = Record<string, string | undefined>
 
 /** Every variable `restConfig` reads. */
-const REST_VARIABLES = ['DB_MAX_ROWS', 'DB_AGGREGATES_ENABLED', 'DB_TX_END', 'DB_SAFE_UPDATE', 'OPENAPI_MODE', 'DB_CHANNEL_ENABLED', 'DB_EXTRA_ROLES', 'DB_POOL_CLIENT_SHARE', 'DB_POOL_CLIENT_WAIT']
+const REST_VARIABLES = ['DB_MAX_ROWS', 'DB_AGGREGATES_ENABLED', 'DB_PLAN_ENABLED', 'DB_TX_END', 'DB_SAFE_UPDATE', 'OPENAPI_MODE', 'DB_CHANNEL_ENABLED', 'DB_EXTRA_ROLES', 'DB_POOL_CLIENT_SHARE', 'DB_POOL_CLIENT_WAIT']
 
 function choice<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
   const raw = env[name]?.trim()
@@ -68,6 +70,7 @@ export function restConfig(env: Env): RestConfig {
   return {
     maxRows: maxRows === 0 ? undefined : maxRows,
     aggregatesEnabled: ['true', '1'].includes(flag('DB_AGGREGATES_ENABLED', false)),
+    planEnabled: ['true', '1'].includes(flag('DB_PLAN_ENABLED', false)),
     txEnd: choice(env, 'DB_TX_END', ['commit', 'commit-allow-override', 'rollback', 'rollback-allow-override'], 'commit-allow-override'),
     safeUpdate: ['true', '1'].includes(flag('DB_SAFE_UPDATE', true)),
     openapiMode: choice(env, 'OPENAPI_MODE', ['follow-privileges', 'ignore-privileges', 'disabled'], 'follow-privileges'),

@@ -12,6 +12,7 @@ import type { SchemaCache } from './schema-cache/index.ts'
 const IN_DATABASE: Readonly<Record<string, string>> = {
   db_aggregates_enabled: 'DB_AGGREGATES_ENABLED',
   db_max_rows: 'DB_MAX_ROWS',
+  db_plan_enabled: 'DB_PLAN_ENABLED',
   db_tx_end: 'DB_TX_END',
   openapi_mode: 'OPENAPI_MODE',
 }

@@ -20,7 +20,8 @@ import { withDatabaseSettings } from './db-settings.ts'
 import { createRoleGuard } from './role-guard.ts'
 import { FairShare } from './fair-share.ts'
 import { clientAddress, limitKey } from '../http/client-address.ts'
-import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded } from './errors.ts'
+import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded, unacceptableMedia } from './errors.ts'
+import { explainMediaType } from './actions/explain.ts'
 import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
 import type { ApiRequest } from './parse/types.ts'
@@ -54,6 +55,9 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, bodyMedia:
   const planOptions = { maxRows: rest.maxRows, aggregatesEnabled: rest.aggregatesEnabled }
   const { target, method } = request
   if (request.preferences.handling === 'strict' && request.preferences.invalid.length) throw invalidPreferences(request.preferences.invalid)
+  // Plans are served for reads and function calls, and only where DB_PLAN_ENABLED turns them on.
+  const explainable = target.kind === 'routine' || method === 'GET' || method === 'HEAD'
+  if (request.explain && (!rest.planEnabled || !explainable)) throw unacceptableMedia([explainMediaType(request.explain, request.media)])
   if (method === 'OPTIONS') return { readOnly: true, run: async () => ({ status: 200, headers: { Allow: allowedMethods(request, cache) } }) }
   if (target.kind === 'root') {
     if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'PGRST117', `Unsupported HTTP method: ${method}`)

@@ -4,7 +4,8 @@
  * @module
  */
 import { db, markRollback } from '../../db/session.ts'
-import { maxAffectedViolation, pgrstError } from '../errors.ts'
+import { maxAffectedViolation, pgrstError, unacceptableMedia } from '../errors.ts'
+import { explainMediaType } from './explain.ts'
 import type { CallPlan } from '../plan/call-plan.ts'
 import { callRootFrom, scalarCallStatement } from '../query/call-query.ts'
 import { Params } from '../query/params.ts'
@@ -25,7 +26,7 @@ export async function runCall(plan: CallPlan, maxRows: number | undefined, polic
   if ((plan.result === 'rows' || plan.result === 'row') && plan.read) {
     const asObject = plan.result === 'row' && media.kind !== 'csv'
     const result = await runRead(
-      { kind: 'read', read: plan.read, media: asObject ? { kind: 'object', stripNulls: media.kind === 'object' && media.stripNulls } : media, preferences, maxRows, head },
+      { kind: 'read', read: plan.read, media: asObject ? { kind: 'object', stripNulls: media.kind === 'object' && media.stripNulls } : media, preferences, maxRows, head, explain: plan.request.explain },
       { rootFrom: (params) => callRootFrom(plan, params, plan.read!.sqlAlias), expandStar: true, nullWhenEmpty: plan.result === 'row' && media.kind !== 'object' },
     )
     if (strict && preferences.maxAffected !== undefined) {
@@ -34,6 +35,7 @@ export async function runCall(plan: CallPlan, maxRows: number | undefined, polic
     if (asObject && media.kind !== 'object') result.headers['Content-Type'] = JSON_TYPE
     return result
   }
+  if (plan.request.explain) throw unacceptableMedia([explainMediaType(plan.request.explain, media)])
   const params = new Params()
   const { rows } = await db().query<{ body: string | null; page_total: string }>(scalarCallStatement(plan, params), params.values)
   if (plan.result === 'void') return { status: 204, headers: {} }

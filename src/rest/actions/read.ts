@@ -4,6 +4,7 @@
  */
 import { db } from '../../db/session.ts'
 import { singularityError } from '../errors.ts'
+import { explainStatement } from './explain.ts'
 import type { ReadPlan, ReadRequestPlan } from '../plan/types.ts'
 import { Params } from '../query/params.ts'
 import { readStatement, renderNode, selectStatement, type RenderOptions } from '../query/read-query.ts'
@@ -49,6 +50,7 @@ export async function runRead(plan: ReadRequestPlan, options: RenderOptions & { 
     stripNulls,
     expandStar: media.kind === 'csv' ? true : options.expandStar,
   })
+  if (plan.explain) return explainStatement(statement.sql, statement.params, plan.explain, media)
   const { rows } = await db().query<ReadRow>(statement.sql, statement.params)
   const row = rows[0]!
   const pageTotal = Number(row.page_total)

@@ -103,6 +103,12 @@ export type MediaType =
   | { kind: 'csv' }
   | { kind: 'openapi' }
 
+/** `application/vnd.pgrst.plan+json|+text; for="…"; options=analyze|verbose|settings|buffers|wal`. */
+export interface Explain {
+  format: 'json' | 'text'
+  options: Array<'analyze' | 'verbose' | 'settings' | 'buffers' | 'wal'>
+}
+
 export type Target =
   | { kind: 'relation'; name: string }
   | { kind: 'routine'; name: string }
@@ -119,7 +125,10 @@ export interface ApiRequest {
   order: Array<{ path: EmbedPath; terms: OrderTerm[] }>
   ranges: Array<{ path: EmbedPath; limit?: number; offset?: number }>
   preferences: Preferences
+  /** What the response is (for an explain: what the explained statement would have answered). */
   media: MediaType
+  /** `Accept: application/vnd.pgrst.plan…`: answer the statement's EXPLAIN instead. */
+  explain?: Explain
   /** `columns=` of a POST. */
   columns?: string[]
   /** `on_conflict=` of an upsert. */
