@@ -296,6 +296,15 @@ describeEachDatabase('REST aggregates and computed fields', (ctx) => {
       { slug: 'random', messages: [{ count: 1 }] },
       { slug: 'other', messages: [{ count: 2 }] },
     ])
+    // An aggregate in a to-one embed groups by that embed's other columns, spreads included.
+    const toOne = await rest.anon.from('messages').select('id, channels(id.sum(), ...channel_details(details))').order('id')
+    expect(toOne.error).toBeNull()
+    expect(toOne.data).toEqual([
+      { id: 1, channels: { sum: 1, details: 'Details for public channel' } },
+      { id: 2, channels: { sum: 2, details: 'Details for random channel' } },
+      { id: 3, channels: { sum: 3, details: null } },
+      { id: 4, channels: { sum: 3, details: null } },
+    ])
   })
 
   it('treats fn(row) functions as computed columns in select, filters and order', async () => {

@@ -174,7 +174,10 @@ function renderChild(child: ChildPlan, parentAlias: string, params: Params, orde
   const fromWhere = (n: NodeSql) => `FROM ${n.from}${n.where.length ? ` WHERE ${n.where.join(' AND ')}` : ''}`
 
   if (child.toOne && !child.spread) {
-    const lateral = `SELECT (SELECT row_to_json(_r) FROM (SELECT ${node.selectList.join(', ')}) AS _r) AS body${orderSelect.map((s) => `, ${s}`).join('')} ${fromWhere(node)}`
+    // With aggregates the embedded row is the grouped one (`channels(id.sum(), ...details(x))`).
+    const lateral = node.groupBy.length
+      ? `SELECT row_to_json(_r) AS body${orderSelect.length ? `, ${[...orderColumns.values()].map((c) => `NULL AS ${ident(c)}`).join(', ')}` : ''} FROM (${selectStatement(node)}) AS _r`
+      : `SELECT (SELECT row_to_json(_r) FROM (SELECT ${node.selectList.join(', ')}) AS _r) AS body${orderSelect.map((s) => `, ${s}`).join('')} ${fromWhere(node)}`
     return { lateral, exists: `${lat}.body`, outputs: child.hidden ? [] : [`${lat}.body AS ${ident(child.outputName)}`], names: child.hidden ? [] : [child.outputName], orderExprs }
   }
   if (child.toOne) {
