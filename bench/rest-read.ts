@@ -23,6 +23,7 @@ import { createPgDatabase } from '../src/db/pg-driver.ts'
 import { sessionSettings } from '../src/db/session.ts'
 import type { Database } from '../src/db/types.ts'
 import { parseApiRequest } from '../src/rest/parse/api-request.ts'
+import { targets } from '../src/rest/parse/types.ts'
 import { planRead } from '../src/rest/plan/read-plan.ts'
 import { readStatement } from '../src/rest/query/read-query.ts'
 import { getSchemaCache } from '../src/rest/schema-cache/index.ts'
@@ -87,6 +88,7 @@ async function serveResolution(databaseUrl: string | undefined, items: number): 
 function templateStatement(database: Database, select: string): Promise<{ sql: string; idIndex: number; params: unknown[] }> {
   return getSchemaCache(database, ['public']).then((cache) => {
     const request = parseApiRequest({ method: 'GET', path: '/bench_items', params: [['select', select], ['id', 'eq.__ID__']], headers: {}, schemas: ['public'] })
+    if (!targets(request, 'relation')) throw new Error('bench_items is a table')
     const statement = readStatement(planRead(request, cache, { maxRows: 1000 }).read, { body: 'array' })
     return { sql: statement.sql, params: statement.params, idIndex: statement.params.indexOf('__ID__') }
   })

@@ -20,6 +20,7 @@ import { loadConfig } from '../src/config/config.ts'
 import { createPgDatabase } from '../src/db/pg-driver.ts'
 import { sessionSettings } from '../src/db/session.ts'
 import { parseApiRequest } from '../src/rest/parse/api-request.ts'
+import { targets } from '../src/rest/parse/types.ts'
 import { planMutation } from '../src/rest/plan/mutate-plan.ts'
 import { mutationStatement } from '../src/rest/query/mutate-query.ts'
 import { getSchemaCache } from '../src/rest/schema-cache/index.ts'
@@ -73,6 +74,7 @@ async function serveBaseline(databaseUrl: string): Promise<void> {
   /** The statement resolution generates for this body and Prefer, built per request like resolution must. */
   const statementFor = (scenario: Scenario, body: unknown) => {
     const request = parseApiRequest({ method: 'POST', path: '/bench_writes', params: [], headers: { prefer: [SCENARIOS[scenario].prefer] }, schemas: ['public'] })
+    if (!targets(request, 'relation')) throw new Error('bench_writes is a table')
     const plan = planMutation(request, cache, body, { safeUpdate: true, maxRows: 1000 })
     return mutationStatement(plan, { body: scenario === 'single' ? 'array' : 'none', needRows: scenario === 'single' })
   }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Context } from 'hono'
-import type { Claims } from './jwt.ts'
+import type { Claims } from '../jwt/service.ts'
 import type { AuthConfig } from '../config/config.ts'
 import type { Queryable } from '../db/types.ts'
 import type { Services } from '../services.ts'
@@ -23,9 +23,9 @@ export interface AuthDeps {
 }
 
 export function createAuthDeps(services: Services): AuthDeps {
-  // One request at a time per Lambda instance: bcrypt threads would only cost memory there.
-  if (services.lambda) disableBcryptWorkers()
-  const mailer = createMailer(services.config, services.logger)
+  // One request at a time (Lambda): bcrypt threads would only cost memory there.
+  if (!services.profile.workerThreads) disableBcryptWorkers()
+  const mailer = services.mailer ?? createMailer(services.config, services.logger)
   return {
     services,
     config: services.config.auth,

@@ -52,11 +52,20 @@ export type AuthErrorCode =
   | 'provider_disabled'
   | 'invalid_api_key'
 
+/** The OAuth `error`s of the few token errors GoTrue answers in the OAuth shape. */
+export type OAuthErrorCode = 'invalid_request'
+
+declare module '../errors.ts' {
+  interface ErrorCatalogues {
+    auth: AuthErrorCode | OAuthErrorCode
+  }
+}
+
 /** Marks an HttpError whose body must be rendered in the auth shapes. */
 export class AuthError extends HttpError {
   /** Extra members merged into either body shape (e.g. `weak_password`). */
   readonly extra: Record<string, unknown>
-  constructor(status: number, code: string, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+  constructor(status: number, code: AuthErrorCode, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
     super(status, code, message, { headers })
     this.name = 'AuthError'
     this.extra = extra
@@ -76,7 +85,7 @@ export const tooManyRequests = (code: 'over_request_rate_limit' | 'over_email_se
 
 /** The OAuth-style body GoTrue uses for a few token errors: `{error, error_description}`. */
 export class OAuthError extends HttpError {
-  constructor(status: number, error: string, description: string) {
+  constructor(status: number, error: OAuthErrorCode, description: string) {
     super(status, error, description, { body: { error, error_description: description } })
     this.name = 'OAuthError'
   }

@@ -6,6 +6,7 @@
  */
 import type { Transporter } from 'nodemailer'
 import type { Config } from '../config/config.ts'
+import { hasSqlState } from '../db/sqlstate.ts'
 import type { Queryable } from '../db/types.ts'
 import type { Logger } from '../logger.ts'
 
@@ -43,7 +44,7 @@ function outboxMailer(logger: Logger): Mailer {
           mail.link ?? null,
         ])
       } catch (error) {
-        if ((error as { code?: string }).code === '42P01') {
+        if (hasSqlState(error, 'undefined_table')) {
           throw new Error(`auth email not sent: ${OUTBOX_TABLE} does not exist (set SMTP_URL, or run \`resolution db init\` to create it)`, { cause: error })
         }
         throw error

@@ -5,7 +5,7 @@
  * @module
  */
 import type { MiddlewareHandler } from 'hono'
-import type { Claims } from './jwt.ts'
+import type { Claims } from '../jwt/service.ts'
 import { HttpError } from '../errors.ts'
 import type { AuthDeps, AuthEnv } from './context.ts'
 import { UUID_PATTERN } from './crypto.ts'

@@ -9,8 +9,9 @@
  */
 import type { Context } from 'hono'
 import type { AuthConfig } from '../config/config.ts'
+import { hasSqlState } from '../db/sqlstate.ts'
 import type { Queryable } from '../db/types.ts'
-import { HttpError } from '../errors.ts'
+import { appError } from '../errors.ts'
 import { limitKey } from '../http/client-address.ts'
 import { AuthError, tooManyRequests } from './errors.ts'
 
@@ -72,8 +73,8 @@ async function counted<T>(query: Promise<T>): Promise<T> {
   try {
     return await query
   } catch (error) {
-    if ((error as { code?: string }).code !== '42P01') throw error
-    throw new HttpError(503, 'database_unavailable', 'The auth limits table _resolution.auth_rate_limits is missing: run `resolution db init` to bring the database to this version', { cause: error })
+    if (!hasSqlState(error, 'undefined_table')) throw error
+    throw appError('database_unavailable', 'The auth limits table _resolution.auth_rate_limits is missing: run `resolution db init` to bring the database to this version', { cause: error })
   }
 }
 

@@ -7,6 +7,7 @@
  * whole family (stricter than GoTrue, which hands the active token to its parent at any age).
  * @module
  */
+import { hasSqlState } from '../db/sqlstate.ts'
 import type { Database, Queryable } from '../db/types.ts'
 import { newRefreshToken } from './crypto.ts'
 import { auditPayload } from './models/audit.ts'
@@ -169,8 +170,7 @@ async function queryNamed<R>(database: Database, name: string, sql: string, para
     try {
       return await database.query<R>(sql, params, { name })
     } catch (error) {
-      const code = (error as { code?: string }).code
-      if (code !== '26000' && code !== '42P05') throw error
+      if (!hasSqlState(error, 'invalid_sql_statement_name', 'duplicate_prepared_statement')) throw error
       namedStatements = false
     }
   }

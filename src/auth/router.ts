@@ -7,6 +7,7 @@
 import { Hono, type Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { infrastructureError } from '../db/errors.ts'
+import { hasSqlState } from '../db/sqlstate.ts'
 import { HttpError } from '../errors.ts'
 import type { Services } from '../services.ts'
 import { clientAddress } from '../http/client-address.ts'
@@ -35,9 +36,9 @@ export function toAuthError(error: unknown): HttpError | undefined {
   if (error instanceof HTTPException && error.status === 413) return authError(413, 'payload_too_large', 'Request body too large')
   const infra = infrastructureError(error)
   if (infra) return infra
-  const pg = error as { code?: string; constraint?: string }
-  if (pg?.code === '23505' && /email/.test(pg.constraint ?? '')) return authError(422, 'email_exists', 'A user with this email address has already been registered')
-  if (pg?.code === '55P03' || pg?.code === '40001' || pg?.code === '40P01') return authError(409, 'conflict', 'Concurrent requests conflicted; retry')
+  const constraint = (error as { constraint?: string } | null | undefined)?.constraint
+  if (hasSqlState(error, 'unique_violation') && /email/.test(constraint ?? '')) return authError(422, 'email_exists', 'A user with this email address has already been registered')
+  if (hasSqlState(error, 'lock_not_available', 'serialization_failure', 'deadlock_detected')) return authError(409, 'conflict', 'Concurrent requests conflicted; retry')
   return undefined
 }
 

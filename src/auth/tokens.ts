@@ -2,7 +2,7 @@
  * Access tokens with Supabase's claims, and the Session object `/token` and `/verify` return.
  * @module
  */
-import type { Claims } from './jwt.ts'
+import type { Claims } from '../jwt/service.ts'
 import type { Services } from '../services.ts'
 import type { AmrEntry } from './models/session.ts'
 import type { UserRow } from './models/user.ts'

@@ -4,7 +4,7 @@
  * answers 401 to everything; this stops start-up with one line instead.
  * @module
  */
-import type { JwtService } from '../auth/jwt.ts'
+import type { JwtService } from '../jwt/service.ts'
 import { FatalError } from '../errors.ts'
 import type { Config } from './config.ts'
 

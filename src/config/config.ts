@@ -4,8 +4,12 @@
  * @module
  */
 import path from 'node:path'
-import { restConfig, type RestConfig } from '../rest/config.ts'
-import { FatalError } from '../errors.ts'
+import { boolean, fail, integer, list, text, url, type Env } from './env.ts'
+import { checkRequirements } from './requirements.ts'
+import { restConfig, type RestConfig } from './rest.ts'
+import { SERVER_PROFILE, type RuntimeProfile } from './runtime-profile.ts'
+
+export type { Env } from './env.ts'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
@@ -95,60 +99,39 @@ export interface JsonWebKeySet {
   keys: Array<Record<string, unknown>>
 }
 
-export type Env = Record<string, string | undefined>
-
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /** Config names whose values are masked wherever config is shown. */
 export const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(['jwtSecret', 'jwtKeys', 'anonKey', 'serviceRoleKey', 'vaultRootKey'])
 
-function fail(name: string, problem: string): never {
-  throw new FatalError(`${name}: ${problem}`)
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  if (!/^\d+$/.test(raw.trim())) fail(name, `must be a whole number, got ${JSON.stringify(raw)}`)
-  const value = Number(raw)
-  if (value < min || value > max) fail(name, `must be between ${min} and ${max}, got ${value}`)
-  return value
-}
-
-function boolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase()
-  if (raw === undefined || raw === '') return fallback
-  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
-  if (['0', 'false', 'no', 'off'].includes(raw)) return false
-  return fail(name, `must be true or false, got ${JSON.stringify(env[name])}`)
-}
-
-function databaseUrl(raw: string | undefined): string | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined
-  let url: URL
+function databaseUrl(env: Env): string | undefined {
+  const raw = text(env, 'DATABASE_URL')
+  if (raw === undefined) return undefined
+  let parsed: URL
   try {
-    url = new URL(raw)
+    parsed = new URL(raw)
   } catch {
     return fail('DATABASE_URL', 'is not a valid URL (expected postgres://user:password@host:5432/database)')
   }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    fail('DATABASE_URL', `must start with postgres:// or postgresql://, got ${url.protocol}//`)
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    fail('DATABASE_URL', `must start with postgres:// or postgresql://, got ${parsed.protocol}//`)
   }
-  if (!url.hostname && !url.searchParams.get('host')) fail('DATABASE_URL', 'has no host')
+  if (!parsed.hostname && !parsed.searchParams.get('host')) fail('DATABASE_URL', 'has no host')
   return raw
 }
 
 /** `EMBEDDED_DB_PORT`: 54322 by default, `0`/`off`/`false` for none, never in production. */
 function embeddedDbPort(env: Env, production: boolean): number | undefined {
-  const raw = env.EMBEDDED_DB_PORT?.trim().toLowerCase()
+  const raw = text(env, 'EMBEDDED_DB_PORT')?.toLowerCase()
   if (production) return undefined
   if (raw === 'off' || raw === 'false' || raw === 'no') return undefined
   const port = integer(env, 'EMBEDDED_DB_PORT', 54322, 0, 65535)
   return port === 0 ? undefined : port
 }
 
-function jwtKeys(raw: string | undefined): JsonWebKeySet | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined
+function jwtKeys(env: Env): JsonWebKeySet | undefined {
+  const raw = text(env, 'JWT_KEYS')
+  if (raw === undefined) return undefined
   let parsed: unknown
   try {
     parsed = JSON.parse(raw)
@@ -165,37 +148,31 @@ function jwtKeys(raw: string | undefined): JsonWebKeySet | undefined {
   return { keys: keys as Array<Record<string, unknown>> }
 }
 
-function rootKey(raw: string | undefined): string | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined
-  const value = raw.trim().toLowerCase()
+function rootKey(env: Env): string | undefined {
+  const value = text(env, 'VAULT_ROOT_KEY')?.toLowerCase()
+  if (value === undefined) return undefined
   if (!/^[0-9a-f]{64}$/.test(value)) fail('VAULT_ROOT_KEY', 'must be exactly 64 hexadecimal characters (32 bytes)')
   return value
 }
 
 function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
-  const externalUrl = (env.API_EXTERNAL_URL?.trim() || `http://localhost:${port}/auth/v1`).replace(/\/+$/, '')
-  try {
-    new URL(externalUrl)
-  } catch {
-    fail('API_EXTERNAL_URL', `is not a valid URL: ${JSON.stringify(externalUrl)}`)
-  }
-  const list = (name: string, separator: string) => (env[name] ?? '').split(separator).map((s) => s.trim()).filter(Boolean)
+  const externalUrl = url(env, 'API_EXTERNAL_URL', `http://localhost:${port}/auth/v1`).replace(/\/+$/, '')
   return {
     externalUrl,
-    jwtIssuer: env.JWT_ISSUER?.trim() || externalUrl,
+    jwtIssuer: text(env, 'JWT_ISSUER') ?? externalUrl,
     disableSignup: boolean(env, 'AUTH_DISABLE_SIGNUP', false),
     anonymousUsers: boolean(env, 'AUTH_ANONYMOUS_USERS', false),
     passwordMinLength: integer(env, 'AUTH_PASSWORD_MIN_LENGTH', 6, 6, 72),
-    passwordRequiredCharacters: list('AUTH_PASSWORD_REQUIRED_CHARACTERS', ':'),
+    passwordRequiredCharacters: list(env, 'AUTH_PASSWORD_REQUIRED_CHARACTERS', ':'),
     refreshTokenReuseInterval: integer(env, 'AUTH_REFRESH_TOKEN_REUSE_INTERVAL', 10, 0, 3600),
     secureEmailChange: boolean(env, 'AUTH_SECURE_EMAIL_CHANGE', true),
     otpLength: integer(env, 'AUTH_OTP_LENGTH', 6, 6, 10),
     otpExp: integer(env, 'AUTH_OTP_EXP', 3600, 60, 86_400),
     smtpMaxFrequency: integer(env, 'AUTH_SMTP_MAX_FREQUENCY', 60, 0, 86_400),
-    smtpSenderName: env.SMTP_SENDER_NAME?.trim() || 'resolution',
-    smtpAdminEmail: env.SMTP_ADMIN_EMAIL?.trim() || `no-reply@${new URL(siteUrl).hostname}`,
-    redirectUrls: list('AUTH_REDIRECT_URLS', ','),
-    rateLimitHeader: env.AUTH_RATE_LIMIT_HEADER?.trim() || undefined,
+    smtpSenderName: text(env, 'SMTP_SENDER_NAME') ?? 'resolution',
+    smtpAdminEmail: text(env, 'SMTP_ADMIN_EMAIL') ?? `no-reply@${new URL(siteUrl).hostname}`,
+    redirectUrls: list(env, 'AUTH_REDIRECT_URLS'),
+    rateLimitHeader: text(env, 'AUTH_RATE_LIMIT_HEADER'),
     rateLimitTrustedHops: integer(env, 'AUTH_RATE_LIMIT_TRUSTED_HOPS', 1, 1, 10),
     rateLimitEmailSent: integer(env, 'AUTH_RATE_LIMIT_EMAIL_SENT', 30, 0, 1_000_000_000),
     rateLimitTokenRefresh: integer(env, 'AUTH_RATE_LIMIT_TOKEN_REFRESH', 150, 0, 1_000_000_000),
@@ -209,68 +186,58 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
 }
 
 /**
- * Reads and validates the environment. Secrets that development may generate (JWT secret, API
- * keys, vault root key) are left undefined here; `resolveDevSecrets` fills them outside production.
+ * Reads and validates the environment, then checks what `profile` requires (requirements.ts:
+ * production and Lambda demand their secrets). Secrets that development may generate (JWT
+ * secret, API keys, vault root key) are left undefined here; `resolveDevSecrets` fills them.
  */
-export function loadConfig(env: Env = process.env): Config {
-  const production = env.NODE_ENV === 'production'
-  const jwtSecret = env.JWT_SECRET?.trim() || undefined
-  if (jwtSecret !== undefined && jwtSecret.length < 32) fail('JWT_SECRET', 'must be at least 32 characters long')
-  const logLevel = (env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel
-  if (!LOG_LEVELS.includes(logLevel)) fail('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
-  const dbSchemas = (env.DB_SCHEMAS ?? 'public').split(',').map((s) => s.trim()).filter(Boolean)
-  if (dbSchemas.length === 0) fail('DB_SCHEMAS', 'must name at least one schema')
-  const siteUrl = env.SITE_URL?.trim() || 'http://localhost:3000'
-  try {
-    new URL(siteUrl)
-  } catch {
-    fail('SITE_URL', `is not a valid URL: ${JSON.stringify(siteUrl)}`)
-  }
+export function loadConfig(env: Env = process.env, profile: RuntimeProfile = SERVER_PROFILE): Config {
+  const config = parseConfig(env)
+  checkRequirements(config, env, profile)
+  return config
+}
 
-  const config: Config = {
+/** Reads and validates every variable, with no requirement of what must be set (`resolution keys` makes the keys). */
+export function parseConfig(env: Env): Config {
+  const production = text(env, 'NODE_ENV') === 'production'
+  const jwtSecret = text(env, 'JWT_SECRET')
+  if (jwtSecret !== undefined && jwtSecret.length < 32) fail('JWT_SECRET', 'must be at least 32 characters long')
+  const logLevel = (text(env, 'LOG_LEVEL')?.toLowerCase() ?? 'info') as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) fail('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
+  const dbSchemas = list(env, 'DB_SCHEMAS', ',', 'public')
+  if (dbSchemas.length === 0) fail('DB_SCHEMAS', 'must name at least one schema')
+  const siteUrl = url(env, 'SITE_URL', 'http://localhost:3000')
+  const port = integer(env, 'PORT', 5050, 0, 65535)
+
+  return {
     production,
-    port: integer(env, 'PORT', 5050, 0, 65535),
-    databaseUrl: databaseUrl(env.DATABASE_URL),
-    dataDir: path.resolve(env.RESOLUTION_DATA_DIR?.trim() || '.resolution/data'),
+    port,
+    databaseUrl: databaseUrl(env),
+    dataDir: path.resolve(text(env, 'RESOLUTION_DATA_DIR') ?? '.resolution/data'),
     jwtSecret,
-    jwtKeys: jwtKeys(env.JWT_KEYS),
-    anonKey: env.ANON_KEY?.trim() || undefined,
-    serviceRoleKey: env.SERVICE_ROLE_KEY?.trim() || undefined,
+    jwtKeys: jwtKeys(env),
+    anonKey: text(env, 'ANON_KEY'),
+    serviceRoleKey: text(env, 'SERVICE_ROLE_KEY'),
     dbSchemas,
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1000),
     logLevel,
     authAutoconfirm: boolean(env, 'AUTH_AUTOCONFIRM', !production),
     siteUrl,
-    vaultRootKey: rootKey(env.VAULT_ROOT_KEY),
-    smtpUrl: env.SMTP_URL?.trim() || undefined,
+    vaultRootKey: rootKey(env),
+    smtpUrl: text(env, 'SMTP_URL'),
     apiKeyRequired: boolean(env, 'API_KEY_REQUIRED', true),
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT', 8000, 0, 3_600_000),
     jwtExp: integer(env, 'JWT_EXP', 3600, 30, 604_800),
-    auth: authConfig(env, siteUrl, integer(env, 'PORT', 5050, 0, 65535)),
+    auth: authConfig(env, siteUrl, port),
     rest: restConfig(env),
-    corsCredentialsOrigins: originList(env, 'CORS_CREDENTIALS_ORIGINS'),
+    corsCredentialsOrigins: originList(env),
     embeddedDbPort: embeddedDbPort(env, production),
   }
-  if (production) {
-    if (!config.databaseUrl) fail('DATABASE_URL', 'is required in production (NODE_ENV=production)')
-    if (!config.jwtSecret && !config.jwtKeys) fail('JWT_SECRET', 'is required in production (or JWT_KEYS)')
-    if (!config.anonKey) fail('ANON_KEY', 'is required in production')
-    if (!config.serviceRoleKey) fail('SERVICE_ROLE_KEY', 'is required in production')
-    // Confirmation mails would go to the development outbox, which nobody reads in production.
-    if (!config.authAutoconfirm && !config.smtpUrl) {
-      fail('SMTP_URL', 'is required in production while sign-ups need email confirmation (set SMTP_URL, or AUTH_AUTOCONFIRM=true to confirm without mail)')
-    }
-    // Links in those mails are built from these; localhost defaults would reach nobody.
-    if (config.smtpUrl && !env.API_EXTERNAL_URL?.trim()) fail('API_EXTERNAL_URL', 'is required in production when SMTP_URL is set: mail links point to it (e.g. https://api.example.com/auth/v1)')
-    if (config.smtpUrl && !env.SITE_URL?.trim()) fail('SITE_URL', 'is required in production when SMTP_URL is set: mail links send users back to it')
-  }
-  return config
 }
 
 /** A comma-separated list of exact origins (`https://app.example.com`), each checked. */
-function originList(env: Record<string, string | undefined>, name: string): string[] {
-  const items = (env[name] ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '')
+function originList(env: Env): string[] {
+  const items = list(env, 'CORS_CREDENTIALS_ORIGINS')
   for (const item of items) {
     let parsed: URL | undefined
     try {
@@ -278,7 +245,7 @@ function originList(env: Record<string, string | undefined>, name: string): stri
     } catch {
       parsed = undefined
     }
-    if (!parsed || parsed.origin !== item) throw new FatalError(`${name}: ${JSON.stringify(item)} is not an origin like https://app.example.com`)
+    if (!parsed || parsed.origin !== item) fail('CORS_CREDENTIALS_ORIGINS', `${JSON.stringify(item)} is not an origin like https://app.example.com`)
   }
   return items
 }

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { FatalError } from '../errors.ts'
+import { fail } from './env.ts'
 
 function exists(target: string): boolean {
   try {
@@ -17,7 +17,7 @@ function exists(target: string): boolean {
   }
 }
 
-/** Makes `dir` (and missing parents) and checks it is writable; a FatalError naming the variable otherwise. */
+/** Makes `dir` (and missing parents) and checks it is writable; a ConfigError naming the variable otherwise. */
 export function ensureDataDir(dir: string): void {
   const target = path.resolve(dir)
   try {
@@ -33,6 +33,6 @@ export function ensureDataDir(dir: string): void {
     if (!fs.statSync(target).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
     fs.accessSync(target, fs.constants.W_OK)
   } catch (error) {
-    throw new FatalError(`RESOLUTION_DATA_DIR: ${dir} is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+    fail('RESOLUTION_DATA_DIR', `${dir} is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
   }
 }

@@ -1,14 +1,15 @@
 /**
  * Development secrets: generated once into the data dir and reused, so a restart keeps the same
- * keys. Never used in production, where missing secrets stop start-up in `loadConfig`.
+ * keys. Never used in production, where missing secrets stop start-up (requirements.ts).
  * @module
  */
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { createJwtService, issueApiKey } from '../auth/jwt.ts'
-import { FatalError } from '../errors.ts'
+import { createJwtService, issueApiKey } from '../jwt/service.ts'
 import type { Config } from './config.ts'
+import { fail } from './env.ts'
+import { SERVER_PROFILE, type RuntimeProfile } from './runtime-profile.ts'
 import { ensureDataDir } from './data-dir.ts'
 
 interface DevSecrets {
@@ -27,7 +28,7 @@ async function readOrCreate(dataDir: string): Promise<{ secrets: DevSecrets; cre
     return { secrets: JSON.parse(await fs.readFile(file, 'utf8')) as DevSecrets, created: false }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new FatalError(`RESOLUTION_DATA_DIR: cannot read ${file}: ${(error as Error).message}`)
+      fail('RESOLUTION_DATA_DIR', `cannot read ${file}: ${(error as Error).message}`)
     }
   }
   const secrets: DevSecrets = { jwtSecret: randomBytes(32).toString('base64url'), vaultRootKey: randomBytes(32).toString('hex') }
@@ -35,17 +36,18 @@ async function readOrCreate(dataDir: string): Promise<{ secrets: DevSecrets; cre
     await fs.writeFile(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readOrCreate(dataDir)
-    throw new FatalError(`RESOLUTION_DATA_DIR: ${dataDir} is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+    fail('RESOLUTION_DATA_DIR', `${dataDir} is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
   }
   return { secrets, created: true }
 }
 
 /**
- * Fills the secrets development may generate. Returns the config unchanged in production. API
- * keys are derived from the (possibly generated) signing key and stored beside it.
+ * Fills the secrets development may generate. Returns the config unchanged in production and on
+ * a runtime without a persistent disk (where requirements.ts demands them). API keys are derived
+ * from the (possibly generated) signing key and stored beside it.
  */
-export async function resolveDevSecrets(config: Config): Promise<Config> {
-  if (config.production) return config
+export async function resolveDevSecrets(config: Config, profile: Pick<RuntimeProfile, 'persistentDisk'> = SERVER_PROFILE): Promise<Config> {
+  if (config.production || !profile.persistentDisk) return config
   const needsFile = (!config.jwtSecret && !config.jwtKeys) || !config.vaultRootKey || !config.anonKey || !config.serviceRoleKey
   if (!needsFile) return config
   const { secrets } = await readOrCreate(config.dataDir)

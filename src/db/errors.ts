@@ -4,14 +4,13 @@
  * @module
  */
 import { appError, HttpError } from '../errors.ts'
+import { hasSqlState, isUnavailableSqlState } from './sqlstate.ts'
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ECLOSED'])
-// admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections, connection exceptions
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006'])
 
 export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code
-  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code))) return true
+  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || isUnavailableSqlState(code))) return true
   const message = (error as Error)?.message ?? ''
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|Query read timeout/i.test(message)
 }
@@ -22,7 +21,7 @@ export function infrastructureError(error: unknown): HttpError | undefined {
   if (isConnectionError(error)) {
     return appError('database_unavailable', 'The database is unavailable; retry shortly', { headers: { 'Retry-After': '1' }, cause: error })
   }
-  if ((error as { code?: unknown })?.code === '57014') {
+  if (hasSqlState(error, 'query_canceled')) {
     return appError('statement_timeout', 'The request took too long and was cancelled (statement timeout)', { cause: error })
   }
   return undefined

@@ -4,22 +4,24 @@
  * @module
  */
 import type { Config } from '../config/config.ts'
+import { SERVER_PROFILE, type RuntimeProfile } from '../config/runtime-profile.ts'
 import { createPgDatabase } from './pg-driver.ts'
 import type { Database } from './types.ts'
 
 export interface OpenOptions {
-  /** Lambda: one connection, kept across invocations, replaced after it breaks. */
-  lambda?: boolean
+  /** The runtime's pool size and idle timeout (Lambda: one connection, kept across invocations). */
+  profile?: Pick<RuntimeProfile, 'poolSize' | 'idleTimeoutMs'>
   /** Client-side limit per statement on a server database (see `PgDriverOptions.queryTimeoutMs`). */
   queryTimeoutMs?: number
 }
 
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPoolMax'>, options: OpenOptions = {}): Promise<Database> {
   if (config.databaseUrl) {
+    const profile = options.profile ?? SERVER_PROFILE
     return createPgDatabase({
       url: config.databaseUrl,
-      poolMax: options.lambda ? 1 : config.dbPoolMax,
-      idleTimeoutMs: options.lambda ? 0 : 30_000,
+      poolMax: profile.poolSize ?? config.dbPoolMax,
+      idleTimeoutMs: profile.idleTimeoutMs,
       queryTimeoutMs: options.queryTimeoutMs,
     })
   }

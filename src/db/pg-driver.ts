@@ -9,7 +9,7 @@ import pg from 'pg'
 import { from as copyFromStdin } from 'pg-copy-streams'
 import { maskUrl } from '../config/config.ts'
 import { isConnectionError } from './errors.ts'
-import type { CopySource, Database, Queryable, QueryResult, TransactionOptions } from './types.ts'
+import type { CopySource, Database, DatabaseCapabilities, Queryable, QueryResult, TransactionOptions } from './types.ts'
 
 // Dates and timestamps stay the text PostgreSQL sent: no time-zone surprises, same as PGlite's driver.
 for (const oid of [1082, 1114, 1184, 1083, 1266]) pg.types.setTypeParser(oid, (value: string) => value)
@@ -65,6 +65,8 @@ export function beginStatement(options: TransactionOptions = {}): string {
   return parts.join(' ')
 }
 
+export const PG_CAPABILITIES: DatabaseCapabilities = { supportsListen: true, inProcess: false, separateConnections: true }
+
 export function createPgDatabase(options: PgDriverOptions): Database {
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -82,6 +84,7 @@ export function createPgDatabase(options: PgDriverOptions): Database {
 
   const database: Database = {
     kind: 'pg',
+    capabilities: PG_CAPABILITIES,
     description: maskUrl(options.url),
     query: autocommit.query,
     exec: autocommit.exec,

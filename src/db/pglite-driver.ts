@@ -14,7 +14,7 @@ import { FatalError } from '../errors.ts'
 import { copyChunks } from './copy-chunks.ts'
 import { Mutex } from './mutex.ts'
 import { beginStatement } from './pg-driver.ts'
-import type { CopySource, Database, Queryable, QueryResult } from './types.ts'
+import type { CopySource, Database, DatabaseCapabilities, Queryable, QueryResult } from './types.ts'
 import { isAlive } from './wire-info.ts'
 
 const asText = (value: string) => value
@@ -67,6 +67,8 @@ function toResult<R>(result: { rows: unknown[]; affectedRows?: number; fields: {
   return { rows: result.rows as R[], rowCount: result.affectedRows ?? result.rows.length, fields: result.fields }
 }
 
+export const PGLITE_CAPABILITIES: DatabaseCapabilities = { supportsListen: true, inProcess: true, separateConnections: false }
+
 export async function createPgliteDatabase(options: PgliteDriverOptions = {}): Promise<PgliteDatabase> {
   const pgdata = options.dataDir ? path.join(options.dataDir, 'pgdata') : undefined
   let unlock = () => {}
@@ -113,6 +115,7 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
     // The PGlite instance itself, under the mutex: tools such as pglite-tools' pg_dump need it.
     withPglite: (fn) => mutex.run(() => fn(pglite)),
     kind: 'pglite',
+    capabilities: PGLITE_CAPABILITIES,
     description: pgdata ? `embedded PGlite at ${pgdata}` : 'embedded PGlite (in memory)',
     query: (sql, params) => mutex.run(() => direct.query(sql, params)),
     exec: (sql) => mutex.run(() => direct.exec(sql)),

@@ -5,12 +5,13 @@
  */
 import { maskUrl } from '../config/config.ts'
 import { FatalError } from '../errors.ts'
+import { SQLSTATE } from './sqlstate.ts'
 
 const FIXES: Record<string, string> = {
-  '3D000': 'create it (e.g. `createdb`) or fix the database name in the URL',
-  '28000': 'create the role or fix the user name in the URL',
-  '28P01': 'fix the password in the URL',
-  '42501': 'the user may not connect to this database',
+  [SQLSTATE.invalid_catalog_name]: 'create it (e.g. `createdb`) or fix the database name in the URL',
+  [SQLSTATE.invalid_authorization_specification]: 'create the role or fix the user name in the URL',
+  [SQLSTATE.invalid_password]: 'fix the password in the URL',
+  [SQLSTATE.insufficient_privilege]: 'the user may not connect to this database',
 }
 
 /** A FatalError for a connection-time failure with a known SQLSTATE; undefined otherwise. */

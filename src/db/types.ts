@@ -41,8 +41,22 @@ export interface TransactionOptions {
   isolation?: 'read committed' | 'repeatable read' | 'serializable'
 }
 
+/**
+ * What a driver can do, declared by the driver, so callers ask for the capability instead of
+ * testing which driver they hold.
+ */
+export interface DatabaseCapabilities {
+  /** LISTEN/NOTIFY works (on a connection of its own, or on the one in-process backend). */
+  readonly supportsListen: boolean
+  /** The engine runs inside this process: one backend, dumped with the bundled pg_dump, bootstrapped by the CLI on first use. */
+  readonly inProcess: boolean
+  /** Another connection to the same database can be opened from its URL (a long-lived listener's). */
+  readonly separateConnections: boolean
+}
+
 export interface Database extends Queryable {
   readonly kind: 'pg' | 'pglite'
+  readonly capabilities: DatabaseCapabilities
   /** A masked description for logs and `db status` (never a password). */
   readonly description: string
   /**

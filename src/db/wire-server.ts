@@ -14,11 +14,9 @@
  * @module
  */
 import net from 'node:net'
-import { Writable } from 'node:stream'
 import type { PGlite } from '@electric-sql/pglite'
 import { PGLiteSocketHandler } from '@electric-sql/pglite-socket'
 import type { Logger } from '../logger.ts'
-import { dump, type DumpOptions } from '../dbtools/dump.ts'
 import type { PgliteDatabase } from './pglite-driver.ts'
 import { errorResult, fatal, isTerminate, ReadyTracker, simpleQueryText, SYNC, textResult } from './wire-messages.ts'
 
@@ -36,7 +34,15 @@ export interface WireServerOptions {
    * socket's byte stream, where PGlite's own `listen` callbacks never see it).
    */
   onNotification?(channel: string, payload: string): void
+  /** Answers `DUMP_REQUEST` (the runtime passes dbtools' WASM pg_dump). */
+  dump: HeldEngineDump
 }
+
+/**
+ * Dumps the engine as SQL text on the connection that already holds it. Passed in from above
+ * so that db/ needs nothing from dbtools/. `options` is the client's JSON, unchecked.
+ */
+export type HeldEngineDump = (pg: PGlite, options: Record<string, unknown>) => Promise<string>
 
 export interface WireServer {
   port: number
@@ -74,12 +80,14 @@ class SessionScheduler implements HandlerQueue {
   readonly #idleMs: number
   readonly #onIdleTimeout: (handlerId: number) => void
   readonly #onNotification: WireServerOptions['onNotification']
+  readonly #dump: HeldEngineDump
 
-  constructor(database: PgliteDatabase, idleMs: number, onIdleTimeout: (handlerId: number) => void, onNotification?: WireServerOptions['onNotification']) {
+  constructor(database: PgliteDatabase, idleMs: number, onIdleTimeout: (handlerId: number) => void, dump: HeldEngineDump, onNotification?: WireServerOptions['onNotification']) {
     this.#database = database
     this.#idleMs = idleMs
     this.#onIdleTimeout = onIdleTimeout
     this.#onNotification = onNotification
+    this.#dump = dump
   }
 
   /** Messages of one connection run in order; each waits for the engine when it is not held. */
@@ -133,7 +141,7 @@ class SessionScheduler implements HandlerQueue {
     try {
       // Terminate is the client's goodbye; the engine's one session must outlive it.
       if (isTerminate(message)) tracker.push(readyStatus(pg))
-      else if (simpleQueryText(message)?.startsWith(DUMP_REQUEST)) forward(await dumpRequest(pg, simpleQueryText(message)!))
+      else if (simpleQueryText(message)?.startsWith(DUMP_REQUEST)) forward(await dumpRequest(pg, simpleQueryText(message)!, this.#dump))
       else await pg.runExclusive(() => pg.execProtocolRawStream(message, { onRawData: forward }))
     } catch (error) {
       this.#release()
@@ -174,34 +182,23 @@ function readyStatus(pg: PGlite): Uint8Array {
   return Buffer.from([0x5a, 0, 0, 0, 5, (pg.isInTransaction() ? 'T' : 'I').charCodeAt(0)])
 }
 
-const DUMP_KEYS = ['schemaOnly', 'dataOnly', 'schemas', 'excludeSchemas', 'userSchemasOnly', 'inserts', 'owners', 'privileges'] as const
-
-/** Runs the WASM pg_dump on the held engine and answers with the SQL as one text value. */
-async function dumpRequest(pg: PGlite, text: string): Promise<Buffer> {
+/** Runs `dump` on the held engine and answers with the SQL as one text value. */
+async function dumpRequest(pg: PGlite, text: string, dump: HeldEngineDump): Promise<Buffer> {
   const status = pg.isInTransaction() ? 'T' : 'I'
-  let options: DumpOptions
+  let options: Record<string, unknown>
   try {
-    const parsed = JSON.parse(text.slice(DUMP_REQUEST.length) || '{}') as Record<string, unknown>
-    options = Object.fromEntries(DUMP_KEYS.filter((key) => parsed[key] !== undefined).map((key) => [key, parsed[key]]))
+    options = JSON.parse(text.slice(DUMP_REQUEST.length) || '{}') as Record<string, unknown>
   } catch {
     return errorResult('22023', 'resolution:dump wants JSON options after the comment', status)
   }
   if (status !== 'I') return errorResult('25001', 'resolution:dump cannot run inside a transaction', status)
-  const chunks: Buffer[] = []
-  const output = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk)
-      callback()
-    },
-  })
-  // The engine is already held by this connection: the dump runs on it directly.
-  const held = { kind: 'pglite', withPglite: (fn: (pg: PGlite) => Promise<unknown>) => fn(pg) } as unknown as PgliteDatabase
+  let sql: string
   try {
-    await dump(held, { ...options, output })
+    sql = await dump(pg, options)
   } catch (error) {
     return errorResult('XX000', `pg_dump failed: ${(error as Error).message}`, 'I')
   }
-  return textResult('dump', Buffer.concat(chunks).toString('utf8'), 'I')
+  return textResult('dump', sql, 'I')
 }
 
 /** Listens on `host:port` (0 = any free port) and serves the embedded engine's one session. */
@@ -216,7 +213,7 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
     // What PostgreSQL says for idle_in_transaction_session_timeout, then the connection ends.
     connection.socket.write(fatal('25P03', `terminating connection due to idle-in-transaction timeout (${idleMs} ms): the embedded database has one session, shared with the API`))
     void connection.handler.detach(true)
-  }, options.onNotification)
+  }, options.dump, options.onNotification)
   const maxConnections = options.maxConnections ?? 100
   const server = net.createServer((socket) => {
     if (handlers.size >= maxConnections) {

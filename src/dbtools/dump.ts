@@ -9,8 +9,10 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import type { PGlite } from '@electric-sql/pglite'
 import type { Database } from '../db/types.ts'
 import type { PgliteDatabase } from '../db/pglite-driver.ts'
+import { clientTools } from '../config/tools.ts'
 
 export interface DumpOptions {
   schemaOnly?: boolean
@@ -76,9 +78,31 @@ export const SUPABASE_DUMP_EXCLUDED = [
 /** Dumps `database`; returns the number of bytes written. */
 export async function dump(database: Database, options: DumpOptions = {}): Promise<number> {
   const args = dumpArgs(options)
-  if (database.kind === 'pglite') return dumpEmbedded(database as PgliteDatabase, args, options)
+  if (database.capabilities.inProcess) return dumpEmbedded(database as PgliteDatabase, args, options)
   if (!options.url) throw new DumpError('invalid_options', 'dumping a server needs its connection URL')
   return dumpServer(database, args, options)
+}
+
+/** The options a `resolution:dump` wire request may set (paths and binaries stay server-side). */
+const WIRE_DUMP_KEYS = ['schemaOnly', 'dataOnly', 'schemas', 'excludeSchemas', 'userSchemasOnly', 'inserts', 'owners', 'privileges'] as const
+
+/**
+ * The embedded wire server's `resolution:dump`: the WASM pg_dump on an engine the caller's
+ * connection already holds, returned as text. Keys other than `WIRE_DUMP_KEYS` are ignored.
+ */
+export async function dumpHeldEngine(pg: PGlite, requested: Record<string, unknown>): Promise<string> {
+  const options: DumpOptions = Object.fromEntries(WIRE_DUMP_KEYS.filter((key) => requested[key] !== undefined).map((key) => [key, requested[key]]))
+  const chunks: Buffer[] = []
+  const output = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk)
+      callback()
+    },
+  })
+  // The engine is already held by this connection: the dump runs on it directly.
+  const held = { withPglite: (fn: (pg: PGlite) => Promise<unknown>) => fn(pg) } as unknown as PgliteDatabase
+  await dumpEmbedded(held, dumpArgs(options), { ...options, output })
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 async function dumpEmbedded(database: PgliteDatabase, args: string[], options: DumpOptions): Promise<number> {
@@ -127,7 +151,7 @@ export async function pgDumpMajor(binary: string): Promise<number> {
 }
 
 async function dumpServer(database: Database, args: string[], options: DumpOptions): Promise<number> {
-  const binary = options.pgDump ?? process.env.PG_DUMP ?? 'pg_dump'
+  const binary = options.pgDump ?? clientTools().pgDump
   const [clientMajor, serverNum] = await Promise.all([pgDumpMajor(binary), database.serverVersionNum()])
   const serverMajor = Math.floor(serverNum / 10000)
   if (clientMajor < serverMajor) {

@@ -59,7 +59,7 @@ export async function databaseStatus(database: Database): Promise<DatabaseStatus
   )
   const schemaWatch = watch[0]?.n === DDL_WATCH_TRIGGERS.length
   const warnings: string[] = []
-  if (database.kind === 'pg') {
+  if (!database.capabilities.inProcess) {
     const mismatch = engineMismatch(await database.serverVersionNum())
     if (mismatch) warnings.push(mismatch)
   }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { MiddlewareHandler } from 'hono'
-import { HttpError } from '../errors.ts'
+import { appError } from '../errors.ts'
 
 const MESSAGE = 'No API key found in request'
 // The routers read keys from headers only, so a `?apikey=` parameter does not count here.
@@ -17,7 +17,7 @@ export function apiKeyGate(required: boolean): MiddlewareHandler {
     // Preflights carry no credentials by design.
     if (!required || c.req.method === 'OPTIONS') return next()
     const present = Boolean(c.req.header('apikey') || /^Bearer\s+\S/i.test(c.req.header('authorization') ?? ''))
-    if (!present) throw new HttpError(401, 'no_api_key', MESSAGE, { body: { code: 'no_api_key', message: MESSAGE, hint: HINT } })
+    if (!present) throw appError('no_api_key', MESSAGE, { hint: HINT })
     return next()
   }
 }

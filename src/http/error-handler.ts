@@ -6,14 +6,14 @@
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { infrastructureError } from '../db/errors.ts'
-import { appError, HttpError } from '../errors.ts'
+import { appError, HttpError, statusError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 
 export function toHttpError(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error
   if (error instanceof HTTPException) {
     if (error.status === 413) return appError('payload_too_large', 'The request body is too large')
-    return new HttpError(error.status, error.status === 401 ? 'unauthorized' : 'bad_request', error.message || 'Bad request')
+    return statusError(error.status, error.message || 'Bad request')
   }
   return infrastructureError(error)
 }

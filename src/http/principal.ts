@@ -3,24 +3,14 @@
  * there is no bearer. No token → the anon role with empty claims.
  * @module
  */
-import type { Claims } from '../auth/jwt.ts'
-import { HttpError } from '../errors.ts'
+import { appError } from '../errors.ts'
+import { ANON_ROLE, type Principal } from '../jwt/principal.ts'
 import type { Services } from '../services.ts'
-
-export interface Principal {
-  role: string
-  claims: Claims
-  /** The raw token the claims came from (never logged). */
-  token: string | undefined
-  source: 'bearer' | 'apikey' | 'none'
-}
-
-export const ANON_ROLE = 'anon'
 
 export function bearerToken(authorization: string | undefined): string | undefined {
   if (!authorization) return undefined
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
-  if (!match) throw new HttpError(401, 'bad_jwt', 'Authorization header must be "Bearer <token>"')
+  if (!match) throw appError('bad_jwt', 'Authorization header must be "Bearer <token>"')
   return match[1]
 }
 

@@ -7,7 +7,8 @@
 import type { Context } from 'hono'
 import type { SessionOptions } from '../db/session.ts'
 import { HttpError } from '../errors.ts'
-import { authenticate, type Principal } from '../http/principal.ts'
+import { authenticate } from '../http/principal.ts'
+import type { Principal } from '../jwt/principal.ts'
 import type { Services } from '../services.ts'
 import { jwtError } from './errors.ts'
 

@@ -5,7 +5,8 @@
  * @module
  */
 import type { Logger } from '../logger.ts'
-import { restConfig, type Env, type RestConfig } from './config.ts'
+import type { Env } from '../config/env.ts'
+import { restConfig, type RestConfig } from '../config/rest.ts'
 import type { SchemaCache } from './schema-cache/index.ts'
 
 /** `pgrst.<key>` → the environment variable it stands in for. */

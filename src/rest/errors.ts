@@ -4,17 +4,39 @@
  * postgrest-js hands to applications verbatim.
  * @module
  */
+import { httpStatusForSqlState, sqlStateOf, type SqlState } from '../db/sqlstate.ts'
 import { HttpError } from '../errors.ts'
 
+/** PostgREST's own codes (its error catalogue). */
+export type PgrstCode =
+  | 'PGRST000' | 'PGRST001' | 'PGRST002' | 'PGRST003'
+  | 'PGRST100' | 'PGRST101' | 'PGRST102' | 'PGRST103' | 'PGRST105' | 'PGRST106' | 'PGRST107' | 'PGRST108'
+  | 'PGRST111' | 'PGRST112' | 'PGRST114' | 'PGRST115' | 'PGRST116' | 'PGRST117' | 'PGRST118' | 'PGRST119'
+  | 'PGRST120' | 'PGRST121' | 'PGRST122' | 'PGRST123' | 'PGRST124' | 'PGRST125' | 'PGRST126' | 'PGRST127' | 'PGRST128'
+  | 'PGRST200' | 'PGRST201' | 'PGRST202' | 'PGRST203' | 'PGRST204' | 'PGRST205'
+  | 'PGRST300' | 'PGRST301' | 'PGRST302' | 'PGRST303'
+
+/** The code a function chose with `RAISE SQLSTATE 'PGRST' USING message = '{"code": …}'`. */
+export type RaisedCode = string & { readonly raisedByFunction: unique symbol }
+
+/** A REST error carries PostgREST's code, the statement's SQLSTATE, or a function's own code. */
+export type RestErrorCode = PgrstCode | SqlState | RaisedCode
+
+declare module '../errors.ts' {
+  interface ErrorCatalogues {
+    rest: RestErrorCode
+  }
+}
+
 export interface PgrstBody {
-  code: string
+  code: RestErrorCode
   details: unknown
   hint: string | null
   message: string
 }
 
 /** An error with PostgREST's body shape. */
-export function pgrstError(status: number, code: string, message: string, details: unknown = null, hint: string | null = null, headers: Record<string, string> = {}): HttpError {
+export function pgrstError(status: number, code: RestErrorCode, message: string, details: unknown = null, hint: string | null = null, headers: Record<string, string> = {}): HttpError {
   const body: PgrstBody = { code, details, hint, message }
   return new HttpError(status, code, message, {
     body: body as unknown as Record<string, unknown>,
@@ -83,46 +105,22 @@ export function jwtError(message: string): HttpError {
 // --- PostgreSQL errors ---------------------------------------------------------------------
 
 interface PgErrorLike {
-  code?: string
   message?: string
   detail?: string
   hint?: string
 }
 
-/** PostgREST's `mapSQLtoHTTP`, one line per condition. `authenticated` = the request carried a JWT. */
-export function statusForSqlState(code: string, message: string, authenticated: boolean): number {
-  if (code === '23503' || code === '23505') return 409 // foreign_key / unique violation
-  if (code === '25006') return 405 // read_only_sql_transaction
-  if (code === '21000') return message.endsWith('requires a WHERE clause') ? 400 : 500 // safeupdate
-  if (code === '22023') return /^role .* does not exist$/.test(message) ? 401 : 400
-  if (code === '42501') return authenticated ? 403 : 401 // insufficient_privilege
-  if (code === '42883') return message.startsWith('function xmlagg(') ? 406 : 404 // undefined_function
-  if (code === '42P01') return 404 // undefined_table
-  if (code === '42P17') return 500 // infinite recursion (policies)
-  // A write to a view PostgreSQL cannot update is the client asking for what the relation does
-  // not allow, not a server fault (PostgREST answers 500 here; we never answer 500 for input).
-  if (code === '55000' && /^cannot (insert into|update|delete from) view /.test(message)) return 405
-  if (code === 'P0001') return 400 // raise_exception
-  if (code === '53400') return 500 // configuration_limit_exceeded
-  if (code === '57P01') return 503 // admin_shutdown
-  if (/^PT\d{3}$/.test(code)) return Number(code.slice(2))
-  const cls = code.slice(0, 2)
-  if (cls === '08' || cls === '53') return 503
-  if (cls === '0L' || cls === '0P' || cls === '28') return 403
-  if (['09', '25', '2D', '38', '39', '3B', '40', '54', '55', '57', '58', 'F0', 'HV', 'XX', 'P0'].includes(cls)) return 500
-  return 400
-}
-
 /** Turns a statement error into PostgREST's response; returns undefined for non-SQL failures. */
 export function fromPgError(error: unknown, authenticated: boolean): HttpError | undefined {
+  const code = sqlStateOf(error)
+  if (code === undefined) return undefined
   const e = error as PgErrorLike
-  if (typeof e?.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code)) return undefined
   const message = e.message ?? ''
-  if (e.code === 'PGRST') return customPgrstError(e)
-  const status = statusForSqlState(e.code, message, authenticated)
+  if (code === 'PGRST') return customPgrstError(e)
+  const status = httpStatusForSqlState(code, message, authenticated)
   const headers: Record<string, string> = {}
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer'
-  return pgrstError(status, e.code, message, e.detail ?? null, e.hint ?? null, headers)
+  return pgrstError(status, code, message, e.detail ?? null, e.hint ?? null, headers)
 }
 
 /** `RAISE SQLSTATE 'PGRST' USING message = '{json}', detail = '{json}'`. */
@@ -131,7 +129,7 @@ function customPgrstError(e: PgErrorLike): HttpError {
     const body = JSON.parse(e.message ?? '') as Record<string, unknown>
     const detail = JSON.parse(e.detail ?? '') as { status?: unknown; headers?: Record<string, string> }
     if (typeof body.code !== 'string' || typeof body.message !== 'string' || typeof detail.status !== 'number') throw new Error('shape')
-    return pgrstError(detail.status, body.code, body.message, body.details ?? null, (body.hint as string) ?? null, detail.headers ?? {})
+    return pgrstError(detail.status, body.code as RaisedCode, body.message, body.details ?? null, (body.hint as string) ?? null, detail.headers ?? {})
   } catch {
     return pgrstError(500, 'PGRST121', `Could not parse JSON in the "RAISE SQLSTATE 'PGRST'" error`)
   }

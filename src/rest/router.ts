@@ -14,17 +14,17 @@ import { runCall } from './actions/call.ts'
 import { runMutation } from './actions/mutate.ts'
 import { runRead, type RestResult } from './actions/read.ts'
 import { parseBody } from './body.ts'
-import type { RestConfig } from './config.ts'
+import type { RestConfig } from '../config/rest.ts'
 import { restPrincipal, sessionOptions } from './context.ts'
 import { withDatabaseSettings } from './db-settings.ts'
 import { createRoleGuard } from './role-guard.ts'
 import { FairShare } from './fair-share.ts'
 import { clientAddress, limitKey } from '../http/client-address.ts'
-import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded, unacceptableMedia } from './errors.ts'
+import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded, unacceptableMedia, unsupportedMethod } from './errors.ts'
 import { explainMediaType } from './actions/explain.ts'
 import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
-import type { ApiRequest } from './parse/types.ts'
+import { targets, type ApiRequest } from './parse/types.ts'
 import { planCall } from './plan/call-plan.ts'
 import type { BodyMedia } from './plan/routine-match.ts'
 import { planMutation } from './plan/mutate-plan.ts'
@@ -53,26 +53,27 @@ interface Action {
 
 function plan(request: ApiRequest, cache: SchemaCache, body: unknown, bodyMedia: BodyMedia, rest: RestConfig, services: Services): Action {
   const planOptions = { maxRows: rest.maxRows, aggregatesEnabled: rest.aggregatesEnabled }
-  const { target, method } = request
+  const { method } = request
   if (request.preferences.handling === 'strict' && request.preferences.invalid.length) throw invalidPreferences(request.preferences.invalid)
   // Plans are served for reads and function calls, and only where DB_PLAN_ENABLED turns them on.
-  const explainable = target.kind === 'routine' || method === 'GET' || method === 'HEAD'
+  const explainable = request.target.kind === 'routine' || method === 'GET' || method === 'HEAD'
   if (request.explain && (!rest.planEnabled || !explainable)) throw unacceptableMedia([explainMediaType(request.explain, request.media)])
   if (method === 'OPTIONS') return { readOnly: true, run: async () => ({ status: 200, headers: { Allow: allowedMethods(request, cache) } }) }
-  if (target.kind === 'root') {
-    if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'PGRST117', `Unsupported HTTP method: ${method}`)
-    return { readOnly: true, run: () => openApiDocument(cache, request.schema, services, rest) }
-  }
-  if (target.kind === 'routine') {
+  if (targets(request, 'routine')) {
     const call = planCall(request, cache, body, planOptions, bodyMedia)
     return { readOnly: call.readOnly, run: () => runCall(call, rest.maxRows, rest) }
   }
-  if (method === 'GET' || method === 'HEAD') {
-    const read = planRead(request, cache, planOptions)
-    return { readOnly: true, run: () => runRead(read) }
+  if (targets(request, 'relation')) {
+    if (method === 'GET' || method === 'HEAD') {
+      const read = planRead(request, cache, planOptions)
+      return { readOnly: true, run: () => runRead(read) }
+    }
+    const mutation = planMutation(request, cache, body, { ...planOptions, safeUpdate: rest.safeUpdate })
+    return { readOnly: false, run: () => runMutation(mutation, rest) }
   }
-  const mutation = planMutation(request, cache, body, { ...planOptions, safeUpdate: rest.safeUpdate })
-  return { readOnly: false, run: () => runMutation(mutation, rest) }
+  // The root: the OpenAPI document.
+  if (method !== 'GET' && method !== 'HEAD') throw unsupportedMethod(method)
+  return { readOnly: true, run: () => openApiDocument(cache, request.schema, services, rest) }
 }
 
 /** `Allow` for OPTIONS: what the relation or function accepts (PostgREST's answer). */

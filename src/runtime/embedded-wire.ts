@@ -19,12 +19,12 @@ export async function startEmbeddedWire(services: Services): Promise<EmbeddedWir
   const { config, logger } = services
   if (config.databaseUrl || config.embeddedDbPort === undefined) return undefined
   const database = await services.database()
-  if (database.kind !== 'pglite') return undefined
+  if (!database.capabilities.inProcess) return undefined
   // Loaded only here, like the PGlite driver itself, so server-database bundles carry none of it.
-  const { startWireServer } = await import('../db/wire-server.ts')
+  const [{ startWireServer }, { dumpHeldEngine }] = await Promise.all([import('../db/wire-server.ts'), import('../dbtools/dump.ts')])
   let wire
   try {
-    wire = await startWireServer({ database: database as PgliteDatabase, port: config.embeddedDbPort, logger, onNotification: reloadOnPgrst })
+    wire = await startWireServer({ database: database as PgliteDatabase, port: config.embeddedDbPort, logger, onNotification: reloadOnPgrst, dump: dumpHeldEngine })
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error

@@ -15,6 +15,7 @@ import type { Env } from '../config/config.ts'
 import { checkApiKeys } from '../config/api-keys.ts'
 import { FatalError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
+import { LAMBDA_PROFILE } from '../config/runtime-profile.ts'
 import { createServices, type Services } from '../services.ts'
 import { lambdaErrorHandler, lambdaHttpHandler, type LambdaHttpHandler, type LambdaHttpResult } from './lambda-events.ts'
 import { loadLambdaConfig } from './lambda-config.ts'
@@ -75,7 +76,7 @@ export async function createLambdaRuntime(env: Env, options: LambdaRuntimeOption
     // Synchronous writes: a frozen execution environment loses no buffered lines. stderr keeps
     // stdout free for `resolution invoke`'s result, as under `sam local invoke`.
     const logger = createLogger(config.logLevel, options.logDestination ?? pino.destination({ dest: 2, sync: true }))
-    services = await createServices(config, { lambda: true, logger })
+    services = await createServices(config, { profile: LAMBDA_PROFILE, logger })
     // env.json.example's placeholders (or keys of another secret) fail here, not as 401s later.
     await checkApiKeys(config, services.jwt)
     handle = lambdaHttpHandler(createApp(services))

@@ -1,21 +1,19 @@
 /**
  * The Node HTTP runtime (container, EC2, `npm start`): serves the app on PORT, bootstraps the
- * database (retrying with backoff while a server is unreachable, answering 503 on /health
- * meanwhile), and drains on SIGTERM for ECS task draining. It translates; the app decides.
+ * database (bootstrap-retry.ts: with backoff while a server is unreachable, 503 on /health
+ * meanwhile), and drains on SIGTERM (http-drain.ts). It translates; the app decides.
  * @module
  */
-import net, { type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { serve, type ServerType } from '@hono/node-server'
 import { createApp } from '../app.ts'
-import { isConnectionError } from '../db/errors.ts'
 import { FatalError } from '../errors.ts'
-import { connectFailure } from '../db/startup-errors.ts'
 import { Drain } from '../http/draining.ts'
 import { StartupGate } from '../http/startup.ts'
-import { bootstrap } from '../schema/bootstrap.ts'
-import { DDL_WATCH_INSTALLED, DDL_WATCH_WARNING } from '../schema/sql/ddl-watch.ts'
 import type { Services } from '../services.ts'
+import { bootstrapWithRetry } from './bootstrap-retry.ts'
 import { startEmbeddedWire } from './embedded-wire.ts'
+import { drainHttpServer } from './http-drain.ts'
 
 export interface RunningServer {
   url: string
@@ -43,41 +41,6 @@ function listen(app: ReturnType<typeof createApp>, port: number, hostname: strin
       else if (error.code === 'EACCES') reject(new FatalError(`PORT: no permission to listen on port ${port}`))
       else reject(error)
     })
-  })
-}
-
-/**
- * Bootstraps, retrying with capped exponential backoff while the server is unreachable. Gives up
- * quietly once `stop` fires (shutdown during an outage is not a failure).
- */
-async function bootstrapWithRetry(services: Services, stop: AbortSignal): Promise<void> {
-  let delay = 250
-  while (!stop.aborted) {
-    try {
-      const database = await services.database()
-      const report = await bootstrap(database, { logger: services.logger })
-      services.logger.info({ version: report.version, applied: report.applied, durationMs: report.durationMs }, 'database bootstrap')
-      // Said at every start, not only the one that bootstrapped: DDL from psql will not be served.
-      const watch = await database.query<{ installed: boolean }>(DDL_WATCH_INSTALLED)
-      if (!watch.rows[0]?.installed) services.logger.warn({ warning: DDL_WATCH_WARNING }, 'schema watch off')
-      return
-    } catch (error) {
-      if (stop.aborted) return
-      if (!isConnectionError(error)) {
-        // No retry fixes these; say so in one line rather than a stack.
-        throw connectFailure(error, services.config.databaseUrl) ?? (error instanceof FatalError ? error : new FatalError(`database bootstrap failed: ${(error as Error).message}`))
-      }
-      services.logger.warn({ retryInMs: delay, error: (error as Error).message }, 'database unreachable; retrying')
-      await sleep(delay, stop)
-      delay = Math.min(delay * 2, 10_000)
-    }
-  }
-}
-
-function sleep(ms: number, stop: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    stop.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
   })
 }
 
@@ -109,20 +72,7 @@ export async function startServer(services: Services, options: StartOptions): Pr
     shutdown(graceMs = 8000) {
       shuttingDown ??= (async () => {
         stop.abort()
-        drain.start()
-        // Stop listening only: http.Server#close would also drop idle keep-alive sockets at once,
-        // resetting a request already on its way over one. Those requests are served instead,
-        // with `Connection: close` (see Drain), and the sockets closed once the work is done.
-        const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))
-        const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref())
-        await Promise.race([drain.idle(), grace])
-        // A moment for requests already on their way over idle keep-alive sockets to arrive.
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, Math.min(250, graceMs / 4)).unref()), grace])
-        const sockets = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void }
-        sockets.closeIdleConnections?.()
-        await Promise.race([drain.idle(), grace])
-        sockets.closeAllConnections?.()
-        await Promise.race([closed, grace])
+        await drainHttpServer(server, drain, graceMs)
         await ready.catch(() => {})
         await wire?.close()
         // A statement still running for a request cut above would hold the pool's end until the

@@ -9,6 +9,7 @@
  * restored dump, a 2023 `auth` schema) gains only what it lacks and nothing raises.
  * @module
  */
+import { hasSqlState } from '../db/sqlstate.ts'
 import type { Database, Queryable } from '../db/types.ts'
 import type { Logger } from '../logger.ts'
 import { ensurePrivilege, ensureTable, schemaAccessWarning, WARNINGS_SETTING } from './ddl.ts'
@@ -92,8 +93,6 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
 // shared by the cluster, are made race-safe statement by statement instead.
 const LOCK_KEY = '7215553893301' // arbitrary, constant: "resolution bootstrap"
 
-const UNDEFINED_OBJECT = new Set(['42P01', '3F000'])
-
 async function readVersion(queryable: Queryable): Promise<number | null> {
   const { rows } = await queryable.query<{ version: number | null }>('SELECT max(version) AS version FROM _resolution.bootstrap')
   return rows[0]?.version ?? null
@@ -105,7 +104,7 @@ export async function bootstrapStatus(database: Queryable): Promise<number | nul
     return await readVersion(database)
   } catch (error) {
     // One query in the common case; a fresh database has no _resolution schema yet.
-    if (UNDEFINED_OBJECT.has((error as { code?: string }).code ?? '')) return null
+    if (hasSqlState(error, 'undefined_table', 'invalid_schema_name')) return null
     throw error
   }
 }

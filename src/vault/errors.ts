@@ -28,6 +28,12 @@ export const VaultErrorStatus = {
 
 export type VaultErrorCode = keyof typeof VaultErrorStatus
 
+declare module '../errors.ts' {
+  interface ErrorCatalogues {
+    vault: VaultErrorCode
+  }
+}
+
 export class VaultError extends HttpError {
   constructor(code: VaultErrorCode, message: string, options: { details?: Record<string, unknown>; cause?: unknown } = {}) {
     const body: Record<string, unknown> = { code, message }

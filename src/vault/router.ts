@@ -7,7 +7,8 @@
  */
 import { Hono, type Context } from 'hono'
 import { withSession, db } from '../db/session.ts'
-import { appError, HttpError } from '../errors.ts'
+import { hasSqlState } from '../db/sqlstate.ts'
+import { appError } from '../errors.ts'
 import { authenticate } from '../http/principal.ts'
 import type { Services } from '../services.ts'
 import { VaultError } from './errors.ts'
@@ -19,9 +20,9 @@ const SERVICE_ROLE = 'service_role'
 async function requireServiceRole(services: Services, c: Context): Promise<Record<string, unknown>> {
   const principal = await authenticate(services, { authorization: c.req.header('authorization'), apikey: c.req.header('apikey') })
   if (principal.source === 'none' || principal.role === 'anon') {
-    throw new HttpError(401, 'unauthorized', 'The vault needs the service_role key (Authorization: Bearer <service_role key>)')
+    throw appError('unauthorized', 'The vault needs the service_role key (Authorization: Bearer <service_role key>)')
   }
-  if (principal.role !== SERVICE_ROLE) throw new HttpError(403, 'forbidden', `The vault is for the service_role only, not ${JSON.stringify(principal.role)}`)
+  if (principal.role !== SERVICE_ROLE) throw appError('forbidden', `The vault is for the service_role only, not ${JSON.stringify(principal.role)}`)
   return principal.claims
 }
 
@@ -63,7 +64,7 @@ export function vaultRouter(services: Services, store: VaultStore = createVaultS
     try {
       return await withSession(await services.database(), { claims, statementTimeoutMs: services.config.statementTimeoutMs }, fn)
     } catch (error) {
-      if ((error as { code?: unknown })?.code === '42P01') {
+      if (hasSqlState(error, 'undefined_table')) {
         throw new VaultError('vault_not_configured', 'this database has no vault.secrets table: run `resolution db init`', { cause: error })
       }
       throw error

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { db } from '../db/session.ts'
+import { hasSqlState } from '../db/sqlstate.ts'
 import type { Queryable } from '../db/types.ts'
 import { associatedDataV3, deriveKey, generateNonce, openSecret, parseRootKey, sealSecret } from './cipher.ts'
 import { fromCipherError, VaultError } from './errors.ts'
@@ -88,7 +89,7 @@ function metadataOf(row: SecretMetadata): SecretMetadata {
 }
 
 function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown })?.code === '23505'
+  return hasSqlState(error, 'unique_violation')
 }
 
 function duplicateName(name: string | null | undefined, cause: unknown): VaultError {

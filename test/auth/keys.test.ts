@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createJwtService } from '../../src/auth/jwt.ts'
+import { createJwtService } from '../../src/jwt/service.ts'
 import { apiKeys, formatKeys } from '../../src/cli/commands/keys.ts'
 import { loadConfig } from '../../src/config/config.ts'
 

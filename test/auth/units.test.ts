@@ -157,7 +157,7 @@ describe('tokens and hashes', () => {
 
 describe('HS256 signing', () => {
   it('produces exactly the token jose produces, and jose verifies it', async () => {
-    const { createJwtService } = await import('../../src/auth/jwt.ts')
+    const { createJwtService } = await import('../../src/jwt/service.ts')
     const jose = await import('jose')
     const secret = 'a-secret-of-at-least-32-characters-long'
     const jwt = await createJwtService(loadConfig({ JWT_SECRET: secret }))

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { describeConfig, loadConfig } from '../../src/config/config.ts'
+import { describeConfig, loadConfig, parseConfig } from '../../src/config/config.ts'
+import { ConfigError } from '../../src/config/env.ts'
+import { LAMBDA_PROFILE, SERVER_PROFILE } from '../../src/config/runtime-profile.ts'
 import { FatalError } from '../../src/errors.ts'
 
 function failure(env: Record<string, string>): string {
@@ -75,5 +77,49 @@ describe('loadConfig', () => {
     expect(shown).not.toContain('y'.repeat(40))
     expect(shown).not.toContain('anon-key-value')
     expect(shown).toContain('postgres://app:****@db:5432/app')
+  })
+})
+
+describe('one set of parsers and one requirements check (src/config/env.ts, requirements.ts)', () => {
+  const configError = (fn: () => unknown): ConfigError => {
+    try {
+      fn()
+    } catch (error) {
+      if (error instanceof ConfigError) return error
+      throw error
+    }
+    throw new Error('expected a ConfigError')
+  }
+
+  it('every section parses booleans, numbers and choices the same way, and the error names the variable', () => {
+    const config = loadConfig({ DB_SAFE_UPDATE: 'off', DB_AGGREGATES_ENABLED: 'YES', DB_CHANNEL_ENABLED: '0', API_KEY_REQUIRED: 'false', DB_MAX_ROWS: '0' })
+    expect(config.rest.safeUpdate).toBe(false)
+    expect(config.rest.aggregatesEnabled).toBe(true)
+    expect(config.rest.channelEnabled).toBe(false)
+    expect(config.apiKeyRequired).toBe(false)
+    expect(config.rest.maxRows).toBeUndefined()
+    expect(loadConfig({ DB_SAFE_UPDATE: 'true', DB_AGGREGATES_ENABLED: '1' }).rest).toMatchObject({ safeUpdate: true, aggregatesEnabled: true })
+    const bad = configError(() => loadConfig({ DB_SAFE_UPDATE: 'maybe' }))
+    expect(bad.variable).toBe('DB_SAFE_UPDATE')
+    expect(bad.message).toBe('DB_SAFE_UPDATE: must be true or false, got "maybe"')
+    expect(configError(() => loadConfig({ DB_MAX_ROWS: 'all' })).message).toBe('DB_MAX_ROWS: must be a whole number, got "all"')
+    expect(configError(() => loadConfig({ DB_TX_END: 'abort' })).message).toMatch(/^DB_TX_END: must be one of commit, commit-allow-override/)
+    expect(configError(() => loadConfig({ DB_POOL_CLIENT_SHARE: '0' })).message).toBe('DB_POOL_CLIENT_SHARE: must be between 1 and 10000, got 0')
+    expect(configError(() => loadConfig({ CORS_CREDENTIALS_ORIGINS: 'https://a.example/path' })).variable).toBe('CORS_CREDENTIALS_ORIGINS')
+  })
+
+  it('a runtime without a persistent disk requires the database and every key, whatever NODE_ENV says', () => {
+    expect(configError(() => loadConfig({}, LAMBDA_PROFILE)).message).toBe('DATABASE_URL: is required on Lambda (there is no embedded database there)')
+    const withDb = { DATABASE_URL: 'postgres://u@h/db' }
+    expect(configError(() => loadConfig(withDb, LAMBDA_PROFILE)).message).toBe('JWT_SECRET: is required on Lambda (or JWT_KEYS)')
+    const withSecret = { ...withDb, JWT_SECRET: 'x'.repeat(32) }
+    expect(configError(() => loadConfig(withSecret, LAMBDA_PROFILE)).message).toBe('ANON_KEY: is required on Lambda')
+    expect(configError(() => loadConfig({ ...withSecret, ANON_KEY: 'a' }, LAMBDA_PROFILE)).message).toBe('SERVICE_ROLE_KEY: is required on Lambda')
+    expect(loadConfig({ ...withSecret, ANON_KEY: 'a', SERVICE_ROLE_KEY: 's' }, LAMBDA_PROFILE).databaseUrl).toBe('postgres://u@h/db')
+    // The same environment is fine for a server process in development.
+    expect(loadConfig({}, SERVER_PROFILE).databaseUrl).toBeUndefined()
+    // parseConfig checks every value but requires nothing (`resolution keys` makes the keys).
+    expect(parseConfig({ NODE_ENV: 'production' }).production).toBe(true)
+    expect(() => parseConfig({ NODE_ENV: 'production', PORT: 'x' })).toThrow('PORT: must be a whole number')
   })
 })

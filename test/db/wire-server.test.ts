@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgliteDatabase, type PgliteDatabase } from '../../src/db/pglite-driver.ts'
 import { ReadyTracker, readyForQuery, textResult } from '../../src/db/wire-messages.ts'
 import { DUMP_REQUEST, startWireServer, type WireServer } from '../../src/db/wire-server.ts'
+import { dumpHeldEngine } from '../../src/dbtools/dump.ts'
 
 describe('ReadyTracker', () => {
   it('finds the final ReadyForQuery and its status, however the reply is split', () => {
@@ -57,7 +58,7 @@ describe('the embedded engine over the wire (in process)', { timeout: 120_000 },
 
   beforeAll(async () => {
     database = await createPgliteDatabase()
-    wire = await startWireServer({ database, port: 0, idleInTransactionMs: 1500 })
+    wire = await startWireServer({ database, port: 0, idleInTransactionMs: 1500, dump: dumpHeldEngine })
     url = `postgres://postgres@127.0.0.1:${wire.port}/postgres`
     initialPath = (await database.query<{ path: string }>("SELECT current_setting('search_path') AS path")).rows[0]!.path
     await database.exec('CREATE TABLE public.items (id int PRIMARY KEY, note text)')

@@ -1,33 +1,12 @@
-import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createServerDatabase } from '../support/databases.ts'
+import { describe, expect, it } from 'vitest'
+import { useCliDatabase } from '../support/cli.ts'
 import { tempFile } from './helpers.ts'
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/resolution.mjs')
-
 describe('resolution db restore: the safety check and --allow-unsafe (the CLI)', { timeout: 240_000 }, () => {
-  let args: string[] = []
-  let env: NodeJS.ProcessEnv = {}
-  let drop = async () => {}
-
-  beforeAll(async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'resolution-cli-safety-'))
-    env = { ...process.env, RESOLUTION_DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'error' }
-    if (process.env.TEST_DATABASE_URL) {
-      const server = await createServerDatabase()
-      args = ['--database-url', server.url]
-      drop = server.drop
-    }
-  }, 60_000)
-  afterAll(() => drop(), 60_000)
-
-  const run = (input: string | undefined, ...argv: string[]) => {
-    const result = spawnSync(process.execPath, [BIN, ...argv, ...args], { env, encoding: 'utf8', timeout: 120_000, input })
-    return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-  }
+  const run = useCliDatabase('resolution-cli-safety')
   const DUMP = 'CREATE TABLE public.cli_safety (id int);\nDO $$ BEGIN CREATE TABLE public.cli_from_do (id int); END $$;\nCOPY public.cli_safety FROM PROGRAM \'echo 1\';\n'
 
   it('refuses with exit 1 and the list; --dry-run lists; --allow-unsafe runs; stdin is checked too', () => {

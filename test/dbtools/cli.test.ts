@@ -1,36 +1,13 @@
-import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createServerDatabase } from '../support/databases.ts'
+import { describe, expect, it } from 'vitest'
+import { useCliDatabase } from '../support/cli.ts'
 import { F, tempFile } from './helpers.ts'
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/resolution.mjs')
-
 describe('resolution db status | dump | restore | migrate (the CLI)', { timeout: 240_000 }, () => {
-  // The server when the suite has one (faster than a PGlite start per command), else an embedded data dir.
-  let args: string[] = []
-  let env: NodeJS.ProcessEnv = {}
-  let drop = async () => {}
-
-  beforeAll(async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'resolution-cli-'))
-    env = { ...process.env, RESOLUTION_DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'error' }
-    if (process.env.TEST_DATABASE_URL) {
-      const server = await createServerDatabase()
-      args = ['--database-url', server.url]
-      drop = server.drop
-    }
-  }, 60_000)
-  afterAll(() => drop(), 60_000)
-
+  const runWithInput = useCliDatabase('resolution-cli')
   const run = (...argv: string[]) => runWithInput(undefined, ...argv)
-  const runWithInput = (input: string | undefined, ...argv: string[]) => {
-    const withDb = argv.includes('--help') ? argv : [...argv, ...args]
-    const result = spawnSync(process.execPath, [BIN, ...withDb], { env, encoding: 'utf8', timeout: 120_000, input })
-    return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-  }
 
   it('--help on every command, exit 0', () => {
     for (const command of ['status', 'dump', 'restore', 'migrate']) {

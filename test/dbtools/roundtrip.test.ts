@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { dump, dumpArgs, DumpError } from '../../src/dbtools/dump.ts'
+import { PG_CAPABILITIES } from '../../src/db/pg-driver.ts'
 import { restore } from '../../src/dbtools/restore/restore.ts'
 import { describeEachDatabase, openTestDatabase, type TestDatabase } from '../support/databases.ts'
 import { snapshot, tempFile } from './helpers.ts'
@@ -123,14 +124,14 @@ it('dump options are validated before anything runs', () => {
 })
 
 it('a missing pg_dump binary is named clearly', async () => {
-  const fake = { kind: 'pg', description: 'x', serverVersionNum: async () => 150000 } as unknown as Parameters<typeof dump>[0]
+  const fake = { kind: 'pg', capabilities: PG_CAPABILITIES, description: 'x', serverVersionNum: async () => 150000 } as unknown as Parameters<typeof dump>[0]
   const error = await dump(fake, { url: 'postgres://u:secret@127.0.0.1/db', pgDump: '/nonexistent/pg_dump' }).catch((e: unknown) => e)
   expect((error as DumpError).code).toBe('pg_dump_missing')
   expect((error as Error).message).toContain('pg_dump not found')
 })
 
 it('a pg_dump older than the server is refused with both versions', async () => {
-  const fake = { kind: 'pg', description: 'x', serverVersionNum: async () => 170002 } as unknown as Parameters<typeof dump>[0]
+  const fake = { kind: 'pg', capabilities: PG_CAPABILITIES, description: 'x', serverVersionNum: async () => 170002 } as unknown as Parameters<typeof dump>[0]
   const error = await dump(fake, { url: 'postgres://127.0.0.1/db' }).catch((e: unknown) => e)
   expect((error as DumpError).code).toBe('pg_dump_too_old')
   expect((error as Error).message).toMatch(/pg_dump 1[0-6] cannot dump a PostgreSQL 17 server/)

@@ -48,4 +48,29 @@ describe.runIf(targets().includes('postgres'))('schema reload after db migrate a
     await restore(testDb.database, [{ name: 'dump.sql', size: dump.length, open: () => Readable.from([Buffer.from(dump)]) }])
     expect(await servedRows(app, 'restored')).toEqual([{ id: 2 }])
   })
+
+  it('keeps listening after its connection is killed (pg_terminate_backend): a later NOTIFY is still picked up', async () => {
+    const listenerPid = async (): Promise<number | undefined> => {
+      const { rows } = await testDb.database.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'resolution schema listener' AND state = 'idle' AND query ILIKE 'LISTEN%'",
+      )
+      return rows[0]?.pid
+    }
+    const waitForPid = async (unlike?: number): Promise<number> => {
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const pid = await listenerPid()
+        if (pid !== undefined && pid !== unlike) return pid
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      throw new Error('no schema listener connection')
+    }
+    const first = await waitForPid()
+    await testDb.database.query('SELECT pg_terminate_backend($1)', [first])
+    // Reconnects after its first backoff step (1 s), on a new backend.
+    await waitForPid(first)
+    // Created once the new connection listens, so only a notification on it can tell the service.
+    await testDb.database.exec('CREATE TABLE public.after_kill (id int primary key); INSERT INTO public.after_kill VALUES (3); GRANT SELECT ON public.after_kill TO anon')
+    await testDb.database.exec("NOTIFY pgrst, 'reload schema'")
+    expect(await servedRows(app, 'after_kill')).toEqual([{ id: 3 }])
+  })
 })

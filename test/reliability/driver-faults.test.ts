@@ -10,7 +10,7 @@ import { createPgDatabase } from '../../src/db/pg-driver.ts'
 import type { Database } from '../../src/db/types.ts'
 import { sleep } from './support/load.ts'
 import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
-import { startTcpProxy } from './support/tcp-proxy.ts'
+import { startTcpProxy } from '../support/tcp-proxy.ts'
 
 describe('pg driver under connection faults', () => {
   let instance: PgInstance

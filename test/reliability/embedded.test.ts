@@ -17,6 +17,7 @@ import { bootstrap } from '../../src/schema/bootstrap.ts'
 import { FIXTURE_SQL, serveEnv, Traffic } from './support/fixture.ts'
 import { Recorder, runLoad, sleep, summarize } from './support/load.ts'
 import { report, scale } from './support/profile.ts'
+import { signUpWorkers } from './support/scenario.ts'
 import { spawnServe, type ServeProcess } from './support/serve-process.ts'
 
 const TRANSACTIONS = scale(60, 400)
@@ -119,7 +120,7 @@ describe('embedded database: serve under load, SIGKILL and reopen', () => {
     const restWrites = await traffic.probeRestWrites()
     expect(restWrites).toBe(true)
     // Sign-ups (bcrypt) first, so the measured load is the steady mix.
-    await Promise.all(Array.from({ length: 8 }, (_, w) => traffic.step(w, 'signUp')))
+    await signUpWorkers(traffic, 8)
     await runLoad((worker) => traffic.step(worker), { concurrency: 8, durationMs: LOAD_MS })
     server.child.kill('SIGTERM')
     expect((await server.exit).code).toBe(0)

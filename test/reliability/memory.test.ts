@@ -8,12 +8,11 @@
  * retains. The raw curve (one sample per 1% of the run, no forced collection) is reported too.
  */
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { prepareDatabase, serveEnv, Traffic, type ActionName, type FixtureDatabase } from './support/fixture.ts'
+import { describe, expect, it } from 'vitest'
+import { Traffic, type ActionName } from './support/fixture.ts'
 import { Recorder, runLoad, sleep, summarize } from './support/load.ts'
-import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
 import { report, scale } from './support/profile.ts'
-import { spawnServe, type ServeProcess } from './support/serve-process.ts'
+import { signUpWorkers, useServedPostgres } from './support/scenario.ts'
 
 const WARMUP = scale(1500, 0)
 const TOTAL = scale(8000, 100_000)
@@ -35,26 +34,14 @@ const MIX: ReadonlyArray<readonly [ActionName, number]> = [
 ]
 
 describe('memory under sustained load', () => {
-  let instance: PgInstance
-  let fixture: FixtureDatabase
-  let server: ServeProcess
-
-  beforeAll(async () => {
-    instance = await startPgInstance()
-    fixture = await prepareDatabase(instance.url)
-    server = await spawnServe(serveEnv(fixture.url, { DB_POOL_MAX: '10' }), { nodeArgs: ['--import', GC_ON_SIGNAL] })
-  })
-
-  afterAll(async () => {
-    await server?.kill()
-    await instance?.destroy()
-  })
+  const scenario = useServedPostgres({ env: { DB_POOL_MAX: '10' }, nodeArgs: ['--import', GC_ON_SIGNAL] })
 
   it(`keeps RSS after ${TOTAL} requests within 10% of RSS after ${BASELINE}`, async () => {
+    const { server } = scenario()
     const recorder = new Recorder()
     const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder, MIX)
     expect(await traffic.probeRestWrites()).toBe(true)
-    await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => traffic.step(w, 'signUp')))
+    await signUpWorkers(traffic, CONCURRENCY)
     if (WARMUP) await runLoad((worker) => traffic.step(worker), { concurrency: CONCURRENCY, maxRequests: WARMUP })
     recorder.samples.length = 0
     const samples: Array<{ requests: number; rssMiB: number }> = [{ requests: 0, rssMiB: server.rssMiB() }]

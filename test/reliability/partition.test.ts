@@ -5,13 +5,11 @@
  * or 504 `statement_timeout`, never a hang — and once the network heals, requests succeed again
  * within 5 s without restarting the service (the connections lost in the partition are replaced).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_MIX, prepareDatabase, serveEnv, Traffic, type FixtureDatabase } from './support/fixture.ts'
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_MIX, Traffic } from './support/fixture.ts'
 import { Recorder, recoveryAfter, runLoad, sleep, summarize } from './support/load.ts'
-import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
 import { report, scale } from './support/profile.ts'
-import { spawnServe, type ServeProcess } from './support/serve-process.ts'
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts'
+import { signUpWorkers, useServedPostgres } from './support/scenario.ts'
 
 const CONCURRENCY = 8
 const STATEMENT_TIMEOUT_MS = 2000
@@ -20,30 +18,16 @@ const REQUEST_TIMEOUT_MS = 15_000
 const PARTITION_MS = scale(6000, 20_000)
 
 describe('network partition to the database', () => {
-  let instance: PgInstance
-  let fixture: FixtureDatabase
-  let proxy: TcpProxy
-  let server: ServeProcess
-
-  beforeAll(async () => {
-    instance = await startPgInstance()
-    fixture = await prepareDatabase(instance.url)
-    proxy = await startTcpProxy(instance.port)
-    server = await spawnServe(serveEnv(proxy.url(fixture.url), { DB_POOL_MAX: '6', DB_STATEMENT_TIMEOUT: String(STATEMENT_TIMEOUT_MS) }))
-  })
-
-  afterAll(async () => {
-    await server?.kill()
-    await proxy?.close()
-    await instance?.destroy()
-  })
+  const scenario = useServedPostgres({ env: { DB_POOL_MAX: '6', DB_STATEMENT_TIMEOUT: String(STATEMENT_TIMEOUT_MS) }, throughProxy: true })
 
   it('answers every request in bounded time during the partition and recovers after it', async () => {
+    const { fixture, server, proxy } = scenario()
+    if (!proxy) throw new Error('the scenario has no proxy')
     const recorder = new Recorder()
     const mix = DEFAULT_MIX.filter(([name]) => name !== 'signIn')
     const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder, mix, REQUEST_TIMEOUT_MS)
     expect(await traffic.probeRestWrites()).toBe(true)
-    await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => traffic.step(w, 'signUp')))
+    await signUpWorkers(traffic, CONCURRENCY)
     const stop = new AbortController()
     const loading = runLoad((worker) => traffic.step(worker), { concurrency: CONCURRENCY, signal: stop.signal })
     let healed = 0

@@ -7,11 +7,10 @@
  */
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { prepareDatabase, serveEnv, Traffic, type FixtureDatabase } from './support/fixture.ts'
+import { Traffic } from './support/fixture.ts'
 import { call, Recorder, runLoad, sleep, summarize } from './support/load.ts'
-import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
 import { report, scale } from './support/profile.ts'
-import { spawnServe, type ServeProcess } from './support/serve-process.ts'
+import { signUpWorkers, useServedPostgres } from './support/scenario.ts'
 
 const POOL_MAX = 4
 const STATEMENT_TIMEOUT_MS = 600
@@ -25,29 +24,23 @@ interface Backend {
 }
 
 describe('pool exhaustion and slow queries', () => {
-  let instance: PgInstance
-  let fixture: FixtureDatabase
-  let server: ServeProcess
+  const scenario = useServedPostgres({ env: { DB_POOL_MAX: String(POOL_MAX), DB_STATEMENT_TIMEOUT: String(STATEMENT_TIMEOUT_MS) } })
   let admin: pg.Client
 
   const backends = async (): Promise<Backend[]> =>
-    (await admin.query<Backend>("SELECT state, application_name FROM pg_stat_activity WHERE datname = $1 AND application_name = 'resolution'", [fixture.name])).rows
+    (await admin.query<Backend>("SELECT state, application_name FROM pg_stat_activity WHERE datname = $1 AND application_name = 'resolution'", [scenario().fixture.name])).rows
 
   beforeAll(async () => {
-    instance = await startPgInstance()
-    fixture = await prepareDatabase(instance.url)
-    server = await spawnServe(serveEnv(fixture.url, { DB_POOL_MAX: String(POOL_MAX), DB_STATEMENT_TIMEOUT: String(STATEMENT_TIMEOUT_MS) }))
-    admin = new pg.Client({ connectionString: instance.url })
+    admin = new pg.Client({ connectionString: scenario().instance.url })
     await admin.connect()
   })
 
   afterAll(async () => {
     await admin?.end().catch(() => {})
-    await server?.kill()
-    await instance?.destroy()
   })
 
   it('answers 504 statement_timeout to slow requests while fast ones are served, and leaks no connection', async () => {
+    const { fixture, server } = scenario()
     const keys = { anon: server.anonKey, service: server.serviceRoleKey }
     const slow = new Recorder()
     const fast = new Recorder()
@@ -60,7 +53,7 @@ describe('pool exhaustion and slow queries', () => {
       ['getUser', 1],
     ])
     expect(await traffic.probeRestWrites()).toBe(true)
-    await Promise.all(Array.from({ length: FAST_CLIENTS }, (_, w) => traffic.step(w, 'signUp')))
+    await signUpWorkers(traffic, FAST_CLIENTS)
     fast.samples.length = 0
 
     const headers = { apikey: keys.anon, Authorization: `Bearer ${keys.anon}` }

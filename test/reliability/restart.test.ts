@@ -5,12 +5,11 @@
  * is back, requests succeed again within 5 s without restarting the service, and no
  * acknowledged write is lost.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_MIX, prepareDatabase, serveEnv, Traffic, type FixtureDatabase } from './support/fixture.ts'
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_MIX, Traffic } from './support/fixture.ts'
 import { Recorder, recoveryAfter, runLoad, sleep, summarize } from './support/load.ts'
-import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
 import { report, scale } from './support/profile.ts'
-import { spawnServe, type ServeProcess } from './support/serve-process.ts'
+import { signUpWorkers, useServedPostgres } from './support/scenario.ts'
 
 const CONCURRENCY = scale(8, 24)
 /** The client gives up after this; no request may come near it. */
@@ -39,28 +38,16 @@ interface CycleFigures {
 }
 
 describe('database restart under load', () => {
-  let instance: PgInstance
-  let fixture: FixtureDatabase
-  let server: ServeProcess
-
-  beforeAll(async () => {
-    instance = await startPgInstance()
-    fixture = await prepareDatabase(instance.url)
-    server = await spawnServe(serveEnv(fixture.url, { DB_POOL_MAX: '10' }))
-  })
-
-  afterAll(async () => {
-    await server?.kill()
-    await instance?.destroy()
-  })
+  const scenario = useServedPostgres({ env: { DB_POOL_MAX: '10' } })
 
   it('answers 503 database_unavailable quickly during the outage and recovers within 5 s', async () => {
+    const { instance, fixture, server } = scenario()
     const recorder = new Recorder()
     // Sign-ups are bcrypt-heavy; they happen once per worker, before the first outage.
     const mix = DEFAULT_MIX.filter(([name]) => name !== 'signIn')
     const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder, mix, REQUEST_TIMEOUT_MS)
     expect(await traffic.probeRestWrites()).toBe(true)
-    await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => traffic.step(w, 'signUp')))
+    await signUpWorkers(traffic, CONCURRENCY)
 
     const stop = new AbortController()
     const loading = runLoad((worker) => traffic.step(worker), { concurrency: CONCURRENCY, signal: stop.signal })

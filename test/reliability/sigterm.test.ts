@@ -6,7 +6,7 @@
  */
 import http from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { issueApiKey } from '../../src/auth/jwt.ts'
+import { issueApiKey } from '../../src/jwt/service.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import { startServer } from '../../src/runtime/node-server.ts'
 import { createServices } from '../../src/services.ts'
@@ -14,6 +14,7 @@ import { prepareDatabase, serveEnv, Traffic, type FixtureDatabase } from './supp
 import { call, Recorder, runLoad, sleep, summarize } from './support/load.ts'
 import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
 import { report, scale } from './support/profile.ts'
+import { signUpWorkers } from './support/scenario.ts'
 import { spawnServe, type ServeProcess } from './support/serve-process.ts'
 
 const CONCURRENCY = 8
@@ -42,7 +43,7 @@ describe('SIGTERM under load', () => {
       const recorder = new Recorder()
       const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder)
       expect(await traffic.probeRestWrites()).toBe(true)
-      await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => traffic.step(w, 'signUp')))
+      await signUpWorkers(traffic, CONCURRENCY)
       const headers = { apikey: server.anonKey, Authorization: `Bearer ${server.anonKey}` }
       const url = server.url
       const stop = new AbortController()

@@ -3,39 +3,26 @@
  * sign in, refresh, read and write for a fixed time against the real `serve` process. Zero 5xx,
  * zero network failures, every acknowledged write stored and no refused one; p50/p99 reported.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { prepareDatabase, serveEnv, Traffic, type FixtureDatabase } from './support/fixture.ts'
+import { describe, expect, it } from 'vitest'
+import { Traffic } from './support/fixture.ts'
 import { Recorder, runLoad, summarize } from './support/load.ts'
-import { startPgInstance, type PgInstance } from './support/pg-instance.ts'
 import { report, scale } from './support/profile.ts'
-import { spawnServe, type ServeProcess } from './support/serve-process.ts'
+import { signUpWorkers, useServedPostgres } from './support/scenario.ts'
 
 const DURATION_MS = scale(8_000, 120_000)
 const CONCURRENCY = scale(12, 32)
 
 describe('sustained mixed load on PostgreSQL', () => {
-  let instance: PgInstance
-  let fixture: FixtureDatabase
-  let server: ServeProcess
-
-  beforeAll(async () => {
-    instance = await startPgInstance()
-    fixture = await prepareDatabase(instance.url)
-    server = await spawnServe(serveEnv(fixture.url, { DB_POOL_MAX: '10' }))
-  })
-
-  afterAll(async () => {
-    await server?.kill()
-    await instance?.destroy()
-  })
+  const scenario = useServedPostgres({ env: { DB_POOL_MAX: '10' } })
 
   it('serves every request without a 5xx and loses no write', async () => {
+    const { fixture, server } = scenario()
     const recorder = new Recorder()
     const traffic = new Traffic(server.url, { anon: server.anonKey, service: server.serviceRoleKey }, recorder)
     const restWrites = await traffic.probeRestWrites()
     expect(restWrites).toBe(true)
     // Each client signs its user up first (bcrypt, all at once): reported, but apart from the steady mix.
-    await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => traffic.step(w, 'signUp')))
+    await signUpWorkers(traffic, CONCURRENCY)
     const signUps = summarize(recorder.samples)
     recorder.samples.length = 0
     await runLoad((worker) => traffic.step(worker), { concurrency: CONCURRENCY, durationMs: DURATION_MS })

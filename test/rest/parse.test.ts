@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { HttpError } from '../../src/errors.ts'
+import { errorOf } from '../support/errors.ts'
 import { parseApiRequest, type RawRequest } from '../../src/rest/parse/api-request.ts'
 import { parseFilter, parseFilterKey, parseLogicTree } from '../../src/rest/parse/filter.ts'
 import { negotiateMedia } from '../../src/rest/parse/media.ts'
@@ -9,16 +9,6 @@ import { parseSelect } from '../../src/rest/parse/select.ts'
 
 function request(qs: string, extra: Partial<RawRequest> = {}) {
   return parseApiRequest({ method: 'GET', path: '/users', params: [...new URLSearchParams(qs).entries()], headers: {}, schemas: ['public', 'personal'], ...extra })
-}
-
-function errorOf(fn: () => unknown): { status: number; body: Record<string, unknown> } {
-  try {
-    fn()
-  } catch (error) {
-    if (error instanceof HttpError) return { status: error.status, body: error.body }
-    throw error
-  }
-  throw new Error('expected an error')
 }
 
 describe('select', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { HttpError } from '../../src/errors.ts'
+import { errorOf } from '../support/errors.ts'
 import { parseApiRequest } from '../../src/rest/parse/api-request.ts'
+import { targets } from '../../src/rest/parse/types.ts'
 import { planRead } from '../../src/rest/plan/read-plan.ts'
 import { readStatement } from '../../src/rest/query/read-query.ts'
 import { testCache } from './cache-fixture.ts'
@@ -9,17 +10,8 @@ const cache = testCache()
 
 function plan(path: string, qs: string, maxRows?: number) {
   const request = parseApiRequest({ method: 'GET', path, params: [...new URLSearchParams(qs).entries()], headers: {}, schemas: ['public'] })
+  if (!targets(request, 'relation')) throw new Error(`${path} is not a table path`)
   return planRead(request, cache, { maxRows })
-}
-
-function errorOf(fn: () => unknown): { status: number; body: Record<string, unknown> } {
-  try {
-    fn()
-  } catch (error) {
-    if (error instanceof HttpError) return { status: error.status, body: error.body }
-    throw error
-  }
-  throw new Error('expected an error')
 }
 
 describe('relationships', () => {

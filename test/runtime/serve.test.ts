@@ -2,50 +2,15 @@
  * `resolution serve` as a newcomer runs it (`npm start` runs exactly this): a real process on
  * the embedded database, its ready line, its keys, its one-line failures and its SIGTERM drain.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { freePort } from '../support/ports.ts'
+import { killRunning, runResolution as run, waitFor, type Run } from '../support/processes.ts'
 
-const BIN = path.resolve('bin/resolution.mjs')
-const running = new Set<ChildProcess>()
-afterAll(() => {
-  for (const child of running) child.kill('SIGKILL')
-})
-
-interface Run {
-  child: ChildProcess
-  stdout: () => string
-  stderr: () => string
-  exit: Promise<number | null>
-}
-
-function run(args: string[], env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  running.add(child)
-  let out = ''
-  let err = ''
-  child.stdout!.on('data', (chunk) => (out += chunk))
-  child.stderr!.on('data', (chunk) => (err += chunk))
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => (running.delete(child), resolve(code))))
-  return { child, stdout: () => out, stderr: () => err, exit }
-}
-
-async function waitFor<T>(probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error('timed out waiting')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+afterAll(killRunning)
 
 function readyLine(r: Run) {
   const match = /resolution ready on (http:\/\/\S+).*\n\s+anon key:\s+(\S+)\n\s+service_role key:\s+(\S+)/.exec(r.stdout())

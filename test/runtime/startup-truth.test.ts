@@ -2,46 +2,20 @@
  * Start-up tells the truth: real `resolution` processes (what `npm start` and the container run),
  * their one-line refusals, `.env`, `/health` while the bootstrap runs, and no keys in production logs.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createJwtService, issueApiKey } from '../../src/auth/jwt.ts'
+import { createJwtService, issueApiKey } from '../../src/jwt/service.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import { createLambdaRuntime } from '../../src/runtime/lambda-runtime.ts'
 import { createServerDatabase, targets } from '../support/databases.ts'
 import { freePort } from '../support/ports.ts'
+import { killRunning, runResolution as run } from '../support/processes.ts'
 
-const BIN = path.resolve('bin/resolution.mjs')
 const SECRET = 'startup-truth-secret-with-at-least-32-chars'
-const running = new Set<ChildProcess>()
-afterAll(() => {
-  for (const child of running) child.kill('SIGKILL')
-})
-
-interface Run {
-  child: ChildProcess
-  stdout: () => string
-  stderr: () => string
-  exit: Promise<number | null>
-}
-
-function run(args: string[], env: Record<string, string>, cwd?: string): Run {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd,
-  })
-  running.add(child)
-  let out = ''
-  let err = ''
-  child.stdout!.on('data', (chunk) => (out += chunk))
-  child.stderr!.on('data', (chunk) => (err += chunk))
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => (running.delete(child), resolve(code))))
-  return { child, stdout: () => out, stderr: () => err, exit }
-}
+afterAll(killRunning)
 
 
 async function keys(secret = SECRET) {

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createApp } from '../../src/app.ts'
-import { issueApiKey } from '../../src/auth/jwt.ts'
+import { issueApiKey } from '../../src/jwt/service.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import { createLogger } from '../../src/logger.ts'
 import { createServices, type Services } from '../../src/services.ts'

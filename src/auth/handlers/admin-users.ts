@@ -5,12 +5,13 @@
  */
 import type { Queryable } from '../../db/types.ts'
 import type { AuthContext, AuthDeps } from '../context.ts'
-import { newId, randomPassword, sha256Base64Url, UUID_PATTERN } from '../crypto.ts'
+import { newId, randomPassword, UUID_PATTERN } from '../crypto.ts'
 import { authError, notFound, unprocessable, validationFailed } from '../errors.ts'
 import { writeAudit } from '../models/audit.ts'
 import { insertIdentity, listIdentities, mergeIdentityData } from '../models/identity.ts'
+import { listAuditEntries, listUsersPage, setBan, softDeleteUser } from '../models/admin-users.ts'
 import { deleteSessions } from '../models/session.ts'
-import { deleteUser, findUserByEmail, findUserById, findUserByPhone, insertUser, NIL_INSTANCE, NOW, updateUser, USER_SELECT, type UserPatch, type UserRow } from '../models/user.ts'
+import { deleteUser, findUserByEmail, findUserById, findUserByPhone, insertUser, NOW, updateUser, type UserPatch, type UserRow } from '../models/user.ts'
 import { assertStrongPassword, checkPasswordLength, hashPassword, isSupportedHash } from '../password.ts'
 import { bool, clientIp, obj, readBody, str, type Body } from '../request.ts'
 import { DEFAULT_AUD, DEFAULT_ROLE } from '../tokens.ts'
@@ -38,15 +39,9 @@ export async function listUsers(c: AuthContext, deps: AuthDeps): Promise<Respons
   const aud = c.req.header('x-jwt-aud') || DEFAULT_AUD
 
   const { users, total } = await deps.transaction(async (tx) => {
-    const where = `u.instance_id = $1 AND ($2 = '' OR u.email ILIKE '%' || $2 || '%' OR u.raw_user_meta_data->>'full_name' ILIKE '%' || $2 || '%')`
-    const count = await tx.query<{ n: string }>(`SELECT count(*)::text AS n FROM auth.users u WHERE ${where}`, [NIL_INSTANCE, filter])
-    // `direction` is one of two constants chosen above.
-    const rows = await tx.query<UserRow>(
-      `SELECT ${USER_SELECT} FROM auth.users u WHERE ${where} ORDER BY u.created_at ${direction}, u.id ${direction} LIMIT $3 OFFSET $4`,
-      [NIL_INSTANCE, filter, perPage, (page - 1) * perPage],
-    )
-    const identities = await listIdentities(tx, rows.rows.map((u) => u.id))
-    return { users: rows.rows.map((u) => userJson(u, identities)), total: Number(count.rows[0]!.n) }
+    const found = await listUsersPage(tx, { filter, direction, limit: perPage, offset: (page - 1) * perPage })
+    const identities = await listIdentities(tx, found.users.map((u) => u.id))
+    return { users: found.users.map((u) => userJson(u, identities)), total: found.total }
   })
   const last = Math.max(1, Math.ceil(total / perPage))
   const links: string[] = []
@@ -135,20 +130,11 @@ export async function createUser(c: AuthContext, deps: AuthDeps): Promise<Respon
     })
     if (email) await insertIdentity(tx, { userId: user.id, provider: 'email', providerId: user.id, data: JSON.parse(JSON.stringify({ ...identityData, phone: undefined })) })
     if (phone) await insertIdentity(tx, { userId: user.id, provider: 'phone', providerId: user.id, data: JSON.parse(JSON.stringify({ ...identityData, email: undefined })) })
-    if (bannedSeconds !== undefined) user = await applyBan(tx, user.id, bannedSeconds)
+    if (bannedSeconds !== undefined) user = await setBan(tx, user.id, bannedSeconds)
     await writeAudit(tx, { action: 'user_signedup', actorId: user.id, actorUsername: email ?? phone ?? '', ip, traits: { provider: providers[0] } })
     return json(tx, user)
   })
   return c.json(created)
-}
-
-async function applyBan(tx: Queryable, userId: string, seconds: number | null): Promise<UserRow> {
-  const { rows } = await tx.query<UserRow>(
-    `UPDATE auth.users AS u SET banned_until = CASE WHEN $2::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $2::float8) END, updated_at = now()
-      WHERE u.id = $1 RETURNING ${USER_SELECT}`,
-    [userId, seconds],
-  )
-  return rows[0]!
 }
 
 export async function getUserById(c: AuthContext, deps: AuthDeps): Promise<Response> {
@@ -203,7 +189,7 @@ export async function updateUserById(c: AuthContext, deps: AuthDeps): Promise<Re
     if (role) patch.role = role
     if (encrypted) patch.encrypted_password = encrypted
     if (Object.keys(patch).length) user = await updateUser(tx, user.id, patch)
-    if (bannedSeconds !== undefined) user = await applyBan(tx, user.id, bannedSeconds)
+    if (bannedSeconds !== undefined) user = await setBan(tx, user.id, bannedSeconds)
     // A new password signs the user out everywhere.
     if (encrypted) await deleteSessions(tx, user.id, 'global')
     await writeAudit(tx, { action: 'user_modified', actorId: user.id, actorUsername: user.email ?? user.phone ?? '', ip })
@@ -222,44 +208,14 @@ export async function deleteUserById(c: AuthContext, deps: AuthDeps): Promise<Re
     await writeAudit(tx, { action: 'user_deleted', actorId: user.id, actorUsername: user.email ?? user.phone ?? '', ip })
     if (!soft) return deleteUser(tx, user.id)
     if (user.deleted_at) return // a repeated soft delete changes nothing
-    await softDelete(tx, user)
+    await softDeleteUser(tx, user)
   })
   return c.json({})
-}
-
-/** GoTrue's soft delete: obfuscated addresses, no password or tokens, no sessions, emptied metadata. */
-async function softDelete(tx: Queryable, user: UserRow): Promise<void> {
-  const obfuscate = (value: string | null, max?: number) => {
-    if (!value) return value
-    const hashed = sha256Base64Url(user.id + value)
-    return max ? hashed.slice(0, max) : hashed
-  }
-  await deleteSessions(tx, user.id, 'global')
-  await tx.query('DELETE FROM auth.mfa_factors WHERE user_id = $1', [user.id])
-  await tx.query('DELETE FROM auth.one_time_tokens WHERE user_id = $1', [user.id])
-  await tx.query(
-    `UPDATE auth.identities SET identity_data = '{}'::jsonb, provider_id = encode(sha256(convert_to(user_id::text || provider_id, 'UTF8')), 'base64'), updated_at = now()
-      WHERE user_id = $1`,
-    [user.id],
-  )
-  await tx.query(
-    `UPDATE auth.users SET email = $2, email_change = coalesce($3, ''), phone = $4, phone_change = coalesce($5, ''), encrypted_password = NULL,
-        confirmation_token = '', recovery_token = '', email_change_token_new = '', email_change_token_current = '',
-        phone_change_token = '', reauthentication_token = '', raw_app_meta_data = '{}'::jsonb, raw_user_meta_data = '{}'::jsonb,
-        deleted_at = now(), updated_at = now()
-      WHERE id = $1`,
-    [user.id, obfuscate(user.email), obfuscate(user.email_change || null), obfuscate(user.phone, 15), obfuscate(user.phone_change || null, 15)],
-  )
 }
 
 export async function auditLog(c: AuthContext, deps: AuthDeps): Promise<Response> {
   const page = pageParam(c.req.query('page'), 'page', 1, 1_000_000)
   const perPage = pageParam(c.req.query('per_page'), 'per_page', 50, 1000)
-  const rows = await deps.transaction((tx) =>
-    tx.query<{ id: string; payload: unknown; created_at: string; ip_address: string }>(
-      'SELECT id, payload, created_at, ip_address FROM auth.audit_log_entries WHERE instance_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3',
-      [NIL_INSTANCE, perPage, (page - 1) * perPage],
-    ),
-  )
-  return c.json(rows.rows)
+  const entries = await deps.transaction((tx) => listAuditEntries(tx, perPage, (page - 1) * perPage))
+  return c.json(entries)
 }

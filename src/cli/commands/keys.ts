@@ -6,8 +6,8 @@
  * @module
  */
 import type { Command } from 'commander'
-import { createJwtService, issueApiKey, type JwtService } from '../../auth/jwt.ts'
-import { loadConfig, type Config, type Env } from '../../config/config.ts'
+import { createJwtService, issueApiKey, type JwtService } from '../../jwt/service.ts'
+import { parseConfig, type Config, type Env } from '../../config/config.ts'
 import { resolveDevSecrets } from '../../config/dev-secrets.ts'
 import { FatalError } from '../../errors.ts'
 
@@ -31,16 +31,17 @@ async function checked(jwt: JwtService, name: string, key: string, role: string)
 
 /** Computes the keys for `env` (pure apart from the development data dir). */
 export async function apiKeys(env: Env): Promise<KeysResult> {
-  const production = env.NODE_ENV === 'production'
-  // Production start-up demands ANON_KEY/SERVICE_ROLE_KEY, but this command exists to make them.
-  let config: Config = loadConfig(production ? { ...env, NODE_ENV: 'development' } : env)
-  if (production) {
+  // Production start-up demands ANON_KEY/SERVICE_ROLE_KEY, but this command exists to make them:
+  // the variables are checked, the requirements are not.
+  const parsed = parseConfig(env)
+  let config: Config = parsed
+  if (parsed.production) {
     if (!config.jwtSecret && !config.jwtKeys) throw new FatalError('JWT_SECRET: is required (or JWT_KEYS) to issue API keys')
   } else {
     config = await resolveDevSecrets(config)
   }
   const jwt = await createJwtService(config)
-  const signing = config.jwtKeys?.keys.some((k) => k.kty !== 'oct' && 'd' in k) ? 'JWT_KEYS (asymmetric)' : env.JWT_SECRET ? 'JWT_SECRET' : `development secret in ${config.dataDir}`
+  const signing = config.jwtKeys?.keys.some((k) => k.kty !== 'oct' && 'd' in k) ? 'JWT_KEYS (asymmetric)' : parsed.jwtSecret ? 'JWT_SECRET' : `development secret in ${config.dataDir}`
   const anonKey = config.anonKey ? await checked(jwt, 'ANON_KEY', config.anonKey, 'anon') : await issueApiKey(jwt, 'anon')
   const serviceRoleKey = config.serviceRoleKey ? await checked(jwt, 'SERVICE_ROLE_KEY', config.serviceRoleKey, 'service_role') : await issueApiKey(jwt, 'service_role')
   return { anonKey, serviceRoleKey, signing }

@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander'
 import { FatalError } from '../../errors.ts'
+import { hasSqlState } from '../../db/sqlstate.ts'
 import type { Queryable } from '../../db/types.ts'
 import { withDatabase } from '../context.ts'
 
@@ -28,7 +29,7 @@ export async function listOutbox(database: Queryable, options: { to?: string; li
     )
     return rows
   } catch (error) {
-    if ((error as { code?: unknown }).code === '42P01' || (error as { code?: unknown }).code === '3F000') {
+    if (hasSqlState(error, 'undefined_table', 'invalid_schema_name')) {
       throw new FatalError('no development outbox in this database (_resolution.auth_outbox): run `resolution db init` or start the service once')
     }
     throw error

@@ -9,6 +9,7 @@ import type { Command } from 'commander'
 import { FatalError } from '../../errors.ts'
 import { embeddedState } from '../../db/wire-info.ts'
 import type { Config } from '../../config/config.ts'
+import { clientTools } from '../../config/tools.ts'
 import { databaseConfig } from '../context.ts'
 
 /** The URL to connect to, or one clear line saying why there is none. */
@@ -22,7 +23,7 @@ export function connectableUrl(config: Config): string {
 }
 
 /** Runs psql with inherited stdio; resolves with its exit code. */
-export function runPsql(url: string, args: string[], binary = process.env.PSQL || 'psql'): Promise<number> {
+export function runPsql(url: string, args: string[], binary = clientTools().psql): Promise<number> {
   const target = new URL(url)
   const env = { ...process.env }
   if (target.password) {

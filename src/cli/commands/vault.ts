@@ -8,6 +8,7 @@
 import fs from 'node:fs/promises'
 import type { Command } from 'commander'
 import type { Config } from '../../config/config.ts'
+import { hasSqlState } from '../../db/sqlstate.ts'
 import type { Database, Queryable } from '../../db/types.ts'
 import { FatalError, HttpError } from '../../errors.ts'
 import { bootstrap } from '../../schema/bootstrap.ts'
@@ -45,7 +46,7 @@ async function inVault<T>(io: VaultCommandIo, options: DatabaseOption & { dryRun
   try {
     return await io.withDatabase(options, async (database, config) => {
       // The embedded database is set up on first use; a server is set up by `resolution db init`.
-      if (database.kind === 'pglite') await bootstrap(database)
+      if (database.capabilities.inProcess) await bootstrap(database)
       const store = createVaultStore({ rootKey: config.vaultRootKey })
       try {
         return await database.transaction(async (tx) => {
@@ -64,7 +65,7 @@ async function inVault<T>(io: VaultCommandIo, options: DatabaseOption & { dryRun
       for (const failure of details?.failed ?? []) io.stderr(`  ${failure.id} ${JSON.stringify(failure.name)}: ${failure.reason}\n`)
       throw new FatalError(`${error.code}: ${error.message}`)
     }
-    if ((error as { code?: unknown })?.code === '42P01') {
+    if (hasSqlState(error, 'undefined_table')) {
       throw new FatalError('vault.secrets does not exist in this database: run `resolution db init` first')
     }
     throw error

@@ -19,7 +19,7 @@ import { ident, qualified } from '../../db/sql.ts'
 import type { Queryable } from '../../db/types.ts'
 import type { Node } from './parse.ts'
 import { objectRef, rangeVarRef, refKey, targetsOf } from './refs.ts'
-import type { Current, Planned, SanitizeContext } from './sanitize.ts'
+import type { Current, Planned, SanitizeContext } from './sanitize-context.ts'
 
 /** pg_default_acl object types: r tables (views …), S sequences, f functions and procedures, T types, n schemas. */
 type AclKind = 'r' | 'S' | 'f' | 'T' | 'n'

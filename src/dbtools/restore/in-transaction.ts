@@ -28,6 +28,7 @@ async function inSavepoint<T>(tx: Queryable, fn: () => Promise<T>): Promise<T> {
 export function savepointDatabase(outer: Database, tx: Queryable): Database {
   return {
     kind: outer.kind,
+    capabilities: outer.capabilities,
     description: outer.description,
     query: (sql, params, options) => inSavepoint(tx, () => tx.query(sql, params, options)),
     exec: (sql) => inSavepoint(tx, () => tx.exec(sql)),

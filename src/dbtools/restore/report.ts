@@ -4,7 +4,7 @@
  * @module
  */
 import path from 'node:path'
-import type { Note } from './sanitize.ts'
+import type { Note } from './sanitize-context.ts'
 import { formatFinding, type UnsafeFinding } from './safety.ts'
 
 export interface Decision extends Note {
@@ -31,11 +31,6 @@ export interface RestoreSummary {
 
 export function newSummary(files: string[], dryRun: boolean, transaction: boolean): RestoreSummary {
   return { files, dryRun, transaction, statementsRun: 0, rows: new Map(), decisions: [], unsafe: [], durationMs: 0, warnings: [] }
-}
-
-export function excerpt(sql: string, max = 100): string {
-  const first = sql.slice(0, 1000).trim().split('\n')[0]!.replace(/\s+/g, ' ')
-  return first.length > max ? `${first.slice(0, max - 1)}…` : first
 }
 
 export function addRows(summary: RestoreSummary, table: string, rows: number): void {

@@ -6,8 +6,6 @@
  * @module
  */
 import { NOTIFY_SCHEMA_RELOAD } from '../../db/schema-reload.ts'
-import fs from 'node:fs'
-import type { Readable } from 'node:stream'
 import type { Database, Queryable } from '../../db/types.ts'
 import { ident } from '../../db/sql.ts'
 import { AclTracker } from './acl.ts'
@@ -20,21 +18,15 @@ import { bootstrapInTransaction, roleNames } from './in-transaction.ts'
 import { parseDump, parserReady, type DumpItem } from './parse.ts'
 import { startProgress, type Progress } from './progress.ts'
 import { targetsOf } from './refs.ts'
-import { addRows, excerpt, newSummary, type Decision, type RestoreSummary } from './report.ts'
-import { SanitizeContext, sanitizeMeta, sanitizeStatement, type Planned } from './sanitize.ts'
+import { excerpt } from './excerpt.ts'
+import { addRows, newSummary, type Decision, type RestoreSummary } from './report.ts'
+import { SanitizeContext, type Planned } from './sanitize-context.ts'
+import { sanitizeMeta, sanitizeStatement } from './sanitize.ts'
 import { screenAfter, screenBefore, UnsafeDumpError } from './safety.ts'
 import { spoolOnce, type Spooled } from './spool.ts'
 import { readTargetFacts } from './target.ts'
+import { fileSource, type RestoreSource } from './source.ts'
 
-export interface RestoreSource {
-  /** Shown in messages (`file:line`). */
-  name: string
-  open(): Readable | AsyncIterable<Buffer | string>
-  /** Bytes, for the progress bar. */
-  size?: number
-  /** `open()` works only once (standard input): the safety check spools it to a temporary file. */
-  once?: boolean
-}
 
 export interface RestoreOptions {
   dryRun?: boolean
@@ -50,17 +42,6 @@ export interface RestoreOptions {
   allowUnsafe?: boolean
 }
 
-/** A dump file, or `-` for standard input (`resolution db restore - < dump.sql`). */
-export function fileSource(path: string): RestoreSource {
-  if (path === '-') return { name: 'stdin', open: () => process.stdin, once: true }
-  let size: number
-  try {
-    size = fs.statSync(path).size
-  } catch (error) {
-    throw new RestoreError('file_not_found', `${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
-  }
-  return { name: path, size, open: () => fs.createReadStream(path, { highWaterMark: 4 * 1024 * 1024 }) }
-}
 
 export async function restore(database: Database, inputs: (string | RestoreSource)[], options: RestoreOptions = {}): Promise<RestoreSummary> {
   let sources = inputs.map((input) => (typeof input === 'string' ? fileSource(input) : input))

@@ -6,12 +6,11 @@
  */
 import { ident, qualified } from '../../db/sql.ts'
 import { SUPABASE_ROLES } from '../../schema/sql/roles.ts'
-import { PGSODIUM_KEY_HOLDING_DDL } from '../../vault/pgsodium-keys.ts'
+import { PGSODIUM_KEY_HOLDING_DDL } from '../../schema/sql/pgsodium-keys.ts'
 import { applyEdits, insertAfter, rewriteGrantees, rewritePrivileges, tokenize } from './edit.ts'
 import type { Node } from './parse.ts'
 import { isSessionSetConfig, rangeVarRef, refKey, roleNames, setvalTarget, targetsOf, type ObjectRef } from './refs.ts'
-import type { Rule, RuleOutcome } from './sanitize.ts'
-import { SUPABASE_SCHEMAS } from './sanitize.ts'
+import { SUPABASE_SCHEMAS, type Rule, type RuleOutcome } from './sanitize-context.ts'
 import { key } from './target.ts'
 
 /** Schemas an extension creates for itself: without the extension they cannot exist. */

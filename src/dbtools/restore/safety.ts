@@ -15,8 +15,8 @@
  */
 import type { Node } from './parse.ts'
 import { RestoreError } from './errors.ts'
-import type { Current, Note, SanitizeContext } from './sanitize.ts'
-import { excerpt } from './report.ts'
+import type { Current, Note, SanitizeContext } from './sanitize-context.ts'
+import { excerpt } from './excerpt.ts'
 
 export interface UnsafeFinding {
   file: string

@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { RestoreSource } from './restore.ts'
+import type { RestoreSource } from './source.ts'
 
 export interface Spooled {
   source: RestoreSource

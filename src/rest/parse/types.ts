@@ -47,6 +47,7 @@ export type Operator = (typeof OPERATORS)[number]
 export const QUANTIFIABLE: ReadonlySet<Operator> = new Set(['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'like', 'ilike', 'match', 'imatch'])
 export const FTS_OPERATORS: ReadonlySet<Operator> = new Set(['fts', 'plfts', 'phfts', 'wfts'])
 export const IS_VALUES = ['null', 'not_null', 'true', 'false', 'unknown'] as const
+export type IsValue = (typeof IS_VALUES)[number]
 
 export interface Filter {
   kind: 'filter'
@@ -114,9 +115,12 @@ export type Target =
   | { kind: 'routine'; name: string }
   | { kind: 'root' }
 
-export interface ApiRequest {
+export type TargetOf<K extends Target['kind']> = Extract<Target, { kind: K }>
+
+/** A request, typed by what it targets: planners take only the kind they plan (`ApiRequest<TargetOf<'relation'>>`). */
+export interface ApiRequest<T extends Target = Target> {
   method: 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'DELETE' | 'PUT' | 'OPTIONS'
-  target: Target
+  target: T
   schema: string
   /** Whether `select=` was given (mutations return nothing selectable without it). */
   selectGiven: boolean
@@ -135,4 +139,9 @@ export interface ApiRequest {
   onConflict?: string[]
   /** RPC GET/HEAD: parameters that are not filters or reserved names. */
   rpcArgs: Array<[string, string]>
+}
+
+/** Narrows a request by its target (a check of `request.target.kind` alone narrows only the target). */
+export function targets<K extends Target['kind']>(request: ApiRequest, kind: K): request is ApiRequest<TargetOf<K>> {
+  return request.target.kind === kind
 }

@@ -5,7 +5,7 @@
  */
 import { invalidBody, pgrstError } from '../errors.ts'
 import { parseFilter, parseFilterKey } from '../parse/filter.ts'
-import type { ApiRequest } from '../parse/types.ts'
+import type { ApiRequest, TargetOf } from '../parse/types.ts'
 import { relationKey, type Column, type Relation, type Routine, type SchemaCache } from '../schema-cache/types.ts'
 import { AliasCounter, buildReadPlan, type PlanOptions } from './read-plan.ts'
 import { ambiguous, isCallable, matchRoutine, notFound, type BodyMedia } from './routine-match.ts'
@@ -27,31 +27,6 @@ export interface CallPlan {
   request: ApiRequest
 }
 
-/** The body as the text of the one parameter: JSON re-serialized, raw bodies as they came. */
-function wholeBodyText(body: unknown, media: BodyMedia): string {
-  if (media === 'json') return JSON.stringify(body ?? {})
-  // Binary bodies travel as hex, decoded in SQL (both drivers read text parameters the same way).
-  if (body instanceof Uint8Array) return Buffer.from(body).toString('hex')
-  return typeof body === 'string' ? body : ''
-}
-
-/**
- * GET/HEAD: the query string mixes arguments and filters, so a function fits when every required
- * parameter is given; among several, the one that uses the most of the given names wins.
- */
-function matchQueryCall(cache: SchemaCache, schema: string, name: string, overloads: Routine[], keys: string[]): Routine {
-  const callable = overloads.filter((r) => isCallable(r) && r.params.every((p) => p.name !== ''))
-  const fits = (r: Routine) => r.params.every((p) => p.hasDefault || keys.includes(p.name))
-  let candidates = callable.filter(fits)
-  if (candidates.length > 1) {
-    const used = (r: Routine) => keys.filter((k) => r.params.some((p) => p.name === k)).length
-    const best = Math.max(...candidates.map(used))
-    candidates = candidates.filter((r) => used(r) === best)
-  }
-  if (candidates.length === 0) notFound(cache, schema, name, keys, false, 'other')
-  if (candidates.length > 1) ambiguous(candidates)
-  return candidates[0]!
-}
 
 /** A relation-like view of a function's output columns, for planning reads over it. */
 function outputRelation(cache: SchemaCache, routine: Routine): Relation | undefined {
@@ -69,67 +44,15 @@ function outputRelation(cache: SchemaCache, routine: Routine): Relation | undefi
   }
 }
 
-export function planCall(request: ApiRequest, cache: SchemaCache, body: unknown, options: PlanOptions = {}, bodyMedia: BodyMedia = 'json'): CallPlan {
-  if (request.target.kind !== 'routine') throw new Error('planCall needs a routine target')
-  const name = request.target.name
-  const schema = request.schema
-  const overloads = cache.routines.get(relationKey(schema, name)) ?? []
+export function planCall(request: ApiRequest<TargetOf<'routine'>>, cache: SchemaCache, body: unknown, options: PlanOptions = {}, bodyMedia: BodyMedia = 'json'): CallPlan {
   const viaQuery = request.method === 'GET' || request.method === 'HEAD'
   if (!viaQuery && request.method !== 'POST') throw pgrstError(405, 'PGRST101', `Cannot use the ${request.method} method on RPC`)
-
-  let given: Record<string, unknown>
-  if (viaQuery) {
-    given = {}
-    for (const [key, value] of request.rpcArgs) given[key] = value
-  } else {
-    // Raw text/xml/binary bodies carry no named arguments.
-    given = body === undefined || typeof body === 'string' || body instanceof Uint8Array ? {} : (body as Record<string, unknown>)
-  }
-  const bodyIsObject = typeof given === 'object' && given !== null && !Array.isArray(given)
-  const keys = bodyIsObject ? Object.keys(given) : []
-
-  let routine: Routine
-  let wholeBody: CallPlan['wholeBody']
-  if (viaQuery) {
-    routine = matchQueryCall(cache, schema, name, overloads, keys)
-  } else {
-    const match = matchRoutine(cache, schema, name, overloads, { keys, singleObject: request.preferences.params === 'single-object', media: bodyMedia })
-    routine = match.routine
-    if (match.wholeBody) wholeBody = { text: wholeBodyText(body, bodyMedia), type: routine.params[0]!.type }
-  }
-  const paramNames = new Set(routine.params.map((p) => p.name))
-  const args: Record<string, unknown> = {}
-  const argTypes: CallPlan['argTypes'] = []
-  // POST: the query string holds only filters; GET/HEAD: what is not an argument is a filter.
-  const filterParams: Array<[string, string]> = viaQuery ? [] : [...request.rpcArgs]
-  if (!wholeBody) {
-    for (const key of keys) {
-      if (paramNames.has(key)) {
-        args[key] = given[key]
-        argTypes.push({ name: key, type: routine.params.find((p) => p.name === key)!.type })
-      } else if (viaQuery) filterParams.push([key, String(given[key])])
-    }
-  }
-
-  let result: CallResult
-  if (routine.returnsVoid) result = 'void'
-  else if (routine.returnsComposite || routine.returnsRelation) result = routine.returnsSet ? 'rows' : 'row'
-  else result = routine.returnsSet ? 'setof-scalar' : 'scalar'
-
-  let read: ReadPlan | undefined
-  if (result === 'rows' || result === 'row') {
-    const relation = outputRelation(cache, routine)
-    if (relation) {
-      const filters = [...request.filters]
-      for (const [key, value] of filterParams) {
-        const { path, field } = parseFilterKey(key)
-        filters.push({ path, condition: parseFilter(field, value) })
-      }
-      read = buildReadPlan(cache, relation, { ...request, filters }, new AliasCounter(), options, routine.name)
-      if (options.maxRows !== undefined) read.limit = Math.min(read.limit ?? options.maxRows, options.maxRows)
-    }
-  }
-  if (!bodyIsObject && !wholeBody) throw invalidBody('Expected a JSON object with the function arguments')
+  const given = givenArguments(request, body, viaQuery)
+  const { routine, wholeBody } = chooseOverload(request, cache, given, body, viaQuery, bodyMedia)
+  const { args, argTypes, filterParams } = bindArguments(routine, given, Boolean(wholeBody), viaQuery, request.rpcArgs)
+  const result = resultKind(routine)
+  const read = result === 'rows' || result === 'row' ? planOutputRead(cache, routine, request, filterParams, options) : undefined
+  if (!given.isObject && !wholeBody) throw invalidBody('Expected a JSON object with the function arguments')
   return {
     routine,
     args,
@@ -140,4 +63,97 @@ export function planCall(request: ApiRequest, cache: SchemaCache, body: unknown,
     readOnly: viaQuery || routine.volatility !== 'volatile',
     request,
   }
+}
+
+interface GivenArguments {
+  values: Record<string, unknown>
+  /** Whether the arguments are a JSON object (a POST body may be anything). */
+  isObject: boolean
+  keys: string[]
+}
+
+/** GET/HEAD: the query string's non-reserved parameters; POST: the body. */
+function givenArguments(request: ApiRequest, body: unknown, viaQuery: boolean): GivenArguments {
+  let values: Record<string, unknown>
+  if (viaQuery) {
+    values = {}
+    for (const [key, value] of request.rpcArgs) values[key] = value
+  } else {
+    // Raw text/xml/binary bodies carry no named arguments.
+    values = body === undefined || typeof body === 'string' || body instanceof Uint8Array ? {} : (body as Record<string, unknown>)
+  }
+  const isObject = typeof values === 'object' && values !== null && !Array.isArray(values)
+  return { values, isObject, keys: isObject ? Object.keys(values) : [] }
+}
+
+/** The body as the text of the one parameter: JSON re-serialized, raw bodies as they came. */
+function wholeBodyText(body: unknown, media: BodyMedia): string {
+  if (media === 'json') return JSON.stringify(body ?? {})
+  // Binary bodies travel as hex, decoded in SQL (both drivers read text parameters the same way).
+  if (body instanceof Uint8Array) return Buffer.from(body).toString('hex')
+  return typeof body === 'string' ? body : ''
+}
+
+/**
+ * PostgREST's overload choice: a POST is matched by routine-match.ts (findProc); GET/HEAD mix
+ * arguments and filters in the query string, so a function fits when every required parameter
+ * is given, and among several the one that uses the most of the given names wins.
+ */
+function chooseOverload(request: ApiRequest<TargetOf<'routine'>>, cache: SchemaCache, given: GivenArguments, body: unknown, viaQuery: boolean, bodyMedia: BodyMedia): { routine: Routine; wholeBody: CallPlan['wholeBody'] } {
+  const { schema } = request
+  const { name } = request.target
+  const overloads = cache.routines.get(relationKey(schema, name)) ?? []
+  const { keys } = given
+  if (!viaQuery) {
+    const match = matchRoutine(cache, schema, name, overloads, { keys, singleObject: request.preferences.params === 'single-object', media: bodyMedia })
+    return { routine: match.routine, wholeBody: match.wholeBody ? { text: wholeBodyText(body, bodyMedia), type: match.routine.params[0]!.type } : undefined }
+  }
+  const callable = overloads.filter((r) => isCallable(r) && r.params.every((p) => p.name !== ''))
+  let candidates = callable.filter((r) => r.params.every((p) => p.hasDefault || keys.includes(p.name)))
+  if (candidates.length > 1) {
+    const used = (r: Routine) => keys.filter((k) => r.params.some((p) => p.name === k)).length
+    const best = Math.max(...candidates.map(used))
+    candidates = candidates.filter((r) => used(r) === best)
+  }
+  if (candidates.length === 0) notFound(cache, schema, name, keys, false, 'other')
+  if (candidates.length > 1) ambiguous(candidates)
+  return { routine: candidates[0]!, wholeBody: undefined }
+}
+
+/** The arguments the routine takes, with their types; on GET/HEAD the rest are filters. */
+function bindArguments(routine: Routine, given: GivenArguments, wholeBody: boolean, viaQuery: boolean, rpcArgs: Array<[string, string]>) {
+  const paramNames = new Set(routine.params.map((p) => p.name))
+  const args: Record<string, unknown> = {}
+  const argTypes: CallPlan['argTypes'] = []
+  // POST: the query string holds only filters; GET/HEAD: what is not an argument is a filter.
+  const filterParams: Array<[string, string]> = viaQuery ? [] : [...rpcArgs]
+  if (!wholeBody) {
+    for (const key of given.keys) {
+      if (paramNames.has(key)) {
+        args[key] = given.values[key]
+        argTypes.push({ name: key, type: routine.params.find((p) => p.name === key)!.type })
+      } else if (viaQuery) filterParams.push([key, String(given.values[key])])
+    }
+  }
+  return { args, argTypes, filterParams }
+}
+
+function resultKind(routine: Routine): CallResult {
+  if (routine.returnsVoid) return 'void'
+  if (routine.returnsComposite || routine.returnsRelation) return routine.returnsSet ? 'rows' : 'row'
+  return routine.returnsSet ? 'setof-scalar' : 'scalar'
+}
+
+/** select, filters, order and range over the rows a function returns (undefined without known columns). */
+function planOutputRead(cache: SchemaCache, routine: Routine, request: ApiRequest, filterParams: Array<[string, string]>, options: PlanOptions): ReadPlan | undefined {
+  const relation = outputRelation(cache, routine)
+  if (!relation) return undefined
+  const filters = [...request.filters]
+  for (const [key, value] of filterParams) {
+    const { path, field } = parseFilterKey(key)
+    filters.push({ path, condition: parseFilter(field, value) })
+  }
+  const read = buildReadPlan(cache, relation, { ...request, filters }, new AliasCounter(), options, routine.name)
+  if (options.maxRows !== undefined) read.limit = Math.min(read.limit ?? options.maxRows, options.maxRows)
+  return read
 }

@@ -3,8 +3,8 @@
  * target of an upsert, the filters of an update/delete, and the read plan of what comes back.
  * @module
  */
-import { columnNotFound, invalidBody, pgrstError } from '../errors.ts'
-import type { ApiRequest } from '../parse/types.ts'
+import { columnNotFound, invalidBody, pgrstError, unsupportedMethod } from '../errors.ts'
+import type { ApiRequest, TargetOf } from '../parse/types.ts'
 import type { Relation, SchemaCache } from '../schema-cache/types.ts'
 import { AliasCounter, buildReadPlan, findRelation, type PlanOptions } from './read-plan.ts'
 import type { ReadPlan } from './types.ts'
@@ -49,8 +49,7 @@ function insertColumns(request: ApiRequest, rows: Array<Record<string, unknown>>
   return first
 }
 
-export function planMutation(request: ApiRequest, cache: SchemaCache, body: unknown, options: MutateOptions): MutatePlan {
-  if (request.target.kind !== 'relation') throw new Error('planMutation needs a relation target')
+export function planMutation(request: ApiRequest<TargetOf<'relation'>>, cache: SchemaCache, body: unknown, options: MutateOptions): MutatePlan {
   const relation = findRelation(cache, request.schema, request.target.name)
   const aliases = new AliasCounter()
   // Filters and embed ranges belong to the returned rows only for inserts; update/delete filter the target.
@@ -87,5 +86,5 @@ export function planMutation(request: ApiRequest, cache: SchemaCache, body: unkn
     if (options.safeUpdate && !filtered) throw pgrstError(400, '21000', 'DELETE requires a WHERE clause')
     return { ...base, kind: 'delete', columns: [], payload: undefined }
   }
-  throw pgrstError(405, 'PGRST117', `Unsupported HTTP method: ${request.method}`)
+  throw unsupportedMethod(request.method)
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { aggregatesDisabled, badEmbedOperator, notEmbedded, pgrstError, relatedOrderNotToOne, tableNotFound } from '../errors.ts'
-import type { ApiRequest, Condition, EmbedPath, Field, OrderTerm, SelectItem } from '../parse/types.ts'
+import type { ApiRequest, TargetOf, Condition, EmbedPath, Field, OrderTerm, SelectItem } from '../parse/types.ts'
 import { relationKey, type Relation, type SchemaCache } from '../schema-cache/types.ts'
 import { castType } from './casts.ts'
 import { closest, findRelationship } from './relationships.ts'
@@ -31,8 +31,7 @@ export function findRelation(cache: SchemaCache, schema: string, name: string): 
   throw tableNotFound(schema, name, closest(name, names, 0.55))
 }
 
-export function planRead(request: ApiRequest, cache: SchemaCache, options: PlanOptions = {}): ReadRequestPlan {
-  if (request.target.kind !== 'relation') throw new Error('planRead needs a relation target')
+export function planRead(request: ApiRequest<TargetOf<'relation'>>, cache: SchemaCache, options: PlanOptions = {}): ReadRequestPlan {
   const relation = findRelation(cache, request.schema, request.target.name)
   const read = buildReadPlan(cache, relation, request, new AliasCounter(), options)
   if (options.maxRows !== undefined) read.limit = Math.min(read.limit ?? options.maxRows, options.maxRows)

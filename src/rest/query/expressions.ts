@@ -3,8 +3,9 @@
  * @module
  */
 import { ident, qualified } from '../../db/sql.ts'
-import type { Field, Filter } from '../parse/types.ts'
+import type { Field, Filter, IsValue } from '../parse/types.ts'
 import type { PlannedCondition } from '../plan/types.ts'
+import { OPERATOR_SQL, type OperatorSpec } from './operators.ts'
 import { arrayLiteral, type Params } from './params.ts'
 
 /** `"alias"."col"->$1::text->>$2::int`: keys and indexes are parameters, never SQL text. */
@@ -16,11 +17,6 @@ export function fieldExpr(alias: string, field: Field, params: Params): string {
   }
   return sql
 }
-
-const COMPARE: Record<string, string> = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=', like: 'LIKE', ilike: 'ILIKE', match: '~', imatch: '~*' }
-const RANGE_AND_ARRAY: Record<string, string> = { cs: '@>', cd: '<@', ov: '&&', sl: '<<', sr: '>>', nxr: '&<', nxl: '&>', adj: '-|-', isdistinct: 'IS DISTINCT FROM' }
-const IS_SQL: Record<string, string> = { null: 'IS NULL', not_null: 'IS NOT NULL', true: 'IS TRUE', false: 'IS FALSE', unknown: 'IS UNKNOWN' }
-const FTS_FUNCTION: Record<string, string> = { fts: 'to_tsquery', plfts: 'plainto_tsquery', phfts: 'phraseto_tsquery', wfts: 'websearch_to_tsquery' }
 
 const likePattern = (value: string) => value.replaceAll('*', '%')
 
@@ -37,22 +33,27 @@ export function filterSql(alias: string, filter: Filter, columnType: string | un
 }
 
 function positiveFilter(lhs: string, filter: Filter, columnType: string | undefined, params: Params): string {
-  const { op, value } = filter
-  if (op === 'is') return `${lhs} ${IS_SQL[value]}`
-  if (op === 'in') return `${lhs} = ANY(${params.add(arrayLiteral(filter.list ?? []))})`
-  if (op in COMPARE) {
-    const isLike = op === 'like' || op === 'ilike'
-    if (filter.quantifier) {
-      return `${lhs} ${COMPARE[op]} ${filter.quantifier.toUpperCase()}(${params.add(isLike ? likePattern(value) : value)})`
+  const { value } = filter
+  const spec: OperatorSpec = OPERATOR_SQL[filter.op]
+  switch (spec.kind) {
+    case 'is':
+      // The parser admits only IS_VALUES after `is.`.
+      return `${lhs} ${spec.sql[value as IsValue]}`
+    case 'in':
+      return `${lhs} = ANY(${params.add(arrayLiteral(filter.list ?? []))})`
+    case 'compare': {
+      const operand = params.add(spec.like ? likePattern(value) : value)
+      return filter.quantifier ? `${lhs} ${spec.sql} ${filter.quantifier.toUpperCase()}(${operand})` : `${lhs} ${spec.sql} ${operand}`
     }
-    return `${lhs} ${COMPARE[op]} ${params.add(isLike ? likePattern(value) : value)}`
+    case 'binary':
+      return `${lhs} ${spec.sql} ${params.add(spec.arrayOrRange ? arrayOrRange(value) : value)}`
+    case 'fts': {
+      // v13+ wraps a non-tsvector column in to_tsvector().
+      const config = filter.language === undefined ? '' : `${params.add(filter.language)}::regconfig, `
+      const vector = columnType === 'tsvector' && filter.field.jsonPath.length === 0 ? lhs : `to_tsvector(${config}${lhs})`
+      return `${vector} @@ ${spec.fn}(${config}${params.add(value)})`
+    }
   }
-  if (op in RANGE_AND_ARRAY) return `${lhs} ${RANGE_AND_ARRAY[op]} ${params.add(op === 'ov' ? arrayOrRange(value) : value)}`
-  // Full-text search; v13+ wraps a non-tsvector column in to_tsvector().
-  const fn = FTS_FUNCTION[op]!
-  const config = filter.language === undefined ? '' : `${params.add(filter.language)}::regconfig, `
-  const vector = columnType === 'tsvector' && filter.field.jsonPath.length === 0 ? lhs : `to_tsvector(${config}${lhs})`
-  return `${vector} @@ ${fn}(${config}${params.add(value)})`
 }
 
 /** Renders planned conditions; `onEmbed` learns which embeds the WHERE needs. */

@@ -1,5 +1,5 @@
 /** The environment a deployed function gets, with real keys signed by a test secret. */
-import { createJwtService, issueApiKey } from '../../../src/auth/jwt.ts'
+import { createJwtService, issueApiKey } from '../../../src/jwt/service.ts'
 import { loadConfig } from '../../../src/config/config.ts'
 
 export const JWT_SECRET = 'lambda-test-secret-with-at-least-32-characters'

@@ -6,7 +6,7 @@
 import { createHmac } from 'node:crypto'
 import * as jose from 'jose'
 import type { Config } from '../config/config.ts'
-import { HttpError } from '../errors.ts'
+import { appError, HttpError } from '../errors.ts'
 
 export type Claims = jose.JWTPayload & {
   role?: string
@@ -37,7 +37,7 @@ interface AsymmetricKey {
 }
 
 function badJwt(message: string): HttpError {
-  return new HttpError(401, 'bad_jwt', message, { body: { code: 'bad_jwt', message } })
+  return appError('bad_jwt', message)
 }
 
 function algOf(jwk: Record<string, unknown>): AsymmetricAlg {

@@ -7,7 +7,7 @@
  * enums become text and no constraint can reject a dumped row.
  * @module
  */
-import type { Queryable } from '../db/types.ts'
+import type { Queryable } from '../../db/types.ts'
 
 export const PGSODIUM_KEY_HOLDING_DDL = `
 CREATE SCHEMA IF NOT EXISTS pgsodium;
