@@ -2,13 +2,16 @@
  * Settings of the PostgREST-compatible `/rest/v1` (names follow PostgREST's `db-*` settings).
  * @module
  */
-import { boolean, choice, fail, integer, list, type Env } from './env.ts'
+import { boolean, choice, fail, integer, list, text, type Env } from './env.ts'
+import type { VariableName } from './variables.ts'
 
 export interface RestConfig {
   /** `DB_MAX_ROWS`: most rows a response carries (Supabase: 1000); 0 = no cap. */
   maxRows: number | undefined
   /** `DB_AGGREGATES_ENABLED`: allow `count()`, `sum()` … in `select`. */
   aggregatesEnabled: boolean
+  /** `DB_PLAN_ENABLED`: answer `Accept: application/vnd.pgrst.plan…` with the statement's EXPLAIN. */
+  planEnabled: boolean
   /** `DB_TX_END`: commit, commit-allow-override, rollback, rollback-allow-override. */
   txEnd: 'commit' | 'commit-allow-override' | 'rollback' | 'rollback-allow-override'
   /** `DB_SAFE_UPDATE`: refuse PATCH/DELETE without a filter, as Supabase's pg-safeupdate. */
@@ -26,7 +29,15 @@ export interface RestConfig {
   clientShare: number | undefined
   /** `DB_POOL_CLIENT_WAIT`: ms a client's request waits for its share before a 503. */
   clientWaitMs: number
+  /**
+   * The REST variables the environment gave, kept so in-database `pgrst.*` settings can be
+   * layered under them (the environment wins, as in PostgREST): see `src/rest/db-settings.ts`.
+   */
+  environment: Readonly<Env>
 }
+
+/** Every variable `restConfig` reads. */
+const REST_VARIABLES: readonly VariableName[] = ['DB_MAX_ROWS', 'DB_AGGREGATES_ENABLED', 'DB_PLAN_ENABLED', 'DB_TX_END', 'DB_SAFE_UPDATE', 'OPENAPI_MODE', 'DB_CHANNEL_ENABLED', 'DB_EXTRA_ROLES', 'DB_POOL_CLIENT_SHARE', 'DB_POOL_CLIENT_WAIT']
 
 function roleList(env: Env): string[] {
   const names = list(env, 'DB_EXTRA_ROLES')
@@ -41,6 +52,7 @@ export function restConfig(env: Env): RestConfig {
   return {
     maxRows: maxRows === 0 ? undefined : maxRows,
     aggregatesEnabled: boolean(env, 'DB_AGGREGATES_ENABLED', false),
+    planEnabled: boolean(env, 'DB_PLAN_ENABLED', false),
     txEnd: choice(env, 'DB_TX_END', ['commit', 'commit-allow-override', 'rollback', 'rollback-allow-override'], 'commit-allow-override'),
     safeUpdate: boolean(env, 'DB_SAFE_UPDATE', true),
     openapiMode: choice(env, 'OPENAPI_MODE', ['follow-privileges', 'ignore-privileges', 'disabled'], 'follow-privileges'),
@@ -48,5 +60,9 @@ export function restConfig(env: Env): RestConfig {
     extraRoles: roleList(env),
     clientShare: integer(env, 'DB_POOL_CLIENT_SHARE', undefined, 1, 10_000),
     clientWaitMs: integer(env, 'DB_POOL_CLIENT_WAIT', 5000, 0, 600_000),
+    environment: Object.fromEntries(REST_VARIABLES.flatMap((name) => {
+      const value = text(env, name)
+      return value === undefined ? [] : [[name, value]]
+    })),
   }
 }

@@ -31,6 +31,7 @@ export const VARIABLES = [
   // /rest/v1 (config/rest.ts)
   'DB_MAX_ROWS',
   'DB_AGGREGATES_ENABLED',
+  'DB_PLAN_ENABLED',
   'DB_TX_END',
   'DB_SAFE_UPDATE',
   'OPENAPI_MODE',

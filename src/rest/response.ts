@@ -1,6 +1,6 @@
 /**
  * Response pieces PostgREST clients read: `Content-Range`, the status that goes with it (200,
- * 206, 416), media types and CSV.
+ * 206, 416) and media types. CSV is written in SQL (query/read-query.ts).
  * @module
  */
 import { invalidRange } from './errors.ts'
@@ -21,18 +21,4 @@ export function rangeStatus(offset: number, rows: number, total: number | undefi
   if (total === undefined) return 200
   if (offset > total) throw invalidRange(`An offset of ${offset} was requested, but there are only ${total} rows.`)
   return rows < total ? 206 : 200
-}
-
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return ''
-  const text = typeof value === 'object' ? JSON.stringify(value) : String(value)
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
-}
-
-/** A JSON array of objects as CSV with a header row. */
-export function toCsv(rows: Array<Record<string, unknown>>, columns: string[]): string {
-  const header = rows.length ? Object.keys(rows[0]!) : columns
-  const lines = [header.map(csvCell).join(',')]
-  for (const row of rows) lines.push(header.map((h) => csvCell(row[h])).join(','))
-  return lines.join('\n')
 }

@@ -16,14 +16,17 @@ import { runRead, type RestResult } from './actions/read.ts'
 import { parseBody } from './body.ts'
 import type { RestConfig } from '../config/rest.ts'
 import { restPrincipal, sessionOptions } from './context.ts'
+import { withDatabaseSettings } from './db-settings.ts'
 import { createRoleGuard } from './role-guard.ts'
 import { FairShare } from './fair-share.ts'
 import { clientAddress, limitKey } from '../http/client-address.ts'
-import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded, unsupportedMethod } from './errors.ts'
+import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded, unacceptableMedia, unsupportedMethod } from './errors.ts'
+import { explainMediaType } from './actions/explain.ts'
 import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
 import { targets, type ApiRequest } from './parse/types.ts'
 import { planCall } from './plan/call-plan.ts'
+import type { BodyMedia } from './plan/routine-match.ts'
 import { planMutation } from './plan/mutate-plan.ts'
 import { findRelation, planRead } from './plan/read-plan.ts'
 import { getSchemaCache, relationKey, type SchemaCache } from './schema-cache/index.ts'
@@ -48,13 +51,16 @@ interface Action {
   run(tx: RequestTx): Promise<RestResult>
 }
 
-function plan(request: ApiRequest, cache: SchemaCache, body: unknown, rest: RestConfig, services: Services): Action {
+function plan(request: ApiRequest, cache: SchemaCache, body: unknown, bodyMedia: BodyMedia, rest: RestConfig, services: Services): Action {
   const planOptions = { maxRows: rest.maxRows, aggregatesEnabled: rest.aggregatesEnabled }
   const { method } = request
   if (request.preferences.handling === 'strict' && request.preferences.invalid.length) throw invalidPreferences(request.preferences.invalid)
+  // Plans are served for reads and function calls, and only where DB_PLAN_ENABLED turns them on.
+  const explainable = request.target.kind === 'routine' || method === 'GET' || method === 'HEAD'
+  if (request.explain && (!rest.planEnabled || !explainable)) throw unacceptableMedia([explainMediaType(request.explain, request.media)])
   if (method === 'OPTIONS') return { readOnly: true, run: async () => ({ status: 200, headers: { Allow: allowedMethods(request, cache) } }) }
   if (targets(request, 'routine')) {
-    const call = planCall(request, cache, body, planOptions)
+    const call = planCall(request, cache, body, planOptions, bodyMedia)
     return { readOnly: call.readOnly, run: (tx) => runCall(tx, call, rest.maxRows, rest) }
   }
   if (targets(request, 'relation')) {
@@ -88,6 +94,22 @@ function allowedMethods(request: ApiRequest, cache: SchemaCache): string {
   return methods.join(',')
 }
 
+/** What an RPC body is: text, xml and binary bodies go raw into a function's one parameter. */
+function rpcBodyMedia(contentType: string | undefined): BodyMedia {
+  const type = (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase()
+  if (type === 'text/plain') return 'text'
+  if (type === 'text/xml') return 'xml'
+  if (type === 'application/octet-stream') return 'octet-stream'
+  return type === 'application/json' ? 'json' : 'other'
+}
+
+async function requestBody(raw: Request, method: string, media: BodyMedia): Promise<unknown> {
+  if (method !== 'POST' && method !== 'PATCH') return undefined
+  if (media === 'text' || media === 'xml') return raw.text()
+  if (media === 'octet-stream') return new Uint8Array(await raw.arrayBuffer())
+  return parseBody(await raw.text(), raw.headers.get('content-type') ?? undefined)
+}
+
 export function restRouter(services: Services, options: RestOptions = {}): Hono {
   const basePath = options.basePath ?? '/rest/v1'
   const app = new Hono()
@@ -116,8 +138,9 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
       },
       schemas: services.config.dbSchemas,
     })
-    const body = request.method === 'POST' || request.method === 'PATCH' ? parseBody(await c.req.text(), c.req.header('content-type')) : undefined
-    const action = plan(request, cache, body, services.config.rest, services)
+    const bodyMedia = request.target.kind === 'routine' && request.method === 'POST' ? rpcBodyMedia(c.req.header('content-type')) : 'json'
+    const body = await requestBody(c.req.raw, request.method, bodyMedia)
+    const action = plan(request, cache, body, bodyMedia, withDatabaseSettings(services.config.rest, cache, services.logger), services)
     const session = sessionOptions(services, c, principal, { method: request.method, path, schema: request.schema, readOnly: action.readOnly, timezone: request.preferences.timezone })
     let result: RestResult
     try {

@@ -42,10 +42,16 @@ describe('relationships', () => {
     })
   })
 
-  it('disambiguates by constraint or column hint, and a self-reference by its column', () => {
+  it('disambiguates by constraint or column hint; a self-reference is its children by name, its parent by column', () => {
     expect(plan('/users', 'select=best_friends!second_user(*)').read.children[0]!.relationship.constraint).toBe('best_friends_second_user_fkey')
     expect(plan('/users', 'select=best_friends!best_friends_first_user_fkey(*)').read.children[0]!.relationship.constraint).toBe('best_friends_first_user_fkey')
-    expect(plan('/collections', 'select=parent:collections!parent_id(*)').read.children[0]!.relationship.cardinality).toBe('many-to-one')
+    // A self-reference by the table's name is its to-many side (PostgREST); the parent goes by column.
+    expect(plan('/collections', 'select=children:collections!parent_id(*)').read.children[0]!.relationship.cardinality).toBe('one-to-many')
+    expect(plan('/collections', 'select=children:collections(*)').read.children[0]!.relationship.cardinality).toBe('one-to-many')
+    expect(plan('/collections', 'select=parent:parent_id(*)').read.children[0]!.relationship.cardinality).toBe('many-to-one')
+    expect(errorOf(() => plan('/collections', 'select=collections!collections_parent_id_fkey(*)')).body.code).toBe('PGRST200')
+    // A foreign key's name stands for its table.
+    expect(plan('/users', 'select=best_friends_first_user_fkey(id)').read.children[0]!.relationship).toMatchObject({ cardinality: 'one-to-many', constraint: 'best_friends_first_user_fkey' })
   })
 
   it('answers a missing relationship with PGRST200 and a suggestion', () => {

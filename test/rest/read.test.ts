@@ -184,6 +184,15 @@ describeEachDatabase('REST reads', (ctx) => {
   it('serves CSV and strips nulls', async () => {
     const csv = await rest.anon.from('channels').select('id,slug').order('id').csv()
     expect(csv.data).toBe('id,slug\n1,public\n2,random\n3,other')
+    // PostgREST's CSV: each value in its type's text form, quoted the way PostgreSQL quotes a record.
+    const typed = await rest.anon.from('users').select('username,data,age_range,catchphrase').in('username', ['supabot', 'jsonuser']).order('username').csv()
+    expect(typed.data).toBe(
+      'username,data,age_range,catchphrase\n' +
+        'jsonuser,"{""foo"": ""string value"", ""fooRecord"": {""bar"": {""nested"": ""value""}, ""baz"": ""string value""}}","[20,30)","\'json\' \'test\'"\n' +
+        'supabot,,"[1,2)","\'cat\' \'fat\'"',
+    )
+    const embedded = await rest.anon.from('channels').select('id,channel_details(details)').eq('id', 1).csv()
+    expect(embedded.data).toBe('id,channel_details\n1,"{""details"":""Details for public channel""}"')
     const stripped = await rest.anon.from('user_profiles').select('id,username').order('id').stripNulls()
     expect(stripped.data).toEqual([{ id: 1, username: 'supabot' }, { id: 2 }])
   })
@@ -286,6 +295,15 @@ describeEachDatabase('REST aggregates and computed fields', (ctx) => {
       { slug: 'public', messages: [{ count: 1 }] },
       { slug: 'random', messages: [{ count: 1 }] },
       { slug: 'other', messages: [{ count: 2 }] },
+    ])
+    // An aggregate in a to-one embed groups by that embed's other columns, spreads included.
+    const toOne = await rest.anon.from('messages').select('id, channels(id.sum(), ...channel_details(details))').order('id')
+    expect(toOne.error).toBeNull()
+    expect(toOne.data).toEqual([
+      { id: 1, channels: { sum: 1, details: 'Details for public channel' } },
+      { id: 2, channels: { sum: 2, details: 'Details for random channel' } },
+      { id: 3, channels: { sum: 3, details: null } },
+      { id: 4, channels: { sum: 3, details: null } },
     ])
   })
 

@@ -4,7 +4,8 @@
  * @module
  */
 import type { RequestTx } from '../../db/session.ts'
-import { maxAffectedViolation, pgrstError } from '../errors.ts'
+import { maxAffectedViolation, pgrstError, unacceptableMedia } from '../errors.ts'
+import { explainMediaType } from './explain.ts'
 import type { CallPlan } from '../plan/call-plan.ts'
 import { callRootFrom, scalarCallStatement } from '../query/call-query.ts'
 import { Params } from '../query/params.ts'
@@ -26,8 +27,8 @@ export async function runCall(db: RequestTx, plan: CallPlan, maxRows: number | u
     const asObject = plan.result === 'row' && media.kind !== 'csv'
     const result = await runRead(
       db,
-      { kind: 'read', read: plan.read, media: asObject ? { kind: 'object', stripNulls: media.kind === 'object' && media.stripNulls } : media, preferences, maxRows, head },
-      { rootFrom: (params) => callRootFrom(plan, params, plan.read!.sqlAlias), expandStar: true },
+      { kind: 'read', read: plan.read, media: asObject ? { kind: 'object', stripNulls: media.kind === 'object' && media.stripNulls } : media, preferences, maxRows, head, explain: plan.request.explain },
+      { rootFrom: (params) => callRootFrom(plan, params, plan.read!.sqlAlias), expandStar: true, nullWhenEmpty: plan.result === 'row' && media.kind !== 'object' },
     )
     if (strict && preferences.maxAffected !== undefined) {
       if ((result.rows ?? 0) > preferences.maxAffected) throw maxAffectedViolation(result.rows ?? 0)
@@ -35,6 +36,7 @@ export async function runCall(db: RequestTx, plan: CallPlan, maxRows: number | u
     if (asObject && media.kind !== 'object') result.headers['Content-Type'] = JSON_TYPE
     return result
   }
+  if (plan.request.explain) throw unacceptableMedia([explainMediaType(plan.request.explain, media)])
   const params = new Params()
   const { rows } = await db.query<{ body: string | null; page_total: string }>(scalarCallStatement(plan, params), params.values)
   if (plan.result === 'void') return { status: 204, headers: {} }

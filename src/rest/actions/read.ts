@@ -4,10 +4,11 @@
  */
 import type { RequestTx } from '../../db/session.ts'
 import { singularityError } from '../errors.ts'
+import { explainStatement } from './explain.ts'
 import type { ReadPlan, ReadRequestPlan } from '../plan/types.ts'
 import { Params } from '../query/params.ts'
 import { readStatement, renderNode, selectStatement, type RenderOptions } from '../query/read-query.ts'
-import { contentRange, CSV_TYPE, JSON_TYPE, OBJECT_TYPE, rangeStatus, toCsv } from '../response.ts'
+import { contentRange, CSV_TYPE, JSON_TYPE, OBJECT_TYPE, rangeStatus } from '../response.ts'
 
 export interface RestResult {
   status: number
@@ -37,7 +38,7 @@ export async function plannedCount(tx: RequestTx, plan: ReadPlan, options: Rende
 }
 
 /** Runs a read and shapes the response (shared by relations and set-returning functions). */
-export async function runRead(tx: RequestTx, plan: ReadRequestPlan, options: RenderOptions = {}): Promise<RestResult> {
+export async function runRead(tx: RequestTx, plan: ReadRequestPlan, options: RenderOptions & { nullWhenEmpty?: boolean } = {}): Promise<RestResult> {
   const { read, media, preferences } = plan
   const count = preferences.count
   const single = media.kind === 'object'
@@ -45,10 +46,11 @@ export async function runRead(tx: RequestTx, plan: ReadRequestPlan, options: Ren
   const statement = readStatement(read, {
     ...options,
     count: count === 'exact' || count === 'estimated' ? 'exact' : undefined,
-    body: plan.head ? 'none' : single ? 'object' : 'array',
+    body: plan.head ? 'none' : media.kind === 'csv' ? 'csv' : single ? 'object' : 'array',
     stripNulls,
     expandStar: media.kind === 'csv' ? true : options.expandStar,
   })
+  if (plan.explain) return explainStatement(tx, statement.sql, statement.params, plan.explain, media)
   // In a read-only transaction COMMIT can go with the read (one round trip), unless a planned
   // count may follow it.
   const last = tx.readOnly && count !== 'planned' && count !== 'estimated'
@@ -59,7 +61,8 @@ export async function runRead(tx: RequestTx, plan: ReadRequestPlan, options: Ren
   if (count === 'planned' || (count === 'estimated' && plan.maxRows !== undefined && total !== undefined && total > plan.maxRows)) {
     total = await plannedCount(tx, read, options)
   }
-  if (single && pageTotal !== 1) throw singularityError(pageTotal)
+  // A function returning one row answers null when filters leave nothing (PostgREST), not 406.
+  if (single && pageTotal !== 1 && !(options.nullWhenEmpty && pageTotal === 0)) throw singularityError(pageTotal)
 
   const offset = read.offset ?? 0
   const status = rangeStatus(offset, pageTotal, total)
@@ -67,8 +70,7 @@ export async function runRead(tx: RequestTx, plan: ReadRequestPlan, options: Ren
   if (count) headers['Preference-Applied'] = `count=${count}`
   if (media.kind === 'csv') {
     headers['Content-Type'] = CSV_TYPE
-    const data = JSON.parse(row.body ?? '[]') as Array<Record<string, unknown>>
-    return { status, headers, body: plan.head ? undefined : toCsv(data, []), rows: pageTotal }
+    return { status, headers, body: plan.head ? undefined : (row.body ?? ''), rows: pageTotal }
   }
   headers['Content-Type'] = single ? OBJECT_TYPE : JSON_TYPE
   return { status, headers, body: plan.head ? undefined : (row.body ?? (single ? 'null' : '[]')), rows: pageTotal }

@@ -5,7 +5,7 @@
 import { invalidPath, invalidRange, invalidSchema, parseError, unsupportedMethod } from '../errors.ts'
 import { Cursor, identifier } from './cursor.ts'
 import { logicKey, parseFilter, parseFilterKey, parseLogicTree, splitPath } from './filter.ts'
-import { negotiateMedia } from './media.ts'
+import { negotiate } from './media.ts'
 import { parseOrder } from './order.ts'
 import { parsePreferences } from './preferences.ts'
 import { parseSelect, stripSpaces } from './select.ts'
@@ -79,6 +79,7 @@ export function parseApiRequest(raw: RawRequest): ApiRequest {
   const schema = profile?.trim() || raw.schemas[0]!
   if (!raw.schemas.includes(schema)) throw invalidSchema(schema, raw.schemas)
 
+  const { media, explain } = negotiate(raw.headers.accept, tgt.kind)
   const request: ApiRequest = {
     method: method as ApiRequest['method'],
     target: tgt,
@@ -89,7 +90,8 @@ export function parseApiRequest(raw: RawRequest): ApiRequest {
     order: [],
     ranges: [],
     preferences: parsePreferences(raw.headers.prefer ?? []),
-    media: negotiateMedia(raw.headers.accept, tgt.kind),
+    media,
+    ...(explain ? { explain } : {}),
     rpcArgs: [],
   }
   const range = (path: EmbedPath) => {

@@ -4,7 +4,7 @@
  * @module
  */
 import { unacceptableMedia } from '../errors.ts'
-import type { MediaType } from './types.ts'
+import type { Explain, MediaType } from './types.ts'
 
 interface Offer {
   type: string
@@ -32,6 +32,22 @@ function parseAccept(header: string): Offer[] {
 }
 
 export type Endpoint = 'relation' | 'routine' | 'root'
+
+const EXPLAIN_OPTIONS: ReadonlyArray<Explain['options'][number]> = ['analyze', 'verbose', 'settings', 'buffers', 'wal']
+
+/** The response media type and, for `application/vnd.pgrst.plan…`, what to explain. */
+export function negotiate(accept: string | undefined, endpoint: Endpoint): { media: MediaType; explain?: Explain } {
+  const offers = parseAccept(accept?.trim() || '*/*')
+  const plan = endpoint === 'root' ? undefined : offers.find((o) => /^application\/vnd\.pgrst\.plan(\+json|\+text)?$/.test(o.type))
+  if (plan && plan === offers[0]) {
+    const options = (plan.params.options ?? '').split('|').map((o) => o.trim().toLowerCase())
+    return {
+      media: negotiateMedia(plan.params.for, endpoint),
+      explain: { format: plan.type.endsWith('+json') ? 'json' : 'text', options: EXPLAIN_OPTIONS.filter((o) => options.includes(o)) },
+    }
+  }
+  return { media: negotiateMedia(accept, endpoint) }
+}
 
 /** Picks the response media type. */
 export function negotiateMedia(accept: string | undefined, endpoint: Endpoint): MediaType {

@@ -12,6 +12,7 @@ const ENUMS = {
   missing: ['default', 'null'],
   handling: ['lenient', 'strict'],
   tx: ['commit', 'rollback'],
+  params: ['single-object'],
 } as const
 
 export function parsePreferences(headers: string[]): Preferences {

@@ -90,6 +90,8 @@ export interface Preferences {
   handling?: 'lenient' | 'strict'
   maxAffected?: number
   tx?: 'commit' | 'rollback'
+  /** `params=single-object`: an RPC body is the one json/jsonb argument. */
+  params?: 'single-object'
   timezone?: string
   /** Preferences we did not understand (reported under handling=strict). */
   invalid: string[]
@@ -101,6 +103,12 @@ export type MediaType =
   | { kind: 'array'; stripNulls: boolean }
   | { kind: 'csv' }
   | { kind: 'openapi' }
+
+/** `application/vnd.pgrst.plan+json|+text; for="…"; options=analyze|verbose|settings|buffers|wal`. */
+export interface Explain {
+  format: 'json' | 'text'
+  options: Array<'analyze' | 'verbose' | 'settings' | 'buffers' | 'wal'>
+}
 
 export type Target =
   | { kind: 'relation'; name: string }
@@ -121,7 +129,10 @@ export interface ApiRequest<T extends Target = Target> {
   order: Array<{ path: EmbedPath; terms: OrderTerm[] }>
   ranges: Array<{ path: EmbedPath; limit?: number; offset?: number }>
   preferences: Preferences
+  /** What the response is (for an explain: what the explained statement would have answered). */
   media: MediaType
+  /** `Accept: application/vnd.pgrst.plan…`: answer the statement's EXPLAIN instead. */
+  explain?: Explain
   /** `columns=` of a POST. */
   columns?: string[]
   /** `on_conflict=` of an upsert. */

@@ -8,7 +8,7 @@ import { parseFilter, parseFilterKey } from '../parse/filter.ts'
 import type { ApiRequest, TargetOf } from '../parse/types.ts'
 import { relationKey, type Column, type Relation, type Routine, type SchemaCache } from '../schema-cache/types.ts'
 import { AliasCounter, buildReadPlan, type PlanOptions } from './read-plan.ts'
-import { closest } from './relationships.ts'
+import { ambiguous, isCallable, matchRoutine, notFound, type BodyMedia } from './routine-match.ts'
 import type { ReadPlan } from './types.ts'
 
 export type CallResult = 'void' | 'scalar' | 'setof-scalar' | 'rows' | 'row'
@@ -18,8 +18,8 @@ export interface CallPlan {
   /** Named arguments passed (JSON object), with the parameter types to read them as. */
   args: Record<string, unknown>
   argTypes: Array<{ name: string; type: string }>
-  /** The whole body as the single unnamed json/jsonb parameter. */
-  singleJson?: { value: unknown; type: string }
+  /** The whole body as the one parameter (json/jsonb, text, xml, bytea): its text and type. */
+  wholeBody?: { text: string; type: string }
   result: CallResult
   /** For `rows`/`row`: select, filters, order and range over the function's output. */
   read?: ReadPlan
@@ -27,11 +27,6 @@ export interface CallPlan {
   request: ApiRequest
 }
 
-const JSON_TYPES = new Set(['json', 'jsonb'])
-
-function signature(r: Routine): string {
-  return `${r.schema}.${r.name}(${r.params.map((p) => (p.name ? `${p.name} => ${p.typeName}` : p.typeName)).join(', ')})`
-}
 
 /** A relation-like view of a function's output columns, for planning reads over it. */
 function outputRelation(cache: SchemaCache, routine: Routine): Relation | undefined {
@@ -49,20 +44,20 @@ function outputRelation(cache: SchemaCache, routine: Routine): Relation | undefi
   }
 }
 
-export function planCall(request: ApiRequest<TargetOf<'routine'>>, cache: SchemaCache, body: unknown, options: PlanOptions = {}): CallPlan {
+export function planCall(request: ApiRequest<TargetOf<'routine'>>, cache: SchemaCache, body: unknown, options: PlanOptions = {}, bodyMedia: BodyMedia = 'json'): CallPlan {
   const viaQuery = request.method === 'GET' || request.method === 'HEAD'
   if (!viaQuery && request.method !== 'POST') throw pgrstError(405, 'PGRST101', `Cannot use the ${request.method} method on RPC`)
   const given = givenArguments(request, body, viaQuery)
-  const { routine, singleJson } = chooseOverload(request, cache, given, body, viaQuery)
-  const { args, argTypes, filterParams } = bindArguments(routine, given, Boolean(singleJson), viaQuery, request.rpcArgs)
+  const { routine, wholeBody } = chooseOverload(request, cache, given, body, viaQuery, bodyMedia)
+  const { args, argTypes, filterParams } = bindArguments(routine, given, Boolean(wholeBody), viaQuery, request.rpcArgs)
   const result = resultKind(routine)
   const read = result === 'rows' || result === 'row' ? planOutputRead(cache, routine, request, filterParams, options) : undefined
-  if (!given.isObject && !singleJson) throw invalidBody('Expected a JSON object with the function arguments')
+  if (!given.isObject && !wholeBody) throw invalidBody('Expected a JSON object with the function arguments')
   return {
     routine,
     args,
     argTypes,
-    singleJson,
+    wholeBody,
     result,
     read,
     readOnly: viaQuery || routine.volatility !== 'volatile',
@@ -84,79 +79,55 @@ function givenArguments(request: ApiRequest, body: unknown, viaQuery: boolean): 
     values = {}
     for (const [key, value] of request.rpcArgs) values[key] = value
   } else {
-    values = body === undefined ? {} : (body as Record<string, unknown>)
+    // Raw text/xml/binary bodies carry no named arguments.
+    values = body === undefined || typeof body === 'string' || body instanceof Uint8Array ? {} : (body as Record<string, unknown>)
   }
   const isObject = typeof values === 'object' && values !== null && !Array.isArray(values)
   return { values, isObject, keys: isObject ? Object.keys(values) : [] }
 }
 
+/** The body as the text of the one parameter: JSON re-serialized, raw bodies as they came. */
+function wholeBodyText(body: unknown, media: BodyMedia): string {
+  if (media === 'json') return JSON.stringify(body ?? {})
+  // Binary bodies travel as hex, decoded in SQL (both drivers read text parameters the same way).
+  if (body instanceof Uint8Array) return Buffer.from(body).toString('hex')
+  return typeof body === 'string' ? body : ''
+}
+
 /**
- * PostgREST's overload choice: the function whose parameter names the arguments fit (with
- * query-string arguments, the one that uses most of them), else the single unnamed json/jsonb
- * parameter for a POST body. None is 404 PGRST202, more than one 300 PGRST203.
+ * PostgREST's overload choice: a POST is matched by routine-match.ts (findProc); GET/HEAD mix
+ * arguments and filters in the query string, so a function fits when every required parameter
+ * is given, and among several the one that uses the most of the given names wins.
  */
-function chooseOverload(request: ApiRequest<TargetOf<'routine'>>, cache: SchemaCache, given: GivenArguments, body: unknown, viaQuery: boolean): { routine: Routine; singleJson: CallPlan['singleJson'] } {
+function chooseOverload(request: ApiRequest<TargetOf<'routine'>>, cache: SchemaCache, given: GivenArguments, body: unknown, viaQuery: boolean, bodyMedia: BodyMedia): { routine: Routine; wholeBody: CallPlan['wholeBody'] } {
   const { schema } = request
   const { name } = request.target
   const overloads = cache.routines.get(relationKey(schema, name)) ?? []
   const { keys } = given
-  const fits = (r: Routine) => {
-    const names = new Set(r.params.map((p) => p.name))
-    if (r.params.some((p) => p.name === '')) return false
-    const passed = viaQuery ? keys.filter((k) => names.has(k)) : keys
-    if (!viaQuery && !passed.every((k) => names.has(k))) return false
-    return r.params.every((p) => p.hasDefault || passed.includes(p.name))
+  if (!viaQuery) {
+    const match = matchRoutine(cache, schema, name, overloads, { keys, singleObject: request.preferences.params === 'single-object', media: bodyMedia })
+    return { routine: match.routine, wholeBody: match.wholeBody ? { text: wholeBodyText(body, bodyMedia), type: match.routine.params[0]!.type } : undefined }
   }
-  let candidates = given.isObject ? overloads.filter(fits) : []
-  if (viaQuery && candidates.length > 1) {
-    // With query-string arguments, the overload that uses the most of them wins.
+  const callable = overloads.filter((r) => isCallable(r) && r.params.every((p) => p.name !== ''))
+  let candidates = callable.filter((r) => r.params.every((p) => p.hasDefault || keys.includes(p.name)))
+  if (candidates.length > 1) {
     const used = (r: Routine) => keys.filter((k) => r.params.some((p) => p.name === k)).length
     const best = Math.max(...candidates.map(used))
     candidates = candidates.filter((r) => used(r) === best)
   }
-  let singleJson: CallPlan['singleJson']
-  if (candidates.length === 0 && !viaQuery) {
-    const unnamed = overloads.filter((r) => r.params.length === 1 && r.params[0]!.name === '' && JSON_TYPES.has(r.params[0]!.typeName))
-    if (unnamed.length === 1) {
-      candidates = unnamed
-      singleJson = { value: body ?? {}, type: unnamed[0]!.params[0]!.type }
-    }
-  }
-  if (candidates.length === 0) throw functionNotFound(cache, schema, name, [...keys].sort())
-  if (candidates.length > 1) {
-    throw pgrstError(
-      300,
-      'PGRST203',
-      `Could not choose the best candidate function between: ${candidates.map(signature).join(', ')}`,
-      null,
-      'Try renaming the parameters or the function itself in the database so function overloading can be resolved',
-    )
-  }
-  return { routine: candidates[0]!, singleJson }
-}
-
-function functionNotFound(cache: SchemaCache, schema: string, name: string, argNames: string[]) {
-  const described = argNames.length ? `(${argNames.join(', ')})` : ' without parameters'
-  const searched = argNames.length ? `with parameters ${argNames.join(', ')}` : 'without parameters'
-  const all = [...cache.routines.values()].flat().filter((r) => r.schema === schema).map((r) => r.name)
-  const suggestion = closest(name, all, 0.55)
-  return pgrstError(
-    404,
-    'PGRST202',
-    `Could not find the function ${schema}.${name}${described} in the schema cache`,
-    `Searched for the function ${schema}.${name} ${searched} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.`,
-    suggestion ? `Perhaps you meant to call the function ${schema}.${suggestion}` : null,
-  )
+  if (candidates.length === 0) notFound(cache, schema, name, keys, false, 'other')
+  if (candidates.length > 1) ambiguous(candidates)
+  return { routine: candidates[0]!, wholeBody: undefined }
 }
 
 /** The arguments the routine takes, with their types; on GET/HEAD the rest are filters. */
-function bindArguments(routine: Routine, given: GivenArguments, singleJson: boolean, viaQuery: boolean, rpcArgs: Array<[string, string]>) {
+function bindArguments(routine: Routine, given: GivenArguments, wholeBody: boolean, viaQuery: boolean, rpcArgs: Array<[string, string]>) {
   const paramNames = new Set(routine.params.map((p) => p.name))
   const args: Record<string, unknown> = {}
   const argTypes: CallPlan['argTypes'] = []
   // POST: the query string holds only filters; GET/HEAD: what is not an argument is a filter.
   const filterParams: Array<[string, string]> = viaQuery ? [] : [...rpcArgs]
-  if (!singleJson) {
+  if (!wholeBody) {
     for (const key of given.keys) {
       if (paramNames.has(key)) {
         args[key] = given.values[key]

@@ -6,8 +6,12 @@
 import { pgrstError } from '../errors.ts'
 import { relationKey, type Relation, type Relationship, type SchemaCache } from '../schema-cache/types.ts'
 
+/** A foreign key from a table to itself (collections.parent_id → collections.id). */
+const isSelf = (r: Relationship) => !r.computed && !r.junction && r.source.schema === r.target.schema && r.source.name === r.target.name
+
 function matchesHint(r: Relationship, hint: string): boolean {
-  if (r.constraint === hint) return true
+  // As in PostgREST, a self-reference is not found by its constraint name, only by its column.
+  if (r.constraint === hint) return !isSelf(r)
   if (r.junction) {
     return r.junction.relation.name === hint || r.junction.sourceConstraint === hint || r.junction.targetConstraint === hint
   }
@@ -50,19 +54,30 @@ export function closest(name: string, candidates: Iterable<string>, threshold = 
 
 export function findRelationship(cache: SchemaCache, source: Relation, targetName: string, hint: string | undefined): Relationship {
   const all = cache.relationships.get(relationKey(source.schema, source.name)) ?? []
-  let candidates = all.filter((r) => r.target.name === targetName)
+  // A computed relationship goes by its function's name; it wins over a table of that name.
+  const computed = all.filter((r) => r.computed?.name === targetName)
+  let candidates = computed.length ? computed : all.filter((r) => !r.computed && r.target.name === targetName)
+  // By the table's name a self-reference is its to-many side (the children); the to-one side (the
+  // parent) goes by the foreign key column, `parent_id(*)`, as in PostgREST.
+  candidates = candidates.filter((r) => !(isSelf(r) && r.cardinality === 'many-to-one'))
+  // A foreign key's name stands for the table it joins (not the views over it that share it):
+  // `select=best_friends_first_user_fkey(*)`.
+  if (candidates.length === 0) {
+    const isView = (r: Relationship) => cache.relations.get(relationKey(r.target.schema, r.target.name))?.kind.endsWith('view') ?? false
+    candidates = all.filter((r) => !r.computed && !r.junction && !isSelf(r) && r.constraint === targetName && !isView(r))
+  }
   const sameSchema = candidates.filter((r) => r.target.schema === source.schema)
   if (sameSchema.length) candidates = sameSchema
   let legacyColumn = false
   if (candidates.length === 0) {
     // Legacy: `select=*,author_id(*)` names the FK column.
-    candidates = all.filter((r) => (r.cardinality === 'many-to-one' || r.cardinality === 'one-to-one') && r.sourceColumns.length === 1 && r.sourceColumns[0] === targetName)
+    candidates = all.filter((r) => !r.computed && (r.cardinality === 'many-to-one' || r.cardinality === 'one-to-one') && r.sourceColumns.length === 1 && r.sourceColumns[0] === targetName)
     legacyColumn = candidates.length > 0
   }
   if (hint !== undefined) candidates = candidates.filter((r) => matchesHint(r, hint))
   if (candidates.length === 0) {
     const hintText = hint === undefined ? '' : ` using the hint '${hint}'`
-    const suggestion = hint === undefined ? closest(targetName, new Set(all.map((r) => r.target.name))) : undefined
+    const suggestion = hint === undefined ? closest(targetName, new Set(all.filter((r) => !r.computed).map((r) => r.target.name))) : undefined
     throw pgrstError(
       400,
       'PGRST200',
@@ -72,11 +87,6 @@ export function findRelationship(cache: SchemaCache, source: Relation, targetNam
     )
   }
   if (candidates.length > 1 && !legacyColumn) {
-    // A self-reference gives a to-one and a to-many edge over one FK; a column hint means to-one.
-    if (hint !== undefined) {
-      const toOne = candidates.filter((r) => r.cardinality === 'many-to-one')
-      if (toOne.length === 1 && candidates.every((r) => r.constraint === toOne[0]!.constraint)) return toOne[0]!
-    }
     const options = candidates.map((r) => `'${targetName}!${r.junction ? r.junction.relation.name : r.constraint}'`)
     throw pgrstError(
       300,

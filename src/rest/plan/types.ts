@@ -2,7 +2,7 @@
  * Plans: what to read or write, resolved against the schema cache. Still no SQL.
  * @module
  */
-import type { AggregateFunction, Field, Filter, Preferences, MediaType } from '../parse/types.ts'
+import type { AggregateFunction, Explain, Field, Filter, Preferences, MediaType } from '../parse/types.ts'
 import type { Relation, Relationship, Routine } from '../schema-cache/types.ts'
 
 export type PlannedSelect =
@@ -64,4 +64,6 @@ export interface ReadRequestPlan {
   /** Maximum rows a response may carry (`DB_MAX_ROWS`), undefined = no cap. */
   maxRows?: number
   head: boolean
+  /** Answer the statement's EXPLAIN instead of its rows. */
+  explain?: Explain
 }

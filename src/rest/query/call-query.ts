@@ -11,15 +11,18 @@ import type { Params } from './params.ts'
 /** `FROM` items that provide the arguments, and the call expression itself. */
 export function callParts(plan: CallPlan, params: Params): { argsFrom: string | undefined; call: string } {
   const fn = qualified(plan.routine.schema, plan.routine.name)
-  if (plan.singleJson) {
+  if (plan.wholeBody) {
     // The parameter's type comes from the catalog (format_type), not from the request.
-    return { argsFrom: undefined, call: `${fn}(${params.add(JSON.stringify(plan.singleJson.value))}::${plan.singleJson.type})` }
+    const value = params.add(plan.wholeBody.text)
+    return { argsFrom: undefined, call: `${fn}(${plan.wholeBody.type === 'bytea' ? `decode(${value}::text, 'hex')` : `${value}::${plan.wholeBody.type}`})` }
   }
   if (plan.argTypes.length === 0) return { argsFrom: undefined, call: `${fn}()` }
-  const definitions = plan.argTypes.map((a) => `${ident(a.name)} ${a.type}`).join(', ')
-  const argsFrom = `json_to_record(${params.add(JSON.stringify(plan.args))}::json) AS pgrst_args(${definitions})`
-  const named = plan.argTypes.map((a) => `${ident(a.name)} := pgrst_args.${ident(a.name)}`).join(', ')
-  return { argsFrom, call: `${fn}(${named})` }
+  // Record columns are numbered: an unnamed parameter (key "") has no name to read it by.
+  const record = Object.fromEntries(plan.argTypes.map((a, i) => [`a${i}`, plan.args[a.name]]))
+  const definitions = plan.argTypes.map((a, i) => `a${i} ${a.type}`).join(', ')
+  const argsFrom = `json_to_record(${params.add(JSON.stringify(record))}::json) AS pgrst_args(${definitions})`
+  const passed = plan.argTypes.map((a, i) => (a.name === '' ? `pgrst_args.a${i}` : `${ident(a.name)} := pgrst_args.a${i}`)).join(', ')
+  return { argsFrom, call: `${fn}(${passed})` }
 }
 
 /** The FROM clause that stands in for a relation when a function's rows are read. */

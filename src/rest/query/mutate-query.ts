@@ -52,13 +52,17 @@ function mutationSql(plan: MutatePlan, params: Params, alias: string): string {
     const columnList = plan.columns.map(ident).join(', ')
     let values: string
     if (plan.missingDefault) {
-      // A key absent from an object takes the column default (catalog text), not NULL.
-      const exprs = plan.columns.map((c) => {
+      // A key absent from an object takes the column default (catalog text), not NULL. As in
+      // PostgREST, each row's defaults are computed whether or not the row gives the key (so a
+      // sequence advances once per row); the correlated LATERAL makes that once per row, not once.
+      const defaults: string[] = []
+      const exprs = plan.columns.map((c, i) => {
         const column = plan.relation.columnsByName.get(c)
         const def = column?.default ?? (column?.identity ? `nextval(pg_get_serial_sequence(${params.add(qualified(plan.relation.schema, plan.relation.name))}, ${params.add(c)}))` : 'NULL')
-        return `CASE WHEN pgrst_elem.value::jsonb ? ${params.add(c)} THEN (json_populate_record(${rowType}, pgrst_elem.value)).${ident(c)} ELSE ${def} END`
+        defaults.push(`${def} AS d${i}`)
+        return `CASE WHEN pgrst_elem.value::jsonb ? ${params.add(c)} THEN (json_populate_record(${rowType}, pgrst_elem.value)).${ident(c)} ELSE pgrst_defaults.d${i} END`
       })
-      values = `SELECT ${exprs.join(', ')} FROM json_array_elements(${body}::json) AS pgrst_elem`
+      values = `SELECT ${exprs.join(', ')} FROM json_array_elements(${body}::json) AS pgrst_elem, LATERAL (SELECT ${defaults.join(', ')} WHERE pgrst_elem.value IS NOT NULL) AS pgrst_defaults`
     } else {
       values = `SELECT ${plan.columns.map((c) => `pgrst_rows.${ident(c)}`).join(', ')} FROM json_populate_recordset(${rowType}, ${body}::json) AS pgrst_rows`
     }

@@ -45,6 +45,10 @@ function orderSql(expr: string, term: PlannedOrder): string {
 function joinConditions(child: ChildPlan, parentAlias: string): { from: string; where: string[] } {
   const r = child.relationship
   const childAlias = child.plan.sqlAlias
+  if (r.computed) {
+    // The function is called on the parent's row (its whole-row reference); it does the joining.
+    return { from: `${qualified(r.computed.schema, r.computed.name)}(${ident(parentAlias)}) AS ${ident(childAlias)}`, where: [] }
+  }
   const target = `${qualified(child.plan.relation.schema, child.plan.relation.name)} AS ${ident(childAlias)}`
   if (!r.junction) {
     return { from: target, where: r.sourceColumns.map((col, i) => `${ident(childAlias)}.${ident(r.targetColumns[i]!)} = ${ident(parentAlias)}.${ident(col)}`) }
@@ -170,7 +174,10 @@ function renderChild(child: ChildPlan, parentAlias: string, params: Params, orde
   const fromWhere = (n: NodeSql) => `FROM ${n.from}${n.where.length ? ` WHERE ${n.where.join(' AND ')}` : ''}`
 
   if (child.toOne && !child.spread) {
-    const lateral = `SELECT (SELECT row_to_json(_r) FROM (SELECT ${node.selectList.join(', ')}) AS _r) AS body${orderSelect.map((s) => `, ${s}`).join('')} ${fromWhere(node)}`
+    // With aggregates the embedded row is the grouped one (`channels(id.sum(), ...details(x))`).
+    const lateral = node.groupBy.length
+      ? `SELECT row_to_json(_r) AS body${orderSelect.length ? `, ${[...orderColumns.values()].map((c) => `NULL AS ${ident(c)}`).join(', ')}` : ''} FROM (${selectStatement(node)}) AS _r`
+      : `SELECT (SELECT row_to_json(_r) FROM (SELECT ${node.selectList.join(', ')}) AS _r) AS body${orderSelect.map((s) => `, ${s}`).join('')} ${fromWhere(node)}`
     return { lateral, exists: `${lat}.body`, outputs: child.hidden ? [] : [`${lat}.body AS ${ident(child.outputName)}`], names: child.hidden ? [] : [child.outputName], orderExprs }
   }
   if (child.toOne) {
@@ -193,13 +200,21 @@ function renderChild(child: ChildPlan, parentAlias: string, params: Params, orde
   return { lateral, exists: `${lat}.pgrst_exists`, outputs: node.outputNames.map((n) => `COALESCE(${lat}.${ident(n)}, '[]'::json) AS ${ident(n)}`), names: node.outputNames, orderExprs }
 }
 
-export type BodyShape = 'array' | 'object' | 'none'
+export type BodyShape = 'array' | 'object' | 'csv' | 'none'
 
 export interface ReadStatementOptions extends RenderOptions {
   count?: 'exact'
   body: BodyShape
   stripNulls?: boolean
 }
+
+/**
+ * CSV as PostgREST writes it: a header of the first row's keys, then each row's record text
+ * without its parentheses — PostgreSQL's own quoting (`"[1,2)"`, `""` for a quote), each
+ * value in its type's text form (jsonb with its spaces), NULL as nothing.
+ */
+const CSV_BODY = `(SELECT coalesce(string_agg(pgrst_keys.k, ','), '') FROM (SELECT json_object_keys(pgrst_first.r) AS k FROM (SELECT row_to_json(pgrst_h) AS r FROM pgrst_source AS pgrst_h LIMIT 1) AS pgrst_first) AS pgrst_keys)
+  || chr(10) || coalesce(string_agg(substring(_r::text, 2, length(_r::text) - 2), chr(10)), '')`
 
 /**
  * The whole read as one statement returning `total_result_set`, `page_total` and `body` (JSON
@@ -212,6 +227,7 @@ export function readStatement(plan: ReadPlan, options: ReadStatementOptions): { 
   const total = options.count === 'exact' ? `(SELECT pg_catalog.count(*) FROM ${node.fromForWhere}${node.where.length ? ` WHERE ${node.where.join(' AND ')}` : ''})` : 'NULL::int8'
   let body: string
   if (options.body === 'none') body = 'NULL::text'
+  else if (options.body === 'csv') body = CSV_BODY
   else if (options.body === 'object') body = options.stripNulls ? `json_strip_nulls(json_agg(_r)->0)::text` : `(json_agg(_r)->0)::text`
   else body = options.stripNulls ? `json_strip_nulls(coalesce(json_agg(_r), '[]'))::text` : `coalesce(json_agg(_r), '[]')::text`
   const sql = `WITH pgrst_source AS (${source}) SELECT ${total} AS total_result_set, pg_catalog.count(_r) AS page_total, ${body} AS body FROM pgrst_source AS _r`

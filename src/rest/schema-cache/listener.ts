@@ -1,7 +1,8 @@
 /**
  * `LISTEN pgrst` on a dedicated connection (server databases, src/db/listener.ts: heartbeat,
- * reconnect with backoff): `NOTIFY pgrst, 'reload schema'` (or a bare `NOTIFY pgrst`) reloads
- * the schema cache, as with PostgREST; after a reconnect it reloads anyway. On
+ * reconnect with backoff): `NOTIFY pgrst, 'reload schema'`, `'reload config'` (or a bare `NOTIFY
+ * pgrst`) reloads the schema cache and with it the in-database `pgrst.*` settings, as with
+ * PostgREST; after a reconnect it reloads anyway. On
  * PGlite the one backend LISTENs (pglite-listener.ts). The bootstrap's event triggers send the
  * NOTIFY after DDL (src/schema/sql/ddl-watch.ts).
  * @module
@@ -66,7 +67,8 @@ function startServerListener(url: string, database: Database, services: Services
     applicationName: 'resolution schema listener',
     onNotification(payload) {
       const text = payload.trim()
-      if (text === '' || text === 'reload schema') reload()
+      // The schema cache holds the in-database pgrst.* settings too: 'reload config' reloads it.
+      if (text === '' || text === 'reload schema' || text === 'reload config') reload()
     },
     // Anything may have changed while we were not listening.
     onReconnect: reload,

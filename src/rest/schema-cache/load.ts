@@ -3,9 +3,9 @@
  * @module
  */
 import type { Queryable } from '../../db/types.ts'
-import { ATTRIBUTES_BY_OID_SQL, COLUMNS_SQL, CONSTRAINTS_SQL, RELATIONS_SQL, ROUTINES_SQL, VIEW_RULES_SQL } from './queries.ts'
+import { ATTRIBUTES_BY_OID_SQL, COLUMNS_SQL, CONSTRAINTS_SQL, DB_SETTINGS_SQL, RELATIONS_SQL, ROUTINES_SQL, VIEW_RULES_SQL } from './queries.ts'
 import { buildRelationships, type ViewProjection } from './relationships.ts'
-import { relationKey, type Column, type ForeignKey, type Relation, type RelationKind, type Routine, type RoutineParam, type SchemaCache } from './types.ts'
+import { relationKey, type Column, type ForeignKey, type Relation, type RelationKind, type Relationship, type Routine, type RoutineParam, type SchemaCache } from './types.ts'
 import { viewColumnSources } from './view-columns.ts'
 
 const KINDS: Record<string, RelationKind> = { r: 'table', v: 'view', m: 'materialized_view', f: 'foreign_table', p: 'partitioned_table' }
@@ -113,14 +113,46 @@ export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<
   }
 
   const routines = buildRoutines(routineRows)
+  const relationships = buildRelationships(relations, foreignKeys, baseKeys, projections)
+  for (const relationship of computedRelationships(routines, relations)) {
+    const key = relationKey(relationship.source.schema, relationship.source.name)
+    relationships.set(key, [...(relationships.get(key) ?? []), relationship])
+  }
+  const settingRows = (await q.query<{ key: string; value: string }>(DB_SETTINGS_SQL)).rows
   return {
+    settings: Object.fromEntries(settingRows.map((row) => [row.key, row.value])),
     schemas,
     relations,
-    relationships: buildRelationships(relations, foreignKeys, baseKeys, projections),
+    relationships,
     routines,
     computedFields: computedFields(routines),
     loadedAt: new Date(),
   }
+}
+
+/**
+ * PostgREST's computed relationships: a function of one row of an exposed table or view that
+ * returns rows of (or one row of) an exposed table or view. `SETOF … ROWS 1` embeds as one row.
+ */
+function computedRelationships(routines: Map<string, Routine[]>, relations: Map<string, Relation>): Relationship[] {
+  const out: Relationship[] = []
+  for (const list of routines.values()) {
+    for (const r of list) {
+      const param = r.params[0]
+      if (r.params.length !== 1 || !param?.relation || !r.returnsRelation) continue
+      if (!relations.has(relationKey(param.relation.schema, param.relation.name)) || !relations.has(relationKey(r.returnsRelation.schema, r.returnsRelation.name))) continue
+      out.push({
+        cardinality: r.returnsSet && r.rows !== 1 ? 'one-to-many' : 'many-to-one',
+        source: param.relation,
+        target: r.returnsRelation,
+        constraint: r.name,
+        sourceColumns: [],
+        targetColumns: [],
+        computed: { schema: r.schema, name: r.name },
+      })
+    }
+  }
+  return out
 }
 
 /** `fn(tbl) returns <scalar>`: a virtual column of `tbl` (PostgREST's computed fields). */

@@ -16,7 +16,8 @@ const encoder = new TextEncoder()
 const CHANNEL_BYTES = encoder.encode(`${CHANNEL}\0`)
 const taps = new WeakMap<PGlite, Set<OnNotify>>()
 
-const reloads = (payload: string) => payload.trim() === '' || payload.trim() === 'reload schema'
+/** A bare NOTIFY, 'reload schema' or 'reload config' (the in-database settings live in the cache). */
+const reloads = (payload: string) => ['', 'reload schema', 'reload config'].includes(payload.trim())
 
 /**
  * Finds NotificationResponse messages ('A', int32 length, int32 pid, channel\0, payload\0) on our

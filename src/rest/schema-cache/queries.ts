@@ -101,3 +101,17 @@ SELECT n.nspname::text AS schema, p.proname::text AS name,
   LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
  WHERE n.nspname = ANY($1::text[]) AND p.prokind = 'f'
  ORDER BY n.nspname, p.proname`
+
+/**
+ * PostgREST's in-database configuration: `pgrst.*` settings of the authenticator role (or the
+ * connecting role) and of the database, e.g. `ALTER ROLE authenticator SET pgrst.db_max_rows = '50'`.
+ * A role's setting wins over a database-wide one, and one for this database over one for all.
+ */
+export const DB_SETTINGS_SQL = `
+SELECT DISTINCT ON (key) key, value
+  FROM (SELECT s.setrole, s.setdatabase, substr(kv, 7, strpos(kv, '=') - 7) AS key, substr(kv, strpos(kv, '=') + 1) AS value
+          FROM pg_db_role_setting s, unnest(s.setconfig) AS kv
+         WHERE kv LIKE 'pgrst.%=%'
+           AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+           AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = 'authenticator'), (SELECT oid FROM pg_roles WHERE rolname = current_user))) AS settings
+ ORDER BY key, (setrole <> 0) DESC, setdatabase DESC`

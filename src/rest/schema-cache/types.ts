@@ -64,6 +64,11 @@ export interface Relationship {
   /** Join columns: source.sourceColumns[i] = target.targetColumns[i] (m2o/o2m/o2o). */
   sourceColumns: string[]
   targetColumns: string[]
+  /**
+   * A computed relationship: `fn(source_row) RETURNS [SETOF] target`, embedded by the function's
+   * name and joined by calling it on the row (to-many for SETOF, unless `ROWS 1`).
+   */
+  computed?: QualifiedName
   /** Only for many-to-many. */
   junction?: {
     relation: QualifiedName
@@ -115,6 +120,8 @@ export interface SchemaCache {
   readonly computedFields?: Map<string, Map<string, Routine>>
   readonly relationships: Map<string, Relationship[]>
   readonly routines: Map<string, Routine[]>
+  /** `pgrst.*` settings found in the database, without the prefix (`db_max_rows` → `'50'`). */
+  readonly settings?: Readonly<Record<string, string>>
   readonly loadedAt: Date
 }
 
