@@ -8,9 +8,10 @@
 import { ident } from '../db/sql.ts'
 import type { Queryable } from '../db/types.ts'
 import type { AuthDeps } from './context.ts'
-import { newId, newOtp, tokenHash } from './crypto.ts'
+import { newOtp, tokenHash } from './crypto.ts'
 import { tooManyRequests } from './errors.ts'
 import type { Mail, MailKind } from './mailer.ts'
+import { createFlowState } from './models/flow-state.ts'
 import { NOW, updateUser, type TokenColumn, type UserRow } from './models/user.ts'
 import { limitEmailSent } from './rate-limit.ts'
 
@@ -80,15 +81,6 @@ function compose(kind: MailKind, to: string, subject: string, heading: string, a
   const linkHtml = link ? `<p><a href="${link.replace(/"/g, '&quot;')}">${action}</a></p>` : ''
   const text = [heading, '', link ? `${action}: ${link}` : '', `Alternatively, enter the code: ${otp}`].filter((l) => l !== '').join('\n')
   return { kind, to, subject, text, html: `<h2>${heading}</h2>${linkHtml}<p>Alternatively, enter the code: ${otp}</p>`, otp, link }
-}
-
-export async function createFlowState(tx: Queryable, userId: string, pkce: Pkce, providerType: string, method: string): Promise<void> {
-  await tx.query(
-    `INSERT INTO auth.flow_state (id, user_id, auth_code, code_challenge_method, code_challenge, provider_type,
-        provider_access_token, provider_refresh_token, created_at, updated_at, authentication_method)
-     VALUES ($1, $2, $3, $4::auth.code_challenge_method, $5, $6, '', '', now(), now(), $7)`,
-    [newId(), userId, newId(), pkce.method, pkce.challenge, providerType, method],
-  )
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { AuthContext, AuthDeps } from '../context.ts'
 import { sendEmailChange, sendFlowMail } from '../email-flows.ts'
 import { badRequest, validationFailed } from '../errors.ts'
-import { findUserByEmail, findUserById, hasPendingPhoneCode, NIL_INSTANCE } from '../models/user.ts'
+import { findUserByEmail, findUserById, findUserIdWithPendingEmailChange, hasPendingPhoneCode } from '../models/user.ts'
 import { limitClient } from '../rate-limit.ts'
 import { pkceParams, readBody, str } from '../request.ts'
 import { redirectTarget, validateEmail, validatePhone } from '../validate.ts'
@@ -42,12 +42,9 @@ export async function resend(c: AuthContext, deps: AuthDeps): Promise<Response> 
       await sendFlowMail(deps, tx, user, 'signup', { redirectTo, pkce })
       return
     }
-    const { rows } = await tx.query<{ id: string }>(
-      `SELECT id FROM auth.users WHERE instance_id = $2 AND (lower(email) = $1 OR lower(email_change) = $1) AND email_change <> '' LIMIT 1`,
-      [email, NIL_INSTANCE],
-    )
-    if (!rows[0]) return
-    const user = (await findUserById(tx, rows[0].id, { forUpdate: true }))!
+    const id = await findUserIdWithPendingEmailChange(tx, email)
+    if (!id) return
+    const user = (await findUserById(tx, id, { forUpdate: true }))!
     await sendEmailChange(deps, tx, user, user.email_change!, { redirectTo, pkce })
   })
   return c.json({})

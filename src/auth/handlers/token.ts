@@ -4,9 +4,10 @@
  */
 import { createHash } from 'node:crypto'
 import type { AuthContext, AuthDeps } from '../context.ts'
-import { verifierMatches, type ChallengeMethod } from '../crypto.ts'
+import { verifierMatches } from '../crypto.ts'
 import { badRequest, notFound, OAuthError, unprocessable, validationFailed } from '../errors.ts'
 import { customAccessTokenHook, passwordVerificationAttempt } from '../hooks.ts'
+import { deleteFlowState, lockFlowStateByAuthCode } from '../models/flow-state.ts'
 import { deleteSessions, type AuthMethod } from '../models/session.ts'
 import { findUserByEmail, findUserById, findUserByPhone } from '../models/user.ts'
 import { passwordWeakness, verifyPassword } from '../password.ts'
@@ -114,26 +115,13 @@ async function pkceGrant(c: AuthContext, deps: AuthDeps): Promise<Response> {
   const verifier = str(body, 'code_verifier') ?? ''
   if (!authCode || !verifier) throw validationFailed('invalid request: both auth code and code verifier should be non-empty')
   const session = await deps.transaction(async (tx) => {
-    const { rows } = await tx.query<{
-      id: string
-      user_id: string | null
-      code_challenge: string
-      code_challenge_method: ChallengeMethod
-      authentication_method: string
-      expired: boolean
-    }>(
-      `SELECT id, user_id, code_challenge, code_challenge_method::text AS code_challenge_method, authentication_method,
-              coalesce(auth_code_issued_at, created_at) + make_interval(secs => $2) < now() AS expired
-         FROM auth.flow_state WHERE auth_code = $1 FOR UPDATE`,
-      [authCode, FLOW_STATE_TTL],
-    )
-    const flow = rows[0]
+    const flow = await lockFlowStateByAuthCode(tx, authCode, FLOW_STATE_TTL)
     if (!flow || !flow.user_id) throw notFound('flow_state_not_found', 'invalid flow state, no valid flow state found')
     if (flow.expired) throw unprocessable('flow_state_expired', 'invalid flow state, flow state has expired')
     if (!verifierMatches(verifier, flow.code_challenge, flow.code_challenge_method)) {
       throw badRequest('bad_code_verifier', 'code challenge does not match previously saved code verifier')
     }
-    await tx.query('DELETE FROM auth.flow_state WHERE id = $1', [flow.id])
+    await deleteFlowState(tx, flow.id)
     const user = await findUserById(tx, flow.user_id)
     if (!user) throw notFound('user_not_found', 'User not found')
     if (user.banned) throw badRequest('user_banned', 'User is banned')

@@ -10,7 +10,7 @@ import { writeAudit } from '../models/audit.ts'
 import { hasVerifiedFactor } from '../models/factor.ts'
 import { insertIdentity } from '../models/identity.ts'
 import { deleteSessions } from '../models/session.ts'
-import { findUserByEmail, findUserById, NOW, updateUser, type UserPatch } from '../models/user.ts'
+import { findUserByEmail, findUserById, NOW, tokenSentWithin, updateUser, type UserPatch } from '../models/user.ts'
 import { assertStrongPassword, hashPassword, verifyPassword } from '../password.ts'
 import { countGuesses, overLimit, voidSpentCodes } from '../otp-guesses.ts'
 import { limitClient } from '../rate-limit.ts'
@@ -79,8 +79,8 @@ export async function updateCurrentUser(c: AuthContext, deps: AuthDeps): Promise
       if (await verifyPassword(password, user.encrypted_password)) throw unprocessable('same_password', 'New password should be different from the old password.')
       if (nonce !== undefined) {
         const valid = user.reauthentication_token !== '' && user.reauthentication_token === tokenHash(user.email ?? user.phone ?? '', nonce)
-        const { rows } = await tx.query<{ fresh: boolean }>('SELECT reauthentication_sent_at + make_interval(secs => $2) > now() AS fresh FROM auth.users WHERE id = $1', [user.id, deps.config.otpExp])
-        if (!valid || !rows[0]?.fresh) throw nonceInvalid()
+        const fresh = await tokenSentWithin(tx, user.id, 'reauthentication_sent_at', deps.config.otpExp)
+        if (!valid || !fresh) throw nonceInvalid()
         patch.reauthentication_token = ''
         await clearOneTimeToken(tx, user.id, 'reauthentication_token')
       }

@@ -4,7 +4,6 @@
  * magiclink, recovery, email_change, and `email` (confirmation first, then recovery).
  * @module
  */
-import { ident } from '../../db/sql.ts'
 import { HttpError } from '../../errors.ts'
 import type { Queryable } from '../../db/types.ts'
 import type { AuthContext, AuthDeps } from '../context.ts'
@@ -13,7 +12,8 @@ import { clearOneTimeToken } from '../email-flows.ts'
 import { authError, forbidden, validationFailed, type AuthError } from '../errors.ts'
 import { writeAudit } from '../models/audit.ts'
 import { mergeIdentityData } from '../models/identity.ts'
-import { findUserByToken, NOW, updateUser, type TokenColumn, type UserRow } from '../models/user.ts'
+import { issueLatestAuthCode } from '../models/flow-state.ts'
+import { findUserByToken, NOW, tokenSentWithin, updateUser, type SentAtColumn, type TokenColumn, type UserRow } from '../models/user.ts'
 import { countGuesses, overLimit, voidSpentCodes } from '../otp-guesses.ts'
 import { limitClient } from '../rate-limit.ts'
 import { clientIp, readBody, str } from '../request.ts'
@@ -27,7 +27,7 @@ type VerifyType = (typeof TYPES)[number]
 const PHONE_TYPES = new Set(['sms', 'phone_change'])
 
 /** Which token columns a type is looked up in, in order, with the `*_sent_at` that dates them. */
-const LOOKUP: Record<VerifyType, Array<{ column: TokenColumn; sentAt: string; as: Exclude<VerifyType, 'email'> }>> = {
+const LOOKUP: Record<VerifyType, Array<{ column: TokenColumn; sentAt: SentAtColumn; as: Exclude<VerifyType, 'email'> }>> = {
   signup: [{ column: 'confirmation_token', sentAt: 'confirmation_sent_at', as: 'signup' }],
   invite: [{ column: 'confirmation_token', sentAt: 'confirmation_sent_at', as: 'invite' }],
   magiclink: [{ column: 'recovery_token', sentAt: 'recovery_sent_at', as: 'magiclink' }],
@@ -64,12 +64,7 @@ async function findMatch(deps: AuthDeps, tx: Queryable, type: VerifyType, hash: 
       const address = spec.column === 'email_change_token_new' ? user.email_change : user.email
       if ((address ?? '').toLowerCase() !== email) continue
     }
-    const { rows } = await tx.query<{ fresh: boolean }>(
-      // sentAt comes from the closed LOOKUP table above.
-      `SELECT coalesce(${ident(spec.sentAt)} + make_interval(secs => $2) > now(), false) AS fresh FROM auth.users WHERE id = $1`,
-      [user.id, deps.config.otpExp],
-    )
-    if (!rows[0]?.fresh) return undefined
+    if (!(await tokenSentWithin(tx, user.id, spec.sentAt, deps.config.otpExp))) return undefined
     return { user, column: spec.column, as: spec.as, pkce: (user[spec.column] ?? '').startsWith('pkce_') }
   }
   return undefined
@@ -137,13 +132,9 @@ async function verify(c: AuthContext, deps: AuthDeps, input: { type: VerifyType;
     if ('halfway' in applied) return { kind: 'message', body: HALFWAY }
     if (match.pkce && input.viaLink) {
       // The PKCE email link: hand out the auth code; the client exchanges it with its verifier.
-      const { rows } = await tx.query<{ auth_code: string }>(
-        `UPDATE auth.flow_state SET auth_code_issued_at = now(), updated_at = now()
-          WHERE id = (SELECT id FROM auth.flow_state WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1) RETURNING auth_code`,
-        [applied.id],
-      )
-      if (!rows[0]) throw authError(404, 'flow_state_not_found', 'invalid flow state, no valid flow state found')
-      return { kind: 'pkce', authCode: rows[0].auth_code }
+      const authCode = await issueLatestAuthCode(tx, applied.id)
+      if (!authCode) throw authError(404, 'flow_state_not_found', 'invalid flow state, no valid flow state found')
+      return { kind: 'pkce', authCode }
     }
     return { kind: 'session', session: await issueSession(deps, tx, c, applied, 'otp'), type: match.as }
   })

@@ -219,3 +219,24 @@ export async function hasPendingPhoneCode(tx: Queryable, type: 'sms' | 'phone_ch
   )
   return rows.length > 0
 }
+
+/** A `*_sent_at` column dating a one-time token; a closed list so no request value names a column. */
+export type SentAtColumn = 'confirmation_sent_at' | 'recovery_sent_at' | 'email_change_sent_at' | 'reauthentication_sent_at'
+
+/** Whether the user's token dated by `column` was sent less than `lifetimeSeconds` ago (never sent: false). */
+export async function tokenSentWithin(tx: Queryable, id: string, column: SentAtColumn, lifetimeSeconds: number): Promise<boolean> {
+  const { rows } = await tx.query<{ fresh: boolean }>(
+    `SELECT coalesce(${ident(column)} + make_interval(secs => $2) > now(), false) AS fresh FROM auth.users WHERE id = $1`,
+    [id, lifetimeSeconds],
+  )
+  return rows[0]?.fresh === true
+}
+
+/** The id of the user with an email change pending from or to `email` (stored lower-case). */
+export async function findUserIdWithPendingEmailChange(tx: Queryable, email: string): Promise<string | undefined> {
+  const { rows } = await tx.query<{ id: string }>(
+    `SELECT id FROM auth.users WHERE instance_id = $2 AND (lower(email) = $1 OR lower(email_change) = $1) AND email_change <> '' LIMIT 1`,
+    [email, NIL_INSTANCE],
+  )
+  return rows[0]?.id
+}
