@@ -5,11 +5,27 @@
  * an embedded database or generated secrets, so it requires them whatever NODE_ENV says.
  * @module
  */
-import type { Config } from './config.ts'
 import { fail, text, type Env } from './env.ts'
 import type { RuntimeProfile } from './runtime-profile.ts'
 
-export function checkRequirements(config: Config, env: Env, profile: Pick<RuntimeProfile, 'label' | 'persistentDisk'>): void {
+/**
+ * The parsed settings the check reads. Declared here rather than importing `Config` so that
+ * `config.ts` (which calls the check) is the only one of the two importing the other; `Config`
+ * satisfies it structurally, so a renamed field still fails to compile at the call.
+ */
+export interface RequiredSettings {
+  production: boolean
+  databaseUrl: string | undefined
+  jwtSecret: string | undefined
+  /** Only whether it is set matters here. */
+  jwtKeys: unknown
+  anonKey: string | undefined
+  serviceRoleKey: string | undefined
+  authAutoconfirm: boolean
+  smtpUrl: string | undefined
+}
+
+export function checkRequirements(config: RequiredSettings, env: Env, profile: Pick<RuntimeProfile, 'label' | 'persistentDisk'>): void {
   if (config.production) {
     if (!config.databaseUrl) fail('DATABASE_URL', 'is required in production (NODE_ENV=production)')
     if (!config.jwtSecret && !config.jwtKeys) fail('JWT_SECRET', 'is required in production (or JWT_KEYS)')
