@@ -10,6 +10,7 @@ import { lazyDatabase, openDatabase, type OpenOptions } from './db/open.ts'
 import type { Database } from './db/types.ts'
 import { createLogger, type Logger } from './logger.ts'
 import type { Mailer } from './auth/mailer.ts'
+import type { AuthLimiters } from './auth/rate-limit.ts'
 
 export interface Services {
   config: Config
@@ -23,6 +24,8 @@ export interface Services {
   clock?: () => number
   /** Sends auth mails instead of SMTP / the development outbox (tests, another provider). */
   mailer?: Mailer
+  /** Auth's limits instead of the ones built from config (tests: their own limits or counters). */
+  authLimiters?: AuthLimiters
   close(): Promise<void>
 }
 
@@ -36,6 +39,8 @@ export interface ServicesOptions extends Omit<OpenOptions, 'profile'> {
   clock?: () => number
   /** Auth's mailer instead of the one chosen from config (tests). */
   mailer?: Mailer
+  /** Auth's rate limits instead of the ones built from config and `clock` (tests). */
+  authLimiters?: AuthLimiters
 }
 
 export async function createServices(config: Config, options: ServicesOptions = {}): Promise<Services> {
@@ -55,6 +60,7 @@ export async function createServices(config: Config, options: ServicesOptions = 
     profile,
     clock: options.clock,
     mailer: options.mailer,
+    authLimiters: options.authLimiters,
     // A database handed in belongs to the caller, who closes it.
     close: () => (given ? Promise.resolve() : handle.close()),
   }

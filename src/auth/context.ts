@@ -30,7 +30,7 @@ export function createAuthDeps(services: Services): AuthDeps {
     services,
     config: services.config.auth,
     mailer,
-    limits: createLimiters(services.config.auth, () => services.database(), services.clock),
+    limits: services.authLimiters ?? createLimiters(services.config.auth, () => services.database(), services.clock),
     async transaction(fn) {
       const database = await services.database()
       return database.transaction(fn)

@@ -3,10 +3,9 @@
  * against /auth/v1, and the development outbox.
  */
 import { createClient, type SupabaseClient } from '@supabase/supabase-js'
-import { readOutbox, type Mailer, type OutboxMail } from '../../src/auth/mailer.ts'
-import { startTestApp, type TestApp } from '../support/app.ts'
+import { readOutbox, type OutboxMail } from '../../src/auth/mailer.ts'
+import { startTestApp, type TestApp, type TestAppOptions } from '../support/app.ts'
 import type { TestDatabase } from '../support/databases.ts'
-import type { Logger } from '../../src/logger.ts'
 
 export interface AuthHarness {
   app: TestApp
@@ -41,7 +40,7 @@ export const RAISED_CLIENT_LIMITS = {
   AUTH_RATE_LIMIT_ANONYMOUS_USERS: '1000000',
 }
 
-export async function startAuth(testDb: TestDatabase, env: Record<string, string> = {}, options: { clock?: () => number; logger?: Logger; mailer?: Mailer } = {}): Promise<AuthHarness> {
+export async function startAuth(testDb: TestDatabase, env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<AuthHarness> {
   const app = await startTestApp(testDb, { AUTH_ANONYMOUS_USERS: 'true', AUTH_SMTP_MAX_FREQUENCY: '0', AUTH_RATE_LIMIT_EMAIL_SENT: '0', ...RAISED_CLIENT_LIMITS, ...env }, options)
   // Node 20 has no WebSocket; realtime is unused here, so it gets an inert transport.
   const base = { realtime: { transport: class {} as never } }

@@ -7,10 +7,8 @@ import path from 'node:path'
 import { mkdtempSync } from 'node:fs'
 import { issueApiKey } from '../../src/jwt/service.ts'
 import { loadConfig, type Env } from '../../src/config/config.ts'
-import type { Logger } from '../../src/logger.ts'
-import type { Mailer } from '../../src/auth/mailer.ts'
 import { startServer } from '../../src/runtime/node-server.ts'
-import { createServices, type Services } from '../../src/services.ts'
+import { createServices, type Services, type ServicesOptions } from '../../src/services.ts'
 import type { TestDatabase } from './databases.ts'
 
 export const TEST_JWT_SECRET = 'test-secret-with-at-least-32-characters-long'
@@ -25,9 +23,12 @@ export interface TestApp {
 
 /**
  * `options.logger` replaces the app's logger (a test that reads the log lines passes its own);
- * `options.clock` moves auth's clock; `options.mailer` receives auth's mails.
+ * `options.clock` moves auth's clock; `options.mailer` receives auth's mails; `options.authLimiters`
+ * replaces auth's rate limits.
  */
-export async function startTestApp(testDb: TestDatabase, env: Env = {}, options: { clock?: () => number; logger?: Logger; mailer?: Mailer } = {}): Promise<TestApp> {
+export type TestAppOptions = Pick<ServicesOptions, 'clock' | 'logger' | 'mailer' | 'authLimiters'>
+
+export async function startTestApp(testDb: TestDatabase, env: Env = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const config = loadConfig({
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: 'silent',
@@ -38,7 +39,7 @@ export async function startTestApp(testDb: TestDatabase, env: Env = {}, options:
     ...(testDb.url ? { DATABASE_URL: testDb.url } : {}),
     ...env,
   })
-  const services = await createServices(config, { database: testDb.database, clock: options.clock, logger: options.logger, mailer: options.mailer })
+  const services = await createServices(config, { database: testDb.database, clock: options.clock, logger: options.logger, mailer: options.mailer, authLimiters: options.authLimiters })
   const anonKey = config.anonKey ?? (await issueApiKey(services.jwt, 'anon'))
   const serviceRoleKey = config.serviceRoleKey ?? (await issueApiKey(services.jwt, 'service_role'))
   const server = await startServer(services, { port: 0, init: false, hostname: '127.0.0.1' })
