@@ -6,7 +6,7 @@
  */
 import type { RequestTx } from '../db/session.ts'
 import type { Services } from '../services.ts'
-import type { RestResult } from './actions/read.ts'
+import type { RestResult } from './actions/result.ts'
 import type { RestConfig } from '../config/rest.ts'
 import { pgrstError } from './errors.ts'
 import type { Column, Relation, Routine, SchemaCache } from './schema-cache/types.ts'

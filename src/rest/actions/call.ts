@@ -11,7 +11,8 @@ import { callRootFrom, scalarCallStatement } from '../query/call-query.ts'
 import { Params } from '../query/params.ts'
 import { JSON_TYPE, OBJECT_TYPE } from '../response.ts'
 import { wantsRollback, type TxPolicy } from './tx-policy.ts'
-import { runRead, type RestResult } from './read.ts'
+import { runRead } from './read.ts'
+import type { RestResult } from './result.ts'
 
 export async function runCall(db: RequestTx, plan: CallPlan, maxRows: number | undefined, policy: TxPolicy): Promise<RestResult> {
   const { preferences, media } = plan.request

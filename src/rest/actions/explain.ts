@@ -6,7 +6,7 @@
  */
 import type { RequestTx } from '../../db/session.ts'
 import type { Explain, MediaType } from '../parse/types.ts'
-import type { RestResult } from './read.ts'
+import type { RestResult } from './result.ts'
 
 const FOR: Record<MediaType['kind'], string> = {
   json: 'application/json',

@@ -8,7 +8,7 @@ import { maxAffectedViolation, singularityError } from '../errors.ts'
 import type { MutatePlan } from '../plan/mutate-plan.ts'
 import { mutationStatement } from '../query/mutate-query.ts'
 import { JSON_TYPE, OBJECT_TYPE } from '../response.ts'
-import type { RestResult } from './read.ts'
+import type { RestResult } from './result.ts'
 import { wantsRollback, type TxPolicy } from './tx-policy.ts'
 
 function locationHeader(plan: MutatePlan, raw: string | null): string | undefined {

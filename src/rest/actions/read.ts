@@ -5,19 +5,11 @@
 import type { RequestTx } from '../../db/session.ts'
 import { singularityError } from '../errors.ts'
 import { explainStatement } from './explain.ts'
+import type { RestResult } from './result.ts'
 import type { ReadPlan, ReadRequestPlan } from '../plan/types.ts'
 import { Params } from '../query/params.ts'
 import { readStatement, renderNode, selectStatement, type RenderOptions } from '../query/read-query.ts'
 import { contentRange, CSV_TYPE, JSON_TYPE, OBJECT_TYPE, rangeStatus } from '../response.ts'
-
-export interface RestResult {
-  status: number
-  headers: Record<string, string>
-  /** Undefined → no body. */
-  body?: string
-  /** Rows the statement produced (for max-affected checks). */
-  rows?: number
-}
 
 interface ReadRow {
   total_result_set: string | number | null
