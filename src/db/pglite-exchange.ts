@@ -105,7 +105,9 @@ export async function runBatch(pglite: PGlite, given: readonly BatchStatement[],
       serialize.sync(),
     )
   }
-  const { messages } = await pglite.execProtocol(concat(parts), { throwOnError: false })
+  // The stream form installs its own message handler: plain execProtocol would reuse the raw-data
+  // handler the wire server's last socket exchange left on the instance, and send our answers there.
+  const messages = await pglite.runExclusive(() => pglite.execProtocolStream(concat(parts), { throwOnError: false }))
   // One ReadyForQuery closes each statement's answer.
   const outcomes: BatchOutcome[] = []
   let segment: typeof messages = []
