@@ -12,7 +12,6 @@
  *   node --import tsx bench/rest-read.ts   # BENCH_SECONDS=5 (per round) BENCH_ROUNDS=3 BENCH_CONCURRENCY=1,16,32 BENCH_LATENCY_MS=0,0.5 BENCH_POOL=10
  *   BENCH_DATABASE_URL=postgres://… BENCH_ONLY=postgresql|pglite BENCH_SCENARIO=single|embed node --import tsx bench/rest-read.ts
  */
-import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
@@ -35,6 +34,7 @@ import { bootstrap } from '../src/schema/bootstrap.ts'
 import { createServices } from '../src/services.ts'
 import { startLatencyProxy } from './lib/latency-proxy.ts'
 import { load, type LoadResult } from './lib/load.ts'
+import { startPortChild, type PortChild } from './lib/port-child.ts'
 
 const SECRET = 'bench-secret-with-at-least-32-characters!!'
 const OWNER = '5e0f8a52-0000-4000-8000-000000000001'
@@ -177,19 +177,9 @@ async function serveBaseline(databaseUrl: string | undefined, items: number): Pr
 }
 
 // ---------------------------------------------------------------- parent: orchestration
-function startChild(kind: 'resolution' | 'baseline', databaseUrl: string | undefined, items: number): Promise<{ port: number; stop: () => Promise<void> }> {
+function startChild(kind: 'resolution' | 'baseline', databaseUrl: string | undefined, items: number): Promise<PortChild> {
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}/${kind}`] : []
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, `serve-${kind}`, databaseUrl ?? 'pglite', String(items)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      const m = /PORT (\d+)/.exec(out)
-      if (m) resolve({ port: Number(m[1]), stop: async () => { child.kill('SIGTERM'); await exited } })
-    })
-    child.on('exit', (code) => reject(new Error(`${kind} server exited with ${code} before listening`)))
-  })
+  return startPortChild(`${kind} server`, SELF, [`serve-${kind}`, databaseUrl ?? 'pglite', String(items)], prof)
 }
 
 async function measure(port: number, scenario: Scenario, token: string, ids: number[], basePath: string, concurrency: number): Promise<LoadResult> {

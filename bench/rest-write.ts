@@ -9,7 +9,6 @@
  *
  *   node --import tsx bench/rest-write.ts   # BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONCURRENCY=1,16,32 BENCH_LATENCY_MS=0,0.5 BENCH_POOL=10 BENCH_SCENARIO=single|bulk
  */
-import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
@@ -31,6 +30,7 @@ import { bootstrap } from '../src/schema/bootstrap.ts'
 import { createServices } from '../src/services.ts'
 import { startLatencyProxy } from './lib/latency-proxy.ts'
 import { load, type LoadResult } from './lib/load.ts'
+import { startPortChild, type PortChild } from './lib/port-child.ts'
 
 const SECRET = 'bench-secret-with-at-least-32-characters!!'
 const OWNER = '5e0f8a52-0000-4000-8000-000000000001'
@@ -123,18 +123,8 @@ async function serveBaseline(databaseUrl: string): Promise<void> {
   server.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${(server.address() as { port: number }).port}\n`))
 }
 
-function startChild(kind: 'resolution' | 'baseline', databaseUrl: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, `serve-${kind}`, databaseUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      const m = /PORT (\d+)/.exec(out)
-      if (m) resolve({ port: Number(m[1]), stop: async () => { child.kill('SIGTERM'); await exited } })
-    })
-    child.on('exit', (code) => reject(new Error(`${kind} server exited with ${code} before listening`)))
-  })
+function startChild(kind: 'resolution' | 'baseline', databaseUrl: string): Promise<PortChild> {
+  return startPortChild(`${kind} server`, SELF, [`serve-${kind}`, databaseUrl])
 }
 
 async function measure(port: number, scenario: Scenario, token: string, concurrency: number): Promise<LoadResult> {

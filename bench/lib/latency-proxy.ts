@@ -8,7 +8,7 @@
  */
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { spawn } from 'node:child_process'
+import { startPortChild, type PortChild } from './port-child.ts'
 
 interface Held {
   due: number
@@ -55,25 +55,8 @@ export function serveLatencyProxy(targetHost: string, targetPort: number, delayM
 }
 
 /** Starts the proxy in a child process; resolves with its port and a stop function. */
-export function startLatencyProxy(targetHost: string, targetPort: number, delayMs: number): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), targetHost, String(targetPort), String(delayMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      const m = /PORT (\d+)/.exec(out)
-      if (m)
-        resolve({
-          port: Number(m[1]),
-          stop: async () => {
-            child.kill('SIGTERM')
-            await exited
-          },
-        })
-    })
-    child.on('exit', (code) => reject(new Error(`latency proxy exited with ${code}`)))
-  })
+export function startLatencyProxy(targetHost: string, targetPort: number, delayMs: number): Promise<PortChild> {
+  return startPortChild('latency proxy', fileURLToPath(import.meta.url), [targetHost, String(targetPort), String(delayMs)])
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
