@@ -13,8 +13,6 @@ export interface RuntimeProfile {
    * are possible. Without one, DATABASE_URL and every secret must be given, whatever NODE_ENV says.
    */
   readonly persistentDisk: boolean
-  /** One request at a time per instance (Lambda): parallelism inside it would only cost memory. */
-  readonly singleRequest: boolean
   /** Connections may stay open between requests (LISTEN): not where the instance freezes between invocations. */
   readonly longLivedConnections: boolean
   /** Worker threads (bcrypt) are worth their memory. */
@@ -30,7 +28,6 @@ export const SERVER_PROFILE: RuntimeProfile = {
   name: 'server',
   label: 'a server',
   persistentDisk: true,
-  singleRequest: false,
   longLivedConnections: true,
   workerThreads: true,
   poolSize: undefined,
@@ -42,7 +39,6 @@ export const LAMBDA_PROFILE: RuntimeProfile = {
   name: 'lambda',
   label: 'Lambda',
   persistentDisk: false,
-  singleRequest: true,
   longLivedConnections: false,
   workerThreads: false,
   poolSize: 1,
