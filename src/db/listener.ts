@@ -32,6 +32,12 @@ export interface ListenerOptions {
 }
 
 export interface Listener {
+  /**
+   * Settles once the first connection attempt has (LISTEN issued, or failed and retrying). A
+   * reader that loads state and then relies on notifications awaits it first: a NOTIFY sent
+   * before LISTEN is lost, and the first connect does not call `onReconnect`.
+   */
+  ready: Promise<void>
   /** The server process of the current connection while listening (logs, tests). */
   backendPid(): number | undefined
   stop(): void
@@ -45,6 +51,8 @@ export function startListener(options: ListenerOptions): Listener {
   let connectedBefore = false
   let delay = retryMinMs
   let retryTimer: NodeJS.Timeout | undefined
+  let settleFirst!: () => void
+  const ready = new Promise<void>((resolve) => (settleFirst = resolve))
 
   const retry = () => {
     if (stopped) return
@@ -104,8 +112,9 @@ export function startListener(options: ListenerOptions): Listener {
   }, heartbeatMs)
   heartbeat.unref()
 
-  void connect()
+  void connect().finally(settleFirst)
   return {
+    ready,
     backendPid: () => (listening ? (current as unknown as { processID?: number } | undefined)?.processID : undefined),
     stop() {
       stopped = true

@@ -122,7 +122,8 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
     const principal = await restPrincipal(services, c)
     await roles.check(principal.role)
     const database = await services.database()
-    ensureSchemaListener(services, database)
+    const listening = ensureSchemaListener(services, database)
+    if (listening) await listening
     const cache = await loadCache(services, database)
     const url = new URL(c.req.url)
     const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) || '/' : url.pathname

@@ -53,7 +53,10 @@ describe.runIf(process.env.TEST_DATABASE_URL)('long-lived listener [postgres]', 
       retryMinMs: 100,
       retryMaxMs: 400,
     })
-    const first = await until(() => listener!.backendPid())
+    // Once `ready` settles the LISTEN is in place: a NOTIFY right after is not lost.
+    await listener.ready
+    const first = listener.backendPid()
+    expect(first).toBeTypeOf('number')
     await notifier.query("NOTIFY listener_test, 'one'")
     await until(() => (payloads.includes('one') ? true : undefined))
 

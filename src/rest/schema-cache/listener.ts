@@ -14,20 +14,39 @@ import type { Services } from '../../services.ts'
 import { reloadSchemaCache } from './index.ts'
 import { startPgliteListener } from './pglite-listener.ts'
 
-const listeners = new WeakMap<Database, { stop(): void }>()
+interface Started {
+  ready: Promise<void>
+  stop(): void
+}
 
-export function ensureSchemaListener(services: Services, database: Database): void {
-  if (listeners.has(database) || !services.config.rest.channelEnabled) return
+/** `waiting` until the first LISTEN settled; undefined after, so requests skip the await. */
+const listeners = new WeakMap<Database, { listener: Started; waiting: Promise<void> | undefined }>()
+
+/**
+ * Starts listening for `database` (once) and returns a promise for when the LISTEN is in place,
+ * or `undefined` when there is nothing to wait for. Load the cache only after it: DDL committed
+ * between loading and LISTEN would otherwise never reach the cache.
+ */
+export function ensureSchemaListener(services: Services, database: Database): Promise<void> | undefined {
+  const existing = listeners.get(database)
+  if (existing) return existing.waiting
+  if (!services.config.rest.channelEnabled) return undefined
+  const listener = startFor(services, database)
+  if (!listener) return undefined
+  const entry = { listener, waiting: listener.ready as Promise<void> | undefined }
+  listener.ready.then(() => (entry.waiting = undefined))
+  listeners.set(database, entry)
+  return entry.waiting
+}
+
+function startFor(services: Services, database: Database): Started | undefined {
   // The embedded database: LISTEN on its one backend (see pglite-listener.ts).
-  if (database.capabilities.inProcess) {
-    listeners.set(database, startPgliteListener(database as PgliteDatabase, coalesced(database, services)))
-    return
-  }
+  if (database.capabilities.inProcess) return startPgliteListener(database as PgliteDatabase, coalesced(database, services))
   // A frozen Lambda instance cannot hold a connection (it reloads on cold start instead).
   const { capabilities } = database
-  if (!capabilities.supportsListen || !capabilities.separateConnections || !services.profile.longLivedConnections) return
-  if (!services.config.databaseUrl) return
-  listeners.set(database, startServerListener(services.config.databaseUrl, database, services))
+  if (!capabilities.supportsListen || !capabilities.separateConnections || !services.profile.longLivedConnections) return undefined
+  if (!services.config.databaseUrl) return undefined
+  return startServerListener(services.config.databaseUrl, database, services)
 }
 
 /** One reload at a time, and one more after it when notices arrived meanwhile (a burst of DDL). */
@@ -54,11 +73,11 @@ function coalesced(database: Database, services: Services): () => void {
 }
 
 export function stopSchemaListener(database: Database): void {
-  listeners.get(database)?.stop()
+  listeners.get(database)?.listener.stop()
   listeners.delete(database)
 }
 
-function startServerListener(url: string, database: Database, services: Services): { stop(): void } {
+function startServerListener(url: string, database: Database, services: Services): Started {
   // Reloads overlapping would let an older one finish last and win.
   const reload = coalesced(database, services)
   return startListener({

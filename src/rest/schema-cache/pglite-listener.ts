@@ -90,14 +90,14 @@ function tapRawProtocol(pglite: PGlite): Set<OnNotify> {
 }
 
 /** LISTENs on the embedded database; `onReload` runs for each reload notice until `stop()`. */
-export function startPgliteListener(database: PgliteDatabase, onReload: OnNotify): { stop(): void } {
+export function startPgliteListener(database: PgliteDatabase, onReload: OnNotify): { ready: Promise<void>; stop(): void } {
   let stopped = false
   const notify = () => {
     if (!stopped) onReload()
   }
   let tapped: Set<OnNotify> | undefined
   // Under the driver's mutex, so LISTEN never lands inside another caller's transaction.
-  void database
+  const ready = database
     .withPglite(async (pglite) => {
       tapped = tapRawProtocol(pglite)
       tapped.add(notify)
@@ -107,6 +107,7 @@ export function startPgliteListener(database: PgliteDatabase, onReload: OnNotify
     })
     .catch(() => {})
   return {
+    ready,
     stop() {
       stopped = true
       tapped?.delete(notify)
