@@ -268,6 +268,22 @@ describeEachDatabase('REST reads', (ctx) => {
       expect((await res.json()).code, qs).toBe('PGRST100')
     }
   })
+
+  it('answers a plain OPTIONS with what the target allows (PostgREST), and a preflight with CORS', async () => {
+    const table = await rest.fetch('/users', { method: 'OPTIONS' })
+    expect(table.status).toBe(200)
+    expect(table.headers.get('allow')).toBe('OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE')
+    expect((await rest.fetch('/non_updatable_view', { method: 'OPTIONS' })).headers.get('allow')).toBe('OPTIONS,GET,HEAD')
+    expect((await rest.fetch('/rpc/set_users_offline', { method: 'OPTIONS' })).headers.get('allow')).toBe('OPTIONS,POST')
+    expect((await rest.fetch('/rpc/echo_bigint_as_text', { method: 'OPTIONS' })).headers.get('allow')).toBe('OPTIONS,GET,HEAD,POST')
+    const missing = await rest.fetch('/no_such_table', { method: 'OPTIONS' })
+    expect(missing.status).toBe(404)
+    expect((await missing.json()).code).toBe('PGRST205')
+    const preflight = await rest.fetch('/users', { method: 'OPTIONS', headers: { origin: 'http://example.test', 'access-control-request-method': 'PATCH' } })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('allow')).toBeNull()
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('PATCH')
+  })
 })
 
 describeEachDatabase('REST aggregates and computed fields', (ctx) => {
