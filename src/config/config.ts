@@ -104,6 +104,23 @@ export interface AuthConfig {
   passwordMaxAttempts: number
   /** Seconds (`AUTH_PASSWORD_ATTEMPT_WINDOW`). */
   passwordAttemptWindow: number
+  /** WebAuthn factors may be enrolled / verified (`AUTH_MFA_WEBAUTHN_ENROLL_ENABLED` / `_VERIFY_ENABLED`). */
+  mfaWebAuthnEnroll: boolean
+  mfaWebAuthnVerify: boolean
+  /** Passkey sign-in and the `/passkeys` routes (`AUTH_PASSKEY_ENABLED`). */
+  passkeys: boolean
+  /** The WebAuthn relying party, for passkeys and WebAuthn factors (`AUTH_WEBAUTHN_RP_*`). */
+  webauthn: WebAuthnRelyingParty
+  /** The OAuth 2.1 server's client registry, `/admin/oauth/clients` (`AUTH_OAUTH_SERVER_ENABLED`). */
+  oauthServer: boolean
+}
+
+export interface WebAuthnRelyingParty {
+  /** The domain credentials are scoped to (default: SITE_URL's host name). */
+  id: string
+  /** Origins a ceremony may come from (default: SITE_URL's origin). */
+  origins: string[]
+  displayName: string
 }
 
 export interface JsonWebKeySet {
@@ -212,6 +229,24 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
     passwordVerificationAttemptHook: pgFunctionHook(env, 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED', 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_URI'),
     passwordMaxAttempts: integer(env, 'AUTH_PASSWORD_MAX_ATTEMPTS', 10, 0, 1_000_000_000),
     passwordAttemptWindow: integer(env, 'AUTH_PASSWORD_ATTEMPT_WINDOW', 900, 1, 86_400),
+    mfaWebAuthnEnroll: boolean(env, 'AUTH_MFA_WEBAUTHN_ENROLL_ENABLED', false),
+    mfaWebAuthnVerify: boolean(env, 'AUTH_MFA_WEBAUTHN_VERIFY_ENABLED', false),
+    passkeys: boolean(env, 'AUTH_PASSKEY_ENABLED', false),
+    webauthn: relyingParty(env, siteUrl),
+    oauthServer: boolean(env, 'AUTH_OAUTH_SERVER_ENABLED', false),
+  }
+}
+
+function relyingParty(env: Env, siteUrl: string): WebAuthnRelyingParty {
+  const site = new URL(siteUrl)
+  const origins = list(env, 'AUTH_WEBAUTHN_RP_ORIGINS')
+  for (const origin of origins) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) fail('AUTH_WEBAUTHN_RP_ORIGINS', `has ${JSON.stringify(origin)}, which is not an origin (scheme://host[:port])`)
+  }
+  return {
+    id: text(env, 'AUTH_WEBAUTHN_RP_ID') ?? site.hostname,
+    origins: origins.length > 0 ? origins : [site.origin],
+    displayName: text(env, 'AUTH_WEBAUTHN_RP_DISPLAY_NAME') ?? site.hostname,
   }
 }
 
