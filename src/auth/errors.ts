@@ -62,6 +62,7 @@ export type AuthErrorCode =
   | 'provider_disabled'
   | 'invalid_api_key'
   | 'feature_disabled'
+  | 'hook_timeout'
   | 'oauth_client_not_found'
   | 'passkey_disabled'
   | 'too_many_passkeys'

@@ -98,6 +98,8 @@ export interface AuthConfig {
   customAccessTokenHook: PgFunctionHook | undefined
   /** The password verification attempt hook (`AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED` / `_URI`). */
   passwordVerificationAttemptHook: PgFunctionHook | undefined
+  /** The send-email hook: a Postgres function sends the auth emails instead (`AUTH_HOOK_SEND_EMAIL_ENABLED` / `_URI`). */
+  sendEmailHook: PgFunctionHook | undefined
   /** Wrong TOTP codes one MFA factor takes per 5 minutes (`AUTH_MFA_MAX_ATTEMPTS`, 0 = off). */
   mfaMaxAttempts: number
   /** Password attempts per account per `passwordAttemptWindow` (`AUTH_PASSWORD_MAX_ATTEMPTS`, 0 = off). */
@@ -227,6 +229,7 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
     mfaMaxAttempts: integer(env, 'AUTH_MFA_MAX_ATTEMPTS', 5, 0, 1000),
     customAccessTokenHook: pgFunctionHook(env, 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_ENABLED', 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_URI'),
     passwordVerificationAttemptHook: pgFunctionHook(env, 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED', 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_URI'),
+    sendEmailHook: pgFunctionHook(env, 'AUTH_HOOK_SEND_EMAIL_ENABLED', 'AUTH_HOOK_SEND_EMAIL_URI'),
     passwordMaxAttempts: integer(env, 'AUTH_PASSWORD_MAX_ATTEMPTS', 10, 0, 1_000_000_000),
     passwordAttemptWindow: integer(env, 'AUTH_PASSWORD_ATTEMPT_WINDOW', 900, 1, 86_400),
     mfaWebAuthnEnroll: boolean(env, 'AUTH_MFA_WEBAUTHN_ENROLL_ENABLED', false),
