@@ -6,18 +6,20 @@
  * `webauthn_verification_failed`, never a 500.
  * @module
  */
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
+  VerifiedRegistrationResponse,
 } from '@simplewebauthn/server'
 import type { WebAuthnRelyingParty } from '../config/config.ts'
 import { authError } from './errors.ts'
+
+// Loaded on the first ceremony: the library and its X.509/ASN.1 dependencies would otherwise weigh
+// on every cold start (Lambda), as nodemailer would (mailer.ts).
+let loaded: Promise<typeof import('@simplewebauthn/server')> | undefined
+const library = () => (loaded ??= import('@simplewebauthn/server'))
 
 /** GoTrue's `GOTRUE_WEBAUTHN_CHALLENGE_EXPIRY_DURATION` default. */
 export const CHALLENGE_EXPIRY_SECONDS = 300
@@ -68,7 +70,7 @@ export async function creationOptions(
   exclude: readonly StoredCredential[],
   residentKey: 'required' | 'discouraged',
 ): Promise<{ options: PublicKeyCredentialCreationOptionsJSON; session: CeremonySession }> {
-  const options = await generateRegistrationOptions({
+  const options = await (await library()).generateRegistrationOptions({
     rpName: rp.displayName,
     rpID: rp.id,
     userID: userHandle(user.id),
@@ -88,7 +90,7 @@ export async function requestOptions(
   allow: readonly StoredCredential[],
   userId?: string,
 ): Promise<{ options: PublicKeyCredentialRequestOptionsJSON; session: CeremonySession }> {
-  const options = await generateAuthenticationOptions({
+  const options = await (await library()).generateAuthenticationOptions({
     rpID: rp.id,
     timeout: CHALLENGE_EXPIRY_SECONDS * 1000,
     userVerification: 'preferred',
@@ -107,7 +109,8 @@ function asResponse<T>(credential: unknown, member: string): T {
 
 export async function verifyCreation(rp: WebAuthnRelyingParty, credential: unknown, session: CeremonySession): Promise<RegisteredCredential> {
   const response = asResponse<RegistrationResponseJSON>(credential, 'attestationObject')
-  let result: Awaited<ReturnType<typeof verifyRegistrationResponse>>
+  const { verifyRegistrationResponse } = await library()
+  let result: VerifiedRegistrationResponse
   try {
     result = await verifyRegistrationResponse({
       response,
@@ -148,6 +151,7 @@ export function assertionUserHandle(credential: unknown): string | undefined {
 /** Verifies an assertion against the stored credential; returns the new signature counter. */
 export async function verifyAssertion(rp: WebAuthnRelyingParty, credential: unknown, session: CeremonySession, stored: StoredCredential): Promise<number> {
   const response = asResponse<AuthenticationResponseJSON>(credential, 'signature')
+  const { verifyAuthenticationResponse } = await library()
   try {
     const result = await verifyAuthenticationResponse({
       response,
