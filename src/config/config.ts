@@ -98,12 +98,31 @@ export interface AuthConfig {
   customAccessTokenHook: PgFunctionHook | undefined
   /** The password verification attempt hook (`AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED` / `_URI`). */
   passwordVerificationAttemptHook: PgFunctionHook | undefined
+  /** The send-email hook: a Postgres function sends the auth emails instead (`AUTH_HOOK_SEND_EMAIL_ENABLED` / `_URI`). */
+  sendEmailHook: PgFunctionHook | undefined
   /** Wrong TOTP codes one MFA factor takes per 5 minutes (`AUTH_MFA_MAX_ATTEMPTS`, 0 = off). */
   mfaMaxAttempts: number
   /** Password attempts per account per `passwordAttemptWindow` (`AUTH_PASSWORD_MAX_ATTEMPTS`, 0 = off). */
   passwordMaxAttempts: number
   /** Seconds (`AUTH_PASSWORD_ATTEMPT_WINDOW`). */
   passwordAttemptWindow: number
+  /** WebAuthn factors may be enrolled / verified (`AUTH_MFA_WEBAUTHN_ENROLL_ENABLED` / `_VERIFY_ENABLED`). */
+  mfaWebAuthnEnroll: boolean
+  mfaWebAuthnVerify: boolean
+  /** Passkey sign-in and the `/passkeys` routes (`AUTH_PASSKEY_ENABLED`). */
+  passkeys: boolean
+  /** The WebAuthn relying party, for passkeys and WebAuthn factors (`AUTH_WEBAUTHN_RP_*`). */
+  webauthn: WebAuthnRelyingParty
+  /** The OAuth 2.1 server's client registry, `/admin/oauth/clients` (`AUTH_OAUTH_SERVER_ENABLED`). */
+  oauthServer: boolean
+}
+
+export interface WebAuthnRelyingParty {
+  /** The domain credentials are scoped to (default: SITE_URL's host name). */
+  id: string
+  /** Origins a ceremony may come from (default: SITE_URL's origin). */
+  origins: string[]
+  displayName: string
 }
 
 export interface JsonWebKeySet {
@@ -210,8 +229,27 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
     mfaMaxAttempts: integer(env, 'AUTH_MFA_MAX_ATTEMPTS', 5, 0, 1000),
     customAccessTokenHook: pgFunctionHook(env, 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_ENABLED', 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_URI'),
     passwordVerificationAttemptHook: pgFunctionHook(env, 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED', 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_URI'),
+    sendEmailHook: pgFunctionHook(env, 'AUTH_HOOK_SEND_EMAIL_ENABLED', 'AUTH_HOOK_SEND_EMAIL_URI'),
     passwordMaxAttempts: integer(env, 'AUTH_PASSWORD_MAX_ATTEMPTS', 10, 0, 1_000_000_000),
     passwordAttemptWindow: integer(env, 'AUTH_PASSWORD_ATTEMPT_WINDOW', 900, 1, 86_400),
+    mfaWebAuthnEnroll: boolean(env, 'AUTH_MFA_WEBAUTHN_ENROLL_ENABLED', false),
+    mfaWebAuthnVerify: boolean(env, 'AUTH_MFA_WEBAUTHN_VERIFY_ENABLED', false),
+    passkeys: boolean(env, 'AUTH_PASSKEY_ENABLED', false),
+    webauthn: relyingParty(env, siteUrl),
+    oauthServer: boolean(env, 'AUTH_OAUTH_SERVER_ENABLED', false),
+  }
+}
+
+function relyingParty(env: Env, siteUrl: string): WebAuthnRelyingParty {
+  const site = new URL(siteUrl)
+  const origins = list(env, 'AUTH_WEBAUTHN_RP_ORIGINS')
+  for (const origin of origins) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) fail('AUTH_WEBAUTHN_RP_ORIGINS', `has ${JSON.stringify(origin)}, which is not an origin (scheme://host[:port])`)
+  }
+  return {
+    id: text(env, 'AUTH_WEBAUTHN_RP_ID') ?? site.hostname,
+    origins: origins.length > 0 ? origins : [site.origin],
+    displayName: text(env, 'AUTH_WEBAUTHN_RP_DISPLAY_NAME') ?? site.hostname,
   }
 }
 
