@@ -26,6 +26,8 @@ export const VARIABLES = [
   'JWT_ISSUER',
   'ANON_KEY',
   'SERVICE_ROLE_KEY',
+  'PUBLISHABLE_KEYS',
+  'SECRET_KEYS',
   'VAULT_ROOT_KEY',
   'API_KEY_REQUIRED',
   // /rest/v1 (config/rest.ts)

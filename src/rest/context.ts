@@ -8,6 +8,7 @@ import type { Context } from 'hono'
 import type { SessionOptions } from '../db/session.ts'
 import { HttpError } from '../errors.ts'
 import { authenticate } from '../http/principal.ts'
+import { opaqueKeyKind } from '../jwt/opaque-keys.ts'
 import type { Principal } from '../jwt/principal.ts'
 import type { Services } from '../services.ts'
 import { jwtError } from './errors.ts'
@@ -52,14 +53,15 @@ export async function restPrincipal(services: Services, c: Context): Promise<Pri
   const authorization = c.req.header('authorization')
   const apikey = c.req.header('apikey')
   const key = `${authorization ?? ''}\u0000${authorization ? '' : (apikey ?? '')}`
-  const cached = cachedPrincipal(services, key)
+  // An `sb_…` apikey is checked on every request (its browser rule depends on the User-Agent).
+  const cached = opaqueKeyKind(apikey) ? undefined : cachedPrincipal(services, key)
   if (cached) return cached
   try {
-    const principal = await authenticate(services, { authorization, apikey })
+    const principal = await authenticate(services, { authorization, apikey, userAgent: c.req.header('user-agent') })
     if (principal.token) remember(services, key, principal)
     return principal
   } catch (error) {
-    if (error instanceof HttpError && error.status === 401) {
+    if (error instanceof HttpError && error.status === 401 && error.code !== 'invalid_api_key') {
       const token = authorization ? /^Bearer\s*(.*)$/i.exec(authorization.trim())?.[1]?.trim() : apikey
       throw postgrestJwtError(error, token)
     }
