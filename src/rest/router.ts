@@ -105,7 +105,7 @@ function rpcBodyMedia(contentType: string | undefined): BodyMedia {
 }
 
 async function requestBody(raw: Request, method: string, media: BodyMedia): Promise<unknown> {
-  if (method !== 'POST' && method !== 'PATCH') return undefined
+  if (method !== 'POST' && method !== 'PATCH' && method !== 'PUT') return undefined
   if (media === 'text' || media === 'xml') return raw.text()
   if (media === 'octet-stream') return new Uint8Array(await raw.arrayBuffer())
   return parseBody(await raw.text(), raw.headers.get('content-type') ?? undefined)
