@@ -41,6 +41,7 @@ export const VARIABLES = [
   'DB_EXTRA_ROLES',
   'DB_POOL_CLIENT_SHARE',
   'DB_POOL_CLIENT_WAIT',
+  'DB_PRE_REQUEST',
   // /auth/v1 and its mail
   'SITE_URL',
   'API_EXTERNAL_URL',

@@ -14,6 +14,7 @@ const IN_DATABASE: Readonly<Record<string, string>> = {
   db_aggregates_enabled: 'DB_AGGREGATES_ENABLED',
   db_max_rows: 'DB_MAX_ROWS',
   db_plan_enabled: 'DB_PLAN_ENABLED',
+  db_pre_request: 'DB_PRE_REQUEST',
   db_tx_end: 'DB_TX_END',
   openapi_mode: 'OPENAPI_MODE',
 }

@@ -7,6 +7,7 @@
 import { Hono } from 'hono'
 import { infrastructureError } from '../db/errors.ts'
 import { withSession, type RequestTx } from '../db/session.ts'
+import { ident, qualified } from '../db/sql.ts'
 import type { Database } from '../db/types.ts'
 import { HttpError } from '../errors.ts'
 import type { Services } from '../services.ts'
@@ -77,6 +78,24 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, bodyMedia:
   return { readOnly: true, run: (tx) => openApiDocument(tx, cache, request.schema, services, rest) }
 }
 
+/**
+ * `db-pre-request`: PostgREST calls the function in the request's transaction, after the settings
+ * and before the statement, for requests on relations and functions; what it raises answers the
+ * request (mapped like any statement's error) and nothing else runs.
+ */
+function withPreRequest(action: Action, request: ApiRequest, rest: RestConfig): Action {
+  const fn = rest.preRequest
+  if (!fn || request.target.kind === 'root' || request.method === 'OPTIONS') return action
+  const sql = `SELECT ${fn.schema === undefined ? ident(fn.name) : qualified(fn.schema, fn.name)}()`
+  return {
+    readOnly: action.readOnly,
+    async run(tx) {
+      await tx.query(sql)
+      return action.run(tx)
+    },
+  }
+}
+
 /** `Allow` for OPTIONS: what the relation or function accepts (PostgREST's answer). */
 function allowedMethods(request: ApiRequest, cache: SchemaCache): string {
   const { target, schema } = request
@@ -142,7 +161,8 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
     })
     const bodyMedia = request.target.kind === 'routine' && request.method === 'POST' ? rpcBodyMedia(c.req.header('content-type')) : 'json'
     const body = await requestBody(c.req.raw, request.method, bodyMedia)
-    const action = plan(request, cache, body, bodyMedia, withDatabaseSettings(services.config.rest, cache, services.logger), services)
+    const restSettings = withDatabaseSettings(services.config.rest, cache, services.logger)
+    const action = withPreRequest(plan(request, cache, body, bodyMedia, restSettings, services), request, restSettings)
     const session = sessionOptions(services, c, principal, { method: request.method, path, schema: request.schema, readOnly: action.readOnly, timezone: request.preferences.timezone })
     let result: RestResult
     try {
