@@ -32,6 +32,8 @@ export interface Config {
   /** `sb_secret_…` keys acting as `service_role` (`SECRET_KEYS`, comma-separated; generated in development). */
   secretKeys: string[]
   dbSchemas: string[]
+  /** `DB_SCHEMAS` was given: it wins over `pgrst.db_schemas` in the database (read with the schema cache). */
+  dbSchemasSet: boolean
   dbPoolMax: number
   /** Keep repeated statements prepared per server connection (`DB_PREPARED_STATEMENTS`); off behind poolers that cannot keep them. */
   dbPreparedStatements: boolean
@@ -255,6 +257,7 @@ export function parseConfig(env: Env): Config {
     publishableKeys: opaqueKeyList(env, 'PUBLISHABLE_KEYS', 'publishable'),
     secretKeys: opaqueKeyList(env, 'SECRET_KEYS', 'secret'),
     dbSchemas,
+    dbSchemasSet: text(env, 'DB_SCHEMAS') !== undefined,
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1000),
     dbPreparedStatements: boolean(env, 'DB_PREPARED_STATEMENTS', true),
     logLevel,

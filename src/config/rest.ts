@@ -36,6 +36,12 @@ export interface RestConfig {
    */
   preRequest: FunctionName | undefined
   /**
+   * `JWT_ROLE_CLAIM_KEY`: where in the JWT's claims the role is, as PostgREST's
+   * `jwt-role-claim-key` (`.role`, `.app_metadata.role`, `."https://x.com/role"`, `.roles[0]`);
+   * the steps of that path. Default `.role`.
+   */
+  roleClaimPath: ClaimStep[]
+  /**
    * The REST variables the environment gave, kept so in-database `pgrst.*` settings can be
    * layered under them (the environment wins, as in PostgREST): see `src/rest/db-settings.ts`.
    */
@@ -43,7 +49,7 @@ export interface RestConfig {
 }
 
 /** Every variable `restConfig` reads. */
-const REST_VARIABLES: readonly VariableName[] = ['DB_MAX_ROWS', 'DB_AGGREGATES_ENABLED', 'DB_PLAN_ENABLED', 'DB_TX_END', 'DB_SAFE_UPDATE', 'OPENAPI_MODE', 'DB_CHANNEL_ENABLED', 'DB_EXTRA_ROLES', 'DB_POOL_CLIENT_SHARE', 'DB_POOL_CLIENT_WAIT', 'DB_PRE_REQUEST']
+const REST_VARIABLES: readonly VariableName[] = ['DB_MAX_ROWS', 'DB_AGGREGATES_ENABLED', 'DB_PLAN_ENABLED', 'DB_TX_END', 'DB_SAFE_UPDATE', 'OPENAPI_MODE', 'DB_CHANNEL_ENABLED', 'DB_EXTRA_ROLES', 'DB_POOL_CLIENT_SHARE', 'DB_POOL_CLIENT_WAIT', 'DB_PRE_REQUEST', 'JWT_ROLE_CLAIM_KEY']
 
 function roleList(env: Env): string[] {
   const names = list(env, 'DB_EXTRA_ROLES')
@@ -68,6 +74,32 @@ function functionName(env: Env, variable: VariableName): FunctionName | undefine
   return parts.length === 2 ? { schema: parts[0], name: parts[1]! } : { schema: undefined, name: parts[0]! }
 }
 
+/** One step of a claim path: an object key or an array index. */
+export type ClaimStep = string | number
+
+const CLAIM_STEP = /^(?:\.([A-Za-z_][A-Za-z0-9_$-]*)|\."((?:[^"\\]|\\.)*)"|\[(\d{1,6})\])/
+
+/** PostgREST's JSPath subset: `.key`, `."any key"`, `[index]`, at least one step. */
+export function parseClaimPath(raw: string): ClaimStep[] | undefined {
+  const steps: ClaimStep[] = []
+  let rest = raw.trim()
+  while (rest.length > 0) {
+    const match = CLAIM_STEP.exec(rest)
+    if (!match) return undefined
+    if (match[1] !== undefined) steps.push(match[1])
+    else if (match[2] !== undefined) steps.push(match[2].replace(/\\(.)/g, '$1'))
+    else steps.push(Number(match[3]))
+    rest = rest.slice(match[0].length)
+  }
+  return steps.length > 0 && steps.length <= 16 ? steps : undefined
+}
+
+function claimPath(env: Env, variable: VariableName): ClaimStep[] {
+  const raw = text(env, variable)
+  if (raw === undefined) return ['role']
+  return parseClaimPath(raw) ?? fail(variable, `${JSON.stringify(raw)} is not a claim path like .role, .app_metadata.role or ."https://example.com/role"`)
+}
+
 export function restConfig(env: Env): RestConfig {
   const maxRows = integer(env, 'DB_MAX_ROWS', 1000, 0, 999_999_999)
   return {
@@ -82,6 +114,7 @@ export function restConfig(env: Env): RestConfig {
     clientShare: integer(env, 'DB_POOL_CLIENT_SHARE', undefined, 1, 10_000),
     clientWaitMs: integer(env, 'DB_POOL_CLIENT_WAIT', 5000, 0, 600_000),
     preRequest: functionName(env, 'DB_PRE_REQUEST'),
+    roleClaimPath: claimPath(env, 'JWT_ROLE_CLAIM_KEY'),
     environment: Object.fromEntries(REST_VARIABLES.flatMap((name) => {
       const value = text(env, name)
       return value === undefined ? [] : [[name, value]]

@@ -42,6 +42,7 @@ export const VARIABLES = [
   'DB_POOL_CLIENT_SHARE',
   'DB_POOL_CLIENT_WAIT',
   'DB_PRE_REQUEST',
+  'JWT_ROLE_CLAIM_KEY',
   // /auth/v1 and its mail
   'SITE_URL',
   'API_EXTERNAL_URL',

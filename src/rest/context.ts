@@ -9,7 +9,8 @@ import type { SessionOptions } from '../db/session.ts'
 import { HttpError } from '../errors.ts'
 import { authenticate } from '../http/principal.ts'
 import { opaqueKeyKind } from '../jwt/opaque-keys.ts'
-import type { Principal } from '../jwt/principal.ts'
+import { ANON_ROLE, type Principal } from '../jwt/principal.ts'
+import type { ClaimStep } from '../config/rest.ts'
 import type { Services } from '../services.ts'
 import { jwtError } from './errors.ts'
 
@@ -67,6 +68,21 @@ export async function restPrincipal(services: Services, c: Context): Promise<Pri
     }
     throw error
   }
+}
+
+/**
+ * The role as `JWT_ROLE_CLAIM_KEY` / `pgrst.jwt_role_claim_key` finds it in a JWT's claims
+ * (PostgREST's `jwt-role-claim-key`); a token without a string there runs as anon. The default
+ * `.role` is what `authenticate` already read; an `sb_…` key's role is the key's, not a claim's.
+ */
+export function withRoleClaim(principal: Principal, path: readonly ClaimStep[]): Principal {
+  if (principal.token === undefined || (path.length === 1 && path[0] === 'role')) return principal
+  let value: unknown = principal.claims
+  for (const step of path) {
+    if (typeof value !== 'object' || value === null) return { ...principal, role: ANON_ROLE }
+    value = typeof step === 'number' ? (Array.isArray(value) ? value[step] : undefined) : Array.isArray(value) ? undefined : (value as Record<string, unknown>)[step]
+  }
+  return { ...principal, role: typeof value === 'string' && value !== '' ? value : ANON_ROLE }
 }
 
 function cookies(header: string | undefined): Record<string, string> {

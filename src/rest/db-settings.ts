@@ -17,6 +17,7 @@ const IN_DATABASE: Readonly<Record<string, string>> = {
   db_pre_request: 'DB_PRE_REQUEST',
   db_tx_end: 'DB_TX_END',
   openapi_mode: 'OPENAPI_MODE',
+  jwt_role_claim_key: 'JWT_ROLE_CLAIM_KEY',
 }
 
 const effective = new WeakMap<SchemaCache, WeakMap<RestConfig, RestConfig>>()

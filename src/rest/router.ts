@@ -17,7 +17,7 @@ import { runRead } from './actions/read.ts'
 import type { RestResult } from './actions/result.ts'
 import { parseBody } from './body.ts'
 import type { RestConfig } from '../config/rest.ts'
-import { restPrincipal, sessionOptions } from './context.ts'
+import { restPrincipal, sessionOptions, withRoleClaim } from './context.ts'
 import { withDatabaseSettings } from './db-settings.ts'
 import { createRoleGuard } from './role-guard.ts'
 import { FairShare } from './fair-share.ts'
@@ -41,7 +41,7 @@ export interface RestOptions {
 
 async function loadCache(services: Services, database: Database): Promise<SchemaCache> {
   try {
-    return await getSchemaCache(database, services.config.dbSchemas)
+    return await getSchemaCache(database, services.config.dbSchemas, { fromDatabase: !services.config.dbSchemasSet })
   } catch (error) {
     throw infrastructureError(error) ?? schemaCacheNotLoaded()
   }
@@ -138,12 +138,15 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
   const share = new FairShare(rest.clientShare ?? Math.max(1, Math.ceil(dbPoolMax / 2)), rest.clientWaitMs)
 
   app.all('*', async (c) => {
-    const principal = await restPrincipal(services, c)
-    await roles.check(principal.role)
+    const verified = await restPrincipal(services, c)
     const database = await services.database()
     const listening = ensureSchemaListener(services, database)
     if (listening) await listening
     const cache = await loadCache(services, database)
+    // In-database settings (pgrst.*) come with the cache; the role claim key is one of them.
+    const restSettings = withDatabaseSettings(services.config.rest, cache, services.logger)
+    const principal = withRoleClaim(verified, restSettings.roleClaimPath)
+    await roles.check(principal.role)
     const url = new URL(c.req.url)
     const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) || '/' : url.pathname
     const request = parseApiRequest({
@@ -157,11 +160,10 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
         contentProfile: c.req.header('content-profile'),
         range: c.req.header('range'),
       },
-      schemas: services.config.dbSchemas,
+      schemas: cache.schemas,
     })
     const bodyMedia = request.target.kind === 'routine' && request.method === 'POST' ? rpcBodyMedia(c.req.header('content-type')) : 'json'
     const body = await requestBody(c.req.raw, request.method, bodyMedia)
-    const restSettings = withDatabaseSettings(services.config.rest, cache, services.logger)
     const action = withPreRequest(plan(request, cache, body, bodyMedia, restSettings, services), request, restSettings)
     const session = sessionOptions(services, c, principal, { method: request.method, path, schema: request.schema, readOnly: action.readOnly, timezone: request.preferences.timezone })
     let result: RestResult
@@ -172,7 +174,7 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
       if (error instanceof HttpError) throw error
       throw infrastructureError(error) ?? fromPgError(error, principal.source !== 'none') ?? error
     }
-    if (services.config.dbSchemas.length > 1) result.headers['Content-Profile'] = request.schema
+    if (cache.schemas.length > 1) result.headers['Content-Profile'] = request.schema
     return new Response(result.body ?? null, { status: result.status, headers: result.headers })
   })
   return app

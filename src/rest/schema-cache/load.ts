@@ -32,6 +32,12 @@ function asArray(value: unknown): string[] {
   return []
 }
 
+/** The in-database `pgrst.*` settings, without the prefix. */
+export async function loadDatabaseSettings(q: Queryable): Promise<Record<string, string>> {
+  const rows = (await q.query<{ key: string; value: string }>(DB_SETTINGS_SQL)).rows
+  return Object.fromEntries(rows.map((row) => [row.key, row.value]))
+}
+
 export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<SchemaCache> {
   const [relationRows, columnRows, constraintRows, ruleRows, routineRows] = [
     (await q.query<{ schema: string; name: string; kind: string; description: string | null; updatable_mask: number }>(RELATIONS_SQL, [schemas])).rows,
@@ -118,9 +124,8 @@ export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<
     const key = relationKey(relationship.source.schema, relationship.source.name)
     relationships.set(key, [...(relationships.get(key) ?? []), relationship])
   }
-  const settingRows = (await q.query<{ key: string; value: string }>(DB_SETTINGS_SQL)).rows
   return {
-    settings: Object.fromEntries(settingRows.map((row) => [row.key, row.value])),
+    settings: await loadDatabaseSettings(q),
     schemas,
     relations,
     relationships,
