@@ -26,6 +26,7 @@ import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded, una
 import { explainMediaType } from './actions/explain.ts'
 import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
+import { GEOJSON_MEDIA } from './response.ts'
 import { targets, type ApiRequest } from './parse/types.ts'
 import { planCall } from './plan/call-plan.ts'
 import type { BodyMedia } from './plan/routine-match.ts'
@@ -61,6 +62,9 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, bodyMedia:
   const explainable = request.target.kind === 'routine' || method === 'GET' || method === 'HEAD'
   if (request.explain && (!rest.planEnabled || !explainable)) throw unacceptableMedia([explainMediaType(request.explain, request.media)])
   if (method === 'OPTIONS') return { readOnly: true, run: async () => ({ status: 200, headers: { Allow: allowedMethods(request, cache) } }) }
+  // GeoJSON needs PostGIS (PostgREST offers the media type only then), and rows that are read.
+  const reads = request.target.kind === 'routine' || method === 'GET' || method === 'HEAD'
+  if (request.media.kind === 'geojson' && (!cache.geoJsonSchema || !reads)) throw unacceptableMedia([GEOJSON_MEDIA])
   if (targets(request, 'routine')) {
     const call = planCall(request, cache, body, planOptions, bodyMedia)
     return { readOnly: call.readOnly, run: (tx) => runCall(tx, call, rest.maxRows, rest) }

@@ -26,6 +26,8 @@ export interface CallPlan {
   read?: ReadPlan
   readOnly: boolean
   request: ApiRequest
+  /** Where PostGIS's `st_asgeojson(record)` is, for `application/geo+json` (from the schema cache). */
+  geoJsonSchema?: string
 }
 
 
@@ -63,6 +65,7 @@ export function planCall(request: ApiRequest<TargetOf<'routine'>>, cache: Schema
     read,
     readOnly: viaQuery || routine.volatility !== 'volatile',
     request,
+    geoJsonSchema: cache.geoJsonSchema,
   }
 }
 

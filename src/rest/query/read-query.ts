@@ -200,12 +200,14 @@ function renderChild(child: ChildPlan, parentAlias: string, params: Params, orde
   return { lateral, exists: `${lat}.pgrst_exists`, outputs: node.outputNames.map((n) => `COALESCE(${lat}.${ident(n)}, '[]'::json) AS ${ident(n)}`), names: node.outputNames, orderExprs }
 }
 
-export type BodyShape = 'array' | 'object' | 'csv' | 'none'
+export type BodyShape = 'array' | 'object' | 'csv' | 'geojson' | 'none'
 
 export interface ReadStatementOptions extends RenderOptions {
   count?: 'exact'
   body: BodyShape
   stripNulls?: boolean
+  /** For `geojson`: the schema of PostGIS's `st_asgeojson(record)`. */
+  geoJsonSchema?: string
 }
 
 /**
@@ -215,6 +217,12 @@ export interface ReadStatementOptions extends RenderOptions {
  */
 const CSV_BODY = `(SELECT coalesce(string_agg(pgrst_keys.k, ','), '') FROM (SELECT json_object_keys(pgrst_first.r) AS k FROM (SELECT row_to_json(pgrst_h) AS r FROM pgrst_source AS pgrst_h LIMIT 1) AS pgrst_first) AS pgrst_keys)
   || chr(10) || coalesce(string_agg(substring(_r::text, 2, length(_r::text) - 2), chr(10)), '')`
+
+/** A FeatureCollection of the rows, each a Feature by PostGIS (its geometry column, the rest as properties), as PostgREST builds it. */
+function geoJsonBody(schema: string): string {
+  const features = `coalesce(json_agg(${qualified(schema, 'st_asgeojson')}(_r)::json), '[]')`
+  return `json_build_object('type', 'FeatureCollection', 'features', ${features})::text`
+}
 
 /**
  * The whole read as one statement returning `total_result_set`, `page_total` and `body` (JSON
@@ -228,6 +236,7 @@ export function readStatement(plan: ReadPlan, options: ReadStatementOptions): { 
   let body: string
   if (options.body === 'none') body = 'NULL::text'
   else if (options.body === 'csv') body = CSV_BODY
+  else if (options.body === 'geojson') body = geoJsonBody(options.geoJsonSchema ?? 'public')
   else if (options.body === 'object') body = options.stripNulls ? `json_strip_nulls(json_agg(_r)->0)::text` : `(json_agg(_r)->0)::text`
   else body = options.stripNulls ? `json_strip_nulls(coalesce(json_agg(_r), '[]'))::text` : `coalesce(json_agg(_r), '[]')::text`
   const sql = `WITH pgrst_source AS (${source}) SELECT ${total} AS total_result_set, pg_catalog.count(_r) AS page_total, ${body} AS body FROM pgrst_source AS _r`
