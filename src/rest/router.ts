@@ -59,12 +59,11 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, bodyMedia:
   const { method } = request
   if (request.preferences.handling === 'strict' && request.preferences.invalid.length) throw invalidPreferences(request.preferences.invalid)
   // Plans are served for reads and function calls, and only where DB_PLAN_ENABLED turns them on.
-  const explainable = request.target.kind === 'routine' || method === 'GET' || method === 'HEAD'
-  if (request.explain && (!rest.planEnabled || !explainable)) throw unacceptableMedia([explainMediaType(request.explain, request.media)])
+  const readsRows = request.target.kind === 'routine' || method === 'GET' || method === 'HEAD'
+  if (request.explain && (!rest.planEnabled || !readsRows)) throw unacceptableMedia([explainMediaType(request.explain, request.media)])
   if (method === 'OPTIONS') return { readOnly: true, run: async () => ({ status: 200, headers: { Allow: allowedMethods(request, cache) } }) }
   // GeoJSON needs PostGIS (PostgREST offers the media type only then), and rows that are read.
-  const reads = request.target.kind === 'routine' || method === 'GET' || method === 'HEAD'
-  if (request.media.kind === 'geojson' && (!cache.geoJsonSchema || !reads)) throw unacceptableMedia([GEOJSON_MEDIA])
+  if (request.media.kind === 'geojson' && (!cache.geoJsonSchema || !readsRows)) throw unacceptableMedia([GEOJSON_MEDIA])
   if (targets(request, 'routine')) {
     const call = planCall(request, cache, body, planOptions, bodyMedia)
     return { readOnly: call.readOnly, run: (tx) => runCall(tx, call, rest.maxRows, rest) }
