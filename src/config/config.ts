@@ -5,6 +5,7 @@
  */
 import path from 'node:path'
 import { boolean, fail, integer, list, text, url, type Env } from './env.ts'
+import { isWellFormedKey, OPAQUE_KEY_PREFIX, type OpaqueKeyKind } from '../jwt/opaque-keys.ts'
 import { checkRequirements } from './requirements.ts'
 import { restConfig, type RestConfig } from './rest.ts'
 import { SERVER_PROFILE, type RuntimeProfile } from './runtime-profile.ts'
@@ -26,7 +27,13 @@ export interface Config {
   jwtKeys: JsonWebKeySet | undefined
   anonKey: string | undefined
   serviceRoleKey: string | undefined
+  /** `sb_publishable_…` keys acting as `anon` (`PUBLISHABLE_KEYS`, comma-separated; generated in development). */
+  publishableKeys: string[]
+  /** `sb_secret_…` keys acting as `service_role` (`SECRET_KEYS`, comma-separated; generated in development). */
+  secretKeys: string[]
   dbSchemas: string[]
+  /** `DB_SCHEMAS` was given: it wins over `pgrst.db_schemas` in the database (read with the schema cache). */
+  dbSchemasSet: boolean
   dbPoolMax: number
   /** Keep repeated statements prepared per server connection (`DB_PREPARED_STATEMENTS`); off behind poolers that cannot keep them. */
   dbPreparedStatements: boolean
@@ -132,7 +139,7 @@ export interface JsonWebKeySet {
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /** Config names whose values are masked wherever config is shown. */
-export const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(['jwtSecret', 'jwtKeys', 'anonKey', 'serviceRoleKey', 'vaultRootKey'])
+export const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(['jwtSecret', 'jwtKeys', 'anonKey', 'serviceRoleKey', 'secretKeys', 'vaultRootKey'])
 
 function databaseUrl(env: Env): string | undefined {
   const raw = text(env, 'DATABASE_URL')
@@ -285,7 +292,10 @@ export function parseConfig(env: Env): Config {
     jwtKeys: jwtKeys(env),
     anonKey: text(env, 'ANON_KEY'),
     serviceRoleKey: text(env, 'SERVICE_ROLE_KEY'),
+    publishableKeys: opaqueKeyList(env, 'PUBLISHABLE_KEYS', 'publishable'),
+    secretKeys: opaqueKeyList(env, 'SECRET_KEYS', 'secret'),
     dbSchemas,
+    dbSchemasSet: text(env, 'DB_SCHEMAS') !== undefined,
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1000),
     dbPreparedStatements: boolean(env, 'DB_PREPARED_STATEMENTS', true),
     logLevel,
@@ -302,6 +312,15 @@ export function parseConfig(env: Env): Config {
     corsCredentialsOrigins: originList(env),
     embeddedDbPort: embeddedDbPort(env, production),
   }
+}
+
+/** A comma-separated list of `sb_<kind>_…` keys, each checked for its prefix and shape. */
+function opaqueKeyList(env: Env, name: VariableName, kind: OpaqueKeyKind): string[] {
+  const keys = list(env, name)
+  for (const key of keys) {
+    if (!isWellFormedKey(kind, key)) fail(name, `every key must look like ${OPAQUE_KEY_PREFIX[kind]}<at least 16 of A-Z a-z 0-9 _ ->; make one with \`resolution keys\``)
+  }
+  return keys
 }
 
 /** A comma-separated list of exact origins (`https://app.example.com`), each checked. */

@@ -26,6 +26,8 @@ export const VARIABLES = [
   'JWT_ISSUER',
   'ANON_KEY',
   'SERVICE_ROLE_KEY',
+  'PUBLISHABLE_KEYS',
+  'SECRET_KEYS',
   'VAULT_ROOT_KEY',
   'API_KEY_REQUIRED',
   // /rest/v1 (config/rest.ts)
@@ -39,6 +41,8 @@ export const VARIABLES = [
   'DB_EXTRA_ROLES',
   'DB_POOL_CLIENT_SHARE',
   'DB_POOL_CLIENT_WAIT',
+  'DB_PRE_REQUEST',
+  'JWT_ROLE_CLAIM_KEY',
   // /auth/v1 and its mail
   'SITE_URL',
   'API_EXTERNAL_URL',

@@ -323,6 +323,31 @@ describeEachDatabase('REST aggregates and computed fields', (ctx) => {
     ])
   })
 
+  it('hoists an aggregate inside a to-one spread into the parent\'s grouping (PostgREST 13)', async () => {
+    // postgrest-js relationships-spread-operations: "select with aggregate sum and spread on nested relation".
+    const nested = await rest.anon.from('users').select('username, messages(channels(id.sum(), ...channel_details(details_sum:id.sum(), details)))').limit(1).single()
+    expect(nested.error).toBeNull()
+    expect(nested.data).toEqual({
+      username: 'supabot',
+      messages: [
+        { channels: { sum: 1, details_sum: 1, details: 'Details for public channel' } },
+        { channels: { sum: 2, details_sum: 2, details: 'Details for random channel' } },
+        { channels: { sum: 3, details_sum: null, details: null } },
+        { channels: { sum: 3, details_sum: null, details: null } },
+      ],
+    })
+    // At the top level: the spread's aggregates group with the parent's other columns, casts and count() included.
+    const top = await rest.anon.from('messages').select('channel_id, ...channels(top_id:id.max(), n:count(), slug)').order('channel_id')
+    expect(top.error).toBeNull()
+    expect(top.data).toEqual([
+      { channel_id: 1, top_id: 1, n: 1, slug: 'public' },
+      { channel_id: 2, top_id: 2, n: 1, slug: 'random' },
+      { channel_id: 3, top_id: 3, n: 2, slug: 'other' },
+    ])
+    const cast = await rest.anon.from('messages').select('...channels(total:id.sum()::text)').single()
+    expect(cast.data).toEqual({ total: '9' })
+  })
+
   it('treats fn(row) functions as computed columns in select, filters and order', async () => {
     const { data, error } = await rest.anon.from('messages').select('id, blurb_message').eq('blurb_message', 'Som').order('id', { ascending: false })
     expect(error).toBeNull()
