@@ -1,0 +1,236 @@
+/**
+ * One joined channel of one socket: its config from `phx_join` (broadcast `self`/`ack`, presence
+ * `key`/`enabled`, `private`, `postgres_changes`), its token (re-checked on `access_token` and
+ * before it runs out), and the client's pushes on it: `broadcast`, `presence`, `access_token`,
+ * `phx_leave`. Replies and refusals use Supabase Realtime's words.
+ * @module
+ */
+import { randomInt } from 'node:crypto'
+import type { Claims, JwtService } from '../jwt/service.ts'
+import type { Topic } from './bus.ts'
+import type { Hub, Member } from './hub.ts'
+import { LIMITS, MESSAGES } from './limits.ts'
+import { broadcastSize, type BroadcastBody, type InboundMessage, type OutboundMessage, type Vsn } from './protocol.ts'
+import { confirmToken } from './token.ts'
+
+/** What a private channel's claims may do on its topic (RLS on realtime.messages). */
+export interface Permissions {
+  read: boolean
+  write: boolean
+}
+
+export interface ChannelContext {
+  hub: Hub
+  jwt: JwtService
+  socketId: string
+  vsn: Vsn
+  send(message: OutboundMessage): void
+  deliver(frame: string | Uint8Array): void
+  /** Private channels only: what `claims` may do on `subTopic` for `extension`. */
+  authorize(claims: Claims, subTopic: string, extension: 'broadcast' | 'presence'): Promise<Permissions>
+}
+
+export interface JoinConfig {
+  self: boolean
+  ack: boolean
+  presenceKey: string
+  presenceEnabled: boolean
+  private: boolean
+  postgresChanges: Array<Record<string, unknown>>
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {}
+}
+
+/** Realtime's flexible booleans: true/false, "true"/"false". */
+function flag(value: unknown): boolean {
+  return value === true || value === 'true'
+}
+
+export function parseJoinConfig(payload: Record<string, unknown>): JoinConfig {
+  const config = record(payload.config)
+  const broadcast = record(config.broadcast)
+  const presence = record(config.presence)
+  const key = typeof presence.key === 'string' && presence.key !== '' ? presence.key : crypto.randomUUID()
+  const changes = Array.isArray(config.postgres_changes) ? config.postgres_changes.filter((c) => c !== null).map(record) : []
+  return {
+    self: flag(broadcast.self),
+    ack: flag(broadcast.ack),
+    presenceKey: key,
+    presenceEnabled: flag(presence.enabled),
+    private: flag(config.private),
+    postgresChanges: changes,
+  }
+}
+
+export class Channel implements Member {
+  readonly id: string
+  presenceEnabled: boolean
+  #claims: Claims
+  #token: string
+  #timer: NodeJS.Timeout | undefined
+  #permissions: Permissions | undefined
+  #closed = false
+
+  constructor(
+    private readonly ctx: ChannelContext,
+    readonly topic: Topic,
+    readonly subTopic: string,
+    readonly joinRef: string,
+    readonly config: JoinConfig,
+    auth: { claims: Claims; token: string; expiresAtMs: number; permissions?: Permissions },
+  ) {
+    this.id = `${ctx.hub.node}/${ctx.socketId}:${joinRef}`
+    this.presenceEnabled = config.presenceEnabled
+    this.#claims = auth.claims
+    this.#token = auth.token
+    this.#permissions = auth.permissions
+    this.#schedule(auth.expiresAtMs)
+  }
+
+  get vsn(): Vsn {
+    return this.ctx.vsn
+  }
+
+  get selfBroadcast(): boolean {
+    return this.config.self
+  }
+
+  deliver(frame: string | Uint8Array): void {
+    if (this.config.private && this.#permissions && !this.#permissions.read) return
+    this.ctx.deliver(frame)
+  }
+
+  /** After the join reply: subscribe, send presence state, say what is not supported. */
+  open(): void {
+    this.ctx.hub.subscribe(this.topic, this)
+    if (this.presenceEnabled) this.#pushPresenceState()
+    if (this.config.postgresChanges.length > 0) {
+      this.push('system', { extension: 'postgres_changes', status: 'error', message: 'postgres_changes are not available on this server yet', channel: this.subTopic })
+    }
+  }
+
+  /** The join reply's `postgres_changes`: the client's bindings with an id each. */
+  static postgresChangesReply(config: JoinConfig): Array<Record<string, unknown>> {
+    return config.postgresChanges.map((change) => ({ ...change, id: randomInt(1, 2 ** 31) }))
+  }
+
+  push(event: string, payload: unknown): void {
+    this.ctx.send({ joinRef: this.joinRef, topic: this.topic.name, event, payload })
+  }
+
+  reply(message: InboundMessage, status: 'ok' | 'error', response: Record<string, unknown> = {}): void {
+    this.ctx.send({ joinRef: this.joinRef, ref: message.ref, topic: this.topic.name, event: 'phx_reply', payload: { status, response } })
+  }
+
+  async handle(message: InboundMessage): Promise<void> {
+    switch (message.event) {
+      case 'broadcast':
+        return this.#broadcast(message)
+      case 'presence':
+        return this.#presence(message)
+      case 'access_token':
+        return this.#refresh(message.payload.access_token)
+      case 'phx_leave':
+        this.reply(message, 'ok')
+        return this.leave()
+      default:
+        // Realtime ignores what it does not know (no reply), so a client never waits on an error.
+        return
+    }
+  }
+
+  /** The channel ends (leave, socket closed): its presence leaves with it. */
+  leave(): void {
+    if (this.#closed) return
+    this.#closed = true
+    clearTimeout(this.#timer)
+    this.ctx.hub.unsubscribe(this.topic, this)
+  }
+
+  /** The server ends the channel: a `system` error saying why, then `phx_close`. */
+  shutdown(message: string): void {
+    if (this.#closed) return
+    this.push('system', { extension: 'system', status: 'error', message, channel: this.subTopic })
+    this.ctx.send({ joinRef: this.joinRef, ref: this.joinRef, topic: this.topic.name, event: 'phx_close', payload: {} })
+    this.leave()
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  #pushPresenceState(): void {
+    this.push('presence_state', this.ctx.hub.presenceState(this.topic))
+  }
+
+  async #writeAllowed(extension: 'broadcast' | 'presence'): Promise<boolean> {
+    if (!this.config.private) return true
+    const permissions = await this.ctx.authorize(this.#claims, this.subTopic, extension)
+    return permissions.write
+  }
+
+  async #broadcast(message: InboundMessage): Promise<void> {
+    const body: BroadcastBody = message.user ? { form: 'user', ...message.user } : { form: 'map', payload: message.payload }
+    if (!(await this.#writeAllowed('broadcast'))) return
+    if (broadcastSize(body) > LIMITS.payloadBytes) {
+      if (this.config.ack) this.reply(message, 'error', { reason: MESSAGES.payloadTooLarge })
+      return
+    }
+    this.ctx.hub.broadcast(this.topic, body, this)
+    if (this.config.ack) this.reply(message, 'ok')
+  }
+
+  async #presence(message: InboundMessage): Promise<void> {
+    const event = message.payload.event
+    if (event === 'untrack') {
+      this.ctx.hub.untrack(this.topic, this)
+      return this.reply(message, 'ok')
+    }
+    if (event !== 'track') return this.reply(message, 'error', { reason: MESSAGES.trackNotMap })
+    const payload = message.payload.payload ?? {}
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return this.reply(message, 'error', { reason: MESSAGES.trackNotMap })
+    if (Buffer.byteLength(JSON.stringify(payload)) > LIMITS.payloadBytes) return this.shutdown(MESSAGES.trackTooLarge)
+    if (this.ctx.hub.presence.count(this.topic.key) >= LIMITS.presencePerTopic) return this.reply(message, 'error', { reason: MESSAGES.tooManyPresences })
+    if (!(await this.#writeAllowed('presence'))) return this.reply(message, 'error', { reason: `Unauthorized: You do not have permissions to write to this Channel topic: ${this.subTopic}` })
+    if (!this.presenceEnabled) {
+      // Realtime turns presence on for a channel that tracks without having asked for it.
+      this.presenceEnabled = true
+      this.#pushPresenceState()
+    }
+    this.ctx.hub.track(this.topic, this, this.config.presenceKey, payload as Record<string, unknown>)
+    this.reply(message, 'ok')
+  }
+
+  async #refresh(token: unknown): Promise<void> {
+    // As Realtime: publishable keys, the same token and null change nothing.
+    if (typeof token !== 'string' || token === this.#token || token.startsWith('sb_')) return
+    const check = await confirmToken(this.ctx.jwt, token)
+    if (!check.ok) return this.shutdown(check.message)
+    if (this.config.private) {
+      const permissions = await this.ctx.authorize(check.claims, this.subTopic, 'broadcast')
+      if (this.#permissions?.read && !permissions.read) return this.shutdown(`You no longer have permission to read from this Channel topic: ${this.subTopic}`)
+      this.#permissions = permissions
+    }
+    this.#claims = check.claims
+    this.#token = token
+    this.#schedule(check.expiresAtMs)
+  }
+
+  /** Re-checks the token when it runs out (and every few minutes): an expired one ends the channel. */
+  #schedule(expiresAtMs: number): void {
+    clearTimeout(this.#timer)
+    const wait = Math.max(0, Math.min(LIMITS.confirmTokenMs, expiresAtMs - Date.now()))
+    this.#timer = setTimeout(() => void this.#confirm(), wait)
+    this.#timer.unref()
+  }
+
+  async #confirm(): Promise<void> {
+    if (this.#closed) return
+    const check = await confirmToken(this.ctx.jwt, this.#token)
+    if (check.ok) return this.#schedule(check.expiresAtMs)
+    this.shutdown(check.message)
+  }
+}
+
