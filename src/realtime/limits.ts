@@ -7,8 +7,8 @@
 export const LIMITS = {
   /** Realtime's `max_channels_per_client`. */
   channelsPerConnection: 100,
-  /** Realtime's `max_joins_per_second` (per tenant there, per connection here). */
-  joinsPerSecond: 100,
+  /** Joins per second on one connection (Realtime counts 100 per tenant; one process has none). */
+  joinsPerSecond: 200,
   /** Realtime's `max_payload_size_in_kb` (3000 KB): a broadcast or presence payload. */
   payloadBytes: 3000 * 1024,
   /** A WebSocket frame; larger ones close the connection (1009) before they are read whole. */

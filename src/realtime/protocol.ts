@@ -90,10 +90,12 @@ function decodeUserBroadcastPush(bytes: Uint8Array): InboundMessage {
   let offset = 7
   const take = (length: number): string => {
     if (offset + length > bytes.length) throw new FrameError('binary frame is shorter than its header says')
+    const field = bytes.subarray(offset, (offset += length))
     try {
-      return decoder.decode(bytes.subarray(offset, (offset += length)))
+      return decoder.decode(field)
     } catch {
-      throw new FrameError('binary frame header is not UTF-8')
+      // realtime-js up to 2.10x wrote header strings one char code per byte: Latin-1 reads them.
+      return Buffer.from(field).toString('latin1')
     }
   }
   const joinRef = take(joinRefLength!)

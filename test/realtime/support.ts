@@ -9,8 +9,10 @@ import type { TestDatabase } from '../support/databases.ts'
 
 export interface RealtimeHarness {
   app: TestApp
-  /** A client with the anon key (or `token` as its user's access token), on protocol `vsn`. */
-  client(options?: { vsn?: '1.0.0' | '2.0.0'; token?: string; url?: string }): SupabaseClient
+  /** A client with the anon key, on protocol `vsn`. */
+  client(options?: { vsn?: '1.0.0' | '2.0.0'; url?: string }): SupabaseClient
+  /** A client whose realtime joins with `token` (set before any join, as a signed-in app has it). */
+  userClient(token: string, options?: { vsn?: '1.0.0' | '2.0.0'; url?: string }): Promise<SupabaseClient>
   token(claims: Record<string, unknown>, ttlSeconds?: number): Promise<string>
   close(): Promise<void>
 }
@@ -18,16 +20,21 @@ export interface RealtimeHarness {
 export async function startRealtime(testDb: TestDatabase, env: Record<string, string> = {}): Promise<RealtimeHarness> {
   const app = await startTestApp(testDb, env)
   const clients: SupabaseClient[] = []
+  const client = ({ vsn = '2.0.0', url = app.url }: { vsn?: '1.0.0' | '2.0.0'; url?: string } = {}): SupabaseClient => {
+    const made = createClient(url, app.anonKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+      realtime: { transport: WebSocket as never, vsn, timeout: 5000 },
+    })
+    clients.push(made)
+    return made
+  }
   return {
     app,
-    client({ vsn = '2.0.0', token, url = app.url } = {}) {
-      const client = createClient(url, app.anonKey, {
-        auth: { persistSession: false, autoRefreshToken: false },
-        realtime: { transport: WebSocket as never, vsn, timeout: 5000 },
-        ...(token ? { accessToken: async () => token } : {}),
-      })
-      clients.push(client)
-      return client
+    client,
+    async userClient(token, options = {}) {
+      const authed = client(options)
+      await authed.realtime.setAuth(token)
+      return authed
     },
     token(claims, ttlSeconds = 3600) {
       const now = Math.floor(Date.now() / 1000)
