@@ -113,7 +113,22 @@ export class Hub {
     }
   }
 
+  /**
+   * A diff that both joins and leaves (a re-track) goes out as two, leaves first: realtime-js's
+   * join handler strips `phx_ref` from the metas it already holds, so a leave in the same diff
+   * would no longer find the old meta and it would stay in the client's state for ever.
+   */
   #deliverDiff(topic: Topic, diff: PresenceDiff): void {
+    const hasJoins = Object.keys(diff.joins).length > 0
+    const hasLeaves = Object.keys(diff.leaves).length > 0
+    if (hasJoins && hasLeaves) {
+      this.#deliverOneDiff(topic, { joins: {}, leaves: diff.leaves })
+      return this.#deliverOneDiff(topic, { joins: diff.joins, leaves: {} })
+    }
+    this.#deliverOneDiff(topic, diff)
+  }
+
+  #deliverOneDiff(topic: Topic, diff: PresenceDiff): void {
     const members = this.#topics.get(topic.key)
     if (!members) return
     const frames = new Map<Vsn, string>()
