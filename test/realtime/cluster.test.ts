@@ -1,0 +1,77 @@
+/**
+ * Several servers, one PostgreSQL: two service instances (each its own hub, sharing nothing in
+ * memory) over one database, a realtime-js client on each. Broadcasts and presence cross between
+ * them through LISTEN/NOTIFY, payloads past NOTIFY's 8000 bytes included.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openTestDatabase } from '../support/databases.ts'
+import { startTestApp, type TestApp } from '../support/app.ts'
+import { eventually, startRealtime, subscribed, type RealtimeHarness } from './support.ts'
+
+// The embedded database is one process: its bus is local, so this is a server database's test.
+describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime across servers [postgres]', () => {
+  let rt: RealtimeHarness
+  let other: TestApp
+  let dispose: () => Promise<void>
+  let db: Awaited<ReturnType<typeof openTestDatabase>>
+  beforeAll(async () => {
+    db = await openTestDatabase('postgres')
+    dispose = db.dispose
+    rt = await startRealtime(db)
+    other = await startTestApp(db)
+  })
+  afterAll(async () => {
+    await rt?.close()
+    await other?.close()
+    await dispose?.()
+  })
+
+  it('delivers broadcasts and presence between clients of two servers', async () => {
+    const got: Array<Record<string, unknown>> = []
+    const a = rt.client().channel('shared', { config: { presence: { key: 'on-a' } } })
+    const bClient = rt.client({ url: other.url })
+    const b = bClient.channel('shared', { config: { presence: { key: 'on-b' } } })
+    b.on('broadcast', { event: '*' }, (m) => got.push(m))
+    const joinsOnA: string[] = []
+    a.on('presence', { event: 'join' }, ({ key }) => joinsOnA.push(key))
+    await Promise.all([subscribed(a), subscribed(b)])
+    // Both buses are listening once each side has had a moment after its first connection.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+
+    await a.send({ type: 'broadcast', event: 'small', payload: { n: 1 } })
+    expect(await eventually(() => got.find((m) => m.event === 'small'))).toMatchObject({ payload: { n: 1 } })
+    const big = 'x'.repeat(50_000) + 'é'.repeat(5000)
+    await a.send({ type: 'broadcast', event: 'big', payload: { big } })
+    expect((await eventually(() => got.find((m) => m.event === 'big'))).payload).toEqual({ big })
+
+    await b.track({ where: 'b' })
+    await eventually(() => (joinsOnA.includes('on-b') ? true : undefined))
+    expect(a.presenceState()['on-b']![0]).toMatchObject({ where: 'b' })
+
+    // A client leaving server B leaves presence as seen from server A.
+    await bClient.realtime.disconnect()
+    await eventually(() => (a.presenceState()['on-b'] ? undefined : true))
+  })
+
+  it('gives a client joining later the presence tracked on the other server', async () => {
+    const early = rt.client({ url: other.url }).channel('late', { config: { presence: { key: 'early' } } })
+    await subscribed(early)
+    await early.track({ since: 1 })
+    const late = rt.client().channel('late', { config: { presence: { key: 'late', enabled: true } } })
+    await subscribed(late)
+    await eventually(() => late.presenceState().early)
+    expect(late.presenceState().early![0]).toMatchObject({ since: 1 })
+
+    // A server started after the track learns it from the others' snapshots (its bus says hello).
+    const third = await startTestApp(db)
+    try {
+      const newcomer = rt.client({ url: third.url }).channel('late', { config: { presence: { key: 'new', enabled: true } } })
+      await subscribed(newcomer)
+      await eventually(() => newcomer.presenceState().early)
+      expect(Object.keys(newcomer.presenceState()).sort()).toEqual(['early'])
+    } finally {
+      await rt.client({ url: third.url }).removeAllChannels()
+      await third.close()
+    }
+  })
+})
