@@ -36,14 +36,14 @@ export interface BusEnvelope {
 export interface Bus {
   /** Sends to the other nodes, in the order published. */
   publish(envelope: BusEnvelope): void
-  /** Starts delivering other nodes' events; `onReady` runs after every (re)connect. */
-  start(handlers: { onEvent(envelope: BusEnvelope): void; onReady(): void }): void
+  /** Starts delivering other nodes' events (resolves once listening); `onReady` runs after every (re)connect. */
+  start(handlers: { onEvent(envelope: BusEnvelope): void; onReady(): void }): Promise<void>
   stop(): void
 }
 
 /** One process: nothing to tell anyone. */
 export const localBus: Bus = {
   publish() {},
-  start() {},
+  start: () => Promise.resolve(),
   stop() {},
 }

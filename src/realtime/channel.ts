@@ -19,6 +19,8 @@ export interface Permissions {
   write: boolean
 }
 
+export type Policies = Record<'broadcast' | 'presence', Permissions>
+
 export interface ChannelContext {
   hub: Hub
   jwt: JwtService
@@ -26,8 +28,8 @@ export interface ChannelContext {
   vsn: Vsn
   send(message: OutboundMessage): void
   deliver(frame: string | Uint8Array): void
-  /** Private channels only: what `claims` may do on `subTopic` for `extension`. */
-  authorize(claims: Claims, subTopic: string, extension: 'broadcast' | 'presence'): Promise<Permissions>
+  /** Private channels only: what `claims` may do on `subTopic`. */
+  authorize(claims: Claims, subTopic: string): Promise<Policies>
 }
 
 export interface JoinConfig {
@@ -70,7 +72,7 @@ export class Channel implements Member {
   #claims: Claims
   #token: string
   #timer: NodeJS.Timeout | undefined
-  #permissions: Permissions | undefined
+  #policies: Policies | undefined
   #closed = false
 
   constructor(
@@ -79,13 +81,13 @@ export class Channel implements Member {
     readonly subTopic: string,
     readonly joinRef: string,
     readonly config: JoinConfig,
-    auth: { claims: Claims; token: string; expiresAtMs: number; permissions?: Permissions },
+    auth: { claims: Claims; token: string; expiresAtMs: number; policies?: Policies },
   ) {
     this.id = `${ctx.hub.node}/${ctx.socketId}:${joinRef}`
     this.presenceEnabled = config.presenceEnabled
     this.#claims = auth.claims
     this.#token = auth.token
-    this.#permissions = auth.permissions
+    this.#policies = auth.policies
     this.#schedule(auth.expiresAtMs)
   }
 
@@ -97,8 +99,9 @@ export class Channel implements Member {
     return this.config.self
   }
 
-  deliver(frame: string | Uint8Array): void {
-    if (this.config.private && this.#permissions && !this.#permissions.read) return
+  /** Broadcasts reach a private channel only with broadcast read; presence diffs with presence read. */
+  deliver(frame: string | Uint8Array, extension: 'broadcast' | 'presence' = 'broadcast'): void {
+    if (this.#policies && !this.#policies[extension].read) return
     this.ctx.deliver(frame)
   }
 
@@ -165,15 +168,13 @@ export class Channel implements Member {
     this.push('presence_state', this.ctx.hub.presenceState(this.topic))
   }
 
-  async #writeAllowed(extension: 'broadcast' | 'presence'): Promise<boolean> {
-    if (!this.config.private) return true
-    const permissions = await this.ctx.authorize(this.#claims, this.subTopic, extension)
-    return permissions.write
+  #writeAllowed(extension: 'broadcast' | 'presence'): boolean {
+    return !this.#policies || this.#policies[extension].write
   }
 
   async #broadcast(message: InboundMessage): Promise<void> {
     const body: BroadcastBody = message.user ? { form: 'user', ...message.user } : { form: 'map', payload: message.payload }
-    if (!(await this.#writeAllowed('broadcast'))) return
+    if (!this.#writeAllowed('broadcast')) return
     if (broadcastSize(body) > LIMITS.payloadBytes) {
       if (this.config.ack) this.reply(message, 'error', { reason: MESSAGES.payloadTooLarge })
       return
@@ -193,7 +194,7 @@ export class Channel implements Member {
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return this.reply(message, 'error', { reason: MESSAGES.trackNotMap })
     if (Buffer.byteLength(JSON.stringify(payload)) > LIMITS.payloadBytes) return this.shutdown(MESSAGES.trackTooLarge)
     if (this.ctx.hub.presence.count(this.topic.key) >= LIMITS.presencePerTopic) return this.reply(message, 'error', { reason: MESSAGES.tooManyPresences })
-    if (!(await this.#writeAllowed('presence'))) return this.reply(message, 'error', { reason: `Unauthorized: You do not have permissions to write to this Channel topic: ${this.subTopic}` })
+    if (!this.#writeAllowed('presence')) return this.reply(message, 'error', { reason: `Unauthorized: You do not have permissions to write to this Channel topic: ${this.subTopic}` })
     if (!this.presenceEnabled) {
       // Realtime turns presence on for a channel that tracks without having asked for it.
       this.presenceEnabled = true
@@ -208,10 +209,11 @@ export class Channel implements Member {
     if (typeof token !== 'string' || token === this.#token || token.startsWith('sb_')) return
     const check = await confirmToken(this.ctx.jwt, token)
     if (!check.ok) return this.shutdown(check.message)
-    if (this.config.private) {
-      const permissions = await this.ctx.authorize(check.claims, this.subTopic, 'broadcast')
-      if (this.#permissions?.read && !permissions.read) return this.shutdown(`You no longer have permission to read from this Channel topic: ${this.subTopic}`)
-      this.#permissions = permissions
+    if (this.#policies) {
+      const policies = await this.ctx.authorize(check.claims, this.subTopic)
+      const revoked = (['broadcast', 'presence'] as const).some((e) => this.#policies![e].read && !policies[e].read)
+      if (revoked) return this.shutdown(`You no longer have permission to read from this Channel topic: ${this.subTopic}`)
+      this.#policies = policies
     }
     this.#claims = check.claims
     this.#token = token

@@ -17,7 +17,7 @@ export interface Member {
   readonly vsn: Vsn
   readonly selfBroadcast: boolean
   presenceEnabled: boolean
-  deliver(frame: string | Uint8Array): void
+  deliver(frame: string | Uint8Array, extension?: 'broadcast' | 'presence'): void
 }
 
 /** How long a node may stay silent on the bus before its presences are dropped. */
@@ -40,15 +40,16 @@ export class Hub {
   readonly #topics = new Map<string, Set<Member>>()
   readonly #seen = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
+  #started: Promise<void> | undefined
 
   constructor(private readonly bus: Bus) {}
 
-  /** Starts hearing other nodes (once; a no-op on the local bus). */
-  start(): void {
-    if (this.#timer) return
-    this.bus.start({ onEvent: (envelope) => this.#fromBus(envelope), onReady: () => this.#publish({ kind: 'hello' }) })
+  /** Starts hearing other nodes (once; at once on the local bus); resolves when listening. */
+  start(): Promise<void> {
+    if (this.#started) return this.#started
     this.#timer = setInterval(() => this.#tick(), NODE_ALIVE_MS)
     this.#timer.unref()
+    return (this.#started = this.bus.start({ onEvent: (envelope) => this.#fromBus(envelope), onReady: () => this.#publish({ kind: 'hello' }) }))
   }
 
   stop(): void {
@@ -74,9 +75,15 @@ export class Hub {
     return this.#topics.get(topic.key)?.size ?? 0
   }
 
+  /** A broadcast this process received: to its members, and through the bus to the others. */
   broadcast(topic: Topic, body: BroadcastBody, from?: Member): void {
     this.#deliverBroadcast(topic, body, from)
     this.#publish({ kind: 'broadcast', topic, body: toWire(body) })
+  }
+
+  /** A broadcast every process receives by itself (a message from SQL): to local members only. */
+  deliverLocal(topic: Topic, body: BroadcastBody): void {
+    this.#deliverBroadcast(topic, body)
   }
 
   track(topic: Topic, member: Member, key: string, payload: Record<string, unknown>): void {
@@ -135,7 +142,7 @@ export class Hub {
     for (const member of members) {
       if (!member.presenceEnabled) continue
       if (!frames.has(member.vsn)) frames.set(member.vsn, encodeMessage(member.vsn, { topic: topic.name, event: 'presence_diff', payload: diff }))
-      member.deliver(frames.get(member.vsn)!)
+      member.deliver(frames.get(member.vsn)!, 'presence')
     }
   }
 

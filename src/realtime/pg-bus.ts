@@ -88,7 +88,7 @@ export function createPgBus(services: Services, url: string): Bus {
       queue.push(...splitEvent(node, seq++, event))
       void flush()
     },
-    start({ onEvent, onReady }) {
+    async start({ onEvent, onReady }) {
       if (listener || !services.profile.longLivedConnections) return
       const reassembler = new Reassembler()
       listener = startListener({
@@ -107,7 +107,8 @@ export function createPgBus(services: Services, url: string): Bus {
         onReconnect: onReady,
         onError: (error) => services.logger.warn({ err: error }, 'realtime: bus connection lost; reconnecting'),
       })
-      void listener.ready.then(onReady)
+      await listener.ready
+      onReady()
     },
     stop() {
       listener?.stop()

@@ -10,7 +10,9 @@ import type { Principal } from '../jwt/principal.ts'
 import type { Claims } from '../jwt/service.ts'
 import type { Services } from '../services.ts'
 import { localBus, type Bus } from './bus.ts'
-import type { Permissions } from './channel.ts'
+import { policiesFor } from './authorize.ts'
+import type { Policies } from './channel.ts'
+import { listenForDbMessages } from './db-messages.ts'
 import { Hub, topicOf } from './hub.ts'
 import { createPgBus } from './pg-bus.ts'
 import { VSNS, type BroadcastBody, type Vsn } from './protocol.ts'
@@ -28,8 +30,10 @@ export interface Realtime {
   connect(transport: Transport, handshake: Handshake): RealtimeSocket
   /** A broadcast from HTTP or SQL: to `subTopic`'s public or private stream. */
   broadcast(subTopic: string, isPrivate: boolean, body: BroadcastBody): void
-  /** What a private channel's claims may do: RLS on realtime.messages (service_role: everything). */
-  authorize(claims: Claims, subTopic: string, extension: 'broadcast' | 'presence'): Promise<Permissions>
+  /** What a private channel's claims may do: RLS on realtime.messages (service_role bypasses it). */
+  authorize(claims: Claims, subTopic: string): Promise<Policies>
+  /** Starts hearing other servers and SQL's messages (on the first socket; tests may call it). */
+  start(): Promise<void>
   principal(headers: { authorization?: string; apikey?: string }): Promise<Principal>
   /** Closes every socket (1001: clients reconnect elsewhere) and stops listening. */
   close(): void
@@ -44,11 +48,20 @@ export function createRealtime(services: Services, bus: Bus = busFor(services)):
   const hub = new Hub(bus)
   const sockets = new Set<RealtimeSocket>()
 
-  const authorize = async (claims: Claims, _subTopic: string, _extension: 'broadcast' | 'presence'): Promise<Permissions> => {
-    // service_role bypasses row-level security, as on realtime.messages in Supabase.
-    const all = claims.role === 'service_role'
-    return { read: all, write: all }
-  }
+  const authorize = (claims: Claims, subTopic: string): Promise<Policies> => policiesFor(services, claims, subTopic)
+  let started: Promise<void> | undefined
+  let stopMessages: (() => void) | undefined
+  const start = () =>
+    (started ??= (async () => {
+      await hub.start()
+      stopMessages = await listenForDbMessages(services, (m) => {
+        const payload: Record<string, unknown> = { type: 'broadcast', event: m.event, payload: m.payload, meta: { id: m.id } }
+        hub.deliverLocal(topicOf(m.topic, m.private), { form: 'map', payload })
+      })
+    })().catch((error) => {
+      started = undefined
+      services.logger.warn({ err: error }, 'realtime: could not start listening')
+    }))
 
   return {
     hub,
@@ -63,9 +76,10 @@ export function createRealtime(services: Services, bus: Bus = busFor(services)):
       await authenticate(services, { apikey: apiKey })
       return { vsn, apiKey }
     },
+    start,
     connect(transport, handshake) {
-      hub.start()
-      const deps = { hub, jwt: services.jwt, logger: services.logger, authorize, onClosed: (gone: RealtimeSocket) => sockets.delete(gone) }
+      void start()
+      const deps = { hub, jwt: services.jwt, logger: services.logger, authorize, ready: start, onClosed: (gone: RealtimeSocket) => sockets.delete(gone) }
       const socket = new RealtimeSocket(deps, transport, handshake.vsn, handshake.apiKey)
       sockets.add(socket)
       return socket
@@ -79,6 +93,7 @@ export function createRealtime(services: Services, bus: Bus = busFor(services)):
       for (const socket of [...sockets]) socket.close(CLOSE.goingAway, 'server shutting down')
       sockets.clear()
       hub.stop()
+      stopMessages?.()
     },
   }
 }

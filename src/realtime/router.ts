@@ -58,8 +58,8 @@ async function writable(realtime: Realtime, c: Context, topics: string[]): Promi
   const principal = await principalOf(realtime, c)
   const allowed = new Set<string>()
   for (const topic of new Set(topics)) {
-    const permissions = await realtime.authorize({ ...principal.claims, role: principal.role }, topic, 'broadcast')
-    if (permissions.write) allowed.add(topic)
+    const policies = await realtime.authorize({ ...principal.claims, role: principal.role }, topic)
+    if (policies.broadcast.write) allowed.add(topic)
   }
   return allowed
 }

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../logger.ts'
 import type { Claims, JwtService } from '../jwt/service.ts'
-import { Channel, parseJoinConfig, type Permissions } from './channel.ts'
+import { Channel, parseJoinConfig, type Policies } from './channel.ts'
 import type { Hub } from './hub.ts'
 import { topicOf } from './hub.ts'
 import { LIMITS, MESSAGES } from './limits.ts'
@@ -25,7 +25,9 @@ export interface SocketDeps {
   hub: Hub
   jwt: JwtService
   logger: Logger
-  authorize(claims: Claims, subTopic: string, extension: 'broadcast' | 'presence'): Promise<Permissions>
+  authorize(claims: Claims, subTopic: string): Promise<Policies>
+  /** Resolves once this server hears the others and SQL's messages: a join waits for it. */
+  ready?(): Promise<void>
   /** The connection ended (the owner forgets the socket). */
   onClosed?(socket: RealtimeSocket): void
 }
@@ -128,19 +130,20 @@ export class RealtimeSocket {
     }
     if (this.#channels.size >= LIMITS.channelsPerConnection) return this.#refuse(reply, MESSAGES.tooManyChannels)
 
+    await this.deps.ready?.()
     const config = parseJoinConfig(message.payload)
     const given = message.payload.access_token ?? message.payload.user_token
     const token = typeof given === 'string' && !given.startsWith('sb_') ? given : this.apiKey
     const check = await confirmToken(this.deps.jwt, token)
     if (!check.ok) return this.#refuse(reply, reasonOf(check))
-    let permissions: Permissions | undefined
+    let policies: Policies | undefined
     if (config.private) {
-      permissions = await this.deps.authorize(check.claims, subTopic, config.presenceEnabled ? 'presence' : 'broadcast')
-      if (!permissions.read) return this.#refuse(reply, `Unauthorized: You do not have permissions to read from this Channel topic: ${subTopic}`)
+      policies = await this.deps.authorize(check.claims, subTopic)
+      if (!policies.broadcast.read && !policies.presence.read) return this.#refuse(reply, `Unauthorized: You do not have permissions to read from this Channel topic: ${subTopic}`)
     }
     if (this.#closed) return
 
-    const channel = new Channel(this.#context(), topicOf(subTopic, config.private), subTopic, joinRef, config, { claims: check.claims, token, expiresAtMs: check.expiresAtMs, permissions })
+    const channel = new Channel(this.#context(), topicOf(subTopic, config.private), subTopic, joinRef, config, { claims: check.claims, token, expiresAtMs: check.expiresAtMs, policies })
     this.#channels.set(message.topic, channel)
     channel.reply(reply, 'ok', { postgres_changes: Channel.postgresChangesReply(config) })
     channel.open()

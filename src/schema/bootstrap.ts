@@ -19,12 +19,13 @@ import { ddlWatchStatements } from './sql/ddl-watch.ts'
 import { authStatements } from './sql/auth.ts'
 import { CAPABILITIES_QUERY, planRoles, SUPABASE_ROLES, type Capabilities } from './sql/roles.ts'
 import { grantStatements, REALTIME_PUBLICATION, schemaStatements } from './sql/schemas.ts'
+import { REALTIME_TABLES, realtimeStatements } from './sql/realtime.ts'
 import { shimStatements } from './sql/shims.ts'
 import { STORAGE_TABLES, storageStatements } from './sql/storage.ts'
 import { VAULT_ACCESS_WARNING, VAULT_SECRETS } from './sql/vault.ts'
 
 /** Bump when a step changes; databases at a lower version re-run every (idempotent) step. */
-export const BOOTSTRAP_VERSION = 5
+export const BOOTSTRAP_VERSION = 6
 
 export interface BootstrapReport {
   /** The version the database is at afterwards. */
@@ -82,6 +83,10 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
   {
     name: 'storage',
     statements: () => [schemaAccessWarning('storage'), ...STORAGE_TABLES.map(ensureTable), ...storageStatements(), ensurePrivilege('SCHEMA', 'storage', 'USAGE', ['anon', 'authenticated', 'service_role'])],
+  },
+  {
+    name: 'realtime',
+    statements: () => [schemaAccessWarning('realtime'), ...REALTIME_TABLES.map(ensureTable), ...realtimeStatements(), ensurePrivilege('SCHEMA', 'realtime', 'USAGE', ['anon', 'authenticated', 'service_role'])],
   },
   { name: 'shims', statements: () => shimStatements() },
   { name: 'grants', statements: () => [...grantStatements(), REALTIME_PUBLICATION] },

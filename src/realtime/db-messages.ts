@@ -1,0 +1,56 @@
+/**
+ * Broadcasts from SQL: `realtime.send(…)` and `realtime.broadcast_changes(…)` insert into
+ * `realtime.messages`, whose trigger NOTIFYs `resolution_realtime_messages` with the row (or only
+ * its id when the row is past NOTIFY's size limit: then it is read back). Every server listens and
+ * delivers to its own clients, so these never go through the bus. On a server database the LISTEN
+ * is a long-lived connection (db/listener.ts); on the embedded one, PGlite's own `listen`.
+ * @module
+ */
+import { startListener } from '../db/listener.ts'
+import type { PgliteDatabase } from '../db/pglite-driver.ts'
+import { MESSAGES_CHANNEL } from '../schema/sql/realtime.ts'
+import type { Services } from '../services.ts'
+
+export interface DbMessage {
+  id: string
+  topic: string
+  event: string | null
+  private: boolean
+  payload: unknown
+}
+
+async function complete(services: Services, raw: string): Promise<DbMessage | undefined> {
+  const parsed = JSON.parse(raw) as Partial<DbMessage> & { id: string }
+  if (typeof parsed.topic === 'string') return parsed as DbMessage
+  const database = await services.database()
+  const { rows } = await database.query<DbMessage>('SELECT id, topic, event, private, payload FROM realtime.messages WHERE id = $1', [parsed.id])
+  return rows[0]
+}
+
+/** Starts listening (when the runtime and database allow it); returns how to stop. */
+export async function listenForDbMessages(services: Services, onMessage: (message: DbMessage) => void): Promise<() => void> {
+  const handle = (raw: string | undefined) => {
+    complete(services, raw ?? '{}')
+      .then((message) => message && onMessage(message))
+      .catch((error) => services.logger.warn({ err: error }, 'realtime: unreadable message from realtime.messages'))
+  }
+  const database = await services.database()
+  if (database.capabilities.inProcess) {
+    // Notifications from this process's own statements; a psql session over the embedded wire
+    // server does not reach PGlite's listen callback (see rest/schema-cache/pglite-listener.ts).
+    const unlisten = await (database as PgliteDatabase).withPglite((pglite) => pglite.listen(MESSAGES_CHANNEL, handle))
+    return () => void unlisten().catch(() => {})
+  }
+  const { capabilities } = database
+  const url = services.config.databaseUrl
+  if (!url || !capabilities.supportsListen || !capabilities.separateConnections || !services.profile.longLivedConnections) return () => {}
+  const listener = startListener({
+    url,
+    channel: MESSAGES_CHANNEL,
+    applicationName: 'resolution realtime messages',
+    onNotification: handle,
+    onError: (error) => services.logger.warn({ err: error }, 'realtime: messages connection lost; reconnecting'),
+  })
+  await listener.ready
+  return () => listener.stop()
+}
