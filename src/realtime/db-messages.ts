@@ -8,6 +8,7 @@
  */
 import { startListener } from '../db/listener.ts'
 import type { PgliteDatabase } from '../db/pglite-driver.ts'
+import type { Queryable } from '../db/types.ts'
 import { MESSAGES_CHANNEL } from '../schema/sql/realtime.ts'
 import type { Services } from '../services.ts'
 
@@ -27,6 +28,27 @@ async function complete(services: Services, raw: string): Promise<DbMessage | un
   return rows[0]
 }
 
+/** How long messages stay in realtime.messages (Supabase keeps about three days of partitions). */
+export const MESSAGE_RETENTION_DAYS = 3
+const PRUNE_EVERY_MS = 10 * 60_000
+
+/** Deletes messages past the retention; every server does it now and then (it is idempotent). */
+export async function pruneMessages(database: Queryable): Promise<number> {
+  const { rowCount } = await database.query(`DELETE FROM realtime.messages WHERE inserted_at < now() - make_interval(days => $1)`, [MESSAGE_RETENTION_DAYS])
+  return rowCount ?? 0
+}
+
+function prunePeriodically(services: Services): () => void {
+  const timer = setInterval(() => {
+    services
+      .database()
+      .then(pruneMessages)
+      .catch((error) => services.logger.warn({ err: error }, 'realtime: pruning realtime.messages failed'))
+  }, PRUNE_EVERY_MS)
+  timer.unref()
+  return () => clearInterval(timer)
+}
+
 /** Starts listening (when the runtime and database allow it); returns how to stop. */
 export async function listenForDbMessages(services: Services, onMessage: (message: DbMessage) => void): Promise<() => void> {
   const handle = (raw: string | undefined) => {
@@ -39,7 +61,11 @@ export async function listenForDbMessages(services: Services, onMessage: (messag
     // Notifications from this process's own statements; a psql session over the embedded wire
     // server does not reach PGlite's listen callback (see rest/schema-cache/pglite-listener.ts).
     const unlisten = await (database as PgliteDatabase).withPglite((pglite) => pglite.listen(MESSAGES_CHANNEL, handle))
-    return () => void unlisten().catch(() => {})
+    const stopPruning = prunePeriodically(services)
+    return () => {
+      stopPruning()
+      void unlisten().catch(() => {})
+    }
   }
   const { capabilities } = database
   const url = services.config.databaseUrl
@@ -52,5 +78,9 @@ export async function listenForDbMessages(services: Services, onMessage: (messag
     onError: (error) => services.logger.warn({ err: error }, 'realtime: messages connection lost; reconnecting'),
   })
   await listener.ready
-  return () => listener.stop()
+  const stopPruning = prunePeriodically(services)
+  return () => {
+    stopPruning()
+    listener.stop()
+  }
 }

@@ -92,3 +92,13 @@ describeEachDatabase('realtime private channels and SQL broadcasts', (db) => {
     expect(got.find((m) => m.event === 'from-eve')).toBeUndefined()
   })
 })
+
+describeEachDatabase('realtime.messages retention', (db) => {
+  it('prunes messages older than the retention and keeps the rest', async () => {
+    const { pruneMessages, MESSAGE_RETENTION_DAYS } = await import('../../src/realtime/db-messages.ts')
+    await db().database.query(`INSERT INTO realtime.messages (topic, extension, inserted_at) VALUES ('old', 'broadcast', now() - make_interval(days => $1 + 1)), ('new', 'broadcast', now())`, [MESSAGE_RETENTION_DAYS])
+    expect(await pruneMessages(db().database)).toBe(1)
+    const { rows } = await db().database.query<{ topic: string }>(`SELECT topic FROM realtime.messages WHERE topic IN ('old', 'new')`)
+    expect(rows.map((r) => r.topic)).toEqual(['new'])
+  })
+})
