@@ -74,4 +74,26 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime across servers [postgr
       await third.close()
     }
   })
+
+  it('recovers after the database drops its listening connections (as in a restart): later broadcasts and SQL messages arrive', async () => {
+    const got: Array<Record<string, unknown>> = []
+    const a = rt.client().channel('restart')
+    const b = rt.client({ url: other.url }).channel('restart').on('broadcast', { event: '*' }, (m) => got.push(m))
+    await Promise.all([subscribed(a), subscribed(b)])
+    const { rows } = await db.database.query<{ n: number }>(
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'resolution realtime%'`,
+    )
+    expect(rows[0]!.n).toBeGreaterThanOrEqual(4) // bus and messages listeners of both servers
+    // What is sent while a server is not listening is lost; once it listens again, messages flow.
+    let polls = 0
+    const every10th = () => polls++ % 10 === 0 // polls come every 20 ms: one try per 200 ms
+    await eventually(() => {
+      if (every10th()) void a.send({ type: 'broadcast', event: 'after', payload: {} })
+      return got.find((m) => m.event === 'after')
+    }, 15_000)
+    await eventually(() => {
+      if (every10th()) void db.database.query(`SELECT realtime.send('{}'::jsonb, 'sql-after', 'restart', false)`)
+      return got.find((m) => m.event === 'sql-after')
+    }, 15_000)
+  })
 })
