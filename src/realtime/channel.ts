@@ -8,6 +8,8 @@
 import { randomInt } from 'node:crypto'
 import type { Claims, JwtService } from '../jwt/service.ts'
 import type { Topic } from './bus.ts'
+import { parseParams, type ChangeParams } from './change-filter.ts'
+import type { Changes } from './changes.ts'
 import type { Hub, Member } from './hub.ts'
 import { LIMITS, MESSAGES } from './limits.ts'
 import { broadcastSize, type BroadcastBody, type InboundMessage, type OutboundMessage, type Vsn } from './protocol.ts'
@@ -28,6 +30,8 @@ export interface ChannelContext {
   vsn: Vsn
   send(message: OutboundMessage): void
   deliver(frame: string | Uint8Array): void
+  /** Postgres changes of this server. */
+  changes: Changes
   /** Private channels only: what `claims` may do on `subTopic`. */
   authorize(claims: Claims, subTopic: string): Promise<Policies>
 }
@@ -64,6 +68,30 @@ export function parseJoinConfig(payload: Record<string, unknown>): JoinConfig {
     private: flag(config.private),
     postgresChanges: changes,
   }
+}
+
+/** One `postgres_changes` entry of the join: its id, and its parameters or why they are refused. */
+export interface ChangeRequest {
+  id: number
+  raw: Record<string, unknown>
+  params?: ChangeParams
+  error?: string
+}
+
+/** Parses the join's `postgres_changes`, each with an id for the reply (unusable ones too, as Realtime). */
+export function changeRequests(config: JoinConfig, changes: Changes): ChangeRequest[] {
+  return config.postgresChanges.map((raw) => {
+    const id = randomInt(1, 2 ** 31)
+    const described = `[event: ${String(raw.event ?? '*')}, schema: ${String(raw.schema ?? '')}, table: ${String(raw.table ?? '*')}, filters: ${raw.filter ? `[${String(raw.filter)}]` : '[]'}]`
+    const refused = `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: ${described}`
+    try {
+      const params = parseParams(raw)
+      if (params.table !== undefined && params.schema !== '*' && !changes.table(params.schema, params.table)) return { id, raw, error: refused }
+      return { id, raw, params }
+    } catch (error) {
+      return { id, raw, error: `${refused} (${(error as Error).message})` }
+    }
+  })
 }
 
 export class Channel implements Member {
@@ -105,18 +133,18 @@ export class Channel implements Member {
     this.ctx.deliver(frame)
   }
 
-  /** After the join reply: subscribe, send presence state, say what is not supported. */
-  open(): void {
-    this.ctx.hub.subscribe(this.topic, this)
-    if (this.presenceEnabled) this.#pushPresenceState()
-    if (this.config.postgresChanges.length > 0) {
-      this.push('system', { extension: 'postgres_changes', status: 'error', message: 'postgres_changes are not available on this server yet', channel: this.subTopic })
-    }
+  get claims(): Claims {
+    return this.#claims
   }
 
-  /** The join reply's `postgres_changes`: the client's bindings with an id each. */
-  static postgresChangesReply(config: JoinConfig): Array<Record<string, unknown>> {
-    return config.postgresChanges.map((change) => ({ ...change, id: randomInt(1, 2 ** 31) }))
+  /** After the join reply: subscribe, send presence state, say how the Postgres changes went. */
+  open(requests: ChangeRequest[]): void {
+    this.ctx.hub.subscribe(this.topic, this)
+    if (this.presenceEnabled) this.#pushPresenceState()
+    for (const request of requests) if (request.params) this.ctx.changes.subscribe(this, request.id, request.params)
+    const refused = requests.find((r) => r.error)
+    if (refused) this.push('system', { extension: 'postgres_changes', status: 'error', message: refused.error, channel: this.subTopic })
+    else if (requests.length > 0) this.push('system', { extension: 'postgres_changes', status: 'ok', message: 'Subscribed to PostgreSQL', channel: this.subTopic })
   }
 
   push(event: string, payload: unknown): void {
@@ -150,6 +178,7 @@ export class Channel implements Member {
     this.#closed = true
     clearTimeout(this.#timer)
     this.ctx.hub.unsubscribe(this.topic, this)
+    this.ctx.changes.unsubscribe(this)
   }
 
   /** The server ends the channel: a `system` error saying why, then `phx_close`. */

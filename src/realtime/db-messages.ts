@@ -49,38 +49,43 @@ function prunePeriodically(services: Services): () => void {
   return () => clearInterval(timer)
 }
 
-/** Starts listening (when the runtime and database allow it); returns how to stop. */
-export async function listenForDbMessages(services: Services, onMessage: (message: DbMessage) => void): Promise<() => void> {
-  const handle = (raw: string | undefined) => {
-    complete(services, raw ?? '{}')
-      .then((message) => message && onMessage(message))
-      .catch((error) => services.logger.warn({ err: error }, 'realtime: unreadable message from realtime.messages'))
-  }
+/**
+ * LISTENs on `channel` where the runtime and database allow it (a long-lived connection on a
+ * server database, PGlite's `listen` on the embedded one); resolves once listening, with how to stop.
+ */
+export async function listenOn(services: Services, channel: string, onPayload: (payload: string) => void): Promise<() => void> {
+  const handle = (payload: string | undefined) => onPayload(payload ?? '')
   const database = await services.database()
   if (database.capabilities.inProcess) {
     // Notifications from this process's own statements; a psql session over the embedded wire
     // server does not reach PGlite's listen callback (see rest/schema-cache/pglite-listener.ts).
-    const unlisten = await (database as PgliteDatabase).withPglite((pglite) => pglite.listen(MESSAGES_CHANNEL, handle))
-    const stopPruning = prunePeriodically(services)
-    return () => {
-      stopPruning()
-      void unlisten().catch(() => {})
-    }
+    const unlisten = await (database as PgliteDatabase).withPglite((pglite) => pglite.listen(channel, handle))
+    return () => void unlisten().catch(() => {})
   }
   const { capabilities } = database
   const url = services.config.databaseUrl
   if (!url || !capabilities.supportsListen || !capabilities.separateConnections || !services.profile.longLivedConnections) return () => {}
   const listener = startListener({
     url,
-    channel: MESSAGES_CHANNEL,
-    applicationName: 'resolution realtime messages',
+    channel,
+    applicationName: `resolution realtime ${channel}`,
     onNotification: handle,
-    onError: (error) => services.logger.warn({ err: error }, 'realtime: messages connection lost; reconnecting'),
+    onError: (error) => services.logger.warn({ err: error, channel }, 'realtime: listening connection lost; reconnecting'),
   })
   await listener.ready
+  return () => listener.stop()
+}
+
+/** Delivers SQL's messages to `onMessage` and prunes old ones; returns how to stop. */
+export async function listenForDbMessages(services: Services, onMessage: (message: DbMessage) => void): Promise<() => void> {
+  const stopListening = await listenOn(services, MESSAGES_CHANNEL, (raw) => {
+    complete(services, raw || '{}')
+      .then((message) => message && onMessage(message))
+      .catch((error) => services.logger.warn({ err: error }, 'realtime: unreadable message from realtime.messages'))
+  })
   const stopPruning = prunePeriodically(services)
   return () => {
     stopPruning()
-    listener.stop()
+    stopListening()
   }
 }

@@ -12,6 +12,7 @@ import type { Services } from '../services.ts'
 import { localBus, type Bus } from './bus.ts'
 import { policiesFor } from './authorize.ts'
 import type { Policies } from './channel.ts'
+import { Changes } from './changes.ts'
 import { listenForDbMessages } from './db-messages.ts'
 import { Hub, topicOf } from './hub.ts'
 import { createPgBus } from './pg-bus.ts'
@@ -46,6 +47,7 @@ function busFor(services: Services): Bus {
 
 export function createRealtime(services: Services, bus: Bus = busFor(services)): Realtime {
   const hub = new Hub(bus)
+  const changes = new Changes(services)
   const sockets = new Set<RealtimeSocket>()
 
   const authorize = (claims: Claims, subTopic: string): Promise<Policies> => policiesFor(services, claims, subTopic)
@@ -54,6 +56,7 @@ export function createRealtime(services: Services, bus: Bus = busFor(services)):
   const start = () =>
     (started ??= (async () => {
       await hub.start()
+      await changes.start()
       stopMessages = await listenForDbMessages(services, (m) => {
         const payload: Record<string, unknown> = { type: 'broadcast', event: m.event, payload: m.payload, meta: { id: m.id } }
         hub.deliverLocal(topicOf(m.topic, m.private), { form: 'map', payload })
@@ -79,7 +82,7 @@ export function createRealtime(services: Services, bus: Bus = busFor(services)):
     start,
     connect(transport, handshake) {
       void start()
-      const deps = { hub, jwt: services.jwt, logger: services.logger, authorize, ready: start, onClosed: (gone: RealtimeSocket) => sockets.delete(gone) }
+      const deps = { hub, changes, jwt: services.jwt, logger: services.logger, authorize, ready: start, onClosed: (gone: RealtimeSocket) => sockets.delete(gone) }
       const socket = new RealtimeSocket(deps, transport, handshake.vsn, handshake.apiKey)
       sockets.add(socket)
       return socket
@@ -93,6 +96,7 @@ export function createRealtime(services: Services, bus: Bus = busFor(services)):
       for (const socket of [...sockets]) socket.close(CLOSE.goingAway, 'server shutting down')
       sockets.clear()
       hub.stop()
+      changes.stop()
       stopMessages?.()
     },
   }

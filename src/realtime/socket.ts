@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../logger.ts'
 import type { Claims, JwtService } from '../jwt/service.ts'
-import { Channel, parseJoinConfig, type Policies } from './channel.ts'
+import { Channel, changeRequests, parseJoinConfig, type Policies } from './channel.ts'
+import type { Changes } from './changes.ts'
 import type { Hub } from './hub.ts'
 import { topicOf } from './hub.ts'
 import { LIMITS, MESSAGES } from './limits.ts'
@@ -23,6 +24,7 @@ export interface Transport {
 
 export interface SocketDeps {
   hub: Hub
+  changes: Changes
   jwt: JwtService
   logger: Logger
   authorize(claims: Claims, subTopic: string): Promise<Policies>
@@ -141,17 +143,21 @@ export class RealtimeSocket {
       policies = await this.deps.authorize(check.claims, subTopic)
       if (!policies.broadcast.read && !policies.presence.read) return this.#refuse(reply, `Unauthorized: You do not have permissions to read from this Channel topic: ${subTopic}`)
     }
+    // Captures what the publication holds now, so every change committed after SUBSCRIBED arrives.
+    if (config.postgresChanges.length > 0) await this.deps.changes.sync().catch((error) => this.deps.logger.warn({ err: error }, 'realtime: publication sync failed'))
+    const requests = changeRequests(config, this.deps.changes)
     if (this.#closed) return
 
     const channel = new Channel(this.#context(), topicOf(subTopic, config.private), subTopic, joinRef, config, { claims: check.claims, token, expiresAtMs: check.expiresAtMs, policies })
     this.#channels.set(message.topic, channel)
-    channel.reply(reply, 'ok', { postgres_changes: Channel.postgresChangesReply(config) })
-    channel.open()
+    channel.reply(reply, 'ok', { postgres_changes: requests.map((r) => ({ ...r.raw, id: r.id })) })
+    channel.open(requests)
   }
 
   #context() {
     return {
       hub: this.deps.hub,
+      changes: this.deps.changes,
       jwt: this.deps.jwt,
       socketId: this.id,
       vsn: this.vsn,

@@ -10,6 +10,9 @@ import { doBlock, MAY_CREATE_IN, skipUnlessUsable, type TableSpec } from '../ddl
 
 const API_ROLES = 'anon, authenticated, service_role'
 export const MESSAGES_CHANNEL = 'resolution_realtime_messages'
+/** Row changes of tables in the supabase_realtime publication (Postgres changes). */
+export const CHANGES_CHANNEL = 'resolution_realtime_changes'
+export const CAPTURE_TRIGGER = 'resolution_realtime_capture'
 
 export const REALTIME_TABLES: readonly TableSpec[] = [
   {
@@ -87,6 +90,32 @@ BEGIN
     message := json_build_object('id', NEW.id)::text;
   END IF;
   PERFORM pg_notify('${MESSAGES_CHANNEL}', message);
+  RETURN NULL;
+END
+$fn$`,
+  ],
+  [
+    '_resolution.realtime_capture()',
+    // A published table's row change, NOTIFYed at commit (in commit order). Past NOTIFY's size
+    // limit the change is kept in realtime.messages and only its id is sent. SECURITY DEFINER:
+    // the writer (say, authenticated through REST) may not insert into realtime.messages.
+    `CREATE FUNCTION _resolution.realtime_capture() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
+DECLARE
+  change jsonb;
+  message text;
+  spooled uuid;
+BEGIN
+  change := jsonb_build_object(
+    'schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'type', TG_OP,
+    'commit_timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'record', CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
+    'old_record', CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END);
+  message := change::text;
+  IF octet_length(message) > 7900 THEN
+    INSERT INTO realtime.messages (topic, extension, payload) VALUES ('', 'postgres_changes', change) RETURNING id INTO spooled;
+    message := json_build_object('id', spooled)::text;
+  END IF;
+  PERFORM pg_notify('${CHANGES_CHANNEL}', message);
   RETURN NULL;
 END
 $fn$`,
