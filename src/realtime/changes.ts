@@ -10,7 +10,7 @@
  * Delivery: each change goes to the subscriptions it matches (event, schema, table, filter), and
  * an INSERT/UPDATE only to subscribers whose JWT may SELECT the row under RLS (checked once per
  * distinct claims, as that role); a DELETE carries the primary key only, unless the table has
- * REPLICA IDENTITY FULL and no RLS. Changes are handled one at a time, so order is kept.
+ * REPLICA IDENTITY FULL and no RLS. Changes are checked concurrently and delivered in arrival order.
  * @module
  */
 import { ident, qualified } from '../db/sql.ts'
@@ -71,7 +71,12 @@ export class Changes {
 
   async start(): Promise<void> {
     this.#stop = await listenOn(this.services, CHANGES_CHANNEL, (raw) => {
-      this.#queue = this.#queue.then(() => this.#handle(raw)).catch((error) => this.services.logger.warn({ err: error }, 'realtime: a change could not be delivered'))
+      // Changes are checked side by side (the pool bounds how many at once) but delivered in order.
+      const prepared = this.#prepare(raw)
+      this.#queue = this.#queue
+        .then(() => prepared)
+        .then((deliver) => deliver?.())
+        .catch((error) => this.services.logger.warn({ err: error }, 'realtime: a change could not be delivered'))
     })
   }
 
@@ -114,19 +119,21 @@ export class Changes {
     }
   }
 
-  async #handle(raw: string): Promise<void> {
+  /** Reads the change and decides who sees it; returns the delivery, to run in arrival order. */
+  async #prepare(raw: string): Promise<(() => void) | undefined> {
     const change = await this.#complete(raw)
-    if (!change) return
-    const info = this.table(change.schema, change.table)
-    if (!info) await this.sync()
+    if (!change) return undefined
+    if (!this.table(change.schema, change.table)) await this.sync()
     const table = this.table(change.schema, change.table)
-    if (!table) return
+    if (!table) return undefined
     const bySubscriber = new Map<ChangeSubscriber, number[]>()
     for (const s of this.#subscriptions) if (matches(s.params, change)) (bySubscriber.get(s.subscriber) ?? bySubscriber.set(s.subscriber, []).get(s.subscriber)!).push(s.id)
-    if (bySubscriber.size === 0) return
+    if (bySubscriber.size === 0) return undefined
     const visible = await this.#visibleTo([...bySubscriber.keys()], table, change)
     const data = shape(change, table)
-    for (const [subscriber, ids] of bySubscriber) if (visible.has(subscriber)) subscriber.push('postgres_changes', { ids, data })
+    return () => {
+      for (const [subscriber, ids] of bySubscriber) if (visible.has(subscriber)) subscriber.push('postgres_changes', { ids, data })
+    }
   }
 
   async #complete(raw: string): Promise<Change | undefined> {
@@ -143,9 +150,11 @@ export class Changes {
     const groups = new Map<string, ChangeSubscriber[]>()
     for (const s of subscribers) (groups.get(JSON.stringify(s.claims)) ?? groups.set(JSON.stringify(s.claims), []).get(JSON.stringify(s.claims))!).push(s)
     const visible = new Set<ChangeSubscriber>()
-    for (const members of groups.values()) {
-      if (await this.#canSelect(members[0]!.claims, table, change.record!)) members.forEach((m) => visible.add(m))
-    }
+    await Promise.all(
+      [...groups.values()].map(async (members) => {
+        if (await this.#canSelect(members[0]!.claims, table, change.record!)) members.forEach((m) => visible.add(m))
+      }),
+    )
     return visible
   }
 
