@@ -21,7 +21,9 @@ CREATE TABLE public.events (id int PRIMARY KEY, kind text, n int, body text);
 GRANT SELECT ON public.events TO anon, authenticated;
 ALTER TABLE public.events REPLICA IDENTITY FULL;
 CREATE TABLE public.unpublished (id int PRIMARY KEY);
-ALTER PUBLICATION supabase_realtime ADD TABLE public.todos, public.events;
+CREATE TABLE public."we""ird; DROP TABLE public.todos; --" ("i""d" int PRIMARY KEY);
+GRANT SELECT ON public."we""ird; DROP TABLE public.todos; --" TO anon;
+ALTER PUBLICATION supabase_realtime ADD TABLE public.todos, public.events, public."we""ird; DROP TABLE public.todos; --";
 `
 
 type Payload = Record<string, unknown> & { eventType: string; new: Record<string, unknown>; old: Record<string, unknown> }
@@ -84,6 +86,17 @@ describeEachDatabase('realtime postgres changes', (db) => {
     expect(ranged.map((p) => p.new.id)).toEqual([5, 6, 7, 8, 9, 10])
     expect(listed.map((p) => p.new.id)).toEqual([4])
     expect(deletes[0]!.old).toEqual({ id: 2, kind: 'drop', n: 2, body: null })
+  })
+
+  it('captures a table whose name and columns are hostile SQL, quoting them', async () => {
+    const table = 'we"ird; DROP TABLE public.todos; --'
+    const channel = rt.client().channel('weird')
+    const got = collect(channel, { event: '*', schema: 'public', table, filter: 'i"d=eq.7' })
+    await subscribed(channel)
+    await db().database.query(`INSERT INTO public."we""ird; DROP TABLE public.todos; --" VALUES (6), (7)`)
+    expect((await eventually(() => got[0])).new).toEqual({ 'i"d': 7 })
+    const { rows } = await db().database.query(`SELECT to_regclass('public.todos') IS NOT NULL AS present`)
+    expect(rows[0]).toEqual({ present: true })
   })
 
   it('refuses a table that is not in the publication with a system message, as Realtime does', async () => {
