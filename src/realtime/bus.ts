@@ -24,6 +24,7 @@ export type BusEvent =
   | { kind: 'presence'; topic: Topic; joins: PresenceEntry[]; leaves: PresenceEntry[] }
   /** A node (re)joined the bus: every other node answers with a snapshot of its presences. */
   | { kind: 'hello' }
+  /** A node's whole presence, for one node (`to`: its id) or for all (`*`, after a reconnect). */
   | { kind: 'snapshot'; to: string; topics: Array<{ topic: Topic; entries: PresenceEntry[] }> }
   /** A node is still there; one silent for long is presumed dead and its presences leave. */
   | { kind: 'alive' }

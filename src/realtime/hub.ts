@@ -20,9 +20,12 @@ export interface Member {
   deliver(frame: string | Uint8Array, extension?: 'broadcast' | 'presence'): void
 }
 
-/** How long a node may stay silent on the bus before its presences are dropped. */
-const NODE_ALIVE_MS = 10_000
-const NODE_DEAD_MS = 35_000
+/** How often a node says it lives, and how long one may stay silent before its presences are dropped. */
+export interface HubTimings {
+  aliveMs: number
+  deadMs: number
+}
+const DEFAULT_TIMINGS: HubTimings = { aliveMs: 10_000, deadMs: 35_000 }
 
 export function toWire(body: BroadcastBody): WireBody {
   if (body.form === 'map') return body
@@ -42,14 +45,26 @@ export class Hub {
   #timer: NodeJS.Timeout | undefined
   #started: Promise<void> | undefined
 
-  constructor(private readonly bus: Bus) {}
+  constructor(
+    private readonly bus: Bus,
+    private readonly timings: HubTimings = DEFAULT_TIMINGS,
+  ) {}
 
   /** Starts hearing other nodes (once; at once on the local bus); resolves when listening. */
   start(): Promise<void> {
     if (this.#started) return this.#started
-    this.#timer = setInterval(() => this.#tick(), NODE_ALIVE_MS)
+    this.#timer = setInterval(() => this.#tick(), this.timings.aliveMs)
     this.#timer.unref()
-    return (this.#started = this.bus.start({ onEvent: (envelope) => this.#fromBus(envelope), onReady: () => this.#publish({ kind: 'hello' }) }))
+    return (this.#started = this.bus.start({ onEvent: (envelope) => this.#fromBus(envelope), onReady: () => this.#announce() }))
+  }
+
+  /**
+   * After (re)connecting: ask the others for their presences, and give them ours (they may have
+   * dropped it while this node was silent).
+   */
+  #announce(): void {
+    this.#publish({ kind: 'hello' })
+    this.#publish({ kind: 'snapshot', to: '*', topics: this.#localSnapshot() })
   }
 
   stop(): void {
@@ -167,7 +182,7 @@ export class Hub {
       case 'hello':
         return this.#publish({ kind: 'snapshot', to: node, topics: this.#localSnapshot() })
       case 'snapshot':
-        if (event.to === this.node) this.#replaceNode(node, event.topics)
+        if (event.to === this.node || event.to === '*') this.#replaceNode(node, event.topics)
         return
       case 'alive':
         return
@@ -208,7 +223,7 @@ export class Hub {
     this.#publish({ kind: 'alive' })
     const now = Date.now()
     for (const [node, seen] of this.#seen) {
-      if (now - seen < NODE_DEAD_MS) continue
+      if (now - seen < this.timings.deadMs) continue
       this.#seen.delete(node)
       this.#replaceNode(node, [])
     }

@@ -97,3 +97,40 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime across servers [postgr
     }, 15_000)
   })
 })
+
+describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime when a server dies [postgres]', () => {
+  it('drops the presences of a server that went silent (killed), and members elsewhere see them leave', async () => {
+    const { Hub } = await import('../../src/realtime/hub.ts')
+    const { createPgBus } = await import('../../src/realtime/pg-bus.ts')
+    const { topicOf } = await import('../../src/realtime/hub.ts')
+    const { loadConfig } = await import('../../src/config/config.ts')
+    const { createServices } = await import('../../src/services.ts')
+    const db = await openTestDatabase('postgres')
+    const config = loadConfig({ JWT_SECRET: 'test-secret-with-at-least-32-characters-long', LOG_LEVEL: 'silent', DATABASE_URL: db.url!, EMBEDDED_DB_PORT: 'off' })
+    const services = await createServices(config, { database: db.database })
+    const timings = { aliveMs: 200, deadMs: 1200 }
+    const survivor = new Hub(createPgBus(services, db.url!), timings)
+    const doomed = new Hub(createPgBus(services, db.url!), timings)
+    try {
+      await Promise.all([survivor.start(), doomed.start()])
+      const topic = topicOf('room', false)
+      const frames: string[] = []
+      const watcher = { id: `${survivor.node}/w:1`, vsn: '2.0.0' as const, selfBroadcast: false, presenceEnabled: true, deliver: (f: string | Uint8Array) => frames.push(String(f)) }
+      const tracked = { id: `${doomed.node}/t:1`, vsn: '2.0.0' as const, selfBroadcast: false, presenceEnabled: true, deliver: () => {} }
+      survivor.subscribe(topic, watcher)
+      doomed.subscribe(topic, tracked)
+      doomed.track(topic, tracked, 'doomed-user', { online: true })
+      await eventually(() => (survivor.presenceState(topic)['doomed-user'] ? true : undefined))
+      // Killed: no leave is ever published; only its silence tells.
+      doomed.stop()
+      await eventually(() => (survivor.presenceState(topic)['doomed-user'] ? undefined : true), 5000)
+      const leave = frames.map((f) => JSON.parse(f) as unknown[]).find((m) => m[3] === 'presence_diff' && Object.keys((m[4] as { leaves: object }).leaves).length > 0)
+      expect(leave?.[4]).toMatchObject({ leaves: { 'doomed-user': { metas: [{ online: true }] } } })
+    } finally {
+      survivor.stop()
+      doomed.stop()
+      await services.close()
+      await db.dispose()
+    }
+  })
+})
