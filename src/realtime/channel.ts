@@ -194,6 +194,7 @@ export class Channel implements Member {
   }
 
   #pushPresenceState(): void {
+    if (this.#policies && !this.#policies.presence.read) return
     this.push('presence_state', this.ctx.hub.presenceState(this.topic))
   }
 
