@@ -63,7 +63,8 @@ export async function listenOn(services: Services, channel: string, onPayload: (
     return () => void unlisten().catch(() => {})
   }
   const { capabilities } = database
-  const url = services.config.databaseUrl
+  // LISTEN needs a session of its own: a direct URL when DATABASE_URL is a transaction pooler.
+  const url = services.config.realtimeListenUrl ?? services.config.databaseUrl
   if (!url || !capabilities.supportsListen || !capabilities.separateConnections || !services.profile.longLivedConnections) return () => {}
   const listener = startListener({
     url,

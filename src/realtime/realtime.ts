@@ -41,8 +41,8 @@ export interface Realtime {
 }
 
 function busFor(services: Services): Bus {
-  const url = services.config.databaseUrl
-  return url ? createPgBus(services, url) : localBus
+  if (!services.config.databaseUrl) return localBus
+  return createPgBus(services, services.config.realtimeListenUrl ?? services.config.databaseUrl)
 }
 
 export function createRealtime(services: Services, bus: Bus = busFor(services)): Realtime {

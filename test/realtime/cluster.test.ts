@@ -63,7 +63,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime across servers [postgr
     expect(late.presenceState().early![0]).toMatchObject({ since: 1 })
 
     // A server started after the track learns it from the others' snapshots (its bus says hello).
-    const third = await startTestApp(db)
+    // It listens through REALTIME_LISTEN_URL (as beside a pooled DATABASE_URL).
+    const third = await startTestApp(db, { REALTIME_LISTEN_URL: db.url! })
     try {
       const newcomer = rt.client({ url: third.url }).channel('late', { config: { presence: { key: 'new', enabled: true } } })
       await subscribed(newcomer)
