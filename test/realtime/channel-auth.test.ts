@@ -116,6 +116,32 @@ describeEachDatabase('realtime channels and tokens', (db) => {
   })
 })
 
+describeEachDatabase('realtime slow consumers', (db) => {
+  let rt: RealtimeHarness
+  beforeAll(async () => {
+    rt = await startRealtime(db())
+  })
+  afterAll(() => rt?.close())
+
+  it('disconnects a client that stops reading (1008) instead of buffering for it', async () => {
+    const url = `${rt.app.url.replace('http', 'ws')}/realtime/v1/websocket?vsn=2.0.0&apikey=${rt.app.anonKey}`
+    const slow = await rawSocket(url)
+    slow.send(['1', '1', 'realtime:firehose', 'phx_join', {}])
+    await eventually(() => (slow.frames.length > 0 ? true : undefined))
+    // Stop reading: the kernel buffers fill, then the server's queue grows.
+    ;(slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause()
+    const fast = await rawSocket(url)
+    fast.send(['1', '1', 'realtime:firehose', 'phx_join', {}])
+    await eventually(() => (fast.frames.length > 0 ? true : undefined))
+    const chunk = 'x'.repeat(256 * 1024)
+    for (let i = 0; i < 80; i++) fast.send(['1', String(i + 2), 'realtime:firehose', 'broadcast', { type: 'broadcast', event: 'e', payload: { chunk } }])
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    ;(slow.ws as unknown as { _socket: { resume(): void } })._socket.resume()
+    expect(await slow.closed).toBe(1008)
+    fast.ws.close()
+  })
+})
+
 describe('realtime without long-lived connections', () => {
   it('answers the WebSocket path with realtime_websocket_unsupported where no upgrade is offered (Lambda)', async () => {
     const { loadConfig } = await import('../../src/config/config.ts')
