@@ -140,7 +140,8 @@ export class Changes {
     const parsed = JSON.parse(raw) as Change & { id?: string }
     if (parsed.type) return parsed
     const database = await this.services.database()
-    const { rows } = await database.query<{ payload: Change }>(`DELETE FROM realtime.messages WHERE id = $1 AND extension = 'postgres_changes' RETURNING payload`, [parsed.id])
+    // Every server reads it (so none deletes it); pruneMessages clears spooled changes after an hour.
+    const { rows } = await database.query<{ payload: Change }>(`SELECT payload FROM realtime.messages WHERE id = $1 AND extension = 'postgres_changes'`, [parsed.id])
     return rows[0]?.payload
   }
 

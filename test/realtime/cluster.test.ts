@@ -76,6 +76,22 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime across servers [postgr
     }
   })
 
+  it('delivers Postgres changes, large ones included, to subscribers on both servers', async () => {
+    await db.database.exec(`CREATE TABLE public.shared_rows (id int PRIMARY KEY, body text); GRANT SELECT ON public.shared_rows TO anon; ALTER PUBLICATION supabase_realtime ADD TABLE public.shared_rows;`)
+    const seen: Record<string, Array<Record<string, unknown>>> = { a: [], b: [] }
+    const on = (client: ReturnType<RealtimeHarness['client']>, name: 'a' | 'b') =>
+      client.channel(`rows-${name}`).on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'shared_rows' }, (p) => seen[name]!.push(p.new))
+    const a = on(rt.client(), 'a')
+    const b = on(rt.client({ url: other.url }), 'b')
+    await Promise.all([subscribed(a), subscribed(b)])
+    const big = 'w'.repeat(20_000)
+    await db.database.query(`INSERT INTO public.shared_rows VALUES (1, 'small'), (2, $1)`, [big])
+    await eventually(() => (seen.a!.length === 2 && seen.b!.length === 2 ? true : undefined))
+    expect(seen.b!.map((r) => r.id)).toEqual([1, 2])
+    expect(seen.a![1]!.body).toBe(big)
+    expect(seen.b![1]!.body).toBe(big)
+  })
+
   it('recovers after the database drops its listening connections (as in a restart): later broadcasts and SQL messages arrive', async () => {
     const got: Array<Record<string, unknown>> = []
     const a = rt.client().channel('restart')
