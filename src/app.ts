@@ -15,14 +15,21 @@ import { healthRouter } from './http/health.ts'
 import { requestFrame } from './http/request-frame.ts'
 import type { StartupGate } from './http/startup.ts'
 import { restRouter } from './rest/router.ts'
+import { createRealtime, type Realtime } from './realtime/realtime.ts'
+import { realtimeRouter } from './realtime/router.ts'
 import type { Services } from './services.ts'
 import { vaultRouter } from './vault/router.ts'
+import type { UpgradeWebSocket } from 'hono/ws'
 
 export interface AppOptions {
   /** Shared with the runtime so SIGTERM can drain; a new one by default. */
   drain?: Drain
   /** `/health` answers 503 `starting` until it opens (the Node runtime opens it after the bootstrap). */
   startup?: StartupGate
+  /** Realtime's hub and sockets; the runtime that serves WebSockets makes it, to close it on shutdown. */
+  realtime?: Realtime
+  /** The runtime's WebSocket upgrade (Node); without it `/realtime/v1/websocket` answers 501. */
+  upgradeWebSocket?: UpgradeWebSocket
 }
 
 export function createApp(services: Services, options: AppOptions = {}): Hono {
@@ -51,10 +58,12 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
   const gate = apiKeyGate(services.config.apiKeyRequired)
   app.use('/rest/v1/*', gate)
   app.use('/vault/v1/*', gate)
+  app.use('/realtime/v1/api/*', gate)
   app.route('/health', healthRouter(services, options.startup))
   app.route('/auth/v1', authRouter(services))
   app.route('/vault/v1', vaultRouter(services))
   app.route('/rest/v1', restRouter(services))
+  app.route('/realtime/v1', realtimeRouter(services, options.realtime ?? createRealtime(services), { upgradeWebSocket: options.upgradeWebSocket }))
 
   app.notFound((c) => c.json({ code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404))
   app.onError((error, c) => renderError(error, c, services.logger))

@@ -20,6 +20,8 @@ export interface Config {
   port: number
   /** Unset → the embedded PGlite database in `dataDir`. */
   databaseUrl: string | undefined
+  /** Realtime's LISTEN connections, when DATABASE_URL is a transaction pooler (where LISTEN cannot work); unset → DATABASE_URL. */
+  realtimeListenUrl: string | undefined
   dataDir: string
   /** HS256 secret; may be absent when `jwtKeys` is given. */
   jwtSecret: string | undefined
@@ -141,19 +143,19 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 /** Config names whose values are masked wherever config is shown. */
 export const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(['jwtSecret', 'jwtKeys', 'anonKey', 'serviceRoleKey', 'secretKeys', 'vaultRootKey'])
 
-function databaseUrl(env: Env): string | undefined {
-  const raw = text(env, 'DATABASE_URL')
+function databaseUrl(env: Env, name: 'DATABASE_URL' | 'REALTIME_LISTEN_URL' = 'DATABASE_URL'): string | undefined {
+  const raw = text(env, name)
   if (raw === undefined) return undefined
   let parsed: URL
   try {
     parsed = new URL(raw)
   } catch {
-    return fail('DATABASE_URL', 'is not a valid URL (expected postgres://user:password@host:5432/database)')
+    return fail(name, 'is not a valid URL (expected postgres://user:password@host:5432/database)')
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    fail('DATABASE_URL', `must start with postgres:// or postgresql://, got ${parsed.protocol}//`)
+    fail(name, `must start with postgres:// or postgresql://, got ${parsed.protocol}//`)
   }
-  if (!parsed.hostname && !parsed.searchParams.get('host')) fail('DATABASE_URL', 'has no host')
+  if (!parsed.hostname && !parsed.searchParams.get('host')) fail(name, 'has no host')
   return raw
 }
 
@@ -287,6 +289,7 @@ export function parseConfig(env: Env): Config {
     production,
     port,
     databaseUrl: databaseUrl(env),
+    realtimeListenUrl: databaseUrl(env, 'REALTIME_LISTEN_URL'),
     dataDir: path.resolve(text(env, 'RESOLUTION_DATA_DIR') ?? '.resolution/data'),
     jwtSecret,
     jwtKeys: jwtKeys(env),
@@ -343,7 +346,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
   const shown: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(config)) {
     if (SECRET_KEYS.has(key as keyof Config)) shown[key] = value === undefined ? undefined : '********'
-    else if (key === 'databaseUrl' && typeof value === 'string') shown[key] = maskUrl(value)
+    else if ((key === 'databaseUrl' || key === 'realtimeListenUrl') && typeof value === 'string') shown[key] = maskUrl(value)
     else if (key === 'smtpUrl' && typeof value === 'string') shown[key] = maskUrl(value)
     else shown[key] = value
   }

@@ -14,6 +14,7 @@ export const VARIABLES = [
   'EMBEDDED_DB_PORT',
   // Database
   'DATABASE_URL',
+  'REALTIME_LISTEN_URL',
   'RESOLUTION_DATA_DIR',
   'DB_SCHEMAS',
   'DB_POOL_MAX',

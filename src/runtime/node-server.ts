@@ -5,11 +5,14 @@
  * @module
  */
 import type { AddressInfo } from 'node:net'
-import { serve, type ServerType } from '@hono/node-server'
+import { serve, upgradeWebSocket, type ServerType } from '@hono/node-server'
+import { WebSocketServer } from 'ws'
 import { createApp } from '../app.ts'
 import { FatalError } from '../errors.ts'
 import { Drain } from '../http/draining.ts'
 import { StartupGate } from '../http/startup.ts'
+import { LIMITS } from '../realtime/limits.ts'
+import { createRealtime } from '../realtime/realtime.ts'
 import type { Services } from '../services.ts'
 import { bootstrapWithRetry } from './bootstrap-retry.ts'
 import { startEmbeddedWire } from './embedded-wire.ts'
@@ -34,8 +37,10 @@ export interface StartOptions {
 }
 
 function listen(app: ReturnType<typeof createApp>, port: number, hostname: string | undefined): Promise<ServerType> {
+  // Realtime's WebSockets: the upgrade goes through the app (its route checks the API key).
+  const websocket = { server: new WebSocketServer({ noServer: true, maxPayload: LIMITS.frameBytes }) }
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port, hostname }, () => resolve(server))
+    const server = serve({ fetch: app.fetch, port, hostname, websocket }, () => resolve(server))
     server.once('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') reject(new FatalError(`PORT: port ${port} is already in use; stop the other process or set PORT`))
       else if (error.code === 'EACCES') reject(new FatalError(`PORT: no permission to listen on port ${port}`))
@@ -47,7 +52,8 @@ function listen(app: ReturnType<typeof createApp>, port: number, hostname: strin
 export async function startServer(services: Services, options: StartOptions): Promise<RunningServer> {
   const drain = new Drain()
   const startup = new StartupGate()
-  const app = createApp(services, { drain, startup })
+  const realtime = createRealtime(services)
+  const app = createApp(services, { drain, startup, realtime, upgradeWebSocket })
   const stop = new AbortController()
 
   // The embedded database is opened (and its lock taken) before listening, so a second
@@ -72,6 +78,8 @@ export async function startServer(services: Services, options: StartOptions): Pr
     shutdown(graceMs = 8000) {
       shuttingDown ??= (async () => {
         stop.abort()
+        // WebSockets are told to go (1001): realtime-js reconnects, through the ALB to another task.
+        realtime.close()
         await drainHttpServer(server, drain, graceMs)
         await ready.catch(() => {})
         await wire?.close()

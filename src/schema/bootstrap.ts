@@ -19,6 +19,7 @@ import { ddlWatchStatements } from './sql/ddl-watch.ts'
 import { authStatements } from './sql/auth.ts'
 import { CAPABILITIES_QUERY, planRoles, SUPABASE_ROLES, type Capabilities } from './sql/roles.ts'
 import { grantStatements, REALTIME_PUBLICATION, schemaStatements } from './sql/schemas.ts'
+import { REALTIME_TABLES, realtimeStatements } from './sql/realtime.ts'
 import { shimStatements } from './sql/shims.ts'
 import { STORAGE_TABLES, storageStatements } from './sql/storage.ts'
 import { VAULT_ACCESS_WARNING, VAULT_SECRETS } from './sql/vault.ts'
@@ -82,6 +83,10 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
   {
     name: 'storage',
     statements: () => [schemaAccessWarning('storage'), ...STORAGE_TABLES.map(ensureTable), ...storageStatements(), ensurePrivilege('SCHEMA', 'storage', 'USAGE', ['anon', 'authenticated', 'service_role'])],
+  },
+  {
+    name: 'realtime',
+    statements: () => [schemaAccessWarning('realtime'), ...REALTIME_TABLES.map(ensureTable), ...realtimeStatements(), ensurePrivilege('SCHEMA', 'realtime', 'USAGE', ['anon', 'authenticated', 'service_role'])],
   },
   { name: 'shims', statements: () => shimStatements() },
   { name: 'grants', statements: () => [...grantStatements(), REALTIME_PUBLICATION] },

@@ -139,7 +139,7 @@ for (const target of targets()) {
     }, 60_000)
 
     it('lists its steps in order', () => {
-      expect(BOOTSTRAP_STEPS.map((s) => s.name)).toEqual(['roles', 'schemas and extensions', 'auth', 'auth outbox', 'auth limits', 'vault', 'storage', 'shims', 'grants', 'schema watch'])
+      expect(BOOTSTRAP_STEPS.map((s) => s.name)).toEqual(['roles', 'schemas and extensions', 'auth', 'auth outbox', 'auth limits', 'vault', 'storage', 'realtime', 'shims', 'grants', 'schema watch'])
     })
   })
 }

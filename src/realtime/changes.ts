@@ -1,0 +1,194 @@
+/**
+ * Postgres changes. Capture: a row trigger on each table of the `supabase_realtime` publication
+ * (`alter publication supabase_realtime add table …`, as Supabase users opt in) NOTIFYs the change
+ * at commit. Chosen over logical decoding because it works on every database this service runs on
+ * (the embedded one, RDS without `rds.logical_replication`, a pooler) with no replication slot to
+ * fill the disk when nobody reads; NOTIFY delivers each committed change once per listening server,
+ * in commit order, and nothing of a rolled-back transaction. Triggers follow the publication when a
+ * channel subscribes and every few seconds while any does.
+ *
+ * Delivery: each change goes to the subscriptions it matches (event, schema, table, filter), and
+ * an INSERT/UPDATE only to subscribers whose JWT may SELECT the row under RLS (checked once per
+ * distinct claims, as that role); a DELETE carries the primary key only, unless the table has
+ * REPLICA IDENTITY FULL and no RLS. Changes are checked concurrently and delivered in arrival order.
+ * @module
+ */
+import { ident, qualified } from '../db/sql.ts'
+import { withSession } from '../db/session.ts'
+import { isNamedApiRole } from '../http/api-roles.ts'
+import type { Claims } from '../jwt/service.ts'
+import { CAPTURE_TRIGGER, CHANGES_CHANNEL } from '../schema/sql/realtime.ts'
+import type { Services } from '../services.ts'
+import { matches, type Change, type ChangeParams } from './change-filter.ts'
+import { listenOn } from './db-messages.ts'
+
+export interface TableInfo {
+  schema: string
+  table: string
+  columns: Array<{ name: string; type: string }>
+  primaryKey: string[]
+  replicaFull: boolean
+  rowSecurity: boolean
+}
+
+/** A joined channel's side of its subscriptions. */
+export interface ChangeSubscriber {
+  readonly claims: Claims
+  push(event: string, payload: unknown): void
+}
+
+interface Subscription {
+  id: number
+  params: ChangeParams
+  subscriber: ChangeSubscriber
+}
+
+const RESYNC_MS = 5000
+
+const TABLES_SQL = `
+SELECT n.nspname AS schema, c.relname AS "table", c.relreplident = 'f' AS replica_full, c.relrowsecurity AS row_security,
+  (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'type', t.typname) ORDER BY a.attnum), '[]')
+     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+  (SELECT coalesce(json_agg(a.attname ORDER BY a.attnum), '[]') FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+    WHERE i.indrelid = c.oid AND i.indisprimary) AS primary_key,
+  EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = $1) AS captured
+FROM pg_publication_tables p JOIN pg_namespace n ON n.nspname = p.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
+WHERE p.pubname = 'supabase_realtime'`
+
+const STALE_TRIGGERS_SQL = `
+SELECT n.nspname AS schema, c.relname AS "table" FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE g.tgname = $1 AND NOT EXISTS (SELECT FROM pg_publication_tables p WHERE p.pubname = 'supabase_realtime' AND p.schemaname = n.nspname AND p.tablename = c.relname)`
+
+export class Changes {
+  readonly #subscriptions = new Set<Subscription>()
+  #tables = new Map<string, TableInfo>()
+  #queue: Promise<void> = Promise.resolve()
+  #timer: NodeJS.Timeout | undefined
+  #stop: (() => void) | undefined
+
+  constructor(private readonly services: Services) {}
+
+  async start(): Promise<void> {
+    this.#stop = await listenOn(this.services, CHANGES_CHANNEL, (raw) => {
+      // Changes are checked side by side (the pool bounds how many at once) but delivered in order.
+      const prepared = this.#prepare(raw)
+      this.#queue = this.#queue
+        .then(() => prepared)
+        .then((deliver) => deliver?.())
+        .catch((error) => this.services.logger.warn({ err: error }, 'realtime: a change could not be delivered'))
+    })
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
+    this.#stop?.()
+  }
+
+  table(schema: string, table: string): TableInfo | undefined {
+    return this.#tables.get(`${schema}.${table}`)
+  }
+
+  /** Puts the capture trigger on every published table (and off unpublished ones); reloads the catalog. */
+  async sync(): Promise<void> {
+    const database = await this.services.database()
+    const { rows } = await database.query<{ schema: string; table: string; replica_full: boolean; row_security: boolean; columns: TableInfo['columns']; primary_key: string[]; captured: boolean }>(TABLES_SQL, [CAPTURE_TRIGGER])
+    for (const row of rows.filter((r) => !r.captured)) {
+      const target = qualified(row.schema, row.table)
+      // Needs the table's owner (or TRIGGER); without it the table's changes cannot be captured.
+      await database
+        .query(`CREATE TRIGGER ${ident(CAPTURE_TRIGGER)} AFTER INSERT OR UPDATE OR DELETE ON ${target} FOR EACH ROW EXECUTE FUNCTION _resolution.realtime_capture()`)
+        .catch((error) => this.services.logger.warn({ err: error, table: target }, 'realtime: cannot capture changes of a published table'))
+    }
+    const stale = await database.query<{ schema: string; table: string }>(STALE_TRIGGERS_SQL, [CAPTURE_TRIGGER])
+    for (const row of stale.rows) await database.query(`DROP TRIGGER IF EXISTS ${ident(CAPTURE_TRIGGER)} ON ${qualified(row.schema, row.table)}`)
+    this.#tables = new Map(rows.map((r) => [`${r.schema}.${r.table}`, { schema: r.schema, table: r.table, columns: r.columns, primaryKey: r.primary_key, replicaFull: r.replica_full, rowSecurity: r.row_security }]))
+  }
+
+  subscribe(subscriber: ChangeSubscriber, id: number, params: ChangeParams): void {
+    this.#subscriptions.add({ id, params, subscriber })
+    this.#timer ??= setInterval(() => void this.sync().catch((error) => this.services.logger.warn({ err: error }, 'realtime: publication sync failed')), RESYNC_MS)
+    this.#timer.unref()
+  }
+
+  unsubscribe(subscriber: ChangeSubscriber): void {
+    for (const subscription of this.#subscriptions) if (subscription.subscriber === subscriber) this.#subscriptions.delete(subscription)
+    if (this.#subscriptions.size === 0) {
+      clearInterval(this.#timer)
+      this.#timer = undefined
+    }
+  }
+
+  /** Reads the change and decides who sees it; returns the delivery, to run in arrival order. */
+  async #prepare(raw: string): Promise<(() => void) | undefined> {
+    const change = await this.#complete(raw)
+    if (!change) return undefined
+    if (!this.table(change.schema, change.table)) await this.sync()
+    const table = this.table(change.schema, change.table)
+    if (!table) return undefined
+    const bySubscriber = new Map<ChangeSubscriber, number[]>()
+    for (const s of this.#subscriptions) if (matches(s.params, change)) (bySubscriber.get(s.subscriber) ?? bySubscriber.set(s.subscriber, []).get(s.subscriber)!).push(s.id)
+    if (bySubscriber.size === 0) return undefined
+    const visible = await this.#visibleTo([...bySubscriber.keys()], table, change)
+    const data = shape(change, table)
+    return () => {
+      for (const [subscriber, ids] of bySubscriber) if (visible.has(subscriber)) subscriber.push('postgres_changes', { ids, data })
+    }
+  }
+
+  async #complete(raw: string): Promise<Change | undefined> {
+    const parsed = JSON.parse(raw) as Change & { id?: string }
+    if (parsed.type) return parsed
+    const database = await this.services.database()
+    // Every server reads it (so none deletes it); pruneMessages clears spooled changes after an hour.
+    const { rows } = await database.query<{ payload: Change }>(`SELECT payload FROM realtime.messages WHERE id = $1 AND extension = 'postgres_changes'`, [parsed.id])
+    return rows[0]?.payload
+  }
+
+  /** Who may see the row: everyone for a DELETE or a table without RLS; else one check per distinct claims. */
+  async #visibleTo(subscribers: ChangeSubscriber[], table: TableInfo, change: Change): Promise<Set<ChangeSubscriber>> {
+    if (change.type === 'DELETE' || !table.rowSecurity) return new Set(subscribers)
+    const groups = new Map<string, ChangeSubscriber[]>()
+    for (const s of subscribers) (groups.get(JSON.stringify(s.claims)) ?? groups.set(JSON.stringify(s.claims), []).get(JSON.stringify(s.claims))!).push(s)
+    const visible = new Set<ChangeSubscriber>()
+    await Promise.all(
+      [...groups.values()].map(async (members) => {
+        if (await this.#canSelect(members[0]!.claims, table, change.record!)) members.forEach((m) => visible.add(m))
+      }),
+    )
+    return visible
+  }
+
+  async #canSelect(claims: Claims, table: TableInfo, record: Record<string, unknown>): Promise<boolean> {
+    const role = typeof claims.role === 'string' ? claims.role : 'anon'
+    if (!isNamedApiRole(role, this.services.config.rest.extraRoles) || table.primaryKey.length === 0) return false
+    const target = qualified(table.schema, table.table)
+    const keys = table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')
+    const given = table.primaryKey.map((column) => `r.${ident(column)}`).join(', ')
+    const sql = `SELECT EXISTS (SELECT FROM ONLY ${target} t WHERE (${keys}) = (SELECT ${given} FROM jsonb_populate_record(NULL::${target}, $1::jsonb) r)) AS visible`
+    try {
+      const database = await this.services.database()
+      return await withSession(database, { role, claims, readOnly: true, statementTimeoutMs: this.services.config.statementTimeoutMs }, async (tx) => {
+        const { rows } = await tx.query<{ visible: boolean }>(sql, [JSON.stringify(record)])
+        return rows[0]?.visible === true
+      })
+    } catch {
+      // No SELECT privilege, a policy that raises: the row is not for this subscriber.
+      return false
+    }
+  }
+}
+
+function pick(record: Record<string, unknown> | null, columns: string[]): Record<string, unknown> | null {
+  if (!record) return null
+  return Object.fromEntries(columns.filter((c) => c in record).map((c) => [c, record[c]]))
+}
+
+/** The `data` realtime-js reads: old values are the key only unless REPLICA IDENTITY FULL (and no RLS on a DELETE). */
+function shape(change: Change, table: TableInfo): Record<string, unknown> {
+  const fullOld = table.replicaFull && !(change.type === 'DELETE' && table.rowSecurity)
+  const data: Record<string, unknown> = { schema: change.schema, table: change.table, commit_timestamp: change.commit_timestamp, type: change.type, columns: table.columns, errors: null }
+  if (change.type !== 'DELETE') data.record = change.record
+  if (change.type !== 'INSERT') data.old_record = fullOld ? change.old_record : pick(change.old_record, table.primaryKey)
+  return data
+}

@@ -1,0 +1,96 @@
+/**
+ * Broadcasts from SQL: `realtime.send(…)` and `realtime.broadcast_changes(…)` insert into
+ * `realtime.messages`, whose trigger NOTIFYs `resolution_realtime_messages` with the row (or only
+ * its id when the row is past NOTIFY's size limit: then it is read back). Every server listens and
+ * delivers to its own clients, so these never go through the bus. On a server database the LISTEN
+ * is a long-lived connection (db/listener.ts); on the embedded one, PGlite's own `listen`.
+ * @module
+ */
+import { startListener } from '../db/listener.ts'
+import type { PgliteDatabase } from '../db/pglite-driver.ts'
+import type { Queryable } from '../db/types.ts'
+import { MESSAGES_CHANNEL } from '../schema/sql/realtime.ts'
+import type { Services } from '../services.ts'
+
+export interface DbMessage {
+  id: string
+  topic: string
+  event: string | null
+  private: boolean
+  payload: unknown
+}
+
+async function complete(services: Services, raw: string): Promise<DbMessage | undefined> {
+  const parsed = JSON.parse(raw) as Partial<DbMessage> & { id: string }
+  if (typeof parsed.topic === 'string') return parsed as DbMessage
+  const database = await services.database()
+  const { rows } = await database.query<DbMessage>('SELECT id, topic, event, private, payload FROM realtime.messages WHERE id = $1', [parsed.id])
+  return rows[0]
+}
+
+/** How long messages stay in realtime.messages (Supabase keeps about three days of partitions). */
+export const MESSAGE_RETENTION_DAYS = 3
+const PRUNE_EVERY_MS = 10 * 60_000
+
+/** Deletes messages past the retention; every server does it now and then (it is idempotent). */
+export async function pruneMessages(database: Queryable): Promise<number> {
+  // Large Postgres changes spooled for delivery are read at once by every server: an hour is plenty.
+  const { rowCount } = await database.query(
+    `DELETE FROM realtime.messages WHERE inserted_at < now() - make_interval(days => $1) OR (extension = 'postgres_changes' AND inserted_at < now() - interval '1 hour')`,
+    [MESSAGE_RETENTION_DAYS],
+  )
+  return rowCount ?? 0
+}
+
+function prunePeriodically(services: Services): () => void {
+  const timer = setInterval(() => {
+    services
+      .database()
+      .then(pruneMessages)
+      .catch((error) => services.logger.warn({ err: error }, 'realtime: pruning realtime.messages failed'))
+  }, PRUNE_EVERY_MS)
+  timer.unref()
+  return () => clearInterval(timer)
+}
+
+/**
+ * LISTENs on `channel` where the runtime and database allow it (a long-lived connection on a
+ * server database, PGlite's `listen` on the embedded one); resolves once listening, with how to stop.
+ */
+export async function listenOn(services: Services, channel: string, onPayload: (payload: string) => void): Promise<() => void> {
+  const handle = (payload: string | undefined) => onPayload(payload ?? '')
+  const database = await services.database()
+  if (database.capabilities.inProcess) {
+    // Notifications from this process's own statements; a psql session over the embedded wire
+    // server does not reach PGlite's listen callback (see rest/schema-cache/pglite-listener.ts).
+    const unlisten = await (database as PgliteDatabase).withPglite((pglite) => pglite.listen(channel, handle))
+    return () => void unlisten().catch(() => {})
+  }
+  const { capabilities } = database
+  // LISTEN needs a session of its own: a direct URL when DATABASE_URL is a transaction pooler.
+  const url = services.config.realtimeListenUrl ?? services.config.databaseUrl
+  if (!url || !capabilities.supportsListen || !capabilities.separateConnections || !services.profile.longLivedConnections) return () => {}
+  const listener = startListener({
+    url,
+    channel,
+    applicationName: `resolution realtime ${channel}`,
+    onNotification: handle,
+    onError: (error) => services.logger.warn({ err: error, channel }, 'realtime: listening connection lost; reconnecting'),
+  })
+  await listener.ready
+  return () => listener.stop()
+}
+
+/** Delivers SQL's messages to `onMessage` and prunes old ones; returns how to stop. */
+export async function listenForDbMessages(services: Services, onMessage: (message: DbMessage) => void): Promise<() => void> {
+  const stopListening = await listenOn(services, MESSAGES_CHANNEL, (raw) => {
+    complete(services, raw || '{}')
+      .then((message) => message && onMessage(message))
+      .catch((error) => services.logger.warn({ err: error }, 'realtime: unreadable message from realtime.messages'))
+  })
+  const stopPruning = prunePeriodically(services)
+  return () => {
+    stopPruning()
+    stopListening()
+  }
+}

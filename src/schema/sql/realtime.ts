@@ -1,0 +1,150 @@
+/**
+ * The `realtime` schema as Supabase Realtime's migrations leave it, for what resolution serves:
+ * `realtime.messages` (RLS on: its policies authorize private channels, `realtime.topic()` names
+ * the channel being checked), `realtime.send(…)` and `realtime.broadcast_changes(…)` (broadcasts
+ * from SQL and triggers). An insert of a message with a payload NOTIFYs `resolution_realtime_messages`
+ * with the row (or, past NOTIFY's size limit, its id): every server delivers it to its clients.
+ * @module
+ */
+import { doBlock, MAY_CREATE_IN, skipUnlessUsable, type TableSpec } from '../ddl.ts'
+
+const API_ROLES = 'anon, authenticated, service_role'
+export const MESSAGES_CHANNEL = 'resolution_realtime_messages'
+/** Row changes of tables in the supabase_realtime publication (Postgres changes). */
+export const CHANGES_CHANNEL = 'resolution_realtime_changes'
+export const CAPTURE_TRIGGER = 'resolution_realtime_capture'
+
+export const REALTIME_TABLES: readonly TableSpec[] = [
+  {
+    schema: 'realtime',
+    name: 'messages',
+    columns: [
+      ['topic', 'text NOT NULL'],
+      ['extension', 'text NOT NULL'],
+      ['payload', 'jsonb'],
+      ['event', 'text'],
+      ['private', 'boolean DEFAULT false'],
+      ['updated_at', 'timestamp without time zone DEFAULT now() NOT NULL'],
+      ['inserted_at', 'timestamp without time zone DEFAULT now() NOT NULL'],
+      ['id', 'uuid DEFAULT gen_random_uuid() NOT NULL'],
+    ],
+    constraints: ['CONSTRAINT messages_pkey PRIMARY KEY (id)'],
+    indexes: [['messages_inserted_at_topic_index', 'CREATE INDEX messages_inserted_at_topic_index ON realtime.messages USING btree (inserted_at DESC, topic)']],
+    rowLevelSecurity: true,
+    grantsOnCreate: [`GRANT SELECT, INSERT, UPDATE ON TABLE realtime.messages TO ${API_ROLES}`],
+  },
+]
+
+const FUNCTIONS: ReadonlyArray<readonly [string, string]> = [
+  [
+    'realtime.topic()',
+    `CREATE FUNCTION realtime.topic() RETURNS text LANGUAGE sql STABLE AS $fn$ SELECT nullif(current_setting('realtime.topic', true), '')::text $fn$`,
+  ],
+  [
+    'realtime.send(jsonb,text,text,boolean)',
+    `CREATE FUNCTION realtime.send(payload jsonb, event text, topic text, private boolean DEFAULT true) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  generated_id uuid;
+  final_payload jsonb;
+BEGIN
+  BEGIN
+    generated_id := gen_random_uuid();
+    final_payload := CASE WHEN payload ? 'id' THEN payload ELSE jsonb_set(payload, '{id}', to_jsonb(generated_id)) END;
+    PERFORM set_config('realtime.topic', topic, true);
+    INSERT INTO realtime.messages (id, payload, event, topic, private, extension)
+    VALUES (generated_id, final_payload, event, topic, private, 'broadcast');
+  EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'ErrorSendingBroadcastMessage: %', SQLERRM;
+  END;
+END
+$fn$`,
+  ],
+  [
+    'realtime.broadcast_changes(text,text,text,text,text,record,record,text)',
+    `CREATE FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text, table_name text, table_schema text, new record, old record, level text DEFAULT 'ROW') RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  row_data jsonb := '{}'::jsonb;
+BEGIN
+  IF level = 'STATEMENT' THEN
+    RAISE EXCEPTION 'function can only be triggered for each row, not for each statement';
+  END IF;
+  IF operation = 'INSERT' OR operation = 'UPDATE' OR operation = 'DELETE' THEN
+    row_data := jsonb_build_object('old_record', old, 'record', new, 'operation', operation, 'table', table_name, 'schema', table_schema);
+    PERFORM realtime.send(row_data, event_name, topic_name);
+  ELSE
+    RAISE EXCEPTION 'Unexpected operation type: %', operation;
+  END IF;
+EXCEPTION WHEN OTHERS THEN
+  RAISE EXCEPTION 'Failed to process the row: %', SQLERRM;
+END
+$fn$`,
+  ],
+  [
+    '_resolution.realtime_message_notify()',
+    // The whole row when it fits NOTIFY (8000 bytes), else its id for the servers to read.
+    `CREATE FUNCTION _resolution.realtime_message_notify() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  message text := json_build_object('id', NEW.id, 'topic', NEW.topic, 'event', NEW.event, 'private', NEW.private, 'payload', NEW.payload)::text;
+BEGIN
+  IF octet_length(message) > 7900 THEN
+    message := json_build_object('id', NEW.id)::text;
+  END IF;
+  PERFORM pg_notify('${MESSAGES_CHANNEL}', message);
+  RETURN NULL;
+END
+$fn$`,
+  ],
+  [
+    '_resolution.realtime_capture()',
+    // A published table's row change, NOTIFYed at commit (in commit order). Past NOTIFY's size
+    // limit the change is kept in realtime.messages and only its id is sent. SECURITY DEFINER:
+    // the writer (say, authenticated through REST) may not insert into realtime.messages.
+    `CREATE FUNCTION _resolution.realtime_capture() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
+DECLARE
+  change jsonb;
+  message text;
+  spooled uuid;
+BEGIN
+  change := jsonb_build_object(
+    'schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'type', TG_OP,
+    'commit_timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'record', CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
+    'old_record', CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END);
+  message := change::text;
+  IF octet_length(message) > 7900 THEN
+    INSERT INTO realtime.messages (topic, extension, payload) VALUES ('', 'postgres_changes', change) RETURNING id INTO spooled;
+    message := json_build_object('id', spooled)::text;
+  END IF;
+  PERFORM pg_notify('${CHANGES_CHANNEL}', message);
+  RETURN NULL;
+END
+$fn$`,
+  ],
+]
+
+const GRANTS: Record<string, string> = {
+  'realtime.topic()': `GRANT EXECUTE ON FUNCTION realtime.topic() TO ${API_ROLES}`,
+  'realtime.send(jsonb,text,text,boolean)': `GRANT EXECUTE ON FUNCTION realtime.send(jsonb,text,text,boolean) TO ${API_ROLES}`,
+}
+
+export function realtimeStatements(): string[] {
+  const functions = FUNCTIONS.map(([signature, definition]) => {
+    const schema = signature.slice(0, signature.indexOf('.'))
+    return doBlock(`${skipUnlessUsable(schema)}
+IF to_regprocedure('${signature}') IS NULL AND ${MAY_CREATE_IN(schema)} THEN
+  ${definition};
+  ${GRANTS[signature] ? `${GRANTS[signature]};` : ''}
+END IF;`)
+  })
+  const trigger = doBlock(`${skipUnlessUsable('realtime')}
+IF to_regclass('realtime.messages') IS NOT NULL AND to_regprocedure('_resolution.realtime_message_notify()') IS NOT NULL
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = 'realtime.messages'::regclass AND tgname = 'resolution_notify') THEN
+  BEGIN
+    CREATE TRIGGER resolution_notify AFTER INSERT ON realtime.messages FOR EACH ROW
+      WHEN (NEW.payload IS NOT NULL AND NEW.extension = 'broadcast') EXECUTE FUNCTION _resolution.realtime_message_notify();
+  EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'realtime.messages: not owned by the connecting role; broadcasts from SQL (realtime.send) will not reach clients';
+  END;
+END IF;`)
+  return [...functions, trigger]
+}

@@ -1,0 +1,153 @@
+/**
+ * Several servers, one PostgreSQL: two service instances (each its own hub, sharing nothing in
+ * memory) over one database, a realtime-js client on each. Broadcasts and presence cross between
+ * them through LISTEN/NOTIFY, payloads past NOTIFY's 8000 bytes included.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openTestDatabase } from '../support/databases.ts'
+import { startTestApp, type TestApp } from '../support/app.ts'
+import { eventually, startRealtime, subscribed, type RealtimeHarness } from './support.ts'
+
+// The embedded database is one process: its bus is local, so this is a server database's test.
+describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime across servers [postgres]', () => {
+  let rt: RealtimeHarness
+  let other: TestApp
+  let dispose: () => Promise<void>
+  let db: Awaited<ReturnType<typeof openTestDatabase>>
+  beforeAll(async () => {
+    db = await openTestDatabase('postgres')
+    dispose = db.dispose
+    rt = await startRealtime(db)
+    other = await startTestApp(db)
+  })
+  afterAll(async () => {
+    await rt?.close()
+    await other?.close()
+    await dispose?.()
+  })
+
+  it('delivers broadcasts and presence between clients of two servers', async () => {
+    const got: Array<Record<string, unknown>> = []
+    const a = rt.client().channel('shared', { config: { presence: { key: 'on-a' } } })
+    const bClient = rt.client({ url: other.url })
+    const b = bClient.channel('shared', { config: { presence: { key: 'on-b' } } })
+    b.on('broadcast', { event: '*' }, (m) => got.push(m))
+    const joinsOnA: string[] = []
+    a.on('presence', { event: 'join' }, ({ key }) => joinsOnA.push(key))
+    await Promise.all([subscribed(a), subscribed(b)])
+    // Both buses are listening once each side has had a moment after its first connection.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+
+    await a.send({ type: 'broadcast', event: 'small', payload: { n: 1 } })
+    expect(await eventually(() => got.find((m) => m.event === 'small'))).toMatchObject({ payload: { n: 1 } })
+    const big = 'x'.repeat(50_000) + 'é'.repeat(5000)
+    await a.send({ type: 'broadcast', event: 'big', payload: { big } })
+    expect((await eventually(() => got.find((m) => m.event === 'big'))).payload).toEqual({ big })
+
+    await b.track({ where: 'b' })
+    await eventually(() => (joinsOnA.includes('on-b') ? true : undefined))
+    expect(a.presenceState()['on-b']![0]).toMatchObject({ where: 'b' })
+
+    // A client leaving server B leaves presence as seen from server A.
+    await bClient.realtime.disconnect()
+    await eventually(() => (a.presenceState()['on-b'] ? undefined : true))
+  })
+
+  it('gives a client joining later the presence tracked on the other server', async () => {
+    const early = rt.client({ url: other.url }).channel('late', { config: { presence: { key: 'early' } } })
+    await subscribed(early)
+    await early.track({ since: 1 })
+    const late = rt.client().channel('late', { config: { presence: { key: 'late', enabled: true } } })
+    await subscribed(late)
+    await eventually(() => late.presenceState().early)
+    expect(late.presenceState().early![0]).toMatchObject({ since: 1 })
+
+    // A server started after the track learns it from the others' snapshots (its bus says hello).
+    // It listens through REALTIME_LISTEN_URL (as beside a pooled DATABASE_URL).
+    const third = await startTestApp(db, { REALTIME_LISTEN_URL: db.url! })
+    try {
+      const newcomer = rt.client({ url: third.url }).channel('late', { config: { presence: { key: 'new', enabled: true } } })
+      await subscribed(newcomer)
+      await eventually(() => newcomer.presenceState().early)
+      expect(Object.keys(newcomer.presenceState()).sort()).toEqual(['early'])
+    } finally {
+      await rt.client({ url: third.url }).removeAllChannels()
+      await third.close()
+    }
+  })
+
+  it('delivers Postgres changes, large ones included, to subscribers on both servers', async () => {
+    await db.database.exec(`CREATE TABLE public.shared_rows (id int PRIMARY KEY, body text); GRANT SELECT ON public.shared_rows TO anon; ALTER PUBLICATION supabase_realtime ADD TABLE public.shared_rows;`)
+    const seen: Record<string, Array<Record<string, unknown>>> = { a: [], b: [] }
+    const on = (client: ReturnType<RealtimeHarness['client']>, name: 'a' | 'b') =>
+      client.channel(`rows-${name}`).on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'shared_rows' }, (p) => seen[name]!.push(p.new))
+    const a = on(rt.client(), 'a')
+    const b = on(rt.client({ url: other.url }), 'b')
+    await Promise.all([subscribed(a), subscribed(b)])
+    const big = 'w'.repeat(20_000)
+    await db.database.query(`INSERT INTO public.shared_rows VALUES (1, 'small'), (2, $1)`, [big])
+    await eventually(() => (seen.a!.length === 2 && seen.b!.length === 2 ? true : undefined))
+    expect(seen.b!.map((r) => r.id)).toEqual([1, 2])
+    expect(seen.a![1]!.body).toBe(big)
+    expect(seen.b![1]!.body).toBe(big)
+  })
+
+  it('recovers after the database drops its listening connections (as in a restart): later broadcasts and SQL messages arrive', async () => {
+    const got: Array<Record<string, unknown>> = []
+    const a = rt.client().channel('restart')
+    const b = rt.client({ url: other.url }).channel('restart').on('broadcast', { event: '*' }, (m) => got.push(m))
+    await Promise.all([subscribed(a), subscribed(b)])
+    const { rows } = await db.database.query<{ n: number }>(
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'resolution realtime%'`,
+    )
+    expect(rows[0]!.n).toBeGreaterThanOrEqual(4) // bus and messages listeners of both servers
+    // What is sent while a server is not listening is lost; once it listens again, messages flow.
+    let polls = 0
+    const every10th = () => polls++ % 10 === 0 // polls come every 20 ms: one try per 200 ms
+    await eventually(() => {
+      if (every10th()) void a.send({ type: 'broadcast', event: 'after', payload: {} })
+      return got.find((m) => m.event === 'after')
+    }, 15_000)
+    await eventually(() => {
+      if (every10th()) void db.database.query(`SELECT realtime.send('{}'::jsonb, 'sql-after', 'restart', false)`)
+      return got.find((m) => m.event === 'sql-after')
+    }, 15_000)
+  })
+})
+
+describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime when a server dies [postgres]', () => {
+  it('drops the presences of a server that went silent (killed), and members elsewhere see them leave', async () => {
+    const { Hub } = await import('../../src/realtime/hub.ts')
+    const { createPgBus } = await import('../../src/realtime/pg-bus.ts')
+    const { topicOf } = await import('../../src/realtime/hub.ts')
+    const { loadConfig } = await import('../../src/config/config.ts')
+    const { createServices } = await import('../../src/services.ts')
+    const db = await openTestDatabase('postgres')
+    const config = loadConfig({ JWT_SECRET: 'test-secret-with-at-least-32-characters-long', LOG_LEVEL: 'silent', DATABASE_URL: db.url!, EMBEDDED_DB_PORT: 'off' })
+    const services = await createServices(config, { database: db.database })
+    const timings = { aliveMs: 200, deadMs: 1200 }
+    const survivor = new Hub(createPgBus(services, db.url!), timings)
+    const doomed = new Hub(createPgBus(services, db.url!), timings)
+    try {
+      await Promise.all([survivor.start(), doomed.start()])
+      const topic = topicOf('room', false)
+      const frames: string[] = []
+      const watcher = { id: `${survivor.node}/w:1`, vsn: '2.0.0' as const, selfBroadcast: false, presenceEnabled: true, deliver: (f: string | Uint8Array) => frames.push(String(f)) }
+      const tracked = { id: `${doomed.node}/t:1`, vsn: '2.0.0' as const, selfBroadcast: false, presenceEnabled: true, deliver: () => {} }
+      survivor.subscribe(topic, watcher)
+      doomed.subscribe(topic, tracked)
+      doomed.track(topic, tracked, 'doomed-user', { online: true })
+      await eventually(() => (survivor.presenceState(topic)['doomed-user'] ? true : undefined))
+      // Killed: no leave is ever published; only its silence tells.
+      doomed.stop()
+      await eventually(() => (survivor.presenceState(topic)['doomed-user'] ? undefined : true), 5000)
+      const leave = frames.map((f) => JSON.parse(f) as unknown[]).find((m) => m[3] === 'presence_diff' && Object.keys((m[4] as { leaves: object }).leaves).length > 0)
+      expect(leave?.[4]).toMatchObject({ leaves: { 'doomed-user': { metas: [{ online: true }] } } })
+    } finally {
+      survivor.stop()
+      doomed.stop()
+      await services.close()
+      await db.dispose()
+    }
+  })
+})
