@@ -15,6 +15,7 @@ import { healthRouter } from './http/health.ts'
 import { requestFrame } from './http/request-frame.ts'
 import type { StartupGate } from './http/startup.ts'
 import { restRouter } from './rest/router.ts'
+import { storageRouter } from './storage/router.ts'
 import type { Services } from './services.ts'
 import { vaultRouter } from './vault/router.ts'
 
@@ -40,6 +41,8 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
   // for GET/HEAD/OPTIONS (bodies never read) and decide from Content-Length when there is one.
   app.use((c, next) => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next()
+    // Storage streams uploads up to STORAGE_FILE_SIZE_LIMIT and bounds its JSON bodies itself.
+    if (c.req.path.startsWith('/storage/v1/')) return next()
     const length = c.req.header('content-length')
     if (length !== undefined && /^\d+$/.test(length) && !c.req.header('transfer-encoding')) {
       if (Number(length) > services.config.bodyLimit) throw appError('payload_too_large', `The request body exceeds the limit of ${services.config.bodyLimit} bytes`)
@@ -55,6 +58,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
   app.route('/auth/v1', authRouter(services))
   app.route('/vault/v1', vaultRouter(services))
   app.route('/rest/v1', restRouter(services))
+  app.route('/storage/v1', storageRouter(services))
 
   app.notFound((c) => c.json({ code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404))
   app.onError((error, c) => renderError(error, c, services.logger))

@@ -72,6 +72,9 @@ export const VARIABLES = [
   'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_URI',
   'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED',
   'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_URI',
+  // /storage/v1 (config/storage.ts)
+  'STORAGE_DIR',
+  'STORAGE_FILE_SIZE_LIMIT',
   // Client tools the CLI runs (config/tools.ts)
   'PG_DUMP',
   'PSQL',
