@@ -78,9 +78,9 @@ describeEachDatabase('storage buckets', (ctx) => {
       expect(response.status).toBe(400)
       expect(await response.json()).toMatchObject({ statusCode: '400', code: 'InvalidBucketName' })
     }
-    const badLimit = await h.service.storage.createBucket('limits', { fileSizeLimit: 'ten gigs' })
+    const badLimit = await h.service.storage.createBucket('limits', { public: false, fileSizeLimit: 'ten gigs' })
     expect(badLimit.error?.message).toMatch(/Invalid file size format/)
-    const badMime = await h.service.storage.createBucket('mimes', { allowedMimeTypes: ['not a mime'] })
+    const badMime = await h.service.storage.createBucket('mimes', { public: false, allowedMimeTypes: ['not a mime'] })
     expect(badMime.error?.message).toMatch(/invalid mime type/)
     const badJson = await h.fetch('/bucket', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":' })
     expect(badJson.status).toBe(400)

@@ -21,7 +21,7 @@ describeEachDatabase('storage objects', (ctx) => {
     await h.service.storage.createBucket('docs')
     await h.service.storage.createBucket('other')
     await h.service.storage.createBucket('pub', { public: true })
-    await h.service.storage.createBucket('strict', { fileSizeLimit: 1000, allowedMimeTypes: ['image/*', 'text/plain'] })
+    await h.service.storage.createBucket('strict', { public: false, fileSizeLimit: 1000, allowedMimeTypes: ['image/*', 'text/plain'] })
   })
   afterAll(async () => {
     await h?.app.close()
