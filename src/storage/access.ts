@@ -25,6 +25,11 @@ export interface Caller {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
+/** SQL for a timestamptz column as storage-api sends it: ISO 8601 in UTC (`2021-02-17T04:43:32.770Z`). */
+export function isoTime(column: 'created_at' | 'updated_at' | 'last_accessed_at'): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+}
+
 /** The `owner` column is a uuid: only a UUID `sub` goes there (`owner_id` keeps any `sub`). */
 export function ownerUuid(ownerId: string | undefined): string | null {
   return ownerId && UUID.test(ownerId) ? ownerId : null

@@ -5,7 +5,7 @@
  */
 import type { RequestTx } from '../db/session.ts'
 import { hasSqlState } from '../db/sqlstate.ts'
-import { ownerUuid, type Caller } from './access.ts'
+import { isoTime, ownerUuid, type Caller } from './access.ts'
 import { storageErrors } from './errors.ts'
 import { parseAllowedMimeTypes, parseFileSizeLimit } from './limits.ts'
 import { checkBucketName } from './names.ts'
@@ -14,7 +14,6 @@ export interface BucketRow {
   id: string
   name: string
   owner: string | null
-  owner_id: string | null
   public: boolean
   file_size_limit: number | null
   allowed_mime_types: string[] | null
@@ -22,8 +21,9 @@ export interface BucketRow {
   updated_at: string
 }
 
-const COLUMNS = `id, name, owner, owner_id, coalesce(public, false) AS public, file_size_limit::float8 AS file_size_limit,
-  allowed_mime_types, created_at, updated_at`
+// storage-api's columns for bucket answers (no owner_id).
+const COLUMNS = `id, name, owner, coalesce(public, false) AS public, file_size_limit::float8 AS file_size_limit,
+  allowed_mime_types, ${isoTime('created_at')} AS created_at, ${isoTime('updated_at')} AS updated_at`
 
 export interface BucketInput {
   id: string

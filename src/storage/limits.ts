@@ -5,7 +5,8 @@
  */
 import { storageErrors } from './errors.ts'
 
-const UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }
+// Decimal units, as storage-api reads them (`20MB` is 20 000 000 bytes).
+const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9 }
 
 /** `null` clears the limit; a number is bytes; a string is `<n><B|KB|MB|GB>` as storage-api takes it. */
 export function parseFileSizeLimit(value: unknown): number | null | undefined {

@@ -6,6 +6,7 @@
  */
 import type { RequestTx } from '../db/session.ts'
 import { ident } from '../db/sql.ts'
+import { isoTime } from './access.ts'
 import { storageErrors } from './errors.ts'
 
 export interface ListOptions {
@@ -77,7 +78,9 @@ export async function listLevel(tx: RequestTx, bucket: string, options: ListOpti
        UNION ALL
        SELECT name, id, updated_at, created_at, last_accessed_at, metadata FROM entries WHERE NOT folder
      )
-     SELECT * FROM level ORDER BY ${order} LIMIT $4 OFFSET $5`,
+     SELECT name, id, ${isoTime('updated_at')} AS updated_at, ${isoTime('created_at')} AS created_at,
+            ${isoTime('last_accessed_at')} AS last_accessed_at, metadata
+     FROM level ORDER BY ${order} LIMIT $4 OFFSET $5`,
     [bucket, options.prefix, options.search, options.limit, options.offset],
   )
   return result.rows

@@ -6,7 +6,7 @@
  */
 import type { RequestTx } from '../db/session.ts'
 import { hasSqlState } from '../db/sqlstate.ts'
-import { ownerUuid, type Caller } from './access.ts'
+import { isoTime, ownerUuid, type Caller } from './access.ts'
 import { storageErrors } from './errors.ts'
 
 /** What storage-api keeps in `metadata` for every object. */
@@ -34,7 +34,8 @@ export interface ObjectRow {
   last_accessed_at: string
 }
 
-const COLUMNS = 'id, bucket_id, name, owner, owner_id, version, metadata, user_metadata, created_at, updated_at, last_accessed_at'
+const COLUMNS = `id, bucket_id, name, owner, owner_id, version, metadata, user_metadata,
+  ${isoTime('created_at')} AS created_at, ${isoTime('updated_at')} AS updated_at, ${isoTime('last_accessed_at')} AS last_accessed_at`
 
 export async function findObject(tx: RequestTx, bucket: string, name: string, options: { forUpdate?: boolean } = {}): Promise<ObjectRow | undefined> {
   const lock = options.forUpdate ? ' FOR UPDATE' : ''

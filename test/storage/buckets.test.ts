@@ -20,7 +20,7 @@ describeEachDatabase('storage buckets', (ctx) => {
 
     const got = await h.service.storage.getBucket('photos')
     expect(got.error).toBeNull()
-    expect(got.data).toMatchObject({ id: 'photos', name: 'photos', public: true, file_size_limit: 1024 * 1024, allowed_mime_types: ['image/*'] })
+    expect(got.data).toMatchObject({ id: 'photos', name: 'photos', public: true, file_size_limit: 1_000_000, allowed_mime_types: ['image/*'] })
 
     const listed = await h.service.storage.listBuckets()
     expect(listed.data?.map((b) => b.id)).toContain('photos')
