@@ -12,6 +12,7 @@ import { findBucket } from './buckets.ts'
 import { serveObject } from './download.ts'
 import { storageErrors } from './errors.ts'
 import { listLevel, parseListBody } from './list.ts'
+import { listV2, parseListV2Body } from './list-v2.ts'
 import { checkBucketName, checkObjectName, decodePath, splitObjectPath } from './names.ts'
 import { deleteObjects, getObject, insertObject, renameObject, type ObjectRow } from './objects.ts'
 import { jsonBody, pathAfter } from './request.ts'
@@ -102,6 +103,13 @@ export function objectRoutes(app: Hono, services: Services, backend: StorageBack
     const bucket = checkBucketName(decodePath(c.req.param('bucket')))
     const options = parseListBody(await jsonBody(c, limit))
     return c.json(await inTransaction(services, caller, (tx) => listLevel(tx, bucket, options)))
+  })
+
+  app.post('/object/list-v2/:bucket', async (c) => {
+    const caller = await callerOf(services, c)
+    const bucket = checkBucketName(decodePath(c.req.param('bucket')))
+    const options = parseListV2Body(await jsonBody(c, limit))
+    return c.json(await inTransaction(services, caller, (tx) => listV2(tx, bucket, options)))
   })
 
   app.post('/object/move', async (c) => {

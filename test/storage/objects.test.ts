@@ -134,6 +134,27 @@ describeEachDatabase('storage objects', (ctx) => {
       expect((bad.error as unknown as { statusCode: string }).statusCode).toBe('400')
     })
 
+    it('listV2: folders with a delimiter, every object without, cursor pages in the asked order', async () => {
+      const files = h.service.storage.from('other')
+      const folded = await files.listV2({ prefix: 'list/', with_delimiter: true })
+      expect(folded.error).toBeNull()
+      expect(folded.data?.folders).toEqual([{ name: 'list/sub/', key: 'list/sub' }])
+      expect(folded.data?.objects.map((o) => o.name)).toEqual(['list/C.png', 'list/a.txt', 'list/b.txt'])
+      const flat = await files.listV2({ prefix: 'list/sub' })
+      expect(flat.data?.objects.map((o) => o.name)).toEqual(['list/sub/d.txt', 'list/sub/deeper/e.txt'])
+      const seen: string[] = []
+      let cursor: string | undefined
+      for (let page = 0; page < 10; page++) {
+        const res = await files.listV2({ prefix: 'list/', limit: 2, sortBy: { column: 'name', order: 'desc' }, ...(cursor ? { cursor } : {}) })
+        seen.push(...(res.data?.objects ?? []).map((o) => o.name))
+        if (!res.data?.hasNext) break
+        cursor = res.data.nextCursor
+      }
+      expect(seen).toEqual(['list/sub/deeper/e.txt', 'list/sub/d.txt', 'list/b.txt', 'list/a.txt', 'list/C.png'])
+      const forged = await files.listV2({ prefix: 'list/', cursor: 'not-a-cursor' })
+      expect((forged.error as unknown as { statusCode: string }).statusCode).toBe('400')
+    })
+
     it('moves within and across buckets; copies across buckets; the destination taken is 409', async () => {
       const files = h.service.storage.from('other')
       await files.upload('mv/src.txt', 'moving')
