@@ -13,8 +13,9 @@ import { createHash, randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { Transform, type Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { meter } from './meter.ts'
 import type { ByteRange, ObjectStat, StagedObject, StorageBackend } from './types.ts'
 
 const STAGING = '.staging'
@@ -41,21 +42,6 @@ export function filePath(root: string, key: string): string {
   // The escaping already makes this impossible; the check keeps it so if the escaping changes.
   if (!resolved.startsWith(path.resolve(root) + path.sep)) throw new Error('storage key escapes the root')
   return resolved
-}
-
-/** Counts and hashes bytes on their way, failing once past the limit. */
-function meter(maxBytes: number, tooLarge: () => Error): Transform & { size: number; md5: () => string } {
-  const hash = createHash('md5')
-  const transform = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      state.size += chunk.length
-      if (state.size > maxBytes) return callback(tooLarge())
-      hash.update(chunk)
-      callback(null, chunk)
-    },
-  })
-  const state = Object.assign(transform, { size: 0, md5: () => hash.digest('hex') })
-  return state
 }
 
 function isMissing(error: unknown): boolean {
@@ -96,7 +82,7 @@ export function createFileBackend(root: string): StorageBackend {
       const md5 = counter.md5()
       let settled = false
       return {
-        size: counter.size,
+        size: counter.bytes,
         md5,
         async commit() {
           settled = true
