@@ -87,6 +87,17 @@ describeEachDatabase('storage buckets', (ctx) => {
     expect((await badJson.json()).code).toBe('InvalidRequest')
   })
 
+  it('a browser preflight for an upload is answered without a key and allows storage-js\'s headers', async () => {
+    const response = await fetch(`${h.app.url}/storage/v1/object/photos/a.png`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-upsert,x-metadata,cache-control' },
+    })
+    expect(response.status).toBeLessThan(300)
+    const allowed = response.headers.get('access-control-allow-headers') ?? ''
+    for (const header of ['x-upsert', 'x-metadata', 'cache-control']) expect(allowed).toContain(header)
+    expect(response.headers.get('access-control-expose-headers')).toContain('etag')
+  })
+
   it('wants an API key, as Supabase\'s gateway does', async () => {
     const response = await fetch(`${h.app.url}/storage/v1/bucket`)
     expect(response.status).toBe(401)
