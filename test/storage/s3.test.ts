@@ -14,6 +14,7 @@ import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/cl
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createS3Backend, s3Key } from '../../src/storage/backend/s3.ts'
 import type { StorageBackend } from '../../src/storage/backend/types.ts'
+import { sweepOrphans } from '../../src/storage/sweep.ts'
 import { describeEachDatabase } from '../support/databases.ts'
 import { startStorage, type StorageHarness } from './support.ts'
 
@@ -156,6 +157,19 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
       const rows = await ctx().database.query<{ bucket_id: string; name: string; version: string }>('SELECT bucket_id, name, version FROM storage.objects ORDER BY 1, 2')
       expect(rows.rows.map((r) => `${r.bucket_id}/${r.name}`)).toEqual(['docs/copy.txt', 'other/moved.txt'])
       expect(await s3Keys(`api-${ctx().target}`)).toEqual(rows.rows.map((r) => `${r.bucket_id}/${r.name}/${r.version}`).sort())
+    })
+
+    it('the sweep removes S3 objects no row points at, and keeps the live ones', async () => {
+      const bucket = `api-${ctx().target}`
+      const backend = createS3Backend({ bucket, region: 'us-east-1', endpoint, forcePathStyle: true, credentials })
+      const orphan = await backend.stage('docs/lost.txt/00000000-0000-0000-0000-00000000dead', Readable.from([Buffer.from('lost')]), { maxBytes: 100, tooLarge: () => new TooLarge() })
+      await orphan.commit()
+      const live = (await s3Keys(bucket)).filter((key) => !key.startsWith('docs/lost.txt/'))
+      // Everything is seconds old: a grace period of an hour keeps it all.
+      expect((await sweepOrphans(ctx().database, backend, { olderThanMs: 3600_000 })).removed).toBe(0)
+      const report = await sweepOrphans(ctx().database, backend, { olderThanMs: 0, now: Date.now() + 5000 })
+      expect(report).toEqual({ stored: live.length + 1, orphans: 1, removed: 1 })
+      expect(await s3Keys(bucket)).toEqual(live)
     })
 
     it('an oversized upload is refused (413) and leaves nothing in S3', async () => {

@@ -16,7 +16,7 @@ import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { meter } from './meter.ts'
-import type { ByteRange, ObjectStat, StagedObject, StorageBackend } from './types.ts'
+import type { ByteRange, ObjectStat, StagedObject, StorageBackend, StoredItem } from './types.ts'
 
 const STAGING = '.staging'
 const MAX_SEGMENT = 240
@@ -117,11 +117,26 @@ export function createFileBackend(root: string): StorageBackend {
     },
 
     async remove(keys) {
-      for (const key of keys) {
-        const file = filePath(base, key)
-        await fs.rm(file, { force: true })
-        await pruneEmptyDirs(path.dirname(file), base)
+      await removeFiles(base, keys.map((key) => filePath(base, key)))
+    },
+
+    locate: (key) => filePath(base, key),
+
+    async *listStored(): AsyncIterable<StoredItem> {
+      const entries = await fs.readdir(base, { recursive: true, withFileTypes: true }).catch((error: unknown) => {
+        if (isMissing(error)) return []
+        throw error
+      })
+      for (const entry of entries) {
+        if (!entry.isFile()) continue
+        const location = path.join(entry.parentPath, entry.name)
+        const info = await fs.stat(location).catch(() => undefined)
+        if (info) yield { location, lastModified: info.mtime }
       }
+    },
+
+    async removeStored(locations) {
+      await removeFiles(base, locations.filter((location) => location.startsWith(base + path.sep)))
     },
 
     async copy(fromKey, toKey) {
@@ -135,6 +150,13 @@ export function createFileBackend(root: string): StorageBackend {
         throw error
       }
     },
+  }
+}
+
+async function removeFiles(root: string, files: readonly string[]): Promise<void> {
+  for (const file of files) {
+    await fs.rm(file, { force: true })
+    await pruneEmptyDirs(path.dirname(file), root)
   }
 }
 

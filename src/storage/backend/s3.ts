@@ -9,10 +9,10 @@
 import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
+import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { meter } from './meter.ts'
-import type { ByteRange, ObjectStat, StagedObject, StorageBackend } from './types.ts'
+import type { ByteRange, ObjectStat, StagedObject, StorageBackend, StoredItem } from './types.ts'
 
 export interface S3BackendOptions {
   bucket: string
@@ -46,8 +46,12 @@ export function createS3Backend(options: S3BackendOptions): StorageBackend {
   const Bucket = options.bucket
 
   async function removeKeys(keys: readonly string[]): Promise<void> {
-    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      const Objects = keys.slice(i, i + DELETE_BATCH).map((key) => ({ Key: s3Key(key) }))
+    await removeLocations(keys.map(s3Key))
+  }
+
+  async function removeLocations(locations: readonly string[]): Promise<void> {
+    for (let i = 0; i < locations.length; i += DELETE_BATCH) {
+      const Objects = locations.slice(i, i + DELETE_BATCH).map((Key) => ({ Key }))
       const result = await client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects, Quiet: true } }))
       if (result.Errors?.length) throw new Error(`S3 could not delete ${result.Errors.length} object(s): ${result.Errors[0]?.Code} ${result.Errors[0]?.Message}`)
     }
@@ -111,6 +115,17 @@ export function createS3Backend(options: S3BackendOptions): StorageBackend {
     },
 
     remove: removeKeys,
+    locate: s3Key,
+    removeStored: removeLocations,
+
+    async *listStored(): AsyncIterable<StoredItem> {
+      let ContinuationToken: string | undefined
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket, ContinuationToken }))
+        for (const object of page.Contents ?? []) yield { location: object.Key!, lastModified: object.LastModified ?? new Date(0) }
+        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
+      } while (ContinuationToken)
+    },
 
     async copy(fromKey, toKey) {
       // CopyObject handles objects up to 5 GB; larger ones would need UploadPartCopy.

@@ -36,6 +36,16 @@ export interface StorageBackend {
   /** Removes keys; missing ones are not an error. */
   remove(keys: readonly string[]): Promise<void>
   copy(fromKey: string, toKey: string): Promise<void>
+  /** Where `key` is stored (a path, an S3 key): what `listStored` yields for it. For the sweep. */
+  locate(key: string): string
+  /** Everything stored, staging leftovers included. */
+  listStored(): AsyncIterable<StoredItem>
+  removeStored(locations: readonly string[]): Promise<void>
+}
+
+export interface StoredItem {
+  location: string
+  lastModified: Date
 }
 
 export function objectKey(bucket: string, name: string, version: string): string {
