@@ -118,3 +118,21 @@ export async function visibleNames(tx: RequestTx, bucket: string, names: readonl
   const result = await tx.query<{ name: string }>('SELECT name FROM storage.objects WHERE bucket_id = $1 AND name = ANY($2::text[])', [bucket, names])
   return new Set(result.rows.map((row) => row.name))
 }
+
+/**
+ * Whether the caller's INSERT policy would admit this row, without keeping it: the insert runs
+ * in a savepoint that is rolled back (storage-api's `canUpload` does the same). Refuses with
+ * storage-api's RLS error through the caller's transaction.
+ */
+export async function canInsert(tx: RequestTx, bucket: string, name: string, ownerId: string | undefined): Promise<void> {
+  await tx.query('SAVEPOINT storage_can_insert')
+  try {
+    await tx.query(
+      `INSERT INTO storage.objects (bucket_id, name, owner, owner_id, metadata) VALUES ($1, $2, $3, $4, '{}'::jsonb)
+       ON CONFLICT (bucket_id, name) DO NOTHING`,
+      [bucket, name, ownerUuid(ownerId), ownerId ?? null],
+    )
+  } finally {
+    await tx.query('ROLLBACK TO SAVEPOINT storage_can_insert')
+  }
+}

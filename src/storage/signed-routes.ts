@@ -7,14 +7,13 @@
  */
 import type { Context, Hono } from 'hono'
 import type { Services } from '../services.ts'
-import type { RequestTx } from '../db/session.ts'
-import { callerOf, inTransaction, ownerUuid } from './access.ts'
+import { callerOf, inTransaction } from './access.ts'
 import type { StorageBackend } from './backend/types.ts'
 import { findBucket } from './buckets.ts'
 import { serveObject } from './download.ts'
 import { storageErrors } from './errors.ts'
 import { checkBucketName, decodePath, splitObjectPath } from './names.ts'
-import { findObject, getObject, visibleNames } from './objects.ts'
+import { canInsert, findObject, getObject, visibleNames } from './objects.ts'
 import { jsonBody, pathAfter } from './request.ts'
 import { checkExpiresIn, signObjectToken, UPLOAD_URL_SECONDS, verifyObjectToken } from './signing.ts'
 import { readUploadBody } from './upload-body.ts'
@@ -98,21 +97,4 @@ export function signedRoutes(app: Hono, services: Services, backend: StorageBack
     const result = await uploadObject(services, backend, { service: true, ownerId: grant.owner }, { bucket, name, upsert: grant.upsert, declaredLength }, body)
     return c.json({ Key: result.key, Id: result.id })
   })
-}
-
-/**
- * Whether the caller's INSERT policy would admit this row, without keeping it: the insert runs
- * in a savepoint that is rolled back (storage-api's `canUpload` does the same).
- */
-async function canInsert(tx: RequestTx, bucket: string, name: string, ownerId: string | undefined): Promise<void> {
-  await tx.query('SAVEPOINT storage_can_insert')
-  try {
-    await tx.query(
-      `INSERT INTO storage.objects (bucket_id, name, owner, owner_id, metadata) VALUES ($1, $2, $3, $4, '{}'::jsonb)
-       ON CONFLICT (bucket_id, name) DO NOTHING`,
-      [bucket, name, ownerUuid(ownerId), ownerId ?? null],
-    )
-  } finally {
-    await tx.query('ROLLBACK TO SAVEPOINT storage_can_insert')
-  }
 }

@@ -13,7 +13,7 @@ import { objectKey, type StorageBackend } from './backend/types.ts'
 import { findBucket } from './buckets.ts'
 import { storageErrors } from './errors.ts'
 import { mimeTypeAllowed } from './limits.ts'
-import { findObject, insertObject, replaceObject, type NewObject } from './objects.ts'
+import { canInsert, findObject, insertObject, replaceObject, type NewObject } from './objects.ts'
 import type { UploadBody } from './upload-body.ts'
 
 export interface UploadTarget {
@@ -59,6 +59,8 @@ export async function uploadObject(
   let limit: number
   try {
     limit = await uploadLimit(services, target, body.contentType)
+    // A new name the caller's policy refuses is refused before its bytes are read (as storage-api).
+    if (!('service' in caller) && !target.upsert) await inTransaction(services, caller, (tx) => canInsert(tx, target.bucket, target.name, caller.ownerId))
   } catch (error) {
     body.stream.resume() // drain what the client is still sending
     throw error

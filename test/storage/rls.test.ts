@@ -39,6 +39,28 @@ describeEachDatabase('storage RLS', (ctx) => {
     expect(rows.rows).toHaveLength(0)
   })
 
+  it('an upload the policy refuses is refused before its body is read', async () => {
+    const controller = new AbortController()
+    // A body that never ends: only an answer given before reading it can arrive.
+    const endless = new ReadableStream<Uint8Array>({
+      start(stream) {
+        stream.enqueue(new Uint8Array(64 * 1024))
+      },
+    })
+    const now = Math.floor(Date.now() / 1000)
+    const bobToken = await h.app.services.jwt.sign({ sub: BOB, role: 'authenticated', iat: now, exp: now + 60 })
+    const response = await fetch(`${h.app.url}/storage/v1/object/private/${ALICE}/huge.bin`, {
+      method: 'POST',
+      headers: { apikey: h.app.anonKey, authorization: `Bearer ${bobToken}`, 'content-type': 'application/octet-stream' },
+      body: endless,
+      duplex: 'half',
+      signal: controller.signal,
+    } as RequestInit)
+    expect(response.status).toBe(400)
+    expect(await response.json()).toMatchObject({ statusCode: '403', message: 'new row violates row-level security policy' })
+    controller.abort()
+  }, 10_000)
+
   it('objects a user may not see are "not found" to them, for every read', async () => {
     const files = bob.storage.from('private')
     expect((await files.download(`${ALICE}/avatar.png`)).error).not.toBeNull()
