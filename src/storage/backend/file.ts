@@ -10,7 +10,7 @@
  * @module
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
+import { constants as fsConstants, createWriteStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
@@ -143,7 +143,8 @@ export function createFileBackend(root: string): StorageBackend {
       await fs.mkdir(staging, { recursive: true })
       const temp = path.join(staging, randomUUID())
       try {
-        await fs.copyFile(filePath(base, fromKey), temp)
+        // A copy-on-write clone where the file system has them (btrfs, XFS, APFS), else a plain copy.
+        await fs.copyFile(filePath(base, fromKey), temp, fsConstants.COPYFILE_FICLONE)
         await place(temp, toKey)
       } catch (error) {
         await fs.rm(temp, { force: true })
