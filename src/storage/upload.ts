@@ -59,8 +59,13 @@ export async function uploadObject(
   let limit: number
   try {
     limit = await uploadLimit(services, target, body.contentType)
-    // A new name the caller's policy refuses is refused before its bytes are read (as storage-api).
-    if (!('service' in caller) && !target.upsert) await inTransaction(services, caller, (tx) => canInsert(tx, target.bucket, target.name, caller.ownerId))
+    // A name taken, or one the caller's policy refuses, is refused before its bytes are read (as storage-api).
+    if (!('service' in caller) && !target.upsert) {
+      await inTransaction(services, caller, async (tx) => {
+        if (await findObject(tx, target.bucket, target.name)) throw storageErrors.keyAlreadyExists()
+        await canInsert(tx, target.bucket, target.name, caller.ownerId)
+      })
+    }
   } catch (error) {
     body.stream.resume() // drain what the client is still sending
     throw error
