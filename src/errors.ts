@@ -15,6 +15,8 @@ export const ErrorCodes = {
   bad_jwt: 401,
   /** `/rest/v1` and `/vault/v1` without an API key (http/api-key-gate.ts). */
   no_api_key: 401,
+  /** An `sb_publishable_…`/`sb_secret_…` key this service does not know, or a secret key sent by a browser (jwt/opaque-keys.ts). */
+  invalid_api_key: 401,
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,

@@ -51,7 +51,8 @@ start() {
 
 # The CLI stack (test/supabase/config.toml): RS256 signing key + the HS256 secret, no key
 # required by its gateway for /auth/v1, autoconfirm,
-# anonymous sign-ins, generous limits, one mail per second per user.
+# anonymous sign-ins, generous limits, one mail per second per user, WebAuthn MFA, passkeys
+# and the OAuth server's client registry.
 cli_env=(
   JWT_SECRET=super-secret-jwt-token-with-at-least-32-characters-long
   JWT_KEYS="$(cat "$pkg/test/supabase/signing_keys.json")"
@@ -62,6 +63,10 @@ cli_env=(
   AUTH_SMTP_MAX_FREQUENCY=1 AUTH_OTP_LENGTH=6 AUTH_OTP_EXP=3600
   AUTH_RATE_LIMIT_EMAIL_SENT=100 AUTH_RATE_LIMIT_ANONYMOUS_USERS=100 AUTH_RATE_LIMIT_TOKEN_REFRESH=300
   AUTH_RATE_LIMIT_OTP=100 AUTH_RATE_LIMIT_VERIFY=100
+  # [auth.mfa.web_authn], [auth.passkey], [auth.webauthn] and [auth.oauth_server] of their config.toml
+  AUTH_MFA_WEBAUTHN_ENROLL_ENABLED=true AUTH_MFA_WEBAUTHN_VERIFY_ENABLED=true AUTH_PASSKEY_ENABLED=true
+  AUTH_WEBAUTHN_RP_ID=localhost AUTH_WEBAUTHN_RP_ORIGINS=http://localhost:5173 "AUTH_WEBAUTHN_RP_DISPLAY_NAME=auth-js tests"
+  AUTH_OAUTH_SERVER_ENABLED=true
 )
 
 run_jest() { # <label> <config> [args…]

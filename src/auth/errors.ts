@@ -61,6 +61,15 @@ export type AuthErrorCode =
   | 'web3_provider_disabled'
   | 'provider_disabled'
   | 'invalid_api_key'
+  | 'feature_disabled'
+  | 'hook_timeout'
+  | 'oauth_client_not_found'
+  | 'passkey_disabled'
+  | 'too_many_passkeys'
+  | 'webauthn_challenge_not_found'
+  | 'webauthn_challenge_expired'
+  | 'webauthn_verification_failed'
+  | 'webauthn_credential_exists'
 
 /** The OAuth `error`s of the few token errors GoTrue answers in the OAuth shape. */
 export type OAuthErrorCode = 'invalid_request'

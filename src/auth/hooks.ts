@@ -4,12 +4,17 @@
  *   in the request's transaction (it sees the new session and user rows);
  * - password verification attempt: `{user_id, valid}` → `{decision: continue|reject, message,
  *   should_logout_user}`, after every password check of an existing account.
- * Either may answer `{error: {http_code, message}}` to refuse the request.
+ * - send email: `{metadata, user, email_data: {token, token_hash, redirect_to, email_action_type,
+ *   site_url, token_new, token_hash_new}}` → `{}`; the function sends the mail, none goes out here.
+ * Any may answer `{error: {http_code, message}}` to refuse the request. Each call gets GoTrue's
+ * 2 s statement timeout (500 `hook_timeout` past it), inside the caller's transaction or its own.
  * @module
  */
+import { randomUUID } from 'node:crypto'
 import type { PgFunctionHook } from '../config/config.ts'
 import { qualified } from '../db/sql.ts'
-import type { Queryable } from '../db/types.ts'
+import { hasSqlState } from '../db/sqlstate.ts'
+import type { Database, Queryable } from '../db/types.ts'
 import type { Claims } from '../jwt/service.ts'
 import { authError } from './errors.ts'
 
@@ -39,11 +44,32 @@ function conforms(claims: unknown): claims is Claims {
   })
 }
 
+/** GoTrue's limit on a Postgres hook function (`hookspgfunc.defaultTimeout`). */
+export const HOOK_TIMEOUT_MS = 2000
+
+/** Runs the function under the hook timeout, restoring the transaction's own timeout after it. */
+async function invoke(tx: Queryable, hook: PgFunctionHook, input: unknown): Promise<unknown> {
+  const { rows: before } = await tx.query<{ previous: string }>(
+    "SELECT current_setting('statement_timeout') AS previous, set_config('statement_timeout', $1, true)",
+    [String(HOOK_TIMEOUT_MS)],
+  )
+  try {
+    // The function name comes from configuration, quoted as identifiers.
+    const { rows } = await tx.query<{ out: unknown }>(`SELECT ${qualified(hook.schema, hook.name)}($1::jsonb) AS out`, [JSON.stringify(input)])
+    await tx.query("SELECT set_config('statement_timeout', $1, true)", [before[0]!.previous])
+    return rows[0]?.out
+  } catch (error) {
+    if (hasSqlState(error, 'query_canceled')) throw authError(500, 'hook_timeout', `Failed to reach hook within maximum time of ${HOOK_TIMEOUT_MS / 1000} seconds`)
+    throw error
+  }
+}
+
+const isDatabase = (db: Queryable | Database): db is Database => typeof (db as Database).transaction === 'function'
+
 /** Calls the hook's function with `input`; an `{error}` answer is thrown as that HTTP error. */
-async function callHook(db: Queryable, hook: PgFunctionHook, input: unknown): Promise<Record<string, unknown> | undefined> {
-  // The function name comes from configuration, quoted as identifiers.
-  const { rows } = await db.query<{ out: unknown }>(`SELECT ${qualified(hook.schema, hook.name)}($1::jsonb) AS out`, [JSON.stringify(input)])
-  const out = rows[0]?.out
+async function callHook(db: Queryable | Database, hook: PgFunctionHook, input: unknown): Promise<Record<string, unknown> | undefined> {
+  // Outside a transaction the timeout needs one of its own (SET LOCAL lasts until COMMIT).
+  const out = isDatabase(db) ? await db.transaction((tx) => invoke(tx, hook, input)) : await invoke(db, hook, input)
   if (!out || typeof out !== 'object' || Array.isArray(out)) return undefined
   const error = (out as { error?: { http_code?: unknown; message?: unknown } }).error
   if (error && typeof error === 'object') {
@@ -64,7 +90,7 @@ export interface PasswordAttemptDecision {
 const DEFAULT_REJECTION = 'Further password verification attempts will be rejected.'
 
 /** The password verification attempt hook's decision (continue when none is configured). */
-export async function passwordVerificationAttempt(hook: PgFunctionHook | undefined, db: Queryable, userId: string, valid: boolean): Promise<PasswordAttemptDecision> {
+export async function passwordVerificationAttempt(hook: PgFunctionHook | undefined, db: Queryable | Database, userId: string, valid: boolean): Promise<PasswordAttemptDecision> {
   if (!hook) return { reject: false, message: '', logoutUser: false }
   const out = await callHook(db, hook, { user_id: userId, valid })
   const reject = out?.decision === 'reject'
@@ -73,7 +99,7 @@ export async function passwordVerificationAttempt(hook: PgFunctionHook | undefin
 }
 
 /** The custom access token hook for one issuance, or undefined when none is configured. */
-export function customAccessTokenHook(hook: PgFunctionHook | undefined, db: Queryable, userId: string, method: string): ClaimsHook | undefined {
+export function customAccessTokenHook(hook: PgFunctionHook | undefined, db: Queryable | Database, userId: string, method: string): ClaimsHook | undefined {
   if (!hook) return undefined
   return async (claims) => {
     const out = await callHook(db, hook, { user_id: userId, claims, authentication_method: method })
@@ -82,4 +108,21 @@ export function customAccessTokenHook(hook: PgFunctionHook | undefined, db: Quer
     }
     return out.claims
   }
+}
+
+/** What GoTrue's send-email hook gets about the mail (`mailer.EmailData`). */
+export interface EmailData {
+  token: string
+  token_hash: string
+  redirect_to: string
+  email_action_type: 'signup' | 'invite' | 'magiclink' | 'recovery' | 'email_change' | 'reauthentication'
+  site_url: string
+  token_new: string
+  token_hash_new: string
+}
+
+/** Hands one auth email to the send-email hook, in the request's transaction. */
+export async function sendEmailHook(hook: PgFunctionHook, tx: Queryable, user: Record<string, unknown>, emailData: EmailData): Promise<void> {
+  const metadata = { uuid: randomUUID(), time: new Date().toISOString(), name: 'send-email' }
+  await callHook(tx, hook, { metadata, user, email_data: emailData })
 }

@@ -7,6 +7,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { Claims } from '../jwt/service.ts'
 import { HttpError } from '../errors.ts'
+import { opaqueKeyClaims } from '../jwt/opaque-keys.ts'
 import type { AuthDeps, AuthEnv } from './context.ts'
 import { UUID_PATTERN } from './crypto.ts'
 import { authError } from './errors.ts'
@@ -23,8 +24,25 @@ function bearer(header: string | undefined): string | undefined {
   return match?.[1]
 }
 
-/** Verifies with the JWT service; its 401 becomes GoTrue's 403 `bad_jwt`. */
-export async function verifyToken(deps: AuthDeps, token: string): Promise<Claims> {
+/**
+ * The claims an `sb_publishable_…`/`sb_secret_…` key stands for (what the gateway's minted JWT
+ * would carry), undefined for any other token; an unknown key, or a secret key from a browser,
+ * is the gateway's 401.
+ */
+function opaqueClaims(deps: AuthDeps, token: string | undefined, userAgent: string | undefined): Claims | undefined {
+  const { publishableKeys: publishable, secretKeys: secret } = deps.services.config
+  try {
+    return opaqueKeyClaims({ publishable, secret }, token, userAgent)
+  } catch (error) {
+    if (error instanceof HttpError) throw authError(401, 'invalid_api_key', error.message)
+    throw error
+  }
+}
+
+/** Verifies with the JWT service (or as an opaque API key); a bad JWT is GoTrue's 403 `bad_jwt`. */
+export async function verifyToken(deps: AuthDeps, token: string, userAgent?: string): Promise<Claims> {
+  const opaque = opaqueClaims(deps, token, userAgent)
+  if (opaque) return opaque
   try {
     return await deps.services.jwt.verify(token)
   } catch (error) {
@@ -33,7 +51,7 @@ export async function verifyToken(deps: AuthDeps, token: string): Promise<Claims
   }
 }
 
-/** The `apikey` header (or `?apikey=`) must be an anon or service_role key signed by us. */
+/** The `apikey` header (or `?apikey=`) must be an anon or service_role key signed by us, or one of our `sb_…` keys. */
 export function requireApiKey(deps: AuthDeps): MiddlewareHandler<AuthEnv> {
   // A deployment has a handful of API keys, sent on every request: keep the few last verified
   // ones (the signing keys never change within a service instance; expiry is still checked).
@@ -45,6 +63,12 @@ export function requireApiKey(deps: AuthDeps): MiddlewareHandler<AuthEnv> {
       // stack); each endpoint still checks the bearer it needs.
       if (deps.services.config.apiKeyRequired) throw authError(401, 'no_api_key', 'No API key found in request')
       c.set('admin', false)
+      return next()
+    }
+    const opaque = opaqueClaims(deps, key, c.req.header('user-agent'))
+    if (opaque) {
+      c.set('admin', false)
+      c.set('claims', opaque)
       return next()
     }
     let claims = verified.get(key)
@@ -77,7 +101,7 @@ export function requireUser(deps: AuthDeps): MiddlewareHandler<AuthEnv> {
     // so a request without one is GoTrue's 401 (an API key has no `sub` to be a user anyway).
     const token = bearer(c.req.header('authorization'))
     if (!token) throw authError(401, 'no_authorization', 'This endpoint requires a valid Bearer token')
-    const claims = await verifyToken(deps, token)
+    const claims = await verifyToken(deps, token, c.req.header('user-agent'))
     if (typeof claims.sub !== 'string' || claims.sub === '') throw authError(403, 'bad_jwt', 'invalid claim: missing sub claim')
     if (!UUID_PATTERN.test(claims.sub)) throw authError(400, 'bad_jwt', 'invalid claim: sub claim must be a UUID')
     const sessionId = typeof claims.session_id === 'string' && claims.session_id !== '' ? claims.session_id : undefined
@@ -105,7 +129,7 @@ export function requireAdmin(deps: AuthDeps): MiddlewareHandler<AuthEnv> {
   return async function admin(c, next) {
     const token = effectiveToken({ authorization: c.req.header('authorization'), apikey: c.req.header('apikey') })
     if (!token) throw authError(401, 'no_authorization', 'This endpoint requires a valid Bearer token')
-    const claims = await verifyToken(deps, token)
+    const claims = await verifyToken(deps, token, c.req.header('user-agent'))
     if (typeof claims.role !== 'string' || !ADMIN_ROLES.has(claims.role)) throw authError(403, 'not_admin', 'User not allowed')
     if (typeof claims.session_id === 'string' && claims.session_id !== '') {
       const session = UUID_PATTERN.test(claims.session_id) ? await deps.transaction((tx) => findSession(tx, claims.session_id as string)) : undefined

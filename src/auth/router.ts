@@ -19,6 +19,8 @@ import { invite } from './handlers/invite.ts'
 import { logout } from './handlers/logout.ts'
 import * as mfa from './handlers/mfa.ts'
 import { health, jwks, openidConfiguration, settings } from './handlers/misc.ts'
+import * as oauthClients from './handlers/oauth-clients.ts'
+import * as passkeys from './handlers/passkeys.ts'
 import { magicLink, otp } from './handlers/otp.ts'
 import { recover } from './handlers/recover.ts'
 import { resend } from './handlers/resend.ts'
@@ -84,6 +86,14 @@ export function authRouter(services: Services): Hono<AuthEnv> {
   app.post('/factors/:factorId/challenge', keyed, user, h(mfa.challenge))
   app.post('/factors/:factorId/verify', keyed, user, h(mfa.verify))
   app.delete('/factors/:factorId', keyed, user, h(mfa.unenroll))
+  const passkeysOn = passkeys.passkeysEnabled(deps)
+  app.post('/passkeys/authentication/options', keyed, passkeysOn, h(passkeys.authenticationOptions))
+  app.post('/passkeys/authentication/verify', keyed, passkeysOn, h(passkeys.authenticationVerify))
+  app.post('/passkeys/registration/options', keyed, passkeysOn, user, h(passkeys.registrationOptions))
+  app.post('/passkeys/registration/verify', keyed, passkeysOn, user, h(passkeys.registrationVerify))
+  app.get('/passkeys', keyed, passkeysOn, user, h(passkeys.listOwn))
+  app.patch('/passkeys/:passkeyId', keyed, passkeysOn, user, h(passkeys.rename))
+  app.delete('/passkeys/:passkeyId', keyed, passkeysOn, user, h(passkeys.removeOwn))
 
   app.post('/invite', keyed, adminOnly, h(invite))
   app.post('/admin/generate_link', keyed, adminOnly, h(generateLink))
@@ -95,6 +105,14 @@ export function authRouter(services: Services): Hono<AuthEnv> {
   app.get('/admin/users/:id/factors', keyed, adminOnly, h(mfa.adminListFactors))
   app.delete('/admin/users/:id/factors/:factorId', keyed, adminOnly, h(mfa.adminDeleteFactor))
   app.get('/admin/audit', keyed, adminOnly, h(admin.auditLog))
+  app.get('/admin/users/:id/passkeys', keyed, adminOnly, passkeysOn, h(passkeys.adminList))
+  app.delete('/admin/users/:id/passkeys/:passkeyId', keyed, adminOnly, passkeysOn, h(passkeys.adminRemove))
+  app.get('/admin/oauth/clients', keyed, adminOnly, h(oauthClients.listClients))
+  app.post('/admin/oauth/clients', keyed, adminOnly, h(oauthClients.registerClient))
+  app.get('/admin/oauth/clients/:clientId', keyed, adminOnly, h(oauthClients.getClient))
+  app.put('/admin/oauth/clients/:clientId', keyed, adminOnly, h(oauthClients.updateClient))
+  app.delete('/admin/oauth/clients/:clientId', keyed, adminOnly, h(oauthClients.deleteClient))
+  app.post('/admin/oauth/clients/:clientId/regenerate_secret', keyed, adminOnly, h(oauthClients.regenerateSecret))
 
   app.notFound((c) => respond(c, authError(404, 'not_found', 'Not Found')))
   app.onError((error, c) => {

@@ -5,6 +5,7 @@
  */
 import path from 'node:path'
 import { boolean, fail, integer, list, text, url, type Env } from './env.ts'
+import { isWellFormedKey, OPAQUE_KEY_PREFIX, type OpaqueKeyKind } from '../jwt/opaque-keys.ts'
 import { checkRequirements } from './requirements.ts'
 import { restConfig, type RestConfig } from './rest.ts'
 import { storageConfig, type StorageConfig } from './storage.ts'
@@ -27,7 +28,13 @@ export interface Config {
   jwtKeys: JsonWebKeySet | undefined
   anonKey: string | undefined
   serviceRoleKey: string | undefined
+  /** `sb_publishable_…` keys acting as `anon` (`PUBLISHABLE_KEYS`, comma-separated; generated in development). */
+  publishableKeys: string[]
+  /** `sb_secret_…` keys acting as `service_role` (`SECRET_KEYS`, comma-separated; generated in development). */
+  secretKeys: string[]
   dbSchemas: string[]
+  /** `DB_SCHEMAS` was given: it wins over `pgrst.db_schemas` in the database (read with the schema cache). */
+  dbSchemasSet: boolean
   dbPoolMax: number
   /** Keep repeated statements prepared per server connection (`DB_PREPARED_STATEMENTS`); off behind poolers that cannot keep them. */
   dbPreparedStatements: boolean
@@ -101,12 +108,31 @@ export interface AuthConfig {
   customAccessTokenHook: PgFunctionHook | undefined
   /** The password verification attempt hook (`AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED` / `_URI`). */
   passwordVerificationAttemptHook: PgFunctionHook | undefined
+  /** The send-email hook: a Postgres function sends the auth emails instead (`AUTH_HOOK_SEND_EMAIL_ENABLED` / `_URI`). */
+  sendEmailHook: PgFunctionHook | undefined
   /** Wrong TOTP codes one MFA factor takes per 5 minutes (`AUTH_MFA_MAX_ATTEMPTS`, 0 = off). */
   mfaMaxAttempts: number
   /** Password attempts per account per `passwordAttemptWindow` (`AUTH_PASSWORD_MAX_ATTEMPTS`, 0 = off). */
   passwordMaxAttempts: number
   /** Seconds (`AUTH_PASSWORD_ATTEMPT_WINDOW`). */
   passwordAttemptWindow: number
+  /** WebAuthn factors may be enrolled / verified (`AUTH_MFA_WEBAUTHN_ENROLL_ENABLED` / `_VERIFY_ENABLED`). */
+  mfaWebAuthnEnroll: boolean
+  mfaWebAuthnVerify: boolean
+  /** Passkey sign-in and the `/passkeys` routes (`AUTH_PASSKEY_ENABLED`). */
+  passkeys: boolean
+  /** The WebAuthn relying party, for passkeys and WebAuthn factors (`AUTH_WEBAUTHN_RP_*`). */
+  webauthn: WebAuthnRelyingParty
+  /** The OAuth 2.1 server's client registry, `/admin/oauth/clients` (`AUTH_OAUTH_SERVER_ENABLED`). */
+  oauthServer: boolean
+}
+
+export interface WebAuthnRelyingParty {
+  /** The domain credentials are scoped to (default: SITE_URL's host name). */
+  id: string
+  /** Origins a ceremony may come from (default: SITE_URL's origin). */
+  origins: string[]
+  displayName: string
 }
 
 export interface JsonWebKeySet {
@@ -116,7 +142,7 @@ export interface JsonWebKeySet {
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /** Config names whose values are masked wherever config is shown. */
-export const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(['jwtSecret', 'jwtKeys', 'anonKey', 'serviceRoleKey', 'vaultRootKey'])
+export const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(['jwtSecret', 'jwtKeys', 'anonKey', 'serviceRoleKey', 'secretKeys', 'vaultRootKey'])
 
 function databaseUrl(env: Env): string | undefined {
   const raw = text(env, 'DATABASE_URL')
@@ -213,8 +239,27 @@ function authConfig(env: Env, siteUrl: string, port: number): AuthConfig {
     mfaMaxAttempts: integer(env, 'AUTH_MFA_MAX_ATTEMPTS', 5, 0, 1000),
     customAccessTokenHook: pgFunctionHook(env, 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_ENABLED', 'AUTH_HOOK_CUSTOM_ACCESS_TOKEN_URI'),
     passwordVerificationAttemptHook: pgFunctionHook(env, 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_ENABLED', 'AUTH_HOOK_PASSWORD_VERIFICATION_ATTEMPT_URI'),
+    sendEmailHook: pgFunctionHook(env, 'AUTH_HOOK_SEND_EMAIL_ENABLED', 'AUTH_HOOK_SEND_EMAIL_URI'),
     passwordMaxAttempts: integer(env, 'AUTH_PASSWORD_MAX_ATTEMPTS', 10, 0, 1_000_000_000),
     passwordAttemptWindow: integer(env, 'AUTH_PASSWORD_ATTEMPT_WINDOW', 900, 1, 86_400),
+    mfaWebAuthnEnroll: boolean(env, 'AUTH_MFA_WEBAUTHN_ENROLL_ENABLED', false),
+    mfaWebAuthnVerify: boolean(env, 'AUTH_MFA_WEBAUTHN_VERIFY_ENABLED', false),
+    passkeys: boolean(env, 'AUTH_PASSKEY_ENABLED', false),
+    webauthn: relyingParty(env, siteUrl),
+    oauthServer: boolean(env, 'AUTH_OAUTH_SERVER_ENABLED', false),
+  }
+}
+
+function relyingParty(env: Env, siteUrl: string): WebAuthnRelyingParty {
+  const site = new URL(siteUrl)
+  const origins = list(env, 'AUTH_WEBAUTHN_RP_ORIGINS')
+  for (const origin of origins) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) fail('AUTH_WEBAUTHN_RP_ORIGINS', `has ${JSON.stringify(origin)}, which is not an origin (scheme://host[:port])`)
+  }
+  return {
+    id: text(env, 'AUTH_WEBAUTHN_RP_ID') ?? site.hostname,
+    origins: origins.length > 0 ? origins : [site.origin],
+    displayName: text(env, 'AUTH_WEBAUTHN_RP_DISPLAY_NAME') ?? site.hostname,
   }
 }
 
@@ -252,7 +297,10 @@ export function parseConfig(env: Env): Config {
     jwtKeys: jwtKeys(env),
     anonKey: text(env, 'ANON_KEY'),
     serviceRoleKey: text(env, 'SERVICE_ROLE_KEY'),
+    publishableKeys: opaqueKeyList(env, 'PUBLISHABLE_KEYS', 'publishable'),
+    secretKeys: opaqueKeyList(env, 'SECRET_KEYS', 'secret'),
     dbSchemas,
+    dbSchemasSet: text(env, 'DB_SCHEMAS') !== undefined,
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1000),
     dbPreparedStatements: boolean(env, 'DB_PREPARED_STATEMENTS', true),
     logLevel,
@@ -270,6 +318,15 @@ export function parseConfig(env: Env): Config {
     corsCredentialsOrigins: originList(env),
     embeddedDbPort: embeddedDbPort(env, production),
   }
+}
+
+/** A comma-separated list of `sb_<kind>_…` keys, each checked for its prefix and shape. */
+function opaqueKeyList(env: Env, name: VariableName, kind: OpaqueKeyKind): string[] {
+  const keys = list(env, name)
+  for (const key of keys) {
+    if (!isWellFormedKey(kind, key)) fail(name, `every key must look like ${OPAQUE_KEY_PREFIX[kind]}<at least 16 of A-Z a-z 0-9 _ ->; make one with \`resolution keys\``)
+  }
+  return keys
 }
 
 /** A comma-separated list of exact origins (`https://app.example.com`), each checked. */

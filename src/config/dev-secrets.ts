@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { generateOpaqueKey } from '../jwt/opaque-keys.ts'
 import { createJwtService, issueApiKey } from '../jwt/service.ts'
 import type { Config } from './config.ts'
 import { fail } from './env.ts'
@@ -17,6 +18,9 @@ interface DevSecrets {
   vaultRootKey: string
   anonKey?: string
   serviceRoleKey?: string
+  /** The new-format keys; unlike the JWT keys they do not depend on the signing secret. */
+  publishableKey?: string
+  secretKey?: string
 }
 
 export const DEV_SECRETS_FILE = 'dev-secrets.json'
@@ -43,12 +47,14 @@ async function readOrCreate(dataDir: string): Promise<{ secrets: DevSecrets; cre
 
 /**
  * Fills the secrets development may generate. Returns the config unchanged in production and on
- * a runtime without a persistent disk (where requirements.ts demands them). API keys are derived
- * from the (possibly generated) signing key and stored beside it.
+ * a runtime without a persistent disk (where requirements.ts demands them). JWT API keys are
+ * derived from the (possibly generated) signing key and stored beside it, with a publishable and
+ * a secret key of the new format.
  */
 export async function resolveDevSecrets(config: Config, profile: Pick<RuntimeProfile, 'persistentDisk'> = SERVER_PROFILE): Promise<Config> {
   if (config.production || !profile.persistentDisk) return config
-  const needsFile = (!config.jwtSecret && !config.jwtKeys) || !config.vaultRootKey || !config.anonKey || !config.serviceRoleKey
+  const needsOpaque = config.publishableKeys.length === 0 || config.secretKeys.length === 0
+  const needsFile = (!config.jwtSecret && !config.jwtKeys) || !config.vaultRootKey || !config.anonKey || !config.serviceRoleKey || needsOpaque
   if (!needsFile) return config
   const { secrets } = await readOrCreate(config.dataDir)
   const resolved: Config = {
@@ -61,9 +67,17 @@ export async function resolveDevSecrets(config: Config, profile: Pick<RuntimePro
   const jwt = await createJwtService(resolved)
   resolved.anonKey ??= usesFileSecret && secrets.anonKey ? secrets.anonKey : await issueApiKey(jwt, 'anon')
   resolved.serviceRoleKey ??= usesFileSecret && secrets.serviceRoleKey ? secrets.serviceRoleKey : await issueApiKey(jwt, 'service_role')
-  if (usesFileSecret && (!secrets.anonKey || !secrets.serviceRoleKey)) {
+  const stored = {
+    ...secrets,
+    ...(usesFileSecret ? { anonKey: secrets.anonKey ?? resolved.anonKey, serviceRoleKey: secrets.serviceRoleKey ?? resolved.serviceRoleKey } : {}),
+    publishableKey: secrets.publishableKey ?? generateOpaqueKey('publishable'),
+    secretKey: secrets.secretKey ?? generateOpaqueKey('secret'),
+  }
+  if (resolved.publishableKeys.length === 0) resolved.publishableKeys = [stored.publishableKey]
+  if (resolved.secretKeys.length === 0) resolved.secretKeys = [stored.secretKey]
+  if (JSON.stringify(stored) !== JSON.stringify(secrets)) {
     const file = path.join(config.dataDir, DEV_SECRETS_FILE)
-    await fs.writeFile(file, JSON.stringify({ ...secrets, anonKey: resolved.anonKey, serviceRoleKey: resolved.serviceRoleKey }, null, 2) + '\n', { mode: 0o600 })
+    await fs.writeFile(file, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600 })
   }
   return resolved
 }

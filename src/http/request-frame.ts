@@ -3,7 +3,8 @@
  * One layer instead of four, and every header is set on the handler's response after it ran:
  * touching `c.res` before `next()` makes Hono rebuild the handler's response as a web
  * `Response` with a stream, which costs more than the rest of a simple request.
- * OPTIONS is answered here (the CORS preflight) and never reaches the routers.
+ * A CORS preflight (OPTIONS with `Access-Control-Request-Method`) is answered here and never
+ * reaches the routers; a plain OPTIONS does (REST answers it with `Allow`, as PostgREST).
  * @module
  */
 import { randomUUID } from 'node:crypto'
@@ -30,7 +31,7 @@ export function requestFrame({ logger, cors, drain }: RequestFrameOptions): Midd
     const origin = c.req.header('origin')
     const method = c.req.method
     let response: Response | undefined
-    if (method === 'OPTIONS') {
+    if (method === 'OPTIONS' && c.req.header('access-control-request-method') !== undefined) {
       const headers = new Headers({ 'X-Request-Id': requestId })
       cors(headers, origin, true)
       response = new Response(null, { status: 204, statusText: 'No Content', headers })

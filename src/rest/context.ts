@@ -8,7 +8,9 @@ import type { Context } from 'hono'
 import type { SessionOptions } from '../db/session.ts'
 import { HttpError } from '../errors.ts'
 import { authenticate } from '../http/principal.ts'
-import type { Principal } from '../jwt/principal.ts'
+import { opaqueKeyKind } from '../jwt/opaque-keys.ts'
+import { ANON_ROLE, type Principal } from '../jwt/principal.ts'
+import type { ClaimStep } from '../config/rest.ts'
 import type { Services } from '../services.ts'
 import { jwtError } from './errors.ts'
 
@@ -52,19 +54,35 @@ export async function restPrincipal(services: Services, c: Context): Promise<Pri
   const authorization = c.req.header('authorization')
   const apikey = c.req.header('apikey')
   const key = `${authorization ?? ''}\u0000${authorization ? '' : (apikey ?? '')}`
-  const cached = cachedPrincipal(services, key)
+  // An `sb_…` apikey is checked on every request (its browser rule depends on the User-Agent).
+  const cached = opaqueKeyKind(apikey) ? undefined : cachedPrincipal(services, key)
   if (cached) return cached
   try {
-    const principal = await authenticate(services, { authorization, apikey })
+    const principal = await authenticate(services, { authorization, apikey, userAgent: c.req.header('user-agent') })
     if (principal.token) remember(services, key, principal)
     return principal
   } catch (error) {
-    if (error instanceof HttpError && error.status === 401) {
+    if (error instanceof HttpError && error.status === 401 && error.code !== 'invalid_api_key') {
       const token = authorization ? /^Bearer\s*(.*)$/i.exec(authorization.trim())?.[1]?.trim() : apikey
       throw postgrestJwtError(error, token)
     }
     throw error
   }
+}
+
+/**
+ * The role as `JWT_ROLE_CLAIM_KEY` / `pgrst.jwt_role_claim_key` finds it in a JWT's claims
+ * (PostgREST's `jwt-role-claim-key`); a token without a string there runs as anon. The default
+ * `.role` is what `authenticate` already read; an `sb_…` key's role is the key's, not a claim's.
+ */
+export function withRoleClaim(principal: Principal, path: readonly ClaimStep[]): Principal {
+  if (principal.token === undefined || (path.length === 1 && path[0] === 'role')) return principal
+  let value: unknown = principal.claims
+  for (const step of path) {
+    if (typeof value !== 'object' || value === null) return { ...principal, role: ANON_ROLE }
+    value = typeof step === 'number' ? (Array.isArray(value) ? value[step] : undefined) : Array.isArray(value) ? undefined : (value as Record<string, unknown>)[step]
+  }
+  return { ...principal, role: typeof value === 'string' && value !== '' ? value : ANON_ROLE }
 }
 
 function cookies(header: string | undefined): Record<string, string> {

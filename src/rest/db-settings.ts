@@ -14,8 +14,10 @@ const IN_DATABASE: Readonly<Record<string, string>> = {
   db_aggregates_enabled: 'DB_AGGREGATES_ENABLED',
   db_max_rows: 'DB_MAX_ROWS',
   db_plan_enabled: 'DB_PLAN_ENABLED',
+  db_pre_request: 'DB_PRE_REQUEST',
   db_tx_end: 'DB_TX_END',
   openapi_mode: 'OPENAPI_MODE',
+  jwt_role_claim_key: 'JWT_ROLE_CLAIM_KEY',
 }
 
 const effective = new WeakMap<SchemaCache, WeakMap<RestConfig, RestConfig>>()

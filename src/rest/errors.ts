@@ -49,6 +49,8 @@ export function pgrstError(status: number, code: RestErrorCode, message: string,
 export const parseError = (message: string, details: string | null = null) => pgrstError(400, 'PGRST100', message, details)
 
 export const invalidBody = (message: string) => pgrstError(400, 'PGRST102', message)
+/** PUT wrote no row: the payload's primary key differs from the URL's. */
+export const putKeyMismatch = () => pgrstError(400, 'PGRST115', 'Payload values do not match URL in primary key column(s)')
 
 export const invalidRange = (details: string) => pgrstError(416, 'PGRST103', 'Requested range not satisfiable', details)
 

@@ -8,6 +8,8 @@ import { invalidRange } from './errors.ts'
 export const JSON_TYPE = 'application/json; charset=utf-8'
 export const OBJECT_TYPE = 'application/vnd.pgrst.object+json; charset=utf-8'
 export const CSV_TYPE = 'text/csv; charset=utf-8'
+export const GEOJSON_MEDIA = 'application/geo+json'
+export const GEOJSON_TYPE = `${GEOJSON_MEDIA}; charset=utf-8`
 
 /** `0-4/5`, `*\/0`, `0-4/*` … */
 export function contentRange(offset: number, rows: number, total: number | undefined): string {

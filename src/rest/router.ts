@@ -7,6 +7,7 @@
 import { Hono } from 'hono'
 import { infrastructureError } from '../db/errors.ts'
 import { withSession, type RequestTx } from '../db/session.ts'
+import { ident, qualified } from '../db/sql.ts'
 import type { Database } from '../db/types.ts'
 import { HttpError } from '../errors.ts'
 import type { Services } from '../services.ts'
@@ -16,7 +17,7 @@ import { runRead } from './actions/read.ts'
 import type { RestResult } from './actions/result.ts'
 import { parseBody } from './body.ts'
 import type { RestConfig } from '../config/rest.ts'
-import { restPrincipal, sessionOptions } from './context.ts'
+import { restPrincipal, sessionOptions, withRoleClaim } from './context.ts'
 import { withDatabaseSettings } from './db-settings.ts'
 import { createRoleGuard } from './role-guard.ts'
 import { FairShare } from './fair-share.ts'
@@ -25,6 +26,7 @@ import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded, una
 import { explainMediaType } from './actions/explain.ts'
 import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
+import { GEOJSON_MEDIA } from './response.ts'
 import { targets, type ApiRequest } from './parse/types.ts'
 import { planCall } from './plan/call-plan.ts'
 import type { BodyMedia } from './plan/routine-match.ts'
@@ -40,7 +42,7 @@ export interface RestOptions {
 
 async function loadCache(services: Services, database: Database): Promise<SchemaCache> {
   try {
-    return await getSchemaCache(database, services.config.dbSchemas)
+    return await getSchemaCache(database, services.config.dbSchemas, { fromDatabase: !services.config.dbSchemasSet })
   } catch (error) {
     throw infrastructureError(error) ?? schemaCacheNotLoaded()
   }
@@ -57,9 +59,11 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, bodyMedia:
   const { method } = request
   if (request.preferences.handling === 'strict' && request.preferences.invalid.length) throw invalidPreferences(request.preferences.invalid)
   // Plans are served for reads and function calls, and only where DB_PLAN_ENABLED turns them on.
-  const explainable = request.target.kind === 'routine' || method === 'GET' || method === 'HEAD'
-  if (request.explain && (!rest.planEnabled || !explainable)) throw unacceptableMedia([explainMediaType(request.explain, request.media)])
+  const readsRows = request.target.kind === 'routine' || method === 'GET' || method === 'HEAD'
+  if (request.explain && (!rest.planEnabled || !readsRows)) throw unacceptableMedia([explainMediaType(request.explain, request.media)])
   if (method === 'OPTIONS') return { readOnly: true, run: async () => ({ status: 200, headers: { Allow: allowedMethods(request, cache) } }) }
+  // GeoJSON needs PostGIS (PostgREST offers the media type only then), and rows that are read.
+  if (request.media.kind === 'geojson' && (!cache.geoJsonSchema || !readsRows)) throw unacceptableMedia([GEOJSON_MEDIA])
   if (targets(request, 'routine')) {
     const call = planCall(request, cache, body, planOptions, bodyMedia)
     return { readOnly: call.readOnly, run: (tx) => runCall(tx, call, rest.maxRows, rest) }
@@ -75,6 +79,24 @@ function plan(request: ApiRequest, cache: SchemaCache, body: unknown, bodyMedia:
   // The root: the OpenAPI document.
   if (method !== 'GET' && method !== 'HEAD') throw unsupportedMethod(method)
   return { readOnly: true, run: (tx) => openApiDocument(tx, cache, request.schema, services, rest) }
+}
+
+/**
+ * `db-pre-request`: PostgREST calls the function in the request's transaction, after the settings
+ * and before the statement, for requests on relations and functions; what it raises answers the
+ * request (mapped like any statement's error) and nothing else runs.
+ */
+function withPreRequest(action: Action, request: ApiRequest, rest: RestConfig): Action {
+  const fn = rest.preRequest
+  if (!fn || request.target.kind === 'root' || request.method === 'OPTIONS') return action
+  const sql = `SELECT ${fn.schema === undefined ? ident(fn.name) : qualified(fn.schema, fn.name)}()`
+  return {
+    readOnly: action.readOnly,
+    async run(tx) {
+      await tx.query(sql)
+      return action.run(tx)
+    },
+  }
 }
 
 /** `Allow` for OPTIONS: what the relation or function accepts (PostgREST's answer). */
@@ -105,7 +127,7 @@ function rpcBodyMedia(contentType: string | undefined): BodyMedia {
 }
 
 async function requestBody(raw: Request, method: string, media: BodyMedia): Promise<unknown> {
-  if (method !== 'POST' && method !== 'PATCH') return undefined
+  if (method !== 'POST' && method !== 'PATCH' && method !== 'PUT') return undefined
   if (media === 'text' || media === 'xml') return raw.text()
   if (media === 'octet-stream') return new Uint8Array(await raw.arrayBuffer())
   return parseBody(await raw.text(), raw.headers.get('content-type') ?? undefined)
@@ -119,12 +141,15 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
   const share = new FairShare(rest.clientShare ?? Math.max(1, Math.ceil(dbPoolMax / 2)), rest.clientWaitMs)
 
   app.all('*', async (c) => {
-    const principal = await restPrincipal(services, c)
-    await roles.check(principal.role)
+    const verified = await restPrincipal(services, c)
     const database = await services.database()
     const listening = ensureSchemaListener(services, database)
     if (listening) await listening
     const cache = await loadCache(services, database)
+    // In-database settings (pgrst.*) come with the cache; the role claim key is one of them.
+    const restSettings = withDatabaseSettings(services.config.rest, cache, services.logger)
+    const principal = withRoleClaim(verified, restSettings.roleClaimPath)
+    await roles.check(principal.role)
     const url = new URL(c.req.url)
     const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) || '/' : url.pathname
     const request = parseApiRequest({
@@ -138,11 +163,11 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
         contentProfile: c.req.header('content-profile'),
         range: c.req.header('range'),
       },
-      schemas: services.config.dbSchemas,
+      schemas: cache.schemas,
     })
     const bodyMedia = request.target.kind === 'routine' && request.method === 'POST' ? rpcBodyMedia(c.req.header('content-type')) : 'json'
     const body = await requestBody(c.req.raw, request.method, bodyMedia)
-    const action = plan(request, cache, body, bodyMedia, withDatabaseSettings(services.config.rest, cache, services.logger), services)
+    const action = withPreRequest(plan(request, cache, body, bodyMedia, restSettings, services), request, restSettings)
     const session = sessionOptions(services, c, principal, { method: request.method, path, schema: request.schema, readOnly: action.readOnly, timezone: request.preferences.timezone })
     let result: RestResult
     try {
@@ -152,7 +177,7 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
       if (error instanceof HttpError) throw error
       throw infrastructureError(error) ?? fromPgError(error, principal.source !== 'none') ?? error
     }
-    if (services.config.dbSchemas.length > 1) result.headers['Content-Profile'] = request.schema
+    if (cache.schemas.length > 1) result.headers['Content-Profile'] = request.schema
     return new Response(result.body ?? null, { status: result.status, headers: result.headers })
   })
   return app

@@ -12,5 +12,7 @@ export function readyLine(config: Config, url: string, wirePort?: number): strin
   if (config.production) return head
   // The embedded wire port is never open in production (embedded-wire.ts), so it is listed here only.
   const wire = wirePort ? `  database:         postgres://postgres@127.0.0.1:${wirePort}/postgres  (psql, resolution db …)\n` : ''
-  return head + `  anon key:         ${config.anonKey}\n` + `  service_role key: ${config.serviceRoleKey}\n` + wire
+  const publishable = config.publishableKeys[0] ? `  publishable key:  ${config.publishableKeys[0]}\n` : ''
+  const secret = config.secretKeys[0] ? `  secret key:       ${config.secretKeys[0]}\n` : ''
+  return head + `  anon key:         ${config.anonKey}\n` + `  service_role key: ${config.serviceRoleKey}\n` + publishable + secret + wire
 }

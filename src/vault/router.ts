@@ -18,7 +18,7 @@ import { checkReference, parseCreateBody, parseUpdateBody } from './validate.ts'
 const SERVICE_ROLE = 'service_role'
 
 async function requireServiceRole(services: Services, c: Context): Promise<Record<string, unknown>> {
-  const principal = await authenticate(services, { authorization: c.req.header('authorization'), apikey: c.req.header('apikey') })
+  const principal = await authenticate(services, { authorization: c.req.header('authorization'), apikey: c.req.header('apikey'), userAgent: c.req.header('user-agent') })
   if (principal.source === 'none' || principal.role === 'anon') {
     throw appError('unauthorized', 'The vault needs the service_role key (Authorization: Bearer <service_role key>)')
   }

@@ -15,8 +15,8 @@ describe('resolution keys', () => {
     const jwt = await createJwtService(loadConfig({ JWT_SECRET: SECRET }))
     expect(await jwt.verify(keys.anonKey)).toMatchObject({ iss: 'supabase', role: 'anon' })
     expect(await jwt.verify(keys.serviceRoleKey)).toMatchObject({ iss: 'supabase', role: 'service_role' })
-    expect(formatKeys(keys, 'env')).toBe(`ANON_KEY=${keys.anonKey}\nSERVICE_ROLE_KEY=${keys.serviceRoleKey}\n`)
-    expect(JSON.parse(formatKeys(keys, 'json'))).toEqual({ anon_key: keys.anonKey, service_role_key: keys.serviceRoleKey })
+    expect(formatKeys(keys, 'env')).toMatch(new RegExp(`^ANON_KEY=${keys.anonKey}\nSERVICE_ROLE_KEY=${keys.serviceRoleKey}\nPUBLISHABLE_KEYS=sb_publishable_\\S+\nSECRET_KEYS=sb_secret_\\S+\n$`))
+    expect(JSON.parse(formatKeys(keys, 'json'))).toMatchObject({ anon_key: keys.anonKey, service_role_key: keys.serviceRoleKey })
   })
 
   it('prints the same development keys every time for one data dir', async () => {

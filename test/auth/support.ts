@@ -10,9 +10,9 @@ import type { TestDatabase } from '../support/databases.ts'
 export interface AuthHarness {
   app: TestApp
   /** A new anon client with its own (in-memory) session. */
-  client(options?: { flowType?: 'implicit' | 'pkce'; headers?: Record<string, string> }): SupabaseClient
-  /** A client with the service_role key, for `auth.admin`. */
-  admin(): SupabaseClient
+  client(options?: { flowType?: 'implicit' | 'pkce'; headers?: Record<string, string>; passkey?: boolean }): SupabaseClient
+  /** A client with the service_role key, for `auth.admin` (`passkey`: its experimental passkey API). */
+  admin(options?: { passkey?: boolean }): SupabaseClient
   /** fetch against /auth/v1 with the anon key (unless headers say otherwise). */
   raw(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>
   /** The newest outbox mail to `email`. */
@@ -50,11 +50,18 @@ export async function startAuth(testDb: TestDatabase, env: Record<string, string
       return createClient(app.url, app.anonKey, {
         ...base,
         global: { headers: options.headers ?? {} },
-        auth: { persistSession: true, storage: memoryStorage(), autoRefreshToken: false, detectSessionInUrl: false, flowType: options.flowType ?? 'implicit' },
+        auth: {
+          persistSession: true,
+          storage: memoryStorage(),
+          autoRefreshToken: false,
+          detectSessionInUrl: false,
+          flowType: options.flowType ?? 'implicit',
+          experimental: { passkey: options.passkey ?? false },
+        },
       })
     },
-    admin() {
-      return createClient(app.url, app.serviceRoleKey, { ...base, auth: { persistSession: false, autoRefreshToken: false } })
+    admin(options = {}) {
+      return createClient(app.url, app.serviceRoleKey, { ...base, auth: { persistSession: false, autoRefreshToken: false, experimental: { passkey: options.passkey ?? false } } })
     },
     raw(path, init = {}) {
       const headers = new Headers(init.headers)

@@ -268,6 +268,22 @@ describeEachDatabase('REST reads', (ctx) => {
       expect((await res.json()).code, qs).toBe('PGRST100')
     }
   })
+
+  it('answers a plain OPTIONS with what the target allows (PostgREST), and a preflight with CORS', async () => {
+    const table = await rest.fetch('/users', { method: 'OPTIONS' })
+    expect(table.status).toBe(200)
+    expect(table.headers.get('allow')).toBe('OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE')
+    expect((await rest.fetch('/non_updatable_view', { method: 'OPTIONS' })).headers.get('allow')).toBe('OPTIONS,GET,HEAD')
+    expect((await rest.fetch('/rpc/set_users_offline', { method: 'OPTIONS' })).headers.get('allow')).toBe('OPTIONS,POST')
+    expect((await rest.fetch('/rpc/echo_bigint_as_text', { method: 'OPTIONS' })).headers.get('allow')).toBe('OPTIONS,GET,HEAD,POST')
+    const missing = await rest.fetch('/no_such_table', { method: 'OPTIONS' })
+    expect(missing.status).toBe(404)
+    expect((await missing.json()).code).toBe('PGRST205')
+    const preflight = await rest.fetch('/users', { method: 'OPTIONS', headers: { origin: 'http://example.test', 'access-control-request-method': 'PATCH' } })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('allow')).toBeNull()
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('PATCH')
+  })
 })
 
 describeEachDatabase('REST aggregates and computed fields', (ctx) => {
@@ -305,6 +321,31 @@ describeEachDatabase('REST aggregates and computed fields', (ctx) => {
       { id: 3, channels: { sum: 3, details: null } },
       { id: 4, channels: { sum: 3, details: null } },
     ])
+  })
+
+  it('hoists an aggregate inside a to-one spread into the parent\'s grouping (PostgREST 13)', async () => {
+    // postgrest-js relationships-spread-operations: "select with aggregate sum and spread on nested relation".
+    const nested = await rest.anon.from('users').select('username, messages(channels(id.sum(), ...channel_details(details_sum:id.sum(), details)))').limit(1).single()
+    expect(nested.error).toBeNull()
+    expect(nested.data).toEqual({
+      username: 'supabot',
+      messages: [
+        { channels: { sum: 1, details_sum: 1, details: 'Details for public channel' } },
+        { channels: { sum: 2, details_sum: 2, details: 'Details for random channel' } },
+        { channels: { sum: 3, details_sum: null, details: null } },
+        { channels: { sum: 3, details_sum: null, details: null } },
+      ],
+    })
+    // At the top level: the spread's aggregates group with the parent's other columns, casts and count() included.
+    const top = await rest.anon.from('messages').select('channel_id, ...channels(top_id:id.max(), n:count(), slug)').order('channel_id')
+    expect(top.error).toBeNull()
+    expect(top.data).toEqual([
+      { channel_id: 1, top_id: 1, n: 1, slug: 'public' },
+      { channel_id: 2, top_id: 2, n: 1, slug: 'random' },
+      { channel_id: 3, top_id: 3, n: 2, slug: 'other' },
+    ])
+    const cast = await rest.anon.from('messages').select('...channels(total:id.sum()::text)').single()
+    expect(cast.data).toEqual({ total: '9' })
   })
 
   it('treats fn(row) functions as computed columns in select, filters and order', async () => {

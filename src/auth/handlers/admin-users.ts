@@ -21,14 +21,7 @@ import { validateEmail, validatePhone } from '../validate.ts'
 import { parseBanDuration } from '../ban-duration.ts'
 import { isNamedApiRole } from '../../http/api-roles.ts'
 import { mergeMetadata } from './user.ts'
-
-function pageParam(raw: string | undefined, name: string, fallback: number, max: number): number {
-  if (raw === undefined || raw === '') return fallback
-  if (!/^\d+$/.test(raw)) throw validationFailed(`Bad Pagination Parameters: ${name} must be a positive integer`)
-  const value = Number(raw)
-  if (value < 1 || value > max) throw validationFailed(`Bad Pagination Parameters: ${name} must be between 1 and ${max}`)
-  return value
-}
+import { pageParam } from './paging.ts'
 
 export async function listUsers(c: AuthContext, deps: AuthDeps): Promise<Response> {
   const page = pageParam(c.req.query('page'), 'page', 1, 1_000_000)

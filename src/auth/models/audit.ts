@@ -26,6 +26,9 @@ export type AuditAction =
   | 'verification_attempted'
   | 'factor_unenrolled'
   | 'factor_deleted'
+  | 'passkey_created'
+  | 'passkey_updated'
+  | 'passkey_deleted'
 
 const LOG_TYPE: Record<AuditAction, string> = {
   login: 'account',
@@ -47,6 +50,9 @@ const LOG_TYPE: Record<AuditAction, string> = {
   verification_attempted: 'factor',
   factor_unenrolled: 'factor',
   factor_deleted: 'factor',
+  passkey_created: 'user',
+  passkey_updated: 'user',
+  passkey_deleted: 'user',
 }
 
 export interface AuditEntry {

@@ -9,7 +9,7 @@ import { newId, newRefreshToken } from '../crypto.ts'
 import { unixSeconds } from '../time.ts'
 import { NIL_INSTANCE, USER_SELECT, type UserRow } from './user.ts'
 
-export type AuthMethod = 'password' | 'otp' | 'magiclink' | 'email/signup' | 'recovery' | 'invite' | 'email_change' | 'anonymous' | 'token_refresh'
+export type AuthMethod = 'password' | 'passkey' | 'otp' | 'magiclink' | 'email/signup' | 'recovery' | 'invite' | 'email_change' | 'anonymous' | 'token_refresh'
 
 export interface AmrEntry {
   method: string

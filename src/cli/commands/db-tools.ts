@@ -31,6 +31,13 @@ async function clearly<T>(fn: () => Promise<T>): Promise<T> {
 const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 export function registerDbTools(db: Command): void {
+  registerStatus(db)
+  registerDump(db)
+  registerRestore(db)
+  registerMigrate(db)
+}
+
+function registerStatus(db: Command): void {
   db.command('status')
     .description('Server version, bootstrap version, applied migrations, schemas with table and row counts')
     .option('--database-url <url>', DATABASE_URL_HELP)
@@ -41,7 +48,9 @@ export function registerDbTools(db: Command): void {
         process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`)
       })
     })
+}
 
+function registerDump(db: Command): void {
   db.command('dump')
     .description('Dump the database as plain SQL (pg_dump for a server, the WASM pg_dump for the embedded database); --no-owner by default, privileges kept (--no-acl leaves them out)')
     .option('--database-url <url>', DATABASE_URL_HELP)
@@ -76,7 +85,9 @@ export function registerDbTools(db: Command): void {
         }),
       )
     })
+}
 
+function registerRestore(db: Command): void {
   db.command('restore')
     .description('Load plain-SQL dumps (schema, data with COPY or INSERT, full, supabase db dump outputs) atomically, fixing what would fail on this database')
     .argument('<files...>', 'dump files, loaded in order (- reads standard input)')
@@ -101,7 +112,9 @@ export function registerDbTools(db: Command): void {
         })
       })
     })
+}
 
+function registerMigrate(db: Command): void {
   db.command('migrate')
     .description('Apply <timestamp>_name.sql migrations in order, once each, each in its own transaction (history as the Supabase CLI keeps it)')
     .option('--database-url <url>', DATABASE_URL_HELP)

@@ -100,7 +100,15 @@ export function register(program: Command, overrides: Partial<VaultCommandIo> = 
   const vault = program
     .command('vault')
     .description('Secrets in vault.secrets, sealed the Supabase Vault way under VAULT_ROOT_KEY')
+  registerList(vault, io)
+  registerGet(vault, io)
+  registerSet(vault, io)
+  registerDelete(vault, io)
+  registerRotate(vault, io)
+  registerImport(vault, io)
+}
 
+function registerList(vault: Command, io: VaultCommandIo): void {
   vault
     .command('list')
     .description('List secrets (id, name, description, dates; never values)')
@@ -112,7 +120,9 @@ export function register(program: Command, overrides: Partial<VaultCommandIo> = 
       else if (secrets.length === 0) io.stdout('no secrets\n')
       else io.stdout(table(secrets as unknown as Array<Record<string, unknown>>, ['id', 'name', 'description', 'updated_at']))
     })
+}
 
+function registerGet(vault: Command, io: VaultCommandIo): void {
   vault
     .command('get')
     .description('Print the decrypted value of a secret (by id or name)')
@@ -124,7 +134,9 @@ export function register(program: Command, overrides: Partial<VaultCommandIo> = 
       if (!secret) throw new FatalError(`vault_secret_not_found: no secret with id or name ${JSON.stringify(reference)}`)
       io.stdout(options.json ? JSON.stringify(secret, null, 2) + '\n' : secret.secret + '\n')
     })
+}
 
+function registerSet(vault: Command, io: VaultCommandIo): void {
   vault
     .command('set')
     .description('Create a secret, or replace the value of the one with this name; without <value> it is read from stdin')
@@ -144,7 +156,9 @@ export function register(program: Command, overrides: Partial<VaultCommandIo> = 
       })
       io.stdout(`${result.action} ${result.record.id} ${JSON.stringify(result.record.name)}\n`)
     })
+}
 
+function registerDelete(vault: Command, io: VaultCommandIo): void {
   vault
     .command('delete')
     .description('Delete a secret (by id or name)')
@@ -155,7 +169,9 @@ export function register(program: Command, overrides: Partial<VaultCommandIo> = 
       if (!deleted) throw new FatalError(`vault_secret_not_found: no secret with id or name ${JSON.stringify(reference)}`)
       io.stdout(`deleted ${deleted.id} ${JSON.stringify(deleted.name)}\n`)
     })
+}
 
+function registerRotate(vault: Command, io: VaultCommandIo): void {
   vault
     .command('rotate')
     .description(
@@ -179,7 +195,9 @@ export function register(program: Command, overrides: Partial<VaultCommandIo> = 
         io.stderr('The secrets are now sealed under the new root key: set VAULT_ROOT_KEY to it (in development, or replace vaultRootKey in the data dir\'s dev-secrets.json) before the next start.\n')
       }
     })
+}
 
+function registerImport(vault: Command, io: VaultCommandIo): void {
   vault
     .command('import')
     .description(

@@ -9,7 +9,7 @@ import { explainMediaType } from './explain.ts'
 import type { CallPlan } from '../plan/call-plan.ts'
 import { callRootFrom, scalarCallStatement } from '../query/call-query.ts'
 import { Params } from '../query/params.ts'
-import { JSON_TYPE, OBJECT_TYPE } from '../response.ts'
+import { GEOJSON_MEDIA, JSON_TYPE, OBJECT_TYPE } from '../response.ts'
 import { wantsRollback, type TxPolicy } from './tx-policy.ts'
 import { runRead } from './read.ts'
 import type { RestResult } from './result.ts'
@@ -25,10 +25,10 @@ export async function runCall(db: RequestTx, plan: CallPlan, maxRows: number | u
     throw pgrstError(400, 'PGRST128', 'Function must return SETOF or TABLE when max-affected preference is used with handling=strict')
   }
   if ((plan.result === 'rows' || plan.result === 'row') && plan.read) {
-    const asObject = plan.result === 'row' && media.kind !== 'csv'
+    const asObject = plan.result === 'row' && media.kind !== 'csv' && media.kind !== 'geojson'
     const result = await runRead(
       db,
-      { kind: 'read', read: plan.read, media: asObject ? { kind: 'object', stripNulls: media.kind === 'object' && media.stripNulls } : media, preferences, maxRows, head, explain: plan.request.explain },
+      { kind: 'read', read: plan.read, media: asObject ? { kind: 'object', stripNulls: media.kind === 'object' && media.stripNulls } : media, preferences, maxRows, head, explain: plan.request.explain, geoJsonSchema: plan.geoJsonSchema },
       { rootFrom: (params) => callRootFrom(plan, params, plan.read!.sqlAlias), expandStar: true, nullWhenEmpty: plan.result === 'row' && media.kind !== 'object' },
     )
     if (strict && preferences.maxAffected !== undefined) {
@@ -38,6 +38,8 @@ export async function runCall(db: RequestTx, plan: CallPlan, maxRows: number | u
     return result
   }
   if (plan.request.explain) throw unacceptableMedia([explainMediaType(plan.request.explain, media)])
+  // Scalars and void have no rows to make features of.
+  if (media.kind === 'geojson') throw unacceptableMedia([GEOJSON_MEDIA])
   const params = new Params()
   const { rows } = await db.query<{ body: string | null; page_total: string }>(scalarCallStatement(plan, params), params.values)
   if (plan.result === 'void') return { status: 204, headers: {} }

@@ -13,6 +13,7 @@ const FOR: Record<MediaType['kind'], string> = {
   object: 'application/vnd.pgrst.object+json',
   array: 'application/vnd.pgrst.array+json',
   csv: 'text/csv',
+  geojson: 'application/geo+json',
   openapi: 'application/openapi+json',
 }
 

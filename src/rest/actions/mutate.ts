@@ -1,10 +1,10 @@
 /**
  * Runs a MutatePlan: status (201/200/204), Content-Range, Location, Preference-Applied, the
- * single-object check and max-affected (both roll back by throwing).
+ * single-object check, max-affected and PUT's one-row rule (all roll back by throwing).
  * @module
  */
 import type { RequestTx } from '../../db/session.ts'
-import { maxAffectedViolation, singularityError } from '../errors.ts'
+import { maxAffectedViolation, putKeyMismatch, singularityError } from '../errors.ts'
 import type { MutatePlan } from '../plan/mutate-plan.ts'
 import { mutationStatement } from '../query/mutate-query.ts'
 import { JSON_TYPE, OBJECT_TYPE } from '../response.ts'
@@ -37,18 +37,19 @@ export async function runMutation(tx: RequestTx, plan: MutatePlan, policy: TxPol
   const txEnd = wantsRollback(preferences, policy)
   const maxAffected = strict && preferences.maxAffected !== undefined
   // When only the statement's own failure can stop the commit, COMMIT goes with it (one round trip).
-  const commit = !single && !maxAffected && !txEnd.rollback
+  const commit = !single && !maxAffected && !txEnd.rollback && !plan.singleUpsert
   const result = await tx.query<{ page_total: string; body: string | null; inserted: string; location: string | null }>(statement.sql, statement.params, { commit })
   const row = statement.wrapped ? result.rows[0]! : undefined
   const affected = row ? Number(row.page_total) : result.rowCount
 
+  if (plan.singleUpsert && affected !== 1) throw putKeyMismatch()
   if (single && affected !== 1) throw singularityError(affected)
   if (strict && preferences.maxAffected !== undefined && affected > preferences.maxAffected) throw maxAffectedViolation(affected)
 
   const applied: string[] = []
   if (txEnd.rollback) tx.markRollback()
   if (preferences.return) applied.push(`return=${preferences.return}`)
-  if (plan.upsert) applied.push(`resolution=${plan.upsert.ignoreDuplicates ? 'ignore-duplicates' : 'merge-duplicates'}`)
+  if (plan.upsert && !plan.singleUpsert) applied.push(`resolution=${plan.upsert.ignoreDuplicates ? 'ignore-duplicates' : 'merge-duplicates'}`)
   if (preferences.missing && plan.kind === 'insert') applied.push(`missing=${preferences.missing}`)
   if (preferences.count) applied.push(`count=${preferences.count}`)
   if (txEnd.applied) applied.push(`tx=${preferences.tx}`)
@@ -61,7 +62,10 @@ export async function runMutation(tx: RequestTx, plan: MutatePlan, policy: TxPol
   }
   if (applied.length) headers['Preference-Applied'] = applied.join(', ')
   let status: number
-  if (plan.kind === 'insert') {
+  if (plan.singleUpsert) {
+    // PUT answers as an update does, whether the row was new or not (PostgREST).
+    status = representation ? 200 : 204
+  } else if (plan.kind === 'insert') {
     // An upsert that only updated answers 200; any insert makes it 201.
     status = plan.upsert && !plan.upsert.ignoreDuplicates && row && Number(row.inserted) === 0 && affected > 0 ? 200 : 201
     if (plan.returning === 'headers-only') {

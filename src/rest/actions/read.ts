@@ -9,7 +9,7 @@ import type { RestResult } from './result.ts'
 import type { ReadPlan, ReadRequestPlan } from '../plan/types.ts'
 import { Params } from '../query/params.ts'
 import { readStatement, renderNode, selectStatement, type RenderOptions } from '../query/read-query.ts'
-import { contentRange, CSV_TYPE, JSON_TYPE, OBJECT_TYPE, rangeStatus } from '../response.ts'
+import { contentRange, CSV_TYPE, GEOJSON_TYPE, JSON_TYPE, OBJECT_TYPE, rangeStatus } from '../response.ts'
 
 interface ReadRow {
   total_result_set: string | number | null
@@ -38,7 +38,8 @@ export async function runRead(tx: RequestTx, plan: ReadRequestPlan, options: Ren
   const statement = readStatement(read, {
     ...options,
     count: count === 'exact' || count === 'estimated' ? 'exact' : undefined,
-    body: plan.head ? 'none' : media.kind === 'csv' ? 'csv' : single ? 'object' : 'array',
+    body: plan.head ? 'none' : media.kind === 'csv' || media.kind === 'geojson' ? media.kind : single ? 'object' : 'array',
+    geoJsonSchema: plan.geoJsonSchema,
     stripNulls,
     expandStar: media.kind === 'csv' ? true : options.expandStar,
   })
@@ -60,8 +61,8 @@ export async function runRead(tx: RequestTx, plan: ReadRequestPlan, options: Ren
   const status = rangeStatus(offset, pageTotal, total)
   const headers: Record<string, string> = { 'Content-Range': contentRange(offset, pageTotal, total) }
   if (count) headers['Preference-Applied'] = `count=${count}`
-  if (media.kind === 'csv') {
-    headers['Content-Type'] = CSV_TYPE
+  if (media.kind === 'csv' || media.kind === 'geojson') {
+    headers['Content-Type'] = media.kind === 'csv' ? CSV_TYPE : GEOJSON_TYPE
     return { status, headers, body: plan.head ? undefined : (row.body ?? ''), rows: pageTotal }
   }
   headers['Content-Type'] = single ? OBJECT_TYPE : JSON_TYPE

@@ -73,6 +73,9 @@ export function negotiateMedia(accept: string | undefined, endpoint: Endpoint): 
       case 'text/csv':
         if (endpoint !== 'root') return { kind: 'csv' }
         break
+      case 'application/geo+json':
+        if (endpoint !== 'root') return { kind: 'geojson' }
+        break
     }
   }
   throw unacceptableMedia(offers.map((o) => o.type))

@@ -102,6 +102,8 @@ export type MediaType =
   | { kind: 'object'; stripNulls: boolean }
   | { kind: 'array'; stripNulls: boolean }
   | { kind: 'csv' }
+  /** `application/geo+json`: a FeatureCollection of the rows, with PostGIS's `ST_AsGeoJSON`. */
+  | { kind: 'geojson' }
   | { kind: 'openapi' }
 
 /** `application/vnd.pgrst.plan+json|+text; for="…"; options=analyze|verbose|settings|buffers|wal`. */

@@ -17,7 +17,8 @@ export interface CallPlan {
   routine: Routine
   /** Named arguments passed (JSON object), with the parameter types to read them as. */
   args: Record<string, unknown>
-  argTypes: Array<{ name: string; type: string }>
+  /** `variadic`: the parameter is `VARIADIC` (an array, passed with the keyword). */
+  argTypes: Array<{ name: string; type: string; variadic?: boolean }>
   /** The whole body as the one parameter (json/jsonb, text, xml, bytea): its text and type. */
   wholeBody?: { text: string; type: string }
   result: CallResult
@@ -25,6 +26,8 @@ export interface CallPlan {
   read?: ReadPlan
   readOnly: boolean
   request: ApiRequest
+  /** Where PostGIS's `st_asgeojson(record)` is, for `application/geo+json` (from the schema cache). */
+  geoJsonSchema?: string
 }
 
 
@@ -62,6 +65,7 @@ export function planCall(request: ApiRequest<TargetOf<'routine'>>, cache: Schema
     read,
     readOnly: viaQuery || routine.volatility !== 'volatile',
     request,
+    geoJsonSchema: cache.geoJsonSchema,
   }
 }
 
@@ -122,20 +126,34 @@ function chooseOverload(request: ApiRequest<TargetOf<'routine'>>, cache: SchemaC
 
 /** The arguments the routine takes, with their types; on GET/HEAD the rest are filters. */
 function bindArguments(routine: Routine, given: GivenArguments, wholeBody: boolean, viaQuery: boolean, rpcArgs: Array<[string, string]>) {
-  const paramNames = new Set(routine.params.map((p) => p.name))
   const args: Record<string, unknown> = {}
   const argTypes: CallPlan['argTypes'] = []
   // POST: the query string holds only filters; GET/HEAD: what is not an argument is a filter.
   const filterParams: Array<[string, string]> = viaQuery ? [] : [...rpcArgs]
   if (!wholeBody) {
     for (const key of given.keys) {
-      if (paramNames.has(key)) {
+      const param = routine.params.find((p) => p.name === key)
+      if (param?.mode === 'v') {
+        args[key] = variadicValue(given.values[key], key, viaQuery, rpcArgs)
+        argTypes.push({ name: key, type: param.type, variadic: true })
+      } else if (param) {
         args[key] = given.values[key]
-        argTypes.push({ name: key, type: routine.params.find((p) => p.name === key)!.type })
+        argTypes.push({ name: key, type: param.type })
       } else if (viaQuery) filterParams.push([key, String(given.values[key])])
     }
   }
   return { args, argTypes, filterParams }
+}
+
+/**
+ * A `VARIADIC` parameter takes an array: on GET/HEAD every repetition of its name (`?v=1&v=2`)
+ * or one array literal, in a JSON body an array, or one value standing for an array of one.
+ */
+function variadicValue(value: unknown, key: string, viaQuery: boolean, rpcArgs: Array<[string, string]>): unknown {
+  if (!viaQuery) return Array.isArray(value) ? value : [value]
+  const values = rpcArgs.filter(([name]) => name === key).map(([, v]) => v)
+  // One array literal (`?v={1,2}`, what postgrest-js sends for an array on GET) is the array itself.
+  return values.length === 1 && /^\{.*\}$/s.test(values[0]!) ? values[0] : values
 }
 
 function resultKind(routine: Routine): CallResult {

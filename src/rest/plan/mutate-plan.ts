@@ -1,5 +1,5 @@
 /**
- * POST/PATCH/DELETE on a relation → MutatePlan: the columns and rows to write, the conflict
+ * POST/PATCH/PUT/DELETE on a relation → MutatePlan: the columns and rows to write, the conflict
  * target of an upsert, the filters of an update/delete, and the read plan of what comes back.
  * @module
  */
@@ -19,6 +19,11 @@ export interface MutatePlan {
   /** Absent keys get the column default instead of NULL (`Prefer: missing=default`). */
   missingDefault: boolean
   upsert?: { onConflict: string[]; ignoreDuplicates: boolean }
+  /**
+   * `PUT /t?pk=eq.v`: one row upserted on the primary key, whose filters also select the payload
+   * row (a row whose key differs from the URL is not written, and the request fails: PGRST115).
+   */
+  singleUpsert?: boolean
   /** Filters (update/delete) and the shape of returned rows. */
   read: ReadPlan
   returning: 'minimal' | 'representation' | 'headers-only'
@@ -74,6 +79,8 @@ export function planMutation(request: ApiRequest<TargetOf<'relation'>>, cache: S
     return { ...base, kind: 'insert', columns, payload: rows, upsert }
   }
 
+  if (request.method === 'PUT') return { ...base, ...singleUpsert(request, relation, body), kind: 'insert' }
+
   const filtered = read.where.length > 0
   if (request.method === 'PATCH') {
     if (!isPlainObject(body)) throw invalidBody(body === undefined ? 'Empty or invalid json' : 'A PATCH body must be a JSON object')
@@ -87,4 +94,26 @@ export function planMutation(request: ApiRequest<TargetOf<'relation'>>, cache: S
     return { ...base, kind: 'delete', columns: [], payload: undefined }
   }
   throw unsupportedMethod(request.method)
+}
+
+const PUT_FILTERS = "Filters must include all and only primary key columns with 'eq' operators"
+
+/**
+ * PUT, as PostgREST has it: filters are exactly the primary key columns, each `eq`, no `or`/`and`
+ * (PGRST105); no limit/offset (PGRST114); the body is one object (or an array of one).
+ */
+function singleUpsert(request: ApiRequest, relation: Relation, body: unknown): Pick<MutatePlan, 'columns' | 'payload' | 'upsert' | 'singleUpsert'> {
+  const pk = relation.primaryKey
+  const root = request.filters.filter((f) => f.path.length === 0)
+  const eqFields = root.map((f) => (f.condition.kind === 'filter' && f.condition.op === 'eq' && !f.condition.negated && !f.condition.quantifier && f.condition.field.jsonPath.length === 0 ? f.condition.field.name : undefined))
+  const exact = eqFields.length === pk.length && eqFields.every((name) => name !== undefined && pk.includes(name)) && new Set(eqFields).size === pk.length
+  if (pk.length === 0 || !exact) throw pgrstError(405, 'PGRST105', PUT_FILTERS)
+  if (request.ranges.some((r) => r.path.length === 0 && (r.limit !== undefined || r.offset !== undefined))) {
+    throw pgrstError(400, 'PGRST114', 'limit/offset querystring parameters are not allowed for PUT')
+  }
+  const row = Array.isArray(body) && body.length === 1 ? body[0] : body
+  if (!isPlainObject(row)) throw invalidBody(body === undefined ? 'Empty or invalid json' : 'A PUT body must be one JSON object')
+  const columns = request.columns ?? Object.keys(row)
+  checkColumns(relation, columns)
+  return { columns, payload: [row], upsert: { onConflict: pk, ignoreDuplicates: false }, singleUpsert: true }
 }

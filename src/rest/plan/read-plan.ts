@@ -35,7 +35,7 @@ export function planRead(request: ApiRequest<TargetOf<'relation'>>, cache: Schem
   const relation = findRelation(cache, request.schema, request.target.name)
   const read = buildReadPlan(cache, relation, request, new AliasCounter(), options)
   if (options.maxRows !== undefined) read.limit = Math.min(read.limit ?? options.maxRows, options.maxRows)
-  return { kind: 'read', read, media: request.media, preferences: request.preferences, maxRows: options.maxRows, head: request.method === 'HEAD', explain: request.explain }
+  return { kind: 'read', read, media: request.media, preferences: request.preferences, maxRows: options.maxRows, head: request.method === 'HEAD', explain: request.explain, geoJsonSchema: cache.geoJsonSchema }
 }
 
 /** The read tree of `relation` with the request's select, filters, order and ranges applied. */

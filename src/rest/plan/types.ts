@@ -66,4 +66,6 @@ export interface ReadRequestPlan {
   head: boolean
   /** Answer the statement's EXPLAIN instead of its rows. */
   explain?: Explain
+  /** Where PostGIS's `st_asgeojson(record)` is, for `application/geo+json` (from the schema cache). */
+  geoJsonSchema?: string
 }

@@ -21,7 +21,8 @@ export function callParts(plan: CallPlan, params: Params): { argsFrom: string | 
   const record = Object.fromEntries(plan.argTypes.map((a, i) => [`a${i}`, plan.args[a.name]]))
   const definitions = plan.argTypes.map((a, i) => `a${i} ${a.type}`).join(', ')
   const argsFrom = `json_to_record(${params.add(JSON.stringify(record))}::json) AS pgrst_args(${definitions})`
-  const passed = plan.argTypes.map((a, i) => (a.name === '' ? `pgrst_args.a${i}` : `${ident(a.name)} := pgrst_args.a${i}`)).join(', ')
+  // A variadic parameter gets its array with the VARIADIC keyword (named notation demands it).
+  const passed = plan.argTypes.map((a, i) => (a.name === '' ? `pgrst_args.a${i}` : `${a.variadic ? 'VARIADIC ' : ''}${ident(a.name)} := pgrst_args.a${i}`)).join(', ')
   return { argsFrom, call: `${fn}(${passed})` }
 }
 

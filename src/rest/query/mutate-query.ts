@@ -55,16 +55,23 @@ function mutationSql(plan: MutatePlan, params: Params, alias: string): string {
       // A key absent from an object takes the column default (catalog text), not NULL. As in
       // PostgREST, each row's defaults are computed whether or not the row gives the key (so a
       // sequence advances once per row); the correlated LATERAL makes that once per row, not once.
+      // No default is a NULL of the column's type (a bare NULL would be text, and CASE would fail).
       const defaults: string[] = []
       const exprs = plan.columns.map((c, i) => {
         const column = plan.relation.columnsByName.get(c)
-        const def = column?.default ?? (column?.identity ? `nextval(pg_get_serial_sequence(${params.add(qualified(plan.relation.schema, plan.relation.name))}, ${params.add(c)}))` : 'NULL')
+        const def = column?.default ?? (column?.identity ? `nextval(pg_get_serial_sequence(${params.add(qualified(plan.relation.schema, plan.relation.name))}, ${params.add(c)}))` : `(${rowType}).${ident(c)}`)
         defaults.push(`${def} AS d${i}`)
-        return `CASE WHEN pgrst_elem.value::jsonb ? ${params.add(c)} THEN (json_populate_record(${rowType}, pgrst_elem.value)).${ident(c)} ELSE pgrst_defaults.d${i} END`
+        return `CASE WHEN pgrst_elem.value::jsonb ? ${params.add(c)} THEN (json_populate_record(${rowType}, pgrst_elem.value)).${ident(c)} ELSE pgrst_defaults.d${i} END AS ${ident(c)}`
       })
-      values = `SELECT ${exprs.join(', ')} FROM json_array_elements(${body}::json) AS pgrst_elem, LATERAL (SELECT ${defaults.join(', ')} WHERE pgrst_elem.value IS NOT NULL) AS pgrst_defaults`
+      const put = plan.singleUpsert ? `, LATERAL json_populate_record(${rowType}, pgrst_elem.value) AS pgrst_rows` : ''
+      values = `SELECT ${exprs.join(', ')} FROM json_array_elements(${body}::json) AS pgrst_elem${put}, LATERAL (SELECT ${defaults.join(', ')} WHERE pgrst_elem.value IS NOT NULL) AS pgrst_defaults`
     } else {
       values = `SELECT ${plan.columns.map((c) => `pgrst_rows.${ident(c)}`).join(', ')} FROM json_populate_recordset(${rowType}, ${body}::json) AS pgrst_rows`
+    }
+    if (plan.singleUpsert) {
+      // PUT: the URL's key filters pick the payload row (all of its columns, given or not), so a
+      // row with another key, or none, is not written.
+      values += ` WHERE ${plan.read.where.map((c) => conditionSql('pgrst_rows', c, params, () => 'NULL')).join(' AND ')}`
     }
     sql = `INSERT INTO ${target} (${columnList}) ${values}`
   }

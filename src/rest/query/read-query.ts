@@ -24,6 +24,8 @@ export interface NodeSql {
   orderBy: string[]
   limit?: string
   offset?: string
+  /** With `hoistAggregates`: the outputs whose aggregate the parent applies (`name` → `sum`, cast). */
+  hoisted: Map<string, { aggregate: string; cast?: string }>
 }
 
 export interface RenderOptions {
@@ -31,6 +33,11 @@ export interface RenderOptions {
   rootFrom?: string | ((params: Params) => string)
   /** Output names must be known (spread embeds, CSV): `*` is expanded from the schema cache. */
   expandStar?: boolean
+  /**
+   * A to-one spread's aggregates are the parent's (PostgREST 13): the node selects their raw
+   * values and lists them in `hoisted`, and the parent aggregates over its own groups.
+   */
+  hoistAggregates?: boolean
 }
 
 const ORDER_COLUMN = (i: number) => `pgrst_order_${i}`
@@ -69,7 +76,7 @@ export function renderNode(plan: ReadPlan, params: Params, options: RenderOption
   const base = outer?.from ?? rootFrom ?? `${qualified(plan.relation.schema, plan.relation.name)} AS ${ident(alias)}`
 
   // Embeds first: their lateral joins, how to test that they matched, what they output.
-  const rendered = new Map<ChildPlan, { lateral: string; exists: string; outputs: string[]; names: string[]; orderExprs: Map<PlannedOrder, string> }>()
+  const rendered = new Map<ChildPlan, ReturnType<typeof renderChild>>()
   let orderIndex = 0
   for (const child of plan.children) {
     const orderTerms = plan.order.filter((o) => o.child === child)
@@ -83,6 +90,8 @@ export function renderNode(plan: ReadPlan, params: Params, options: RenderOption
   // With aggregates, every other selected expression is grouped by (by position).
   const groupBy: string[] = []
   let aggregated = false
+  const hoisted: NodeSql['hoisted'] = new Map()
+  const hoist = options.hoistAggregates === true
   for (const item of plan.select) {
     if (item.kind === 'star') {
       if (options.expandStar) {
@@ -97,24 +106,29 @@ export function renderNode(plan: ReadPlan, params: Params, options: RenderOption
     } else if (item.kind === 'column') {
       const expr = fieldExpr(alias, item.field, params)
       let value = item.cast ? `CAST(${expr} AS ${item.cast})` : expr
-      if (item.aggregate) {
+      if (item.aggregate && hoist) {
+        hoisted.set(item.outputName, { aggregate: item.aggregate, cast: item.aggregateCast })
+      } else if (item.aggregate) {
         // Aggregate names come from a closed list (parse/select.ts), never from the request text.
         value = `${item.aggregate}(${value})`
         if (item.aggregateCast) value = `CAST(${value} AS ${item.aggregateCast})`
+        aggregated = true
       } else groupBy.push(String(selectList.length + 1))
       selectList.push(`${value} AS ${ident(item.outputName)}`)
       outputNames.push(item.outputName)
-      if (item.aggregate) aggregated = true
     } else if (item.kind === 'count') {
-      selectList.push(`${item.cast ? `CAST(count(*) AS ${item.cast})` : 'count(*)'} AS ${ident(item.outputName)}`)
+      // Hoisted, `count()` counts the parent's rows that have this related row.
+      if (hoist) hoisted.set(item.outputName, { aggregate: 'count', cast: item.cast })
+      else aggregated = true
+      selectList.push(`${hoist ? 'TRUE' : item.cast ? `CAST(count(*) AS ${item.cast})` : 'count(*)'} AS ${ident(item.outputName)}`)
       outputNames.push(item.outputName)
-      aggregated = true
     } else {
       const r = rendered.get(item.child)!
-      for (const output of r.outputs) {
-        groupBy.push(String(selectList.length + 1))
+      r.outputs.forEach((output, i) => {
+        if (r.aggregated[i]) aggregated = true
+        else groupBy.push(String(selectList.length + 1))
         selectList.push(output)
-      }
+      })
       outputNames.push(...r.names)
     }
   }
@@ -145,6 +159,7 @@ export function renderNode(plan: ReadPlan, params: Params, options: RenderOption
     fromForWhere: [base, ...lateralsForWhere].join(' '),
     where,
     groupBy: aggregated ? groupBy : [],
+    hoisted,
     orderBy,
     limit: plan.limit === undefined ? undefined : params.add(plan.limit),
     offset: plan.offset ? params.add(plan.offset) : undefined,
@@ -162,9 +177,26 @@ export function selectStatement(node: NodeSql, selectList = node.selectList): st
   return sql
 }
 
-function renderChild(child: ChildPlan, parentAlias: string, params: Params, orderColumns: Map<PlannedOrder, string>) {
+interface RenderedChild {
+  lateral: string
+  /** An expression that is NULL when the embed matched nothing. */
+  exists: string
+  /** What the parent selects of it, and which of those are aggregates (not grouped by). */
+  outputs: string[]
+  aggregated?: boolean[]
+  names: string[]
+  orderExprs: Map<PlannedOrder, string>
+}
+
+function renderChild(child: ChildPlan, parentAlias: string, params: Params, orderColumns: Map<PlannedOrder, string>): RenderedChild & { aggregated: boolean[] } {
+  const rendered = renderChildSql(child, parentAlias, params, orderColumns)
+  return { ...rendered, aggregated: rendered.aggregated ?? rendered.outputs.map(() => false) }
+}
+
+function renderChildSql(child: ChildPlan, parentAlias: string, params: Params, orderColumns: Map<PlannedOrder, string>): RenderedChild {
   const lat = ident(child.lateralAlias)
-  const node = renderNode(child.plan, params, { expandStar: child.spread }, joinConditions(child, parentAlias))
+  const hoistAggregates = child.toOne && child.spread
+  const node = renderNode(child.plan, params, { expandStar: child.spread, hoistAggregates }, joinConditions(child, parentAlias))
   const orderExprs = new Map<PlannedOrder, string>()
   const orderSelect: string[] = []
   for (const [term, column] of orderColumns) {
@@ -182,7 +214,13 @@ function renderChild(child: ChildPlan, parentAlias: string, params: Params, orde
   }
   if (child.toOne) {
     const lateral = `SELECT ${[...node.selectList, 'TRUE AS pgrst_exists', ...orderSelect].join(', ')} ${fromWhere(node)}`
-    return { lateral, exists: `${lat}.pgrst_exists`, outputs: node.outputNames.map((n) => `${lat}.${ident(n)} AS ${ident(n)}`), names: node.outputNames, orderExprs }
+    const outputs = node.outputNames.map((n) => {
+      const agg = node.hoisted.get(n)
+      if (!agg) return `${lat}.${ident(n)} AS ${ident(n)}`
+      const value = `${agg.aggregate}(${lat}.${ident(n)})`
+      return `${agg.cast ? `CAST(${value} AS ${agg.cast})` : value} AS ${ident(n)}`
+    })
+    return { lateral, exists: `${lat}.pgrst_exists`, outputs, aggregated: node.outputNames.map((n) => node.hoisted.has(n)), names: node.outputNames, orderExprs }
   }
   if (!child.spread) {
     const lateral = `SELECT json_agg(_r) AS body FROM (${selectStatement(node)}) AS _r`
@@ -200,12 +238,14 @@ function renderChild(child: ChildPlan, parentAlias: string, params: Params, orde
   return { lateral, exists: `${lat}.pgrst_exists`, outputs: node.outputNames.map((n) => `COALESCE(${lat}.${ident(n)}, '[]'::json) AS ${ident(n)}`), names: node.outputNames, orderExprs }
 }
 
-export type BodyShape = 'array' | 'object' | 'csv' | 'none'
+export type BodyShape = 'array' | 'object' | 'csv' | 'geojson' | 'none'
 
 export interface ReadStatementOptions extends RenderOptions {
   count?: 'exact'
   body: BodyShape
   stripNulls?: boolean
+  /** For `geojson`: the schema of PostGIS's `st_asgeojson(record)`. */
+  geoJsonSchema?: string
 }
 
 /**
@@ -215,6 +255,12 @@ export interface ReadStatementOptions extends RenderOptions {
  */
 const CSV_BODY = `(SELECT coalesce(string_agg(pgrst_keys.k, ','), '') FROM (SELECT json_object_keys(pgrst_first.r) AS k FROM (SELECT row_to_json(pgrst_h) AS r FROM pgrst_source AS pgrst_h LIMIT 1) AS pgrst_first) AS pgrst_keys)
   || chr(10) || coalesce(string_agg(substring(_r::text, 2, length(_r::text) - 2), chr(10)), '')`
+
+/** A FeatureCollection of the rows, each a Feature by PostGIS (its geometry column, the rest as properties), as PostgREST builds it. */
+function geoJsonBody(schema: string): string {
+  const features = `coalesce(json_agg(${qualified(schema, 'st_asgeojson')}(_r)::json), '[]')`
+  return `json_build_object('type', 'FeatureCollection', 'features', ${features})::text`
+}
 
 /**
  * The whole read as one statement returning `total_result_set`, `page_total` and `body` (JSON
@@ -228,6 +274,7 @@ export function readStatement(plan: ReadPlan, options: ReadStatementOptions): { 
   let body: string
   if (options.body === 'none') body = 'NULL::text'
   else if (options.body === 'csv') body = CSV_BODY
+  else if (options.body === 'geojson') body = geoJsonBody(options.geoJsonSchema ?? 'public')
   else if (options.body === 'object') body = options.stripNulls ? `json_strip_nulls(json_agg(_r)->0)::text` : `(json_agg(_r)->0)::text`
   else body = options.stripNulls ? `json_strip_nulls(coalesce(json_agg(_r), '[]'))::text` : `coalesce(json_agg(_r), '[]')::text`
   const sql = `WITH pgrst_source AS (${source}) SELECT ${total} AS total_result_set, pg_catalog.count(_r) AS page_total, ${body} AS body FROM pgrst_source AS _r`

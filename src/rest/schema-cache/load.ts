@@ -3,7 +3,7 @@
  * @module
  */
 import type { Queryable } from '../../db/types.ts'
-import { ATTRIBUTES_BY_OID_SQL, COLUMNS_SQL, CONSTRAINTS_SQL, DB_SETTINGS_SQL, RELATIONS_SQL, ROUTINES_SQL, VIEW_RULES_SQL } from './queries.ts'
+import { ATTRIBUTES_BY_OID_SQL, COLUMNS_SQL, CONSTRAINTS_SQL, DB_SETTINGS_SQL, GEOJSON_FUNCTION_SQL, RELATIONS_SQL, ROUTINES_SQL, VIEW_RULES_SQL } from './queries.ts'
 import { buildRelationships, type ViewProjection } from './relationships.ts'
 import { relationKey, type Column, type ForeignKey, type Relation, type RelationKind, type Relationship, type Routine, type RoutineParam, type SchemaCache } from './types.ts'
 import { viewColumnSources } from './view-columns.ts'
@@ -30,6 +30,18 @@ function asArray(value: unknown): string[] {
     return inner === '' ? [] : inner.split(',').map((s) => s.replace(/^"(.*)"$/, '$1'))
   }
   return []
+}
+
+/** Where PostGIS put `st_asgeojson(record, …)`, if it is installed (PostgREST offers geo+json only then). */
+async function geoJsonSchema(q: Queryable): Promise<string | undefined> {
+  const { rows } = await q.query<{ schema: string }>(GEOJSON_FUNCTION_SQL)
+  return rows[0]?.schema
+}
+
+/** The in-database `pgrst.*` settings, without the prefix. */
+export async function loadDatabaseSettings(q: Queryable): Promise<Record<string, string>> {
+  const rows = (await q.query<{ key: string; value: string }>(DB_SETTINGS_SQL)).rows
+  return Object.fromEntries(rows.map((row) => [row.key, row.value]))
 }
 
 export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<SchemaCache> {
@@ -118,15 +130,15 @@ export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<
     const key = relationKey(relationship.source.schema, relationship.source.name)
     relationships.set(key, [...(relationships.get(key) ?? []), relationship])
   }
-  const settingRows = (await q.query<{ key: string; value: string }>(DB_SETTINGS_SQL)).rows
   return {
-    settings: Object.fromEntries(settingRows.map((row) => [row.key, row.value])),
+    settings: await loadDatabaseSettings(q),
     schemas,
     relations,
     relationships,
     routines,
     computedFields: computedFields(routines),
     loadedAt: new Date(),
+    geoJsonSchema: await geoJsonSchema(q),
   }
 }
 

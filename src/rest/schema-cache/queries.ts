@@ -115,3 +115,10 @@ SELECT DISTINCT ON (key) key, value
            AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
            AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = 'authenticator'), (SELECT oid FROM pg_roles WHERE rolname = current_user))) AS settings
  ORDER BY key, (setrole <> 0) DESC, setdatabase DESC`
+
+/** PostGIS's `st_asgeojson(record, …)`: its schema, when the extension is installed. */
+export const GEOJSON_FUNCTION_SQL = `
+SELECT n.nspname::text AS schema
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.proname = 'st_asgeojson' AND p.pronargs >= 1 AND p.proargtypes[0] = 'record'::regtype
+ ORDER BY n.nspname LIMIT 1`

@@ -123,6 +123,8 @@ export interface SchemaCache {
   /** `pgrst.*` settings found in the database, without the prefix (`db_max_rows` → `'50'`). */
   readonly settings?: Readonly<Record<string, string>>
   readonly loadedAt: Date
+  /** The schema holding PostGIS's `st_asgeojson(record)` (for `application/geo+json`); undefined without PostGIS. */
+  readonly geoJsonSchema?: string
 }
 
 export const relationKey = (schema: string, name: string) => `${schema}\u0000${name}`
