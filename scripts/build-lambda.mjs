@@ -44,8 +44,9 @@ export const lambdaBuildOptions = {
   minify: true,
   sourcemap: true,
   legalComments: 'none',
-  // pg's optional native binding is never used; the AWS SDK is not needed.
-  external: ['pg-native'],
+  // pg's optional native binding is never used. The AWS SDK v3 (the S3 storage backend) comes with
+  // Lambda's Node.js runtime: bundling it would double the bundle and its cold start.
+  external: ['pg-native', '@aws-sdk/*'],
   // CommonJS dependencies (pg, pino) call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   plugins: [noEmbeddedDatabase],

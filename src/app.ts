@@ -17,6 +17,7 @@ import type { StartupGate } from './http/startup.ts'
 import { restRouter } from './rest/router.ts'
 import { createRealtime, type Realtime } from './realtime/realtime.ts'
 import { realtimeRouter } from './realtime/router.ts'
+import { storageRouter } from './storage/router.ts'
 import type { Services } from './services.ts'
 import { vaultRouter } from './vault/router.ts'
 import type { UpgradeWebSocket } from 'hono/ws'
@@ -47,6 +48,8 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
   // for GET/HEAD/OPTIONS (bodies never read) and decide from Content-Length when there is one.
   app.use((c, next) => {
     if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next()
+    // Storage streams uploads up to STORAGE_FILE_SIZE_LIMIT and bounds its JSON bodies itself.
+    if (c.req.path.startsWith('/storage/v1/')) return next()
     const length = c.req.header('content-length')
     if (length !== undefined && /^\d+$/.test(length) && !c.req.header('transfer-encoding')) {
       if (Number(length) > services.config.bodyLimit) throw appError('payload_too_large', `The request body exceeds the limit of ${services.config.bodyLimit} bytes`)
@@ -64,6 +67,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono {
   app.route('/vault/v1', vaultRouter(services))
   app.route('/rest/v1', restRouter(services))
   app.route('/realtime/v1', realtimeRouter(services, options.realtime ?? createRealtime(services), { upgradeWebSocket: options.upgradeWebSocket }))
+  app.route('/storage/v1', storageRouter(services))
 
   app.notFound((c) => c.json({ code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404))
   app.onError((error, c) => renderError(error, c, services.logger))

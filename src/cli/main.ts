@@ -14,6 +14,7 @@ import { register as registerVault } from './commands/vault.ts'
 import { register as registerKeys } from './commands/keys.ts'
 import { registerMail } from './commands/mail.ts'
 import { registerPsql } from './commands/psql.ts'
+import { registerStorage } from './commands/storage.ts'
 
 export function buildProgram(): Command {
   const program = new Command('resolution')
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerVault(program)
   registerKeys(program)
   registerMail(program)
+  registerStorage(program)
   const db = program.command('db').description('Database tools: init, status, dump, restore, migrate, psql')
   registerDbInit(db)
   registerDbTools(db)

@@ -8,6 +8,7 @@ import { boolean, fail, integer, list, text, url, type Env } from './env.ts'
 import { isWellFormedKey, OPAQUE_KEY_PREFIX, type OpaqueKeyKind } from '../jwt/opaque-keys.ts'
 import { checkRequirements } from './requirements.ts'
 import { restConfig, type RestConfig } from './rest.ts'
+import { storageConfig, type StorageConfig } from './storage.ts'
 import { SERVER_PROFILE, type RuntimeProfile } from './runtime-profile.ts'
 import type { VariableName } from './variables.ts'
 
@@ -56,6 +57,8 @@ export interface Config {
   auth: AuthConfig
   /** `/rest/v1` settings (`DB_MAX_ROWS`, `DB_TX_END` …), see `restConfig`. */
   rest: RestConfig
+  /** `/storage/v1` settings (`STORAGE_*`), see `storageConfig`. */
+  storage: StorageConfig
   /** Origins that get `Access-Control-Allow-Credentials` (`CORS_CREDENTIALS_ORIGINS`); none by default. */
   corsCredentialsOrigins: string[]
   /**
@@ -285,12 +288,14 @@ export function parseConfig(env: Env): Config {
   const siteUrl = url(env, 'SITE_URL', 'http://localhost:3000')
   const port = integer(env, 'PORT', 5050, 0, 65535)
 
+  const dataDir = path.resolve(text(env, 'RESOLUTION_DATA_DIR') ?? '.resolution/data')
+
   return {
     production,
     port,
     databaseUrl: databaseUrl(env),
     realtimeListenUrl: databaseUrl(env, 'REALTIME_LISTEN_URL'),
-    dataDir: path.resolve(text(env, 'RESOLUTION_DATA_DIR') ?? '.resolution/data'),
+    dataDir,
     jwtSecret,
     jwtKeys: jwtKeys(env),
     anonKey: text(env, 'ANON_KEY'),
@@ -312,6 +317,7 @@ export function parseConfig(env: Env): Config {
     jwtExp: integer(env, 'JWT_EXP', 3600, 30, 604_800),
     auth: authConfig(env, siteUrl, port),
     rest: restConfig(env),
+    storage: storageConfig(env, dataDir),
     corsCredentialsOrigins: originList(env),
     embeddedDbPort: embeddedDbPort(env, production),
   }

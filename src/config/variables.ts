@@ -86,6 +86,14 @@ export const VARIABLES = [
   'AUTH_WEBAUTHN_RP_ORIGINS',
   'AUTH_WEBAUTHN_RP_DISPLAY_NAME',
   'AUTH_OAUTH_SERVER_ENABLED',
+  // /storage/v1 (config/storage.ts)
+  'STORAGE_BACKEND',
+  'STORAGE_DIR',
+  'STORAGE_FILE_SIZE_LIMIT',
+  'STORAGE_S3_BUCKET',
+  'STORAGE_S3_REGION',
+  'STORAGE_S3_ENDPOINT',
+  'STORAGE_S3_FORCE_PATH_STYLE',
   // Client tools the CLI runs (config/tools.ts)
   'PG_DUMP',
   'PSQL',

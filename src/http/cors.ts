@@ -24,6 +24,10 @@ export const CORS_ALLOW_HEADERS = [
   'accept-profile',
   'content-profile',
   'x-upsert',
+  // storage-js: object metadata, cache control on uploads, conditional downloads
+  'x-metadata',
+  'cache-control',
+  'if-none-match',
   'x-request-id',
 ]
 
@@ -39,6 +43,10 @@ export const CORS_EXPOSE_HEADERS = [
   'x-supabase-api-version',
   'x-request-id',
   'retry-after',
+  // /storage/v1 downloads
+  'etag',
+  'content-disposition',
+  'accept-ranges',
 ]
 
 const ALLOW_HEADERS = CORS_ALLOW_HEADERS.join(',')

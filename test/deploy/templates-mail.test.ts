@@ -23,7 +23,13 @@ function deployedEnv(secret: Record<string, string>, parameters: Record<string, 
     const text = JSON.stringify(value)
     const secretKey = /SecretString:([A-Z_]+)\}\}/.exec(text)?.[1]
     if (secretKey) env[name] = secret[secretKey] ?? ''
-    else if (typeof value === 'object' && value && 'Ref' in value) env[name] = parameters[(value as { Ref: string }).Ref] ?? String(sam.Parameters![(value as { Ref: string }).Ref]?.Default ?? '')
+    else if (typeof value === 'object' && value && 'Ref' in value) {
+      const ref = (value as { Ref: string }).Ref
+      // A resource's Ref is its physical name; a pseudo parameter its deployed value.
+      if (sam.Resources[ref]) env[name] = `${ref.toLowerCase()}-physical-name`
+      else if (ref === 'AWS::Region') env[name] = 'eu-west-1'
+      else env[name] = parameters[ref] ?? String(sam.Parameters![ref]?.Default ?? '')
+    }
     else if (typeof value === 'object' && value && 'Fn::If' in value) {
       const [, then] = (value as { 'Fn::If': [string, { Ref: string }, unknown] })['Fn::If']
       if (parameters[then.Ref]) env[name] = parameters[then.Ref]!

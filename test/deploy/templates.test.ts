@@ -240,3 +240,35 @@ describe('infra/fargate.yaml (CloudFormation)', () => {
     expect(readFileSync('infra/fargate.yaml', 'utf8')).not.toMatch(/\b\d{12}\b(?!\})/)
   })
 })
+
+describe('storage bucket in both stacks', () => {
+  const objectActions = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload']
+
+  it.each([
+    ['template.yaml', sam],
+    ['infra/fargate.yaml', fargate],
+  ] as const)('%s: a private, encrypted, retained bucket', (_name, template) => {
+    const bucket = template.Resources.StorageBucket!
+    expect(bucket.Type).toBe('AWS::S3::Bucket')
+    expect((bucket as Record<string, unknown>).DeletionPolicy).toBe('Retain')
+    expect(props(template, 'StorageBucket').PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true })
+    expect(props(template, 'StorageBucket').BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256')
+  })
+
+  it('the function uses it with object permissions on that bucket only', () => {
+    expect(fnProps.Environment.Variables).toMatchObject({ STORAGE_BACKEND: 's3', STORAGE_S3_BUCKET: { Ref: 'StorageBucket' }, STORAGE_S3_REGION: { Ref: 'AWS::Region' } })
+    const statements = fnProps.Policies[0].Statement
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: objectActions, Resource: { 'Fn::Sub': '${StorageBucket.Arn}/*' } },
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': ['StorageBucket', 'Arn'] } },
+    ])
+  })
+
+  it('the Fargate task role, and only it, may use the bucket; the container is pointed at it', () => {
+    const statements = props(fargate, 'TaskRole').Policies[0].PolicyDocument.Statement
+    expect(statements[0]).toEqual({ Effect: 'Allow', Action: objectActions, Resource: { 'Fn::Sub': '${StorageBucket.Arn}/*' } })
+    expect(JSON.stringify(props(fargate, 'ExecutionRole'))).not.toContain('StorageBucket')
+    const environment = props(fargate, 'TaskDefinition').ContainerDefinitions[0].Environment as Array<{ Name: string; Value: unknown }>
+    expect(Object.fromEntries(environment.map((e) => [e.Name, e.Value]))).toMatchObject({ STORAGE_BACKEND: 's3', STORAGE_S3_BUCKET: { Ref: 'StorageBucket' } })
+  })
+})

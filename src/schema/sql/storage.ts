@@ -1,7 +1,7 @@
 /**
  * A minimal `storage` schema: the tables a Supabase data dump COPYs into (with the columns of
- * early-2025 dumps) and the path helpers policies call (`storage.foldername(name)`…). There is no
- * storage API in resolution; this is so dumps restore and storage policies compile.
+ * early-2025 dumps) and the path helpers policies call (`storage.foldername(name)`…), so dumps
+ * restore and storage policies compile. `/storage/v1` (src/storage/) works over these tables.
  * @module
  */
 import { doBlock, MAY_CREATE_IN, skipUnlessUsable, type TableSpec } from '../ddl.ts'

@@ -1,0 +1,40 @@
+/**
+ * `/storage/v1`: Supabase Storage's HTTP API over `storage.buckets`/`storage.objects` and a
+ * byte backend, so `supabase.storage` (storage-js) works unchanged. Every row operation runs in
+ * the caller's role with their claims (RLS decides); bytes move only around committed rows.
+ * @module
+ */
+import { Hono } from 'hono'
+import { apiKeyGate } from '../http/api-key-gate.ts'
+import type { Services } from '../services.ts'
+import { createBackend } from './backend/index.ts'
+import type { StorageBackend } from './backend/types.ts'
+import { bucketRoutes } from './bucket-routes.ts'
+import { storageErrors } from './errors.ts'
+import { objectRoutes } from './object-routes.ts'
+import { isOpenRoute } from './request.ts'
+import { signedRoutes } from './signed-routes.ts'
+
+export function storageRouter(services: Services, backend: StorageBackend = createBackend(services.config.storage)): Hono {
+  const app = new Hono()
+  const gate = apiKeyGate(services.config.apiKeyRequired)
+  app.use('*', async (c, next) => {
+    const path = c.req.path.slice(c.req.path.indexOf('/storage/v1') + '/storage/v1'.length)
+    if (isOpenRoute(path, c.req.method)) return next()
+    return gate(c, next)
+  })
+
+  bucketRoutes(app, services, backend)
+  signedRoutes(app, services, backend)
+  objectRoutes(app, services, backend)
+  app.all('/render/image/*', () => {
+    throw storageErrors.notSupported('Image transformation')
+  })
+  app.all('/upload/resumable/*', () => {
+    throw storageErrors.notSupported('Resumable (TUS) upload')
+  })
+  app.all('/upload/resumable', () => {
+    throw storageErrors.notSupported('Resumable (TUS) upload')
+  })
+  return app
+}

@@ -1,0 +1,183 @@
+/**
+ * The S3 backend against moto's S3 server (`moto_server`, started here): moto reimplements S3's
+ * REST protocol from AWS's own service models — multipart uploads, ranges, CopyObject,
+ * DeleteObjects, error codes — which makes it the most faithful stand-in available offline
+ * (s3rver, the npm alternative, is unmaintained and skips multipart details). The backend on its
+ * own, then the storage API over it through supabase-js on both databases.
+ * Skipped when `moto_server` is not installed.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import net from 'node:net'
+import { Readable } from 'node:stream'
+import { text } from 'node:stream/consumers'
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createS3Backend, s3Key } from '../../src/storage/backend/s3.ts'
+import type { StorageBackend } from '../../src/storage/backend/types.ts'
+import { sweepOrphans } from '../../src/storage/sweep.ts'
+import { describeEachDatabase } from '../support/databases.ts'
+import { startStorage, type StorageHarness } from './support.ts'
+
+const hasMoto = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).status === 0
+const credentials = { accessKeyId: 'test', secretAccessKey: 'test' }
+class TooLarge extends Error {}
+
+/** A port of 56400–56499 (this suite's range) free right now. */
+async function portInRange(): Promise<number> {
+  for (let port = 56400 + Math.floor(Math.random() * 50); port < 56500; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer().once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+    })
+    if (free) return port
+  }
+  throw new Error('no free port in 56400-56499')
+}
+
+let moto: ChildProcess | undefined
+let endpoint = ''
+
+async function startMoto(): Promise<void> {
+  const port = await portInRange()
+  endpoint = `http://127.0.0.1:${port}`
+  moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' })
+  for (let i = 0; i < 100; i++) {
+    const up = await fetch(endpoint).then((r) => r.ok, () => false)
+    if (up) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error('moto_server did not start')
+}
+
+function client(): S3Client {
+  return new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials })
+}
+
+async function createS3Bucket(name: string): Promise<void> {
+  await client().send(new CreateBucketCommand({ Bucket: name }))
+}
+
+async function s3Keys(bucket: string): Promise<string[]> {
+  const result = await client().send(new ListObjectsV2Command({ Bucket: bucket }))
+  return (result.Contents ?? []).map((object) => object.Key!).sort()
+}
+
+describe.runIf(hasMoto)('S3 backend (moto)', () => {
+  beforeAll(startMoto, 30_000)
+  afterAll(() => {
+    moto?.kill()
+  })
+
+  describe('backend', () => {
+    let backend: StorageBackend
+    beforeAll(async () => {
+      await createS3Bucket('backend')
+      backend = createS3Backend({ bucket: 'backend', region: 'us-east-1', endpoint, forcePathStyle: true, credentials })
+    })
+
+    it('stages, reads whole and ranged, stats, copies and removes', async () => {
+      const staged = await backend.stage('b/dir/hello.txt/v1', Readable.from([Buffer.from('hello '), Buffer.from('world')]), { maxBytes: 100, tooLarge: () => new TooLarge() })
+      expect(staged.size).toBe(11)
+      expect(staged.md5).toBe('5eb63bbbe01eeed093cb22bb8f5acdc3')
+      await staged.commit()
+      expect((await backend.stat('b/dir/hello.txt/v1'))?.size).toBe(11)
+      expect(await text((await backend.read('b/dir/hello.txt/v1'))!)).toBe('hello world')
+      expect(await text((await backend.read('b/dir/hello.txt/v1', { start: 6, end: 10 }))!)).toBe('world')
+      await backend.copy('b/dir/hello.txt/v1', 'c/ü ber/../x?y/v2')
+      expect(await text((await backend.read('c/ü ber/../x?y/v2'))!)).toBe('hello world')
+      await backend.remove(['b/dir/hello.txt/v1', 'c/ü ber/../x?y/v2', 'never/was/v0'])
+      expect(await backend.read('b/dir/hello.txt/v1')).toBeUndefined()
+      expect(await backend.stat('b/dir/hello.txt/v1')).toBeUndefined()
+      expect(await s3Keys('backend')).toEqual([])
+    })
+
+    it('a multipart-sized upload streams through (3 parts) and keeps its bytes', async () => {
+      const chunk = Buffer.alloc(1024 * 1024, 7)
+      const body = Readable.from((function* () {
+        for (let i = 0; i < 20; i++) yield chunk
+      })())
+      const staged = await backend.stage('b/big/v1', body, { maxBytes: 100 * 1024 * 1024, tooLarge: () => new TooLarge() })
+      expect(staged.size).toBe(20 * 1024 * 1024)
+      expect((await backend.stat('b/big/v1'))?.size).toBe(20 * 1024 * 1024)
+      await backend.remove(['b/big/v1'])
+    })
+
+    it('past the limit, or with the body cut off, nothing is left in S3', async () => {
+      const big = Readable.from((function* () {
+        for (let i = 0; i < 10; i++) yield Buffer.alloc(1000, 1)
+      })())
+      await expect(backend.stage('b/over/v1', big, { maxBytes: 4096, tooLarge: () => new TooLarge() })).rejects.toBeInstanceOf(TooLarge)
+      const cut = new Readable({ read() {} })
+      cut.push(Buffer.alloc(5000, 2))
+      setTimeout(() => cut.destroy(new Error('client went away')), 20)
+      await expect(backend.stage('b/cut/v1', cut, { maxBytes: 1e9, tooLarge: () => new TooLarge() })).rejects.toThrow('client went away')
+      const discarded = await backend.stage('b/discard/v1', Readable.from([Buffer.from('x')]), { maxBytes: 10, tooLarge: () => new TooLarge() })
+      await discarded.discard()
+      expect(await s3Keys('backend')).toEqual([])
+    })
+
+    it('keys past S3\'s 1024 bytes are hashed, and still distinct', () => {
+      const long = `b/${'x'.repeat(1030)}/v1`
+      expect(Buffer.byteLength(s3Key(long))).toBeLessThanOrEqual(1024)
+      expect(s3Key(long)).not.toBe(s3Key(`b/${'x'.repeat(1031)}/v1`))
+      expect(s3Key('b/short/v1')).toBe('b/short/v1')
+    })
+  })
+
+  describeEachDatabase('storage API over S3', (ctx) => {
+    let h: StorageHarness
+    beforeAll(async () => {
+      await createS3Bucket(`api-${ctx().target}`)
+      // The backend takes credentials from the SDK's default chain, as in AWS.
+      process.env.AWS_ACCESS_KEY_ID = 'test'
+      process.env.AWS_SECRET_ACCESS_KEY = 'test'
+      h = await startStorage(ctx(), { STORAGE_BACKEND: 's3', STORAGE_S3_BUCKET: `api-${ctx().target}`, STORAGE_S3_ENDPOINT: endpoint })
+      await h.service.storage.createBucket('docs')
+      await h.service.storage.createBucket('other')
+    })
+    afterAll(async () => {
+      await h?.app.close()
+    })
+
+    it('upload, download with a range, upsert, move, copy, signed URL and remove, with S3 holding exactly the live versions', async () => {
+      const files = h.service.storage.from('docs')
+      expect((await files.upload('a/one.txt', Buffer.from('0123456789'), { contentType: 'text/plain' })).error).toBeNull()
+      expect((await files.upload('blob.json', new Blob(['{"b":2}'], { type: 'application/json' }))).error).toBeNull()
+      const ranged = await h.fetch('/object/docs/a/one.txt', { headers: { range: 'bytes=3-5' } })
+      expect(ranged.status).toBe(206)
+      expect(await ranged.text()).toBe('345')
+      expect((await files.upload('a/one.txt', 'replaced', { upsert: true })).error).toBeNull()
+      expect(await (await files.download('a/one.txt')).data?.text()).toBe('replaced')
+      expect((await files.move('a/one.txt', 'moved.txt', { destinationBucket: 'other' })).error).toBeNull()
+      expect((await h.service.storage.from('other').copy('moved.txt', 'copy.txt', { destinationBucket: 'docs' })).error).toBeNull()
+      const signed = await files.createSignedUrl('copy.txt', 60)
+      expect(await (await fetch(signed.data!.signedUrl)).text()).toBe('replaced')
+      expect((await files.remove(['blob.json'])).data).toHaveLength(1)
+
+      const rows = await ctx().database.query<{ bucket_id: string; name: string; version: string }>('SELECT bucket_id, name, version FROM storage.objects ORDER BY 1, 2')
+      expect(rows.rows.map((r) => `${r.bucket_id}/${r.name}`)).toEqual(['docs/copy.txt', 'other/moved.txt'])
+      expect(await s3Keys(`api-${ctx().target}`)).toEqual(rows.rows.map((r) => `${r.bucket_id}/${r.name}/${r.version}`).sort())
+    })
+
+    it('the sweep removes S3 objects no row points at, and keeps the live ones', async () => {
+      const bucket = `api-${ctx().target}`
+      const backend = createS3Backend({ bucket, region: 'us-east-1', endpoint, forcePathStyle: true, credentials })
+      const orphan = await backend.stage('docs/lost.txt/00000000-0000-0000-0000-00000000dead', Readable.from([Buffer.from('lost')]), { maxBytes: 100, tooLarge: () => new TooLarge() })
+      await orphan.commit()
+      const live = (await s3Keys(bucket)).filter((key) => !key.startsWith('docs/lost.txt/'))
+      // Everything is seconds old: a grace period of an hour keeps it all.
+      expect((await sweepOrphans(ctx().database, backend, { olderThanMs: 3600_000 })).removed).toBe(0)
+      const report = await sweepOrphans(ctx().database, backend, { olderThanMs: 0, now: Date.now() + 5000 })
+      expect(report).toEqual({ stored: live.length + 1, orphans: 1, removed: 1 })
+      expect(await s3Keys(bucket)).toEqual(live)
+    })
+
+    it('an oversized upload is refused (413) and leaves nothing in S3', async () => {
+      await h.service.storage.createBucket('small', { public: false, fileSizeLimit: 100 })
+      const before = await s3Keys(`api-${ctx().target}`)
+      const big = await h.service.storage.from('small').upload('big.bin', new Blob([Buffer.alloc(5000)]))
+      expect((big.error as unknown as { statusCode: string }).statusCode).toBe('413')
+      expect(await s3Keys(`api-${ctx().target}`)).toEqual(before)
+    })
+  })
+})
