@@ -7,7 +7,7 @@
 
 build-ResolutionFunction:
 	npm run build:lambda
-	cp dist/lambda/index.mjs dist/lambda/index.mjs.map "$(ARTIFACTS_DIR)/"
+	cp -R dist/lambda/. "$(ARTIFACTS_DIR)/"
 
 build-lambda:
 	npm run build:lambda

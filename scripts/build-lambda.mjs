@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Bundles the Lambda handler: src/runtime/lambda.ts → dist/lambda/index.mjs (ESM, node22,
- * minified, with a source map). `sam build` runs this same script (Makefile target
+ * minified, with a source map; lazily loaded parts in dist/lambda/chunks/). `sam build` runs this same script (Makefile target
  * build-ResolutionFunction), so both produce the same bundle.
  *
  * The embedded database (PGlite, WASM, ~10 MB) has no place on Lambda: the module that loads it
@@ -17,6 +17,9 @@ import * as esbuild from 'esbuild'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const { values } = parseArgs({ options: { outdir: { type: 'string', default: 'dist/lambda' }, metafile: { type: 'boolean', default: false } } })
 const outdir = path.resolve(root, values.outdir)
+// esbuild lays the bundle out as if in dist/lambda, whatever --outdir says: the source maps name
+// sources relative to it and chunk names hash the maps, so another outdir would change the bytes.
+const layoutDir = path.join(root, 'dist/lambda')
 
 /** Replaces the PGlite driver with a stub and refuses any other path to @electric-sql/*. */
 const noEmbeddedDatabase = {
@@ -34,9 +37,16 @@ const noEmbeddedDatabase = {
   },
 }
 
-export const lambdaBuildOptions = {
+const lambdaBuildOptions = {
   entryPoints: [path.join(root, 'src/runtime/lambda.ts')],
-  outfile: path.join(outdir, 'index.mjs'),
+  outdir: layoutDir,
+  write: false,
+  entryNames: 'index',
+  // What the handler imports only on first use (the S3 backend and its AWS SDK, WebAuthn) goes
+  // into chunks beside index.mjs, loaded when needed: the cold start reads index.mjs alone.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -44,9 +54,9 @@ export const lambdaBuildOptions = {
   minify: true,
   sourcemap: true,
   legalComments: 'none',
-  // pg's optional native binding is never used. The AWS SDK v3 (the S3 storage backend) comes with
-  // Lambda's Node.js runtime: bundling it would double the bundle and its cold start.
-  external: ['pg-native', '@aws-sdk/*'],
+  // pg's optional native binding is never used. The AWS SDK is bundled (in its chunk) at the
+  // version we pin and test, not taken from whatever the Lambda runtime ships.
+  external: ['pg-native'],
   // CommonJS dependencies (pg, pino) call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   plugins: [noEmbeddedDatabase],
@@ -57,6 +67,11 @@ export const lambdaBuildOptions = {
 await rm(outdir, { recursive: true, force: true })
 await mkdir(outdir, { recursive: true })
 const result = await esbuild.build(lambdaBuildOptions)
+for (const file of result.outputFiles) {
+  const target = path.join(outdir, path.relative(layoutDir, file.path))
+  await mkdir(path.dirname(target), { recursive: true })
+  await writeFile(target, file.contents)
+}
 if (values.metafile) await writeFile(path.join(outdir, 'meta.json'), JSON.stringify(result.metafile))
 const { size } = await stat(path.join(outdir, 'index.mjs'))
 console.log(`${path.relative(root, path.join(outdir, "index.mjs"))} ${(size / 1024).toFixed(1)} KiB`)

@@ -7,7 +7,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- a parsed template is untyped JSON; the assertions are its types */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -151,6 +151,10 @@ describe('template.yaml (SAM)', () => {
     const hash = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex')
     const fromSam = hash(path.join(artifacts, 'index.mjs'))
     expect(fromSam).toBe(hash('dist/lambda/index.mjs'))
+    // The chunks the handler loads on first use travel with it.
+    const chunks = readdirSync('dist/lambda/chunks').filter((name) => name.endsWith('.mjs'))
+    expect(chunks.length).toBeGreaterThan(0)
+    for (const name of chunks) expect(hash(path.join(artifacts, 'chunks', name))).toBe(hash(path.join('dist/lambda/chunks', name)))
     // The build is deterministic: building again gives the same bytes.
     await run(process.execPath, ['scripts/build-lambda.mjs', '--outdir', path.join(tmp, 'again')], { timeout: 120_000 })
     expect(hash(path.join(tmp, 'again', 'index.mjs'))).toBe(fromSam)

@@ -6,12 +6,12 @@
  * Credentials come from the SDK's default chain (environment, task role, instance profile, Lambda role).
  * @module
  */
-import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { meter } from './meter.ts'
+import { s3Key } from './s3-keys.ts'
 import type { ByteRange, ObjectStat, StagedObject, StorageBackend, StoredItem } from './types.ts'
 
 export interface S3BackendOptions {
@@ -23,17 +23,10 @@ export interface S3BackendOptions {
   credentials?: S3ClientConfig['credentials']
 }
 
-const MAX_KEY_BYTES = 1024
 const PART_SIZE = 8 * 1024 * 1024
 const PARTS_IN_FLIGHT = 2
 const DELETE_BATCH = 1000
 
-/** The S3 key of a storage key; names too long for S3's 1024 bytes are hashed (kept unique). */
-export function s3Key(key: string): string {
-  if (Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES) return key
-  const bucket = key.slice(0, key.indexOf('/'))
-  return `${bucket}/~long/${createHash('sha256').update(key).digest('hex')}`
-}
 
 function isNotFound(error: unknown): boolean {
   const name = (error as { name?: string }).name
