@@ -147,7 +147,7 @@ async function measure(port: number, scenario: Scenario, token: string, concurre
 }
 
 async function main(): Promise<void> {
-  const benchDatabase = await createServerDatabase(ADMIN_URL, 'resolution_bench_w')
+  const benchDatabase = await createServerDatabase(ADMIN_URL, `${process.env.BENCH_DB_PREFIX ?? 'resolution_bench'}_w`)
   const databaseUrl = benchDatabase.url
   const results: Array<Record<string, unknown>> = []
   try {
