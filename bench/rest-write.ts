@@ -124,7 +124,8 @@ async function serveBaseline(databaseUrl: string): Promise<void> {
 }
 
 function startChild(kind: 'resolution' | 'baseline', databaseUrl: string): Promise<PortChild> {
-  return startPortChild(`${kind} server`, SELF, [`serve-${kind}`, databaseUrl])
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}/${kind}`] : []
+  return startPortChild(`${kind} server`, SELF, [`serve-${kind}`, databaseUrl], prof)
 }
 
 async function measure(port: number, scenario: Scenario, token: string, concurrency: number): Promise<LoadResult> {
