@@ -35,7 +35,7 @@ const SELF = fileURLToPath(import.meta.url)
 
 function serverEnv(databaseUrl: string): Record<string, string> {
   // Every bench client is 127.0.0.1: the per-client limits (on by default) are raised explicitly.
-  const limits = { AUTH_RATE_LIMIT_OTP: '1000000', AUTH_RATE_LIMIT_TOKEN_REFRESH: '1000000', DB_POOL_CLIENT_SHARE: String(POOL) }
+  const limits = { AUTH_RATE_LIMIT_OTP: '1000000', AUTH_RATE_LIMIT_TOKEN_REFRESH: process.env.BENCH_TOKEN_LIMIT ?? '1000000', DB_POOL_CLIENT_SHARE: String(POOL) }
   return { JWT_SECRET: SECRET, LOG_LEVEL: 'silent', DB_POOL_MAX: String(POOL), DATABASE_URL: databaseUrl, AUTH_AUTOCONFIRM: 'true', ...limits }
 }
 
@@ -50,7 +50,7 @@ async function serve(databaseUrl: string): Promise<void> {
 
 // ---------------------------------------------------------------- parent: setup and load
 async function createBenchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `resolution_bench_auth_${process.pid}`
+  const name = `${process.env.BENCH_DB_PREFIX ?? 'resolution_bench'}_auth_${process.pid}`
   const admin = new pg.Client({ connectionString: ADMIN_URL })
   await admin.connect()
   await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)

@@ -206,7 +206,7 @@ async function measure(port: number, scenario: Scenario, token: string, ids: num
 }
 
 async function main(): Promise<void> {
-  const benchDatabase = await createServerDatabase(ADMIN_URL, 'resolution_bench')
+  const benchDatabase = await createServerDatabase(ADMIN_URL, process.env.BENCH_DB_PREFIX ?? 'resolution_bench')
   const databaseUrl = benchDatabase.url
   const setup = createPgDatabase({ url: databaseUrl, poolMax: 1 })
   const results: Array<Record<string, unknown>> = []

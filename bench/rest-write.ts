@@ -124,7 +124,8 @@ async function serveBaseline(databaseUrl: string): Promise<void> {
 }
 
 function startChild(kind: 'resolution' | 'baseline', databaseUrl: string): Promise<PortChild> {
-  return startPortChild(`${kind} server`, SELF, [`serve-${kind}`, databaseUrl])
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}/${kind}`] : []
+  return startPortChild(`${kind} server`, SELF, [`serve-${kind}`, databaseUrl], prof)
 }
 
 async function measure(port: number, scenario: Scenario, token: string, concurrency: number): Promise<LoadResult> {
@@ -147,7 +148,7 @@ async function measure(port: number, scenario: Scenario, token: string, concurre
 }
 
 async function main(): Promise<void> {
-  const benchDatabase = await createServerDatabase(ADMIN_URL, 'resolution_bench_w')
+  const benchDatabase = await createServerDatabase(ADMIN_URL, `${process.env.BENCH_DB_PREFIX ?? 'resolution_bench'}_w`)
   const databaseUrl = benchDatabase.url
   const results: Array<Record<string, unknown>> = []
   try {

@@ -10,6 +10,7 @@
 import type { Context } from 'hono'
 import type { AuthConfig } from '../config/config.ts'
 import { hasSqlState } from '../db/sqlstate.ts'
+import { queryNamed } from '../db/named.ts'
 import type { Queryable } from '../db/types.ts'
 import { appError } from '../errors.ts'
 import { limitKey } from '../http/client-address.ts'
@@ -81,9 +82,23 @@ async function counted<T>(query: Promise<T>): Promise<T> {
 /** How often a process sweeps expired counter rows. */
 const SWEEP_INTERVAL_MS = 60_000
 
-/** Window counters in `_resolution.auth_rate_limits`, on the clock `now` (ms; tests move it). */
+/** Hits for one (bucket, key) waiting for the upsert in flight to answer, counted by the next one. */
+interface Queued {
+  windowSeconds: number
+  waiters: Array<{ resolve: (hit: Hit) => void; reject: (error: unknown) => void }>
+}
+
+/**
+ * Window counters in `_resolution.auth_rate_limits`, on the clock `now` (ms; tests move it).
+ * Concurrent hits on one key are coalesced: while an upsert for the key is in flight, the next
+ * hits queue and are then counted together by one upsert (`hits + n`), each getting its own
+ * count back. Every hit from any client shares one row per key (all clients behind one address),
+ * so one upsert per request queued up on that row's lock and its commit.
+ */
 export class Counters {
   private lastSweep = 0
+  /** Keys with an upsert in flight, and the hits queued behind it (undefined: none yet). */
+  private readonly inFlight = new Map<string, Queued | undefined>()
 
   constructor(
     private readonly database: () => Promise<Queryable>,
@@ -91,19 +106,53 @@ export class Counters {
   ) {}
 
   /** Counts one event for (bucket, key) in a window of `windowSeconds` opened by its first event. */
-  async hit(bucket: string, key: string, windowSeconds: number): Promise<Hit> {
+  hit(bucket: string, key: string, windowSeconds: number): Promise<Hit> {
+    const id = `${bucket}\u0000${key}`
+    return new Promise<Hit>((resolve, reject) => {
+      if (this.inFlight.has(id)) {
+        const queued = this.inFlight.get(id) ?? { windowSeconds, waiters: [] }
+        queued.waiters.push({ resolve, reject })
+        this.inFlight.set(id, queued)
+        return
+      }
+      this.inFlight.set(id, undefined)
+      this.count(id, bucket, key, { windowSeconds, waiters: [{ resolve, reject }] })
+    })
+  }
+
+  /** One upsert for the batch's hits; then the batch queued meanwhile, if any. */
+  private count(id: string, bucket: string, key: string, batch: Queued): void {
+    this.upsert(bucket, key, batch.windowSeconds, batch.waiters.length).then(
+      ({ hits, retryAfter }) => {
+        // The batch's hits are the last n counted: the first of them saw hits - n + 1.
+        const first = hits - batch.waiters.length + 1
+        batch.waiters.forEach((waiter, i) => waiter.resolve({ hits: first + i, retryAfter }))
+      },
+      (error: unknown) => batch.waiters.forEach((waiter) => waiter.reject(error)),
+    ).finally(() => {
+      const next = this.inFlight.get(id)
+      if (next) {
+        this.inFlight.set(id, undefined)
+        this.count(id, bucket, key, next)
+      } else this.inFlight.delete(id)
+    })
+  }
+
+  private async upsert(bucket: string, key: string, windowSeconds: number, n: number): Promise<Hit> {
     const database = await this.database()
     const now = this.now()
     await this.sweep(database, now)
     // One statement, so concurrent hits (any process) each get their own count.
-    const { rows } = await counted(database.query<{ hits: number; retry_after: number }>(
+    const { rows } = await counted(queryNamed<{ hits: number; retry_after: number }>(
+      database,
+      'resolution_auth_rate_limit_hit',
       `INSERT INTO _resolution.auth_rate_limits AS r (bucket, key, hits, expires_at)
-       VALUES ($1, $2, 1, to_timestamp($3::float8 / 1000) + make_interval(secs => $4::float8))
+       VALUES ($1, $2, $5::int, to_timestamp($3::float8 / 1000) + make_interval(secs => $4::float8))
        ON CONFLICT (bucket, key) DO UPDATE SET
-         hits = CASE WHEN r.expires_at > to_timestamp($3::float8 / 1000) THEN r.hits + 1 ELSE 1 END,
+         hits = CASE WHEN r.expires_at > to_timestamp($3::float8 / 1000) THEN r.hits + $5::int ELSE $5::int END,
          expires_at = CASE WHEN r.expires_at > to_timestamp($3::float8 / 1000) THEN r.expires_at ELSE EXCLUDED.expires_at END
        RETURNING hits, greatest(1, ceil(extract(epoch FROM expires_at) - $3::float8 / 1000))::int AS retry_after`,
-      [bucket, key, now, windowSeconds],
+      [bucket, key, now, windowSeconds, n],
     ))
     const row = rows[0]!
     return { hits: Number(row.hits), retryAfter: Number(row.retry_after) }

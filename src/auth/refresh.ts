@@ -7,7 +7,7 @@
  * whole family (stricter than GoTrue, which hands the active token to its parent at any age).
  * @module
  */
-import { hasSqlState } from '../db/sqlstate.ts'
+import { queryNamed } from '../db/named.ts'
 import type { Database, Queryable } from '../db/types.ts'
 import { newRefreshToken } from './crypto.ts'
 import { auditPayload } from './models/audit.ts'
@@ -154,27 +154,6 @@ async function attempt(tx: Queryable, input: RefreshInput): Promise<Attempt> {
   }
   const rotated = await rotate(tx, input, user, session.id, { id: row.rt_id, token: input.token })
   return { kind: 'ok', value: { user, identities, sessionId: session.id, aal: session.aal, amr: rotated.amr, refreshToken: rotated.token } }
-}
-
-/** Cleared when a transaction pooler refuses named statements; the process then plans each time. */
-let namedStatements = true
-
-/**
- * The hot statement, kept prepared on the connection: planning it costs several times its
- * execution. Behind a pooler without prepared-statement support (PgBouncer < 1.21 in transaction
- * mode) the server answers 26000/42P05; this statement is autocommitted, so it is simply re-run
- * unnamed and names are not used again.
- */
-async function queryNamed<R>(database: Database, name: string, sql: string, params: unknown[]): Promise<{ rows: R[] }> {
-  if (namedStatements) {
-    try {
-      return await database.query<R>(sql, params, { name })
-    } catch (error) {
-      if (!hasSqlState(error, 'invalid_sql_statement_name', 'duplicate_prepared_statement')) throw error
-      namedStatements = false
-    }
-  }
-  return database.query<R>(sql, params)
 }
 
 interface FastRow extends Locked {
