@@ -9,6 +9,7 @@ import type { RequestTx } from '../db/session.ts'
 import { ident } from '../db/sql.ts'
 import { isoTime } from './access.ts'
 import { storageErrors } from './errors.ts'
+import type { ListEntry } from './list.ts'
 
 type Column = 'name' | 'created_at' | 'updated_at'
 const COLUMNS: readonly Column[] = ['name', 'created_at', 'updated_at']
@@ -58,14 +59,8 @@ export function parseListV2Body(body: unknown): ListV2Options {
   return { prefix: (fields.prefix as string | undefined) ?? '', delimiter: fields.with_delimiter === true, limit: Math.min(limit, MAX_KEYS), offset, column, order }
 }
 
-interface Row {
+interface Row extends ListEntry {
   folder: boolean
-  name: string
-  id: string | null
-  updated_at: string | null
-  created_at: string | null
-  last_accessed_at: string | null
-  metadata: Record<string, unknown> | null
 }
 
 export async function listV2(tx: RequestTx, bucket: string, options: ListV2Options) {

@@ -5,9 +5,8 @@
  * parameter, or returning no exposed relation, are no relationship (PGRST200).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { reloadSchemaCache } from '../../src/rest/schema-cache/index.ts'
 import { describeEachDatabase } from '../support/databases.ts'
-import { startRest, type RestHarness } from './support.ts'
+import { startRestWith, type RestHarness } from './support.ts'
 
 const FUNCTIONS = `
 create function cr_messages(channels) returns setof messages language sql stable as 'select * from messages where channel_id = $1.id';
@@ -24,9 +23,7 @@ describeEachDatabase('computed relationships', (ctx) => {
   let rest: RestHarness
 
   beforeAll(async () => {
-    rest = await startRest(ctx())
-    await ctx().database.exec(FUNCTIONS)
-    await reloadSchemaCache(ctx().database)
+    rest = await startRestWith(ctx(), FUNCTIONS)
   })
   afterAll(async () => {
     await rest?.app.close()

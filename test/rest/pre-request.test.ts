@@ -8,7 +8,7 @@ import { restConfig } from '../../src/config/rest.ts'
 import { reloadSchemaCache } from '../../src/rest/schema-cache/index.ts'
 import { startTestApp, type TestApp } from '../support/app.ts'
 import { describeEachDatabase } from '../support/databases.ts'
-import { startRest, type RestHarness } from './support.ts'
+import { startRestWith, type RestHarness } from './support.ts'
 
 const FUNCTIONS = `
 CREATE SCHEMA IF NOT EXISTS guard;
@@ -59,9 +59,7 @@ describeEachDatabase('db-pre-request', (ctx) => {
   }
 
   beforeAll(async () => {
-    rest = await startRest(ctx(), { DB_PRE_REQUEST: 'guard.check_request' })
-    await ctx().database.exec(FUNCTIONS)
-    await reloadSchemaCache(ctx().database)
+    rest = await startRestWith(ctx(), FUNCTIONS, { DB_PRE_REQUEST: 'guard.check_request' })
   })
   afterAll(async () => {
     await rest?.app.close()

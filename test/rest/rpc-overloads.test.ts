@@ -5,9 +5,8 @@
  * PGRST203 with PostgREST's texts. Through supabase-js where it can say it, raw fetch otherwise.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { reloadSchemaCache } from '../../src/rest/schema-cache/index.ts'
 import { describeEachDatabase } from '../support/databases.ts'
-import { startRest, type RestHarness } from './support.ts'
+import { startRestWith, type RestHarness } from './support.ts'
 
 const FUNCTIONS = `
 create function ov_pick() returns int language sql as 'select 0';
@@ -31,9 +30,7 @@ describeEachDatabase('RPC overload resolution', (ctx) => {
     rest.fetch(`/rpc/${fn}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body })
 
   beforeAll(async () => {
-    rest = await startRest(ctx())
-    await ctx().database.exec(FUNCTIONS)
-    await reloadSchemaCache(ctx().database)
+    rest = await startRestWith(ctx(), FUNCTIONS)
   })
   afterAll(async () => {
     await rest?.app.close()

@@ -4,9 +4,8 @@
  * literal (what postgrest-js sends); it may sit after ordinary parameters.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { reloadSchemaCache } from '../../src/rest/schema-cache/index.ts'
 import { describeEachDatabase } from '../support/databases.ts'
-import { startRest, type RestHarness } from './support.ts'
+import { startRestWith, type RestHarness } from './support.ts'
 
 const FUNCTIONS = `
 CREATE FUNCTION public.variadic_join(VARIADIC words text[]) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT array_to_string(words, ' ') $$;
@@ -17,9 +16,7 @@ CREATE FUNCTION public.variadic_messages(VARIADIC ids bigint[]) RETURNS SETOF pu
 describeEachDatabase('variadic functions in RPC', (ctx) => {
   let rest: RestHarness
   beforeAll(async () => {
-    rest = await startRest(ctx())
-    await ctx().database.exec(FUNCTIONS)
-    await reloadSchemaCache(ctx().database)
+    rest = await startRestWith(ctx(), FUNCTIONS)
   })
   afterAll(async () => {
     await rest?.app.close()

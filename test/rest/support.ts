@@ -30,6 +30,14 @@ export interface RestHarness {
   fetch(path: string, init?: RequestInit): Promise<Response>
 }
 
+/** `startRest`, then `sql` (a test's own functions or tables) and a schema-cache reload. */
+export async function startRestWith(testDb: TestDatabase, sql: string, env: Record<string, string> = {}): Promise<RestHarness> {
+  const rest = await startRest(testDb, env)
+  await testDb.database.exec(sql)
+  await reloadSchemaCache(testDb.database)
+  return rest
+}
+
 export async function startRest(testDb: TestDatabase, env: Record<string, string> = {}): Promise<RestHarness> {
   await loadFixture(testDb)
   const app = await startTestApp(testDb, env)
