@@ -81,8 +81,8 @@ export class VisibilityChecker {
     const keys = table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')
     const given = table.primaryKey.map((column) => `r.${ident(column)}`).join(', ')
     // The ordinal of every given row the role can see (the rows as they are now in the table).
-    const sql = `SELECT a.i::int AS i FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(rec, i)
-      WHERE EXISTS (SELECT FROM ONLY ${target} t WHERE (${keys}) = (SELECT ${given} FROM jsonb_populate_record(NULL::${target}, a.rec) r))`
+    const sql = `SELECT a.i::int AS i FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(rec, i), LATERAL jsonb_populate_record(NULL::${target}, a.rec) r
+      WHERE EXISTS (SELECT FROM ONLY ${target} t WHERE (${keys}) = (${given}))`
     const database = await this.services.database()
     const options = { role: roleOf(claims), claims, readOnly: true, statementTimeoutMs: this.services.config.statementTimeoutMs }
     const rows = await withSession(database, options, async (tx) => (await tx.query<{ i: number }>(sql, [JSON.stringify(records)], { commit: true })).rows)
