@@ -14,7 +14,7 @@ import { policiesFor } from './authorize.ts'
 import type { Policies } from './channel.ts'
 import { Changes } from './changes.ts'
 import { listenForDbMessages } from './db-messages.ts'
-import { Hub, topicOf } from './hub.ts'
+import { Hub, timingsFor, topicOf } from './hub.ts'
 import { createPgBus } from './pg-bus.ts'
 import { VSNS, type BroadcastBody, type Vsn } from './protocol.ts'
 import { CLOSE, RealtimeSocket, type Transport } from './socket.ts'
@@ -46,7 +46,7 @@ function busFor(services: Services): Bus {
 }
 
 export function createRealtime(services: Services, bus: Bus = busFor(services)): Realtime {
-  const hub = new Hub(bus)
+  const hub = new Hub(bus, timingsFor(services.config.realtimeDeadServerSeconds))
   const changes = new Changes(services)
   const sockets = new Set<RealtimeSocket>()
 
