@@ -18,7 +18,7 @@ import type { Claims } from '../jwt/service.ts'
 import { CAPTURE_TRIGGER, CHANGES_CHANNEL } from '../schema/sql/realtime.ts'
 import type { Services } from '../services.ts'
 import { matches, type Change, type ChangeParams } from './change-filter.ts'
-import { listenOn } from './db-messages.ts'
+import type { Notifications } from './notifications.ts'
 import { VisibilityChecker } from './visibility.ts'
 
 export interface TableInfo {
@@ -68,12 +68,15 @@ export class Changes {
 
   readonly #visibility: VisibilityChecker
 
-  constructor(private readonly services: Services) {
+  constructor(
+    private readonly services: Services,
+    private readonly notifications: Notifications,
+  ) {
     this.#visibility = new VisibilityChecker(services)
   }
 
   async start(): Promise<void> {
-    this.#stop = await listenOn(this.services, CHANGES_CHANNEL, (raw) => {
+    this.#stop = await this.notifications.listen(CHANGES_CHANNEL, (raw) => {
       // Changes are checked side by side (the pool bounds how many at once) but delivered in order.
       const prepared = this.#prepare(raw)
       this.#queue = this.#queue

@@ -44,7 +44,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('long-lived listener [postgres]', 
     let reconnects = 0
     listener = startListener({
       url: proxy.url(server.url),
-      channel: 'listener_test',
+      channels: ['listener_test'],
       onNotification: (payload) => payloads.push(payload),
       onReconnect: () => reconnects++,
       onError: (error) => errors.push(error),
@@ -78,7 +78,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('long-lived listener [postgres]', 
   it('stops for good when its database is dropped', async () => {
     const scratch = await createServerDatabase()
     const errors: unknown[] = []
-    const gone = startListener({ url: scratch.url, channel: 'gone', onNotification: () => {}, onError: (error) => errors.push(error), retryMinMs: 50 })
+    const gone = startListener({ url: scratch.url, channels: ['gone'], onNotification: () => {}, onError: (error) => errors.push(error), retryMinMs: 50 })
     await until(() => gone.backendPid())
     await scratch.drop()
     await new Promise((resolve) => setTimeout(resolve, 1000))
