@@ -3,9 +3,13 @@
  * memory) over one database, a realtime-js client on each. Broadcasts and presence cross between
  * them through LISTEN/NOTIFY, payloads past NOTIFY's 8000 bytes included.
  */
+import { mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openTestDatabase } from '../support/databases.ts'
-import { startTestApp, type TestApp } from '../support/app.ts'
+import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../support/app.ts'
+import { killRunning, runResolution, waitFor } from '../support/processes.ts'
 import { startTcpProxy } from '../support/tcp-proxy.ts'
 import { eventually, startRealtime, subscribed, type RealtimeHarness } from './support.ts'
 
@@ -170,7 +174,47 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime across servers [postgr
   })
 })
 
+afterAll(killRunning)
+
 describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime when a server dies [postgres]', () => {
+  it('drops the presences of a killed `resolution serve` process after REALTIME_DEAD_SERVER_SECONDS', async () => {
+    const db = await openTestDatabase('postgres')
+    const rt = await startRealtime(db, { REALTIME_DEAD_SERVER_SECONDS: '3' })
+    const child = runResolution(['serve'], {
+      PORT: '0',
+      DATABASE_URL: db.url!,
+      JWT_SECRET: TEST_JWT_SECRET,
+      EMBEDDED_DB_PORT: 'off',
+      RESOLUTION_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'resolution-rt-killed-')),
+    })
+    try {
+      const url = await waitFor(() => /resolution ready on (http:\/\/\S+)/.exec(child.stdout())?.[1], 60_000)
+      const leaves: string[] = []
+      const watcher = rt.client().channel('killed', { config: { presence: { key: 'watcher', enabled: true } } })
+      watcher.on('presence', { event: 'leave' }, ({ key }) => leaves.push(key))
+      const doomed = rt.client({ url }).channel('killed', { config: { presence: { key: 'doomed' } } })
+      await Promise.all([subscribed(watcher), subscribed(doomed)])
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await doomed.track({ on: 'the child' })
+      await eventually(() => watcher.presenceState().doomed, 10_000)
+
+      // SIGKILL: no leave, no goodbye on the bus; only the process's silence tells.
+      const killedAt = Date.now()
+      child.child.kill('SIGKILL')
+      await child.exit
+      await eventually(() => (leaves.includes('doomed') ? true : undefined), 15_000)
+      const took = Date.now() - killedAt
+      expect(watcher.presenceState().doomed).toBeUndefined()
+      // Presumed dead after 3 s of silence, noticed at the next beacon tick (every second).
+      expect(took).toBeGreaterThanOrEqual(1900)
+      expect(took).toBeLessThan(10_000)
+    } finally {
+      child.child.kill('SIGKILL')
+      await rt.close()
+      await db.dispose()
+    }
+  }, 90_000)
+
   it('drops the presences of a server that went silent (killed), and members elsewhere see them leave', async () => {
     const { Hub } = await import('../../src/realtime/hub.ts')
     const { createPgBus } = await import('../../src/realtime/pg-bus.ts')
