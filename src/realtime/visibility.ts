@@ -25,7 +25,8 @@ interface Batch {
   claims: Claims
   table: TableInfo
   pending: Pending[]
-  running: boolean
+  /** A run is due (set until it starts) or going on: new checks join the batch. */
+  busy: boolean
 }
 
 export class VisibilityChecker {
@@ -39,19 +40,19 @@ export class VisibilityChecker {
     if (!isNamedApiRole(role, this.services.config.rest.extraRoles) || table.primaryKey.length === 0) return Promise.resolve(false)
     const key = `${table.schema}.${table.table}\u0000${JSON.stringify(claims)}`
     let batch = this.#batches.get(key)
-    if (!batch) this.#batches.set(key, (batch = { claims, table, pending: [], running: false }))
+    if (!batch) this.#batches.set(key, (batch = { claims, table, pending: [], busy: false }))
     // The catalog may have been reloaded (a column added): the newest description is the one to use.
     batch.table = table
     return new Promise<boolean>((resolve) => {
       batch.pending.push({ record, resolve })
+      if (batch.busy) return
+      batch.busy = true
       // Wait for the rest of this read from the socket: notifications arrive several at a time.
-      if (!batch.running) setImmediate(() => void this.#run(key, batch))
+      setImmediate(() => void this.#run(key, batch))
     })
   }
 
   async #run(key: string, batch: Batch): Promise<void> {
-    if (batch.running) return
-    batch.running = true
     try {
       while (batch.pending.length > 0) {
         const taken = batch.pending.splice(0, MAX_BATCH)
@@ -59,8 +60,8 @@ export class VisibilityChecker {
         taken.forEach((p, i) => p.resolve(visible[i] === true))
       }
     } finally {
-      batch.running = false
-      if (batch.pending.length === 0) this.#batches.delete(key)
+      batch.busy = false
+      this.#batches.delete(key)
     }
   }
 
