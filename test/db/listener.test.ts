@@ -75,6 +75,31 @@ describe.runIf(process.env.TEST_DATABASE_URL)('long-lived listener [postgres]', 
     expect(payloads).toEqual(['one', 'two'])
   })
 
+  it('listens on several channels over one connection, adds one to the live connection, and keeps all after a reconnect', async () => {
+    const heard: string[] = []
+    const several = startListener({ url: proxy.url(server.url), channels: ['first', 'we"ird; LISTEN x'], onNotification: (payload, channel) => heard.push(`${channel}:${payload}`), retryMinMs: 100 })
+    try {
+      await several.ready
+      const pid = several.backendPid()
+      await several.add('later')
+      expect(several.backendPid()).toBe(pid)
+      await notifier.query(`NOTIFY first, 'a'; NOTIFY "we""ird; LISTEN x", 'b'; NOTIFY later, 'c'; NOTIFY unheard, 'd'`)
+      await until(() => (heard.length >= 3 ? true : undefined))
+      const { rows } = await notifier.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1`, [pid])
+      expect(rows[0]!.n).toBe(1)
+
+      proxy.refuse()
+      await until(() => (several.backendPid() === undefined ? true : undefined))
+      proxy.heal()
+      await until(() => several.backendPid())
+      await notifier.query(`NOTIFY later, 'e'; NOTIFY first, 'f'`)
+      await until(() => (heard.length >= 5 ? true : undefined))
+      expect(heard).toEqual(['first:a', 'we"ird; LISTEN x:b', 'later:c', 'later:e', 'first:f'])
+    } finally {
+      several.stop()
+    }
+  })
+
   it('stops for good when its database is dropped', async () => {
     const scratch = await createServerDatabase()
     const errors: unknown[] = []
