@@ -6,7 +6,7 @@
  * over the deliveries, how many the hidden half wrongly received (must be 0), and the server's RSS.
  *
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node --import tsx bench/realtime-changes.ts
- *   # BENCH_SUBSCRIBERS=100 BENCH_RATE=200 BENCH_SECONDS=10
+ *   # BENCH_SUBSCRIBERS=100 BENCH_RATE=200 BENCH_SECONDS=10 BENCH_DB_PREFIX=resolution_bench
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
@@ -30,6 +30,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 /** Changes inserted in the first seconds (connections opening, JIT) are not measured. */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2)
 const ADMIN = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+/** The scratch database's name prefix (on a shared server, each user keeps to their own). */
+const DB_PREFIX = process.env.BENCH_DB_PREFIX ?? 'resolution_bench'
 const SELF = fileURLToPath(import.meta.url)
 const OWNER = '5e0f8a52-0000-4000-8000-000000000001'
 const OTHER = '5e0f8a52-0000-4000-8000-000000000002'
@@ -72,7 +74,7 @@ function subscribe(url: string, token: string, onChange: (record: { sent_at: num
 const percentile = (sorted: number[], p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]! * 100) / 100
 
 async function main(): Promise<void> {
-  const database = await createServerDatabase(ADMIN, 'resolution_bench')
+  const database = await createServerDatabase(ADMIN, DB_PREFIX)
   const setup = createPgDatabase({ url: database.url, poolMax: 1 })
   await bootstrap(setup)
   await setup.exec(SCHEMA)

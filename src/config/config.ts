@@ -23,6 +23,8 @@ export interface Config {
   databaseUrl: string | undefined
   /** Realtime's LISTEN connections, when DATABASE_URL is a transaction pooler (where LISTEN cannot work); unset → DATABASE_URL. */
   realtimeListenUrl: string | undefined
+  /** How long another server may stay silent on the bus before its presences are dropped (it was killed or cut off). */
+  realtimeDeadServerSeconds: number
   dataDir: string
   /** HS256 secret; may be absent when `jwtKeys` is given. */
   jwtSecret: string | undefined
@@ -295,6 +297,7 @@ export function parseConfig(env: Env): Config {
     port,
     databaseUrl: databaseUrl(env),
     realtimeListenUrl: databaseUrl(env, 'REALTIME_LISTEN_URL'),
+    realtimeDeadServerSeconds: integer(env, 'REALTIME_DEAD_SERVER_SECONDS', 35, 3, 3600),
     dataDir,
     jwtSecret,
     jwtKeys: jwtKeys(env),

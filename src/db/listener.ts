@@ -6,6 +6,8 @@
  * - a silent network (a partition drops every byte, no FIN): TCP keepalive, and a heartbeat
  *   `SELECT 1` that must answer within `queryTimeoutMs`, or the connection is replaced;
  * - after a reconnect `onReconnect` runs: notifications sent meanwhile were lost.
+ * One connection may LISTEN on several channels (Realtime's bus, changes and messages share one);
+ * channels added later are listened on at once and again after every reconnect.
  * Only runtimes whose profile allows long-lived connections start one (not Lambda).
  * @module
  */
@@ -15,8 +17,8 @@ import { hasSqlState } from './sqlstate.ts'
 
 export interface ListenerOptions {
   url: string
-  channel: string
-  onNotification(payload: string): void
+  channels: string[]
+  onNotification(payload: string, channel: string): void
   /** After a reconnect (not the first connect): anything may have changed meanwhile. */
   onReconnect?(): void
   /** A lost connection, for the log; the listener reconnects by itself. */
@@ -40,6 +42,8 @@ export interface Listener {
   ready: Promise<void>
   /** The server process of the current connection while listening (logs, tests). */
   backendPid(): number | undefined
+  /** Listens on one more channel; resolves once its LISTEN is in place (or at the next connect, if down). */
+  add(channel: string): Promise<void>
   stop(): void
 }
 
@@ -52,6 +56,9 @@ export function startListener(options: ListenerOptions): Listener {
   let delay = retryMinMs
   let retryTimer: NodeJS.Timeout | undefined
   let settleFirst!: () => void
+  const channels = new Set(options.channels)
+  /** The channels the current connection LISTENs on. */
+  let heard = new Set<string>()
   const ready = new Promise<void>((resolve) => (settleFirst = resolve))
 
   const retry = () => {
@@ -75,7 +82,7 @@ export function startListener(options: ListenerOptions): Listener {
     if (stopped) return
     const client = new pg.Client({
       connectionString: options.url,
-      application_name: options.applicationName ?? `resolution listener ${options.channel}`,
+      application_name: options.applicationName ?? `resolution listener ${[...channels].join(' ')}`,
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       connectionTimeoutMillis: queryTimeoutMs,
@@ -85,13 +92,14 @@ export function startListener(options: ListenerOptions): Listener {
     client.on('error', (error) => lost(client, error))
     client.on('end', () => lost(client, new Error('listener connection closed')))
     client.on('notification', (message) => {
-      if (message.channel === options.channel) options.onNotification(message.payload ?? '')
+      if (channels.has(message.channel)) options.onNotification(message.payload ?? '', message.channel)
     })
     try {
       await client.connect()
       // Let the process exit even while listening.
       ;(client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.()
-      await client.query(`LISTEN ${ident(options.channel)}`)
+      heard = new Set()
+      await listenAll(client)
     } catch (error) {
       // The database is gone for good (dropped): stop instead of retrying for ever.
       if (hasSqlState(error, 'invalid_catalog_name')) stopped = true
@@ -105,6 +113,17 @@ export function startListener(options: ListenerOptions): Listener {
     connectedBefore = true
   }
 
+  /** LISTENs on every channel not yet heard by `client`, in one round trip; again if more were added meanwhile. */
+  const listenAll = async (client: pg.Client) => {
+    for (;;) {
+      const missing = [...channels].filter((channel) => !heard.has(channel))
+      if (missing.length === 0) return
+      await client.query(missing.map((channel) => `LISTEN ${ident(channel)}`).join('; '))
+      if (current !== client) return
+      for (const channel of missing) heard.add(channel)
+    }
+  }
+
   const heartbeat = setInterval(() => {
     const client = current
     if (!client || !listening) return
@@ -115,6 +134,14 @@ export function startListener(options: ListenerOptions): Listener {
   void connect().finally(settleFirst)
   return {
     ready,
+    async add(channel) {
+      channels.add(channel)
+      // During the first connect its LISTEN takes the new channel too.
+      await ready
+      const client = current
+      if (!client || !listening) return
+      await listenAll(client).catch((error: unknown) => lost(client, error))
+    },
     backendPid: () => (listening ? (current as unknown as { processID?: number } | undefined)?.processID : undefined),
     stop() {
       stopped = true

@@ -9,18 +9,17 @@
  *
  * Delivery: each change goes to the subscriptions it matches (event, schema, table, filter), and
  * an INSERT/UPDATE only to subscribers whose JWT may SELECT the row under RLS (checked once per
- * distinct claims, as that role); a DELETE carries the primary key only, unless the table has
+ * distinct claims, as that role, batched across changes: visibility.ts); a DELETE carries the primary key only, unless the table has
  * REPLICA IDENTITY FULL and no RLS. Changes are checked concurrently and delivered in arrival order.
  * @module
  */
 import { ident, qualified } from '../db/sql.ts'
-import { withSession } from '../db/session.ts'
-import { isNamedApiRole } from '../http/api-roles.ts'
 import type { Claims } from '../jwt/service.ts'
 import { CAPTURE_TRIGGER, CHANGES_CHANNEL } from '../schema/sql/realtime.ts'
 import type { Services } from '../services.ts'
 import { matches, type Change, type ChangeParams } from './change-filter.ts'
-import { listenOn } from './db-messages.ts'
+import type { Notifications } from './notifications.ts'
+import { VisibilityChecker } from './visibility.ts'
 
 export interface TableInfo {
   schema: string
@@ -67,10 +66,17 @@ export class Changes {
   #timer: NodeJS.Timeout | undefined
   #stop: (() => void) | undefined
 
-  constructor(private readonly services: Services) {}
+  readonly #visibility: VisibilityChecker
+
+  constructor(
+    private readonly services: Services,
+    private readonly notifications: Notifications,
+  ) {
+    this.#visibility = new VisibilityChecker(services)
+  }
 
   async start(): Promise<void> {
-    this.#stop = await listenOn(this.services, CHANGES_CHANNEL, (raw) => {
+    this.#stop = await this.notifications.listen(CHANGES_CHANNEL, (raw) => {
       // Changes are checked side by side (the pool bounds how many at once) but delivered in order.
       const prepared = this.#prepare(raw)
       this.#queue = this.#queue
@@ -145,37 +151,23 @@ export class Changes {
     return rows[0]?.payload
   }
 
-  /** Who may see the row: everyone for a DELETE or a table without RLS; else one check per distinct claims. */
+  /** Who may see the row: everyone for a DELETE or a table without RLS; else one check per distinct claims, batched. */
   async #visibleTo(subscribers: ChangeSubscriber[], table: TableInfo, change: Change): Promise<Set<ChangeSubscriber>> {
     if (change.type === 'DELETE' || !table.rowSecurity) return new Set(subscribers)
     const groups = new Map<string, ChangeSubscriber[]>()
-    for (const s of subscribers) (groups.get(JSON.stringify(s.claims)) ?? groups.set(JSON.stringify(s.claims), []).get(JSON.stringify(s.claims))!).push(s)
+    for (const s of subscribers) {
+      const key = JSON.stringify(s.claims)
+      const members = groups.get(key)
+      if (members) members.push(s)
+      else groups.set(key, [s])
+    }
     const visible = new Set<ChangeSubscriber>()
     await Promise.all(
       [...groups.values()].map(async (members) => {
-        if (await this.#canSelect(members[0]!.claims, table, change.record!)) members.forEach((m) => visible.add(m))
+        if (await this.#visibility.canSelect(members[0]!.claims, table, change.record!)) members.forEach((m) => visible.add(m))
       }),
     )
     return visible
-  }
-
-  async #canSelect(claims: Claims, table: TableInfo, record: Record<string, unknown>): Promise<boolean> {
-    const role = typeof claims.role === 'string' ? claims.role : 'anon'
-    if (!isNamedApiRole(role, this.services.config.rest.extraRoles) || table.primaryKey.length === 0) return false
-    const target = qualified(table.schema, table.table)
-    const keys = table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')
-    const given = table.primaryKey.map((column) => `r.${ident(column)}`).join(', ')
-    const sql = `SELECT EXISTS (SELECT FROM ONLY ${target} t WHERE (${keys}) = (SELECT ${given} FROM jsonb_populate_record(NULL::${target}, $1::jsonb) r)) AS visible`
-    try {
-      const database = await this.services.database()
-      return await withSession(database, { role, claims, readOnly: true, statementTimeoutMs: this.services.config.statementTimeoutMs }, async (tx) => {
-        const { rows } = await tx.query<{ visible: boolean }>(sql, [JSON.stringify(record)])
-        return rows[0]?.visible === true
-      })
-    } catch {
-      // No SELECT privilege, a policy that raises: the row is not for this subscriber.
-      return false
-    }
   }
 }
 

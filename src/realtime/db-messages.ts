@@ -2,15 +2,14 @@
  * Broadcasts from SQL: `realtime.send(…)` and `realtime.broadcast_changes(…)` insert into
  * `realtime.messages`, whose trigger NOTIFYs `resolution_realtime_messages` with the row (or only
  * its id when the row is past NOTIFY's size limit: then it is read back). Every server listens and
- * delivers to its own clients, so these never go through the bus. On a server database the LISTEN
- * is a long-lived connection (db/listener.ts); on the embedded one, PGlite's own `listen`.
+ * delivers to its own clients, so these never go through the bus; the LISTEN is the server's one
+ * Realtime connection (notifications.ts).
  * @module
  */
-import { startListener } from '../db/listener.ts'
-import type { PgliteDatabase } from '../db/pglite-driver.ts'
 import type { Queryable } from '../db/types.ts'
 import { MESSAGES_CHANNEL } from '../schema/sql/realtime.ts'
 import type { Services } from '../services.ts'
+import type { Notifications } from './notifications.ts'
 
 export interface DbMessage {
   id: string
@@ -53,37 +52,9 @@ function prunePeriodically(services: Services): () => void {
   return () => clearInterval(timer)
 }
 
-/**
- * LISTENs on `channel` where the runtime and database allow it (a long-lived connection on a
- * server database, PGlite's `listen` on the embedded one); resolves once listening, with how to stop.
- */
-export async function listenOn(services: Services, channel: string, onPayload: (payload: string) => void): Promise<() => void> {
-  const handle = (payload: string | undefined) => onPayload(payload ?? '')
-  const database = await services.database()
-  if (database.capabilities.inProcess) {
-    // Notifications from this process's own statements; a psql session over the embedded wire
-    // server does not reach PGlite's listen callback (see rest/schema-cache/pglite-listener.ts).
-    const unlisten = await (database as PgliteDatabase).withPglite((pglite) => pglite.listen(channel, handle))
-    return () => void unlisten().catch(() => {})
-  }
-  const { capabilities } = database
-  // LISTEN needs a session of its own: a direct URL when DATABASE_URL is a transaction pooler.
-  const url = services.config.realtimeListenUrl ?? services.config.databaseUrl
-  if (!url || !capabilities.supportsListen || !capabilities.separateConnections || !services.profile.longLivedConnections) return () => {}
-  const listener = startListener({
-    url,
-    channel,
-    applicationName: `resolution realtime ${channel}`,
-    onNotification: handle,
-    onError: (error) => services.logger.warn({ err: error, channel }, 'realtime: listening connection lost; reconnecting'),
-  })
-  await listener.ready
-  return () => listener.stop()
-}
-
 /** Delivers SQL's messages to `onMessage` and prunes old ones; returns how to stop. */
-export async function listenForDbMessages(services: Services, onMessage: (message: DbMessage) => void): Promise<() => void> {
-  const stopListening = await listenOn(services, MESSAGES_CHANNEL, (raw) => {
+export async function listenForDbMessages(services: Services, notifications: Notifications, onMessage: (message: DbMessage) => void): Promise<() => void> {
+  const stopListening = await notifications.listen(MESSAGES_CHANNEL, (raw) => {
     complete(services, raw || '{}')
       .then((message) => message && onMessage(message))
       .catch((error) => services.logger.warn({ err: error }, 'realtime: unreadable message from realtime.messages'))

@@ -25,7 +25,13 @@ export interface HubTimings {
   aliveMs: number
   deadMs: number
 }
-const DEFAULT_TIMINGS: HubTimings = { aliveMs: 10_000, deadMs: 35_000 }
+const DEFAULT_TIMINGS: HubTimings = timingsFor(35)
+
+/** A node says it lives every third of the dead timeout (at most every 10 s), so one lost beacon is no death. */
+export function timingsFor(deadSeconds: number): HubTimings {
+  const deadMs = deadSeconds * 1000
+  return { aliveMs: Math.min(10_000, Math.floor(deadMs / 3)), deadMs }
+}
 
 export function toWire(body: BroadcastBody): WireBody {
   if (body.form === 'map') return body

@@ -1,7 +1,7 @@
 /**
  * The bus between processes serving one PostgreSQL database: LISTEN/NOTIFY on the channel
- * `resolution_realtime`, through the one home for long-lived listeners (db/listener.ts:
- * heartbeat, reconnect). Publishing goes through the pool, one statement at a time so events
+ * `resolution_realtime`, on the server's one Realtime LISTEN connection (notifications.ts, over
+ * db/listener.ts: heartbeat, reconnect). Publishing goes through the pool, one statement at a time so events
  * keep their order; events published meanwhile go together in the next statement.
  *
  * NOTIFY payloads stop at 8000 bytes: a larger event is cut into parts sent by the same
@@ -10,9 +10,9 @@
  * sequence number, which also keeps PostgreSQL from folding equal payloads into one.
  * @module
  */
-import { startListener, type Listener } from '../db/listener.ts'
 import type { Services } from '../services.ts'
 import type { Bus, BusEnvelope, BusEvent } from './bus.ts'
+import type { Notifications } from './notifications.ts'
 
 export const BUS_CHANNEL = 'resolution_realtime'
 /** Characters of event JSON per NOTIFY, well under the 8000-byte limit once wrapped and UTF-8 encoded. */
@@ -60,11 +60,11 @@ export class Reassembler {
   }
 }
 
-export function createPgBus(services: Services, url: string): Bus {
+export function createPgBus(services: Services, notifications: Notifications): Bus {
   let seq = 0
   let queue: string[] = []
   let flushing = false
-  let listener: Listener | undefined
+  let stopListening: (() => void) | undefined
 
   const flush = async () => {
     if (flushing || queue.length === 0) return
@@ -89,30 +89,27 @@ export function createPgBus(services: Services, url: string): Bus {
       void flush()
     },
     async start({ onEvent, onReady }) {
-      if (listener || !services.profile.longLivedConnections) return
+      if (stopListening) return
       const reassembler = new Reassembler()
-      listener = startListener({
-        url,
-        channel: BUS_CHANNEL,
-        applicationName: 'resolution realtime',
-        onNotification(payload) {
-          try {
-            const envelope = reassembler.add(payload)
-            if (envelope) onEvent(envelope)
-          } catch (error) {
-            services.logger.warn({ err: error }, 'realtime: unreadable bus message')
-          }
-        },
-        // Events sent while disconnected are lost; presence is resynced from every node.
-        onReconnect: onReady,
-        onError: (error) => services.logger.warn({ err: error }, 'realtime: bus connection lost; reconnecting'),
+      const unlisten = await notifications.listen(BUS_CHANNEL, (payload) => {
+        try {
+          const envelope = reassembler.add(payload)
+          if (envelope) onEvent(envelope)
+        } catch (error) {
+          services.logger.warn({ err: error }, 'realtime: unreadable bus message')
+        }
       })
-      await listener.ready
+      // Events sent while disconnected are lost; presence is resynced from every node.
+      const noReconnects = notifications.onReconnect(onReady)
+      stopListening = () => {
+        unlisten()
+        noReconnects()
+      }
       onReady()
     },
     stop() {
-      listener?.stop()
-      listener = undefined
+      stopListening?.()
+      stopListening = undefined
     },
   }
 }

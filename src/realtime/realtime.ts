@@ -14,7 +14,8 @@ import { policiesFor } from './authorize.ts'
 import type { Policies } from './channel.ts'
 import { Changes } from './changes.ts'
 import { listenForDbMessages } from './db-messages.ts'
-import { Hub, topicOf } from './hub.ts'
+import { Hub, timingsFor, topicOf } from './hub.ts'
+import { createNotifications, type Notifications } from './notifications.ts'
 import { createPgBus } from './pg-bus.ts'
 import { VSNS, type BroadcastBody, type Vsn } from './protocol.ts'
 import { CLOSE, RealtimeSocket, type Transport } from './socket.ts'
@@ -40,14 +41,14 @@ export interface Realtime {
   close(): void
 }
 
-function busFor(services: Services): Bus {
+function busFor(services: Services, notifications: Notifications): Bus {
   if (!services.config.databaseUrl) return localBus
-  return createPgBus(services, services.config.realtimeListenUrl ?? services.config.databaseUrl)
+  return createPgBus(services, notifications)
 }
 
-export function createRealtime(services: Services, bus: Bus = busFor(services)): Realtime {
-  const hub = new Hub(bus)
-  const changes = new Changes(services)
+export function createRealtime(services: Services, notifications: Notifications = createNotifications(services), bus: Bus = busFor(services, notifications)): Realtime {
+  const hub = new Hub(bus, timingsFor(services.config.realtimeDeadServerSeconds))
+  const changes = new Changes(services, notifications)
   const sockets = new Set<RealtimeSocket>()
 
   const authorize = (claims: Claims, subTopic: string): Promise<Policies> => policiesFor(services, claims, subTopic)
@@ -57,7 +58,7 @@ export function createRealtime(services: Services, bus: Bus = busFor(services)):
     (started ??= (async () => {
       await hub.start()
       await changes.start()
-      stopMessages = await listenForDbMessages(services, (m) => {
+      stopMessages = await listenForDbMessages(services, notifications, (m) => {
         const payload: Record<string, unknown> = { type: 'broadcast', event: m.event, payload: m.payload, meta: { id: m.id } }
         hub.deliverLocal(topicOf(m.topic, m.private), { form: 'map', payload })
       })
@@ -98,6 +99,7 @@ export function createRealtime(services: Services, bus: Bus = busFor(services)):
       hub.stop()
       changes.stop()
       stopMessages?.()
+      notifications.stop()
     },
   }
 }

@@ -64,9 +64,33 @@ async function writable(realtime: Realtime, c: Context, topics: string[]): Promi
   return allowed
 }
 
+/** The TCP socket under a `ws` WebSocket, where the runtime has one. */
+type Corkable = { cork(): void; uncork(): void }
+
+/**
+ * Frames sent to one socket in one turn of the event loop go out in one write: a burst of
+ * changes fanned out to many sockets otherwise costs a system call per frame (the profile of
+ * 200 changes/s to 50 sockets spent more time in writev than in everything else).
+ */
+function coalescing(ws: WSContext): (frame: string | Uint8Array) => void {
+  let corked = false
+  return (frame) => {
+    const socket = (ws.raw as { _socket?: Partial<Corkable> } | undefined)?._socket
+    if (!corked && typeof socket?.cork === 'function' && typeof socket.uncork === 'function') {
+      corked = true
+      socket.cork()
+      process.nextTick(() => {
+        corked = false
+        socket.uncork!()
+      })
+    }
+    ws.send(frame as string | Uint8Array<ArrayBuffer>)
+  }
+}
+
 function transportOf(ws: WSContext): Transport {
   return {
-    send: (frame) => ws.send(frame as string | Uint8Array<ArrayBuffer>),
+    send: coalescing(ws),
     close: (code, reason) => ws.close(code, reason),
     bufferedAmount: () => (ws.raw as { bufferedAmount?: number } | undefined)?.bufferedAmount ?? 0,
   }

@@ -44,7 +44,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('long-lived listener [postgres]', 
     let reconnects = 0
     listener = startListener({
       url: proxy.url(server.url),
-      channel: 'listener_test',
+      channels: ['listener_test'],
       onNotification: (payload) => payloads.push(payload),
       onReconnect: () => reconnects++,
       onError: (error) => errors.push(error),
@@ -75,10 +75,35 @@ describe.runIf(process.env.TEST_DATABASE_URL)('long-lived listener [postgres]', 
     expect(payloads).toEqual(['one', 'two'])
   })
 
+  it('listens on several channels over one connection, adds one to the live connection, and keeps all after a reconnect', async () => {
+    const heard: string[] = []
+    const several = startListener({ url: proxy.url(server.url), channels: ['first', 'we"ird; LISTEN x'], onNotification: (payload, channel) => heard.push(`${channel}:${payload}`), retryMinMs: 100 })
+    try {
+      await several.ready
+      const pid = several.backendPid()
+      await several.add('later')
+      expect(several.backendPid()).toBe(pid)
+      await notifier.query(`NOTIFY first, 'a'; NOTIFY "we""ird; LISTEN x", 'b'; NOTIFY later, 'c'; NOTIFY unheard, 'd'`)
+      await until(() => (heard.length >= 3 ? true : undefined))
+      const { rows } = await notifier.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1`, [pid])
+      expect(rows[0]!.n).toBe(1)
+
+      proxy.refuse()
+      await until(() => (several.backendPid() === undefined ? true : undefined))
+      proxy.heal()
+      await until(() => several.backendPid())
+      await notifier.query(`NOTIFY later, 'e'; NOTIFY first, 'f'`)
+      await until(() => (heard.length >= 5 ? true : undefined))
+      expect(heard).toEqual(['first:a', 'we"ird; LISTEN x:b', 'later:c', 'later:e', 'first:f'])
+    } finally {
+      several.stop()
+    }
+  })
+
   it('stops for good when its database is dropped', async () => {
     const scratch = await createServerDatabase()
     const errors: unknown[] = []
-    const gone = startListener({ url: scratch.url, channel: 'gone', onNotification: () => {}, onError: (error) => errors.push(error), retryMinMs: 50 })
+    const gone = startListener({ url: scratch.url, channels: ['gone'], onNotification: () => {}, onError: (error) => errors.push(error), retryMinMs: 50 })
     await until(() => gone.backendPid())
     await scratch.drop()
     await new Promise((resolve) => setTimeout(resolve, 1000))

@@ -69,6 +69,25 @@ describeEachDatabase('realtime postgres changes', (db) => {
     expect(toBob.map((p) => p.new.id)).toEqual([2])
   })
 
+  it('judges a burst of changes row by row for each user (checks batched), in commit order', async () => {
+    const aliceChannel = (await user(ALICE)).channel('burst-a')
+    const toAlice = collect(aliceChannel, { event: 'INSERT', schema: 'public', table: 'todos' })
+    const bobChannel = (await user(BOB)).channel('burst-b')
+    const toBob = collect(bobChannel, { event: 'INSERT', schema: 'public', table: 'todos' })
+    await Promise.all([subscribed(aliceChannel), subscribed(bobChannel)])
+    // One statement, then a few more at once: the notifications arrive together and are checked together.
+    await db().database.query(`INSERT INTO public.todos (id, owner, title) SELECT i, CASE WHEN i % 3 = 0 THEN $1::uuid ELSE $2::uuid END, 'burst' FROM generate_series(100, 159) i`, [ALICE, BOB])
+    await Promise.all([160, 161, 162].map((id) => db().database.query(`INSERT INTO public.todos (id, owner, title) VALUES ($1, $2, 'burst')`, [id, ALICE])))
+    const aliceIds = [...Array.from({ length: 60 }, (_, k) => 100 + k).filter((i) => i % 3 === 0), 160, 161, 162]
+    const bobIds = Array.from({ length: 60 }, (_, k) => 100 + k).filter((i) => i % 3 !== 0)
+    await eventually(() => (toAlice.length >= aliceIds.length && toBob.length >= bobIds.length ? true : undefined))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(toAlice.slice(0, 20).map((p) => p.new.id)).toEqual(aliceIds.slice(0, 20))
+    expect(toAlice.map((p) => p.new.id).sort()).toEqual(aliceIds)
+    expect(toBob.map((p) => p.new.id)).toEqual(bobIds)
+    await db().database.query(`DELETE FROM public.todos WHERE title = 'burst'`)
+  })
+
   it('applies filters, keeps order, carries full old rows with REPLICA IDENTITY FULL and large rows', async () => {
     const channel = rt.client().channel('events')
     const filtered = collect(channel, { event: 'INSERT', schema: 'public', table: 'events', filter: 'kind=eq.keep' })

@@ -58,10 +58,10 @@ export function subscribed(channel: RealtimeChannel): Promise<RealtimeChannel> {
 }
 
 /** Resolves once `check` returns a value other than undefined (polling), or fails after `ms`. */
-export async function eventually<T>(check: () => T | undefined, ms = 5000): Promise<T> {
+export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, ms = 5000): Promise<T> {
   const until = Date.now() + ms
   for (;;) {
-    const value = check()
+    const value = await check()
     if (value !== undefined) return value
     if (Date.now() > until) throw new Error('condition not met in time')
     await new Promise((resolve) => setTimeout(resolve, 20))

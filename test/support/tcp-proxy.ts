@@ -1,7 +1,8 @@
 /**
  * A TCP proxy in front of PostgreSQL that can fail the network the way a real one does, which a
  * stopped server cannot show: `blackhole()` keeps every socket open but forwards nothing (a
- * partition, a security group change, a NAT dropping state: no FIN, no RST), `heal()` resumes.
+ * partition, a security group change, a NAT dropping state: no FIN, no RST); `refuse()` cuts every
+ * connection and every new one at once (a database down and restarting); `heal()` resumes.
  * @module
  */
 import net from 'node:net'
@@ -10,6 +11,7 @@ export interface TcpProxy {
   port: number
   url(databaseUrl: string): string
   blackhole(): void
+  refuse(): void
   heal(): void
   /** Open client connections. */
   connections(): number
@@ -18,9 +20,11 @@ export interface TcpProxy {
 
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   let holes = false
+  let refusing = false
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>()
 
   const server = net.createServer((client) => {
+    if (refusing) return void client.destroy()
     const upstream = net.connect(targetPort, targetHost)
     const pair = { client, upstream }
     pairs.add(pair)
@@ -52,8 +56,16 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     blackhole() {
       holes = true
     },
+    refuse() {
+      refusing = true
+      for (const { client, upstream } of pairs) {
+        client.destroy()
+        upstream.destroy()
+      }
+    },
     heal() {
       holes = false
+      refusing = false
     },
     connections: () => pairs.size,
     async close() {

@@ -82,7 +82,7 @@ function startServerListener(url: string, database: Database, services: Services
   const reload = coalesced(database, services)
   return startListener({
     url,
-    channel: 'pgrst',
+    channels: ['pgrst'],
     applicationName: 'resolution schema listener',
     onNotification(payload) {
       const text = payload.trim()
