@@ -8,8 +8,9 @@
  * channel subscribes and every few seconds while any does.
  *
  * Delivery: each change goes to the subscriptions it matches (event, schema, table, filter), and
- * an INSERT/UPDATE only to subscribers whose JWT may SELECT the row under RLS (checked once per
- * distinct claims, as that role, batched across changes: visibility.ts); a DELETE carries the primary key only, unless the table has
+ * an INSERT/UPDATE only to subscribers whose JWT may SELECT the row — table privilege and RLS
+ * (checked once per distinct claims, as that role, batched across changes: visibility.ts); a DELETE
+ * goes to roles with SELECT on the table and carries the primary key only, unless the table has
  * REPLICA IDENTITY FULL and no RLS. Changes are checked concurrently and delivered in arrival order.
  * @module
  */
@@ -153,7 +154,6 @@ export class Changes {
 
   /** Who may see the row: everyone for a DELETE or a table without RLS; else one check per distinct claims, batched. */
   async #visibleTo(subscribers: ChangeSubscriber[], table: TableInfo, change: Change): Promise<Set<ChangeSubscriber>> {
-    if (change.type === 'DELETE' || !table.rowSecurity) return new Set(subscribers)
     const groups = new Map<string, ChangeSubscriber[]>()
     for (const s of subscribers) {
       const key = JSON.stringify(s.claims)
@@ -164,7 +164,12 @@ export class Changes {
     const visible = new Set<ChangeSubscriber>()
     await Promise.all(
       [...groups.values()].map(async (members) => {
-        if (await this.#visibility.canSelect(members[0]!.claims, table, change.record!)) members.forEach((m) => visible.add(m))
+        const claims = members[0]!.claims
+        // A role without SELECT on the table sees none of its changes, RLS or not. A DELETE's row
+        // is gone: its key goes to every role that may read the table (Supabase does not filter
+        // deletes by RLS either); any other change only where the row is visible to the role.
+        const sees = change.type === 'DELETE' ? await this.#visibility.canReadTable(claims, table) : await this.#visibility.canSelect(claims, table, change.record!)
+        if (sees) members.forEach((m) => visible.add(m))
       }),
     )
     return visible

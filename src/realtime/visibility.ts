@@ -52,6 +52,17 @@ export class VisibilityChecker {
     })
   }
 
+  /** Whether `claims`' role has SELECT on `table` at all (what a DELETE's key needs). */
+  async canReadTable(claims: Claims, table: TableInfo): Promise<boolean> {
+    const role = roleOf(claims)
+    if (!isNamedApiRole(role, this.services.config.rest.extraRoles)) return false
+    const database = await this.services.database()
+    const { rows } = await database
+      .query<{ ok: boolean }>(`SELECT has_table_privilege($1, $2::regclass, 'SELECT') AS ok`, [role, qualified(table.schema, table.table)])
+      .catch(() => ({ rows: [] as Array<{ ok: boolean }> }))
+    return rows[0]?.ok === true
+  }
+
   async #run(key: string, batch: Batch): Promise<void> {
     try {
       while (batch.pending.length > 0) {

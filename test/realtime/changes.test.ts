@@ -21,9 +21,12 @@ CREATE TABLE public.events (id int PRIMARY KEY, kind text, n int, body text);
 GRANT SELECT ON public.events TO anon, authenticated;
 ALTER TABLE public.events REPLICA IDENTITY FULL;
 CREATE TABLE public.unpublished (id int PRIMARY KEY);
+CREATE TABLE public.staff_notes (id int PRIMARY KEY, note text);
+REVOKE ALL ON public.staff_notes FROM anon;
+GRANT SELECT ON public.staff_notes TO authenticated;
 CREATE TABLE public."we""ird; DROP TABLE public.todos; --" ("i""d" int PRIMARY KEY);
 GRANT SELECT ON public."we""ird; DROP TABLE public.todos; --" TO anon;
-ALTER PUBLICATION supabase_realtime ADD TABLE public.todos, public.events, public."we""ird; DROP TABLE public.todos; --";
+ALTER PUBLICATION supabase_realtime ADD TABLE public.todos, public.events, public.staff_notes, public."we""ird; DROP TABLE public.todos; --";
 `
 
 type Payload = Record<string, unknown> & { eventType: string; new: Record<string, unknown>; old: Record<string, unknown> }
@@ -67,6 +70,22 @@ describeEachDatabase('realtime postgres changes', (db) => {
     expect(toAlice[2]).toMatchObject({ eventType: 'DELETE', new: {}, old: { id: 1 } })
     expect(Object.keys(toAlice[2]!.old)).toEqual(['id'])
     expect(toBob.map((p) => p.new.id)).toEqual([2])
+  })
+
+  it('sends no change of a table without RLS to a role that may not SELECT it, deletes included', async () => {
+    const anonChannel = rt.client().channel('notes-anon')
+    const toAnon = collect(anonChannel, { event: '*', schema: 'public', table: 'staff_notes' })
+    const aliceChannel = (await user(ALICE)).channel('notes-alice')
+    const toAlice = collect(aliceChannel, { event: '*', schema: 'public', table: 'staff_notes' })
+    await Promise.all([subscribed(anonChannel), subscribed(aliceChannel)])
+    await db().database.query(`INSERT INTO public.staff_notes VALUES (1, 'private')`)
+    await eventually(() => toAlice[0])
+    await db().database.query(`DELETE FROM public.staff_notes WHERE id = 1`)
+    await eventually(() => (toAlice.length >= 2 ? true : undefined))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(toAlice.map((p) => p.eventType)).toEqual(['INSERT', 'DELETE'])
+    expect(toAlice[0]!.new).toEqual({ id: 1, note: 'private' })
+    expect(toAnon).toEqual([])
   })
 
   it('judges a burst of changes row by row for each user (checks batched), in commit order', async () => {
