@@ -4,7 +4,6 @@
  * remove leaves no bytes. The storage functions run on both databases; the real binary runs
  * against the server database (it opens its own connection, as the sweep test does).
  */
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
@@ -14,9 +13,8 @@ import { text } from 'node:stream/consumers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFileBackend } from '../../src/storage/backend/file.ts'
 import { listPath, parseRemote, putObject, readObject, removeObjects } from '../../src/storage/operator.ts'
-import { BIN } from '../support/cli.ts'
 import { describeEachDatabase } from '../support/databases.ts'
-import { startStorage, type StorageHarness } from './support.ts'
+import { runBinary, startStorage, type StorageHarness } from './support.ts'
 
 async function files(root: string): Promise<string[]> {
   const entries = await fs.readdir(root, { recursive: true, withFileTypes: true }).catch(() => [])
@@ -41,7 +39,7 @@ describeEachDatabase('storage operator commands', (ctx) => {
   beforeAll(async () => {
     h = await startStorage(ctx())
     await h.service.storage.createBucket('docs')
-    await h.service.storage.createBucket('small', { fileSizeLimit: 10 })
+    await h.service.storage.createBucket('small', { public: false, fileSizeLimit: 10 })
   })
   afterAll(async () => {
     await h?.app.close()
@@ -81,21 +79,19 @@ describeEachDatabase('storage operator commands', (ctx) => {
 
   describe('the resolution binary', () => {
     const work = mkdtempSync(path.join(os.tmpdir(), 'storage-cli-'))
-    const cli = (...argv: string[]) => {
+    const cli = async (...argv: string[]) => {
       const withDb = argv.includes('--help') ? argv : [...argv, '--database-url', ctx().url!]
-      const result = spawnSync(process.execPath, [BIN, 'storage', ...withDb], {
+      // Asynchronous: the app under test lives in this process and must keep serving.
+      return runBinary(['storage', ...withDb], {
         cwd: work,
         env: { ...process.env, STORAGE_DIR: h.storageDir, RESOLUTION_DATA_DIR: path.join(work, 'data'), LOG_LEVEL: 'error', JWT_SECRET: 'test-secret-with-at-least-32-characters-long' },
-        encoding: 'utf8',
-        timeout: 60_000,
       })
-      return { code: result.status, stdout: result.stdout, stderr: result.stderr }
     }
 
-    it('has help on every command', () => {
+    it('has help on every command', async () => {
       if (ctx().target !== 'pglite') return // needs no database: once is enough
       for (const command of ['buckets', 'ls', 'cp', 'rm', 'import', 'export', 'sweep']) {
-        const result = cli(command, '--help')
+        const result = await cli(command, '--help')
         expect(result.code, command).toBe(0)
         expect(result.stdout).toMatch(new RegExp(`Usage: resolution storage ${command}`))
       }
@@ -108,28 +104,28 @@ describeEachDatabase('storage operator commands', (ctx) => {
       await fs.writeFile(path.join(work, 'site/img/logo.svg'), '<svg/>')
       await fs.writeFile(path.join(work, 'note.txt'), 'a note')
 
-      expect(cli('buckets').stdout).toBe('docs\tprivate\t-\t*\nsmall\tprivate\t10\t*\n')
-      expect(cli('cp', 'note.txt', 'ss:///docs/notes/')).toMatchObject({ code: 0, stdout: 'uploaded note.txt => ss:///docs/notes/note.txt\n' })
-      expect(cli('cp', '-r', 'site', 'ss:///docs/site').code).toBe(0)
-      expect(cli('ls', 'ss:///docs').stdout).toBe('notes/\nsite/\ntop.txt\n')
-      expect(cli('ls', '-r', 'ss:///docs/site').stdout).toBe('6\tsite/img/logo.svg\n11\tsite/index.html\n')
-      expect(cli('ls').stdout).toBe('docs/\nsmall/\n')
+      expect((await cli('buckets')).stdout).toBe('docs\tprivate\t-\t*\nsmall\tprivate\t10\t*\n')
+      expect(await cli('cp', 'note.txt', 'ss:///docs/notes/')).toMatchObject({ code: 0, stdout: 'uploaded note.txt => ss:///docs/notes/note.txt\n' })
+      expect((await cli('cp', '-r', 'site', 'ss:///docs/site')).code).toBe(0)
+      expect((await cli('ls', 'ss:///docs')).stdout).toBe('notes/\nsite/\ntop.txt\n')
+      expect((await cli('ls', '-r', 'ss:///docs/site')).stdout).toBe('6\tsite/img/logo.svg\n11\tsite/index.html\n')
+      expect((await cli('ls')).stdout).toBe('docs/\nsmall/\n')
 
       // What the CLI wrote, supabase-js reads, with the type from the extension.
       const logo = await h.service.storage.from('docs').download('site/img/logo.svg')
       expect(await logo.data?.text()).toBe('<svg/>')
       expect(logo.data?.type).toBe('image/svg+xml')
 
-      expect(cli('cp', 'ss:///docs/notes/note.txt', 'back.txt').code).toBe(0)
+      expect((await cli('cp', 'ss:///docs/notes/note.txt', 'back.txt')).code).toBe(0)
       expect(await fs.readFile(path.join(work, 'back.txt'), 'utf8')).toBe('a note')
-      expect(cli('cp', '-r', 'ss:///docs/site', 'mirror').code).toBe(0)
+      expect((await cli('cp', '-r', 'ss:///docs/site', 'mirror')).code).toBe(0)
       expect(await fs.readFile(path.join(work, 'mirror/img/logo.svg'), 'utf8')).toBe('<svg/>')
-      expect(cli('cp', 'ss:///docs/notes/note.txt', 'ss:///docs/copy/').stdout).toBe('copied ss:///docs/notes/note.txt => ss:///docs/copy/note.txt\n')
+      expect((await cli('cp', 'ss:///docs/notes/note.txt', 'ss:///docs/copy/')).stdout).toBe('copied ss:///docs/notes/note.txt => ss:///docs/copy/note.txt\n')
 
-      const rm = cli('rm', 'ss:///docs/copy/note.txt', 'ss:///docs/ghost')
+      const rm = await cli('rm', 'ss:///docs/copy/note.txt', 'ss:///docs/ghost')
       expect(rm).toMatchObject({ code: 1, stdout: 'removed ss:///docs/copy/note.txt\n', stderr: 'not found: ss:///docs/ghost\n' })
-      expect(cli('rm', '-r', 'ss:///docs/site').stdout).toBe('removed ss:///docs/site/img/logo.svg\nremoved ss:///docs/site/index.html\n')
-      expect(cli('ls', '-r', 'ss:///docs').stdout).toBe('6\tnotes/note.txt\n3\ttop.txt\n')
+      expect((await cli('rm', '-r', 'ss:///docs/site')).stdout).toBe('removed ss:///docs/site/img/logo.svg\nremoved ss:///docs/site/index.html\n')
+      expect((await cli('ls', '-r', 'ss:///docs')).stdout).toBe('6\tnotes/note.txt\n3\ttop.txt\n')
       expect(await files(h.storageDir)).toHaveLength(2)
     })
 
@@ -146,7 +142,7 @@ describeEachDatabase('storage operator commands', (ctx) => {
         [['rm', 'ss:///docs'], /needs a bucket and an object name/],
       ]
       for (const [argv, message] of cases) {
-        const result = cli(...argv)
+        const result = await cli(...argv)
         expect(result.code, argv.join(' ')).toBe(1)
         expect(result.stderr).toMatch(message)
         expect(result.stderr).not.toMatch(/\n\s+at /)
@@ -157,7 +153,7 @@ describeEachDatabase('storage operator commands', (ctx) => {
       if (!ctx().url) return
       const backend = createFileBackend(h.storageDir)
       await putObject(h.app.services, backend, parseRemote('ss:///docs/evil/../../escape.txt'), Readable.from([Buffer.from('x')]), put)
-      const result = cli('cp', '-r', 'ss:///docs/evil', 'jail')
+      const result = await cli('cp', '-r', 'ss:///docs/evil', 'jail')
       expect(result.code).toBe(1)
       expect(result.stderr).toMatch(/would be written outside jail/)
       await expect(fs.stat(path.join(work, 'escape.txt'))).rejects.toThrow(/ENOENT/)
