@@ -120,6 +120,9 @@ describeEachDatabase('storage operator commands', (ctx) => {
       expect(await fs.readFile(path.join(work, 'back.txt'), 'utf8')).toBe('a note')
       expect((await cli('cp', '-r', 'ss:///docs/site', 'mirror')).code).toBe(0)
       expect(await fs.readFile(path.join(work, 'mirror/img/logo.svg'), 'utf8')).toBe('<svg/>')
+      // Into a folder that exists, as `supabase storage cp -r`: a folder named after the source.
+      expect((await cli('cp', '-r', 'ss:///docs', 'mirror')).code).toBe(0)
+      expect(await fs.readFile(path.join(work, 'mirror/docs/site/index.html'), 'utf8')).toBe('<h1>hi</h1>')
       expect((await cli('cp', 'ss:///docs/notes/note.txt', 'ss:///docs/copy/')).stdout).toBe('copied ss:///docs/notes/note.txt => ss:///docs/copy/note.txt\n')
 
       const rm = await cli('rm', 'ss:///docs/copy/note.txt', 'ss:///docs/ghost')

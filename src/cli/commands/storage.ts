@@ -138,8 +138,10 @@ async function download(services: Services, backend: StorageBackend, src: Remote
     const isFolder = dst.endsWith('/') || (await fs.stat(dst).catch(() => undefined))?.isDirectory()
     return getOne(src, isFolder ? path.join(dst, path.posix.basename(src.path)) : dst)
   }
-  const root = path.resolve(dst)
   const prefix = src.path === '' || src.path.endsWith('/') ? src.path : `${src.path}/`
+  // As the Supabase CLI: into an existing folder, the copy goes to a folder named after the source.
+  const exists = (await fs.stat(dst).catch(() => undefined))?.isDirectory()
+  const root = path.resolve(exists ? path.join(dst, path.posix.basename(prefix) || src.bucket) : dst)
   for (const name of await namesUnder(services, src.bucket, prefix)) {
     const file = path.join(root, ...name.slice(prefix.length).split('/'))
     // Names are S3 keys: `..` segments are legal there, but must not leave the folder here.
