@@ -52,6 +52,9 @@ async function transferOne(item: TransferItem, source: TransferSource, target: T
   const body = await source.open(item)
   if (!body) return 'missing'
   await target.write(item, body)
+  // A source that differs from the row is reported, not hidden: a rerun would copy it again.
+  const written = await target.size(item)
+  if (item.size !== null && written !== item.size) throw new Error(`copied ${written ?? 'no'} bytes, the row says ${item.size}`)
   return 'copied'
 }
 
@@ -77,5 +80,6 @@ export async function transferObjects(database: Queryable, source: TransferSourc
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker))
+  summary.problems.sort() // in name order, whichever worker met them first
   return summary
 }

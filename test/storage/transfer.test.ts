@@ -14,6 +14,7 @@ import path from 'node:path'
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Readable } from 'node:stream'
+import { progressLine } from '../../src/cli/commands/storage-transfer.ts'
 import { createFileBackend } from '../../src/storage/backend/file.ts'
 import { parseRemote, putObject } from '../../src/storage/operator.ts'
 import { backendSource, backendTarget, folderSource, folderTarget, s3Source } from '../../src/storage/transfer-ends.ts'
@@ -41,6 +42,16 @@ async function download(h: StorageHarness, bucket: string, name: string): Promis
   const result = await h.service.storage.from(bucket).download(name)
   return result.data ? await result.data.text() : undefined
 }
+
+describe('progress line', () => {
+  it('redraws one line on a terminal and stays silent on a pipe', () => {
+    const written: string[] = []
+    const stream = (isTTY: boolean) => ({ isTTY, write: (text: string) => written.push(text) }) as unknown as NodeJS.WriteStream
+    expect(progressLine(stream(false))).toBeUndefined()
+    progressLine(stream(true))!({ total: 5, copied: 2, skipped: 1, missing: 1, failed: 0, problems: [] })
+    expect(written).toEqual(['\r\x1b[K4/5  copied 2  skipped 1  missing 1  failed 0'])
+  })
+})
 
 describeEachDatabase('storage import and export', (ctx) => {
   let h: StorageHarness
@@ -95,6 +106,14 @@ describeEachDatabase('storage import and export', (ctx) => {
     await wipe(h.storageDir)
     const back = await transferObjects(ctx().database, folderSource(path.join(folder, 'inner')), backendTarget(backend), { buckets: ['odd'] })
     expect(back).toMatchObject({ total: 2, copied: 1, missing: 0, failed: 1 })
+    // A source file of another size than the row's is copied but reported.
+    await fs.writeFile(path.join(folder, 'inner/odd/absent.txt'), 'short')
+    await wipe(h.storageDir)
+    expect(await transferObjects(ctx().database, folderSource(path.join(folder, 'inner')), backendTarget(backend), { buckets: ['odd'] })).toMatchObject({
+      copied: 0,
+      failed: 2,
+      problems: ['odd/absent.txt: copied 5 bytes, the row says 19', 'odd/x/../../../escape.txt: not a portable file path'],
+    })
     const none = await transferObjects(ctx().database, folderSource(path.join(folder, 'nothing')), backendTarget(backend), { buckets: ['docs'] })
     expect(none).toMatchObject({ total: 2, missing: 2, problems: ['docs/deep/a/b/report.pdf: not in the source', 'docs/legacy.txt: not in the source'] })
   })

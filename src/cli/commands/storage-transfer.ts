@@ -25,7 +25,7 @@ interface ImportOptions extends TransferCliOptions {
   forcePathStyle?: boolean
 }
 
-function progressLine(stream: NodeJS.WriteStream): ((summary: Readonly<TransferSummary>) => void) | undefined {
+export function progressLine(stream: NodeJS.WriteStream): ((summary: Readonly<TransferSummary>) => void) | undefined {
   if (!stream.isTTY) return undefined
   return (s) => {
     const done = s.copied + s.skipped + s.missing + s.failed
