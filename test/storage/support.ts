@@ -3,11 +3,13 @@
  * supabase-js clients for anon, service_role and signed-in users. `POLICIES` are written the
  * way Supabase's docs write them: each user owns the folder named after their id in `private`.
  */
+import { execFile } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { createClient, type SupabaseClient } from '@supabase/supabase-js'
 import { startTestApp, type TestApp } from '../support/app.ts'
+import { BIN } from '../support/cli.ts'
 import type { TestDatabase } from '../support/databases.ts'
 
 export const ALICE = '11111111-1111-1111-1111-111111111111'
@@ -57,4 +59,16 @@ export async function startStorage(testDb: TestDatabase, env: Record<string, str
       return fetch(`${app.url}/storage/v1${pathname}`, { ...init, headers })
     },
   }
+}
+
+/**
+ * Runs the `resolution` binary without blocking this process, whose app the test also calls
+ * (a blocked event loop lets the app's keep-alive sockets time out under the client).
+ */
+export function runBinary(argv: string[], options: { cwd?: string; env: NodeJS.ProcessEnv }): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...argv], { ...options, encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr })
+    })
+  })
 }
