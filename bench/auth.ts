@@ -5,6 +5,7 @@
  *
  *   node --import tsx bench/auth.ts       # BENCH_SECONDS=10 BENCH_CONCURRENCY=32 BENCH_POOL=10 BENCH_SIGNIN_SECONDS=(BENCH_SECONDS)
  *   BENCH_DATABASE_URL=postgres://… node --import tsx bench/auth.ts
+ *   BENCH_PROF=/tmp/prof …                # the server child writes a V8 CPU profile there
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -115,7 +116,9 @@ async function cpuSnapshot(serverPid: number, dbName: string): Promise<{ server:
 }
 
 function startChild(databaseUrl: string): Promise<{ port: number; pid: number; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, 'serve', databaseUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // BENCH_PROF=dir writes the server's CPU profile there (as in rest-write.ts).
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, 'serve', databaseUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout.on('data', (chunk: Buffer) => {
@@ -245,8 +248,10 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === 'serve') await serve(process.argv[3]!)
-else {
+if (process.argv[2] === 'serve') {
+  process.on('SIGTERM', () => process.exit(0)) // a clean exit, so --cpu-prof writes its profile
+  await serve(process.argv[3]!)
+} else {
   await main()
   // The load generator's keep-alive sockets and handles would otherwise keep this process alive.
   process.exit(0)
