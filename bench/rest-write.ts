@@ -8,6 +8,7 @@
  * Each at 1, 16 and 32 connections, PostgreSQL on loopback and behind a proxy adding 0.5 ms each way.
  *
  *   node --import tsx bench/rest-write.ts   # BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONCURRENCY=1,16,32 BENCH_LATENCY_MS=0,0.5 BENCH_POOL=10 BENCH_SCENARIO=single|bulk
+ *   BENCH_PREPARED=false …                  # resolution plans every statement unnamed (DB_PREPARED_STATEMENTS=false)
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
@@ -65,7 +66,7 @@ function combine(rounds: LoadResult[]): LoadResult {
 }
 
 async function serveResolution(databaseUrl: string): Promise<void> {
-  const config = loadConfig({ JWT_SECRET: SECRET, LOG_LEVEL: 'silent', DB_POOL_MAX: String(POOL), DB_POOL_CLIENT_SHARE: String(POOL), BODY_LIMIT: String(16 * 1024 * 1024), RESOLUTION_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'resolution-bench-')), DATABASE_URL: databaseUrl })
+  const config = loadConfig({ JWT_SECRET: SECRET, LOG_LEVEL: 'silent', DB_POOL_MAX: String(POOL), DB_POOL_CLIENT_SHARE: String(POOL), BODY_LIMIT: String(16 * 1024 * 1024), DB_PREPARED_STATEMENTS: process.env.BENCH_PREPARED ?? 'true', RESOLUTION_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'resolution-bench-')), DATABASE_URL: databaseUrl })
   const services = await createServices(config)
   const server = await startServer(services, { port: 0, init: false, hostname: '127.0.0.1' })
   process.stdout.write(`PORT ${server.port}\n`)
