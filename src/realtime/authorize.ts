@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto'
 import { withSession } from '../db/session.ts'
 import { hasSqlState } from '../db/sqlstate.ts'
-import { isNamedApiRole } from '../http/api-roles.ts'
+import { roleGuardOf } from '../http/role-guard.ts'
 import type { Claims } from '../jwt/service.ts'
 import type { Services } from '../services.ts'
 import type { Permissions } from './channel.ts'
@@ -21,8 +21,8 @@ const NONE: Record<Extension, Permissions> = { broadcast: { read: false, write: 
 
 export async function policiesFor(services: Services, claims: Claims, topic: string): Promise<Record<Extension, Permissions>> {
   const role = typeof claims.role === 'string' ? claims.role : 'anon'
-  // A role outside the API roles (a token naming `postgres`) gets nothing, as in REST.
-  if (!isNamedApiRole(role, services.config.rest.extraRoles)) return NONE
+  // A role the role guard refuses (a token naming `postgres`) gets nothing, as in REST.
+  if ((await roleGuardOf(services).verdict(role).catch(() => 'refused')) !== 'allowed') return NONE
   const database = await services.database()
   const probes = { broadcast: randomUUID(), presence: randomUUID() }
   const options = { claims: { ...claims, role }, settings: { 'realtime.topic': topic }, statementTimeoutMs: services.config.statementTimeoutMs }

@@ -136,3 +136,9 @@ function customPgrstError(e: PgErrorLike): HttpError {
     return pgrstError(500, 'PGRST121', `Could not parse JSON in the "RAISE SQLSTATE 'PGRST'" error`)
   }
 }
+
+/** A JWT role the role guard refuses (src/http/role-guard.ts), in PostgREST's words. */
+export const roleNotAllowed = (role: string) =>
+  pgrstError(403, '42501', `permission denied to set role "${role}"`, null, 'A JWT may carry the roles anon, authenticated, service_role and those named in DB_EXTRA_ROLES')
+
+export const roleMissing = (role: string) => pgrstError(401, '22023', `role "${role}" does not exist`)

@@ -19,10 +19,10 @@ import { parseBody } from './body.ts'
 import type { RestConfig } from '../config/rest.ts'
 import { restPrincipal, sessionOptions, withRoleClaim } from './context.ts'
 import { withDatabaseSettings } from './db-settings.ts'
-import { createRoleGuard } from './role-guard.ts'
 import { FairShare } from './fair-share.ts'
 import { clientAddress, limitKey } from '../http/client-address.ts'
-import { fromPgError, invalidPath, invalidPreferences, schemaCacheNotLoaded, unacceptableMedia, unsupportedMethod } from './errors.ts'
+import { roleGuardOf } from '../http/role-guard.ts'
+import { fromPgError, invalidPath, invalidPreferences, roleMissing, roleNotAllowed, schemaCacheNotLoaded, unacceptableMedia, unsupportedMethod } from './errors.ts'
 import { explainMediaType } from './actions/explain.ts'
 import { openApiDocument } from './openapi.ts'
 import { parseApiRequest } from './parse/api-request.ts'
@@ -136,7 +136,7 @@ async function requestBody(raw: Request, method: string, media: BodyMedia): Prom
 export function restRouter(services: Services, options: RestOptions = {}): Hono {
   const basePath = options.basePath ?? '/rest/v1'
   const app = new Hono()
-  const roles = createRoleGuard(services.database, services.config.rest.extraRoles)
+  const roles = roleGuardOf(services)
   const { rest, auth, dbPoolMax } = services.config
   const share = new FairShare(rest.clientShare ?? Math.max(1, Math.ceil(dbPoolMax / 2)), rest.clientWaitMs)
 
@@ -149,7 +149,8 @@ export function restRouter(services: Services, options: RestOptions = {}): Hono 
     // In-database settings (pgrst.*) come with the cache; the role claim key is one of them.
     const restSettings = withDatabaseSettings(services.config.rest, cache, services.logger)
     const principal = withRoleClaim(verified, restSettings.roleClaimPath)
-    await roles.check(principal.role)
+    const verdict = await roles.verdict(principal.role)
+    if (verdict !== 'allowed') throw verdict === 'missing' ? roleMissing(principal.role) : roleNotAllowed(principal.role)
     const url = new URL(c.req.url)
     const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) || '/' : url.pathname
     const request = parseApiRequest({

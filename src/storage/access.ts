@@ -10,8 +10,8 @@ import { infrastructureError } from '../db/errors.ts'
 import { withSession, type RequestTx } from '../db/session.ts'
 import { hasSqlState } from '../db/sqlstate.ts'
 import { HttpError } from '../errors.ts'
-import { API_ROLES } from '../http/api-roles.ts'
 import { authenticate } from '../http/principal.ts'
+import { roleGuardOf } from '../http/role-guard.ts'
 import type { Claims } from '../jwt/service.ts'
 import type { Services } from '../services.ts'
 import { storageErrors } from './errors.ts'
@@ -42,8 +42,9 @@ export async function callerOf(services: Services, c: Context): Promise<Caller> 
   } catch (error) {
     throw storageErrors.invalidJwt(error instanceof Error ? error.message : 'Invalid JWT')
   }
-  // Only Supabase's API roles: a token naming `postgres` must not become `SET ROLE postgres`.
-  if (!API_ROLES.has(principal.role)) throw storageErrors.accessDenied('Access denied: Invalid role')
+  // The API roles and the operator's DB_EXTRA_ROLES that pass the role guard: a token naming
+  // `postgres` must not become `SET ROLE postgres`.
+  if ((await roleGuardOf(services).verdict(principal.role)) !== 'allowed') throw storageErrors.accessDenied('Access denied: Invalid role')
   const sub = principal.claims.sub
   return { role: principal.role, claims: principal.claims, ownerId: typeof sub === 'string' && sub !== '' ? sub : undefined }
 }

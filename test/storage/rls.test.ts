@@ -113,3 +113,40 @@ describeEachDatabase('storage RLS', (ctx) => {
     expect((await asPostgres.json()).code).toBe('AccessDenied')
   })
 })
+
+describeEachDatabase('storage: roles from DB_EXTRA_ROLES', (ctx) => {
+  const suffix = Math.random().toString(36).slice(2, 8)
+  const READER = `storage_reader_${suffix}`
+  const POWERFUL = `storage_powerful_${suffix}`
+  let h: StorageHarness
+  const asRole = async (role: string) => {
+    const now = Math.floor(Date.now() / 1000)
+    const jwt = await h.app.services.jwt.sign({ role, iat: now, exp: now + 60 })
+    return fetch(`${h.app.url}/storage/v1/bucket`, { headers: { apikey: h.app.anonKey, authorization: `Bearer ${jwt}` } })
+  }
+  beforeAll(async () => {
+    await ctx().database.exec(`
+      CREATE ROLE ${READER} NOLOGIN; GRANT ${READER} TO current_user;
+      GRANT USAGE ON SCHEMA storage TO ${READER}; GRANT SELECT ON storage.buckets TO ${READER};
+      CREATE POLICY "extra reader" ON storage.buckets FOR SELECT TO ${READER} USING (public);
+      CREATE ROLE ${POWERFUL} NOLOGIN BYPASSRLS; GRANT ${POWERFUL} TO current_user;`)
+    h = await startStorage(ctx(), { DB_EXTRA_ROLES: `${READER}, ${POWERFUL}` })
+    await h.service.storage.createBucket(`open-${suffix}`, { public: true })
+    await h.service.storage.createBucket(`closed-${suffix}`, { public: false })
+  })
+  afterAll(async () => {
+    await h?.app.close()
+    await ctx().database.exec(`DROP POLICY "extra reader" ON storage.buckets; REVOKE ALL ON storage.buckets FROM ${READER}; REVOKE USAGE ON SCHEMA storage FROM ${READER}; DROP ROLE ${READER}; DROP ROLE ${POWERFUL};`)
+  })
+
+  it('acts as a plain role the operator named, under its policies; refuses one that bypasses RLS', async () => {
+    const reader = await asRole(READER)
+    expect(reader.status).toBe(200)
+    const names = ((await reader.json()) as Array<{ id: string }>).map((b) => b.id)
+    expect(names).toContain(`open-${suffix}`)
+    expect(names).not.toContain(`closed-${suffix}`)
+    const powerful = await asRole(POWERFUL)
+    expect(powerful.status).toBe(403)
+    expect((await powerful.json()).code).toBe('AccessDenied')
+  })
+})

@@ -3,12 +3,14 @@
  * never to name ANY role: the connecting role, a superuser or a role that bypasses RLS or creates
  * roles would turn one leaked signing key (or one careless admin-set claim) into the whole
  * database. Only the API roles and roles an operator names in `DB_EXTRA_ROLES` pass, and a named
- * role is checked once against `pg_roles` before it is ever used.
+ * role is checked once against `pg_roles` before it is ever used. One guard per service, shared by
+ * every family that sets a request's role (REST, Storage, Realtime); each answers a refusal in
+ * its own protocol's words.
  * @module
  */
 import type { Database } from '../db/types.ts'
-import { API_ROLES } from '../http/api-roles.ts'
-import { pgrstError } from './errors.ts'
+import type { Services } from '../services.ts'
+import { API_ROLES } from './api-roles.ts'
 
 interface RoleRow {
   rolsuper: boolean
@@ -30,14 +32,11 @@ function refusal(row: RoleRow | undefined): 'missing' | string | undefined {
 const ROLE_QUERY = `SELECT rolsuper, rolbypassrls, rolcreaterole, rolname = current_user AS connecting
   FROM pg_catalog.pg_roles WHERE rolname = $1`
 
-export const roleNotAllowed = (role: string) =>
-  pgrstError(403, '42501', `permission denied to set role "${role}"`, null, 'A JWT may carry the roles anon, authenticated, service_role and those named in DB_EXTRA_ROLES')
-
-export const roleMissing = (role: string) => pgrstError(401, '22023', `role "${role}" does not exist`)
+/** `missing`: no such role (PostgREST answers 401); `refused`: not one a JWT may name (403). */
+export type RoleVerdict = 'allowed' | 'missing' | 'refused'
 
 export interface RoleGuard {
-  /** Resolves when `role` may be assumed; throws the PostgREST-style refusal otherwise. */
-  check(role: string): Promise<void>
+  verdict(role: string): Promise<RoleVerdict>
 }
 
 /** Bounds the verdict cache: tokens are signed, so names are few, but memory is never unbounded. */
@@ -48,7 +47,7 @@ export function createRoleGuard(database: () => Promise<Database>, extraRoles: r
   // One pg_roles lookup per role name and process; a refusal is remembered too (attributes of
   // a role rarely change, and a restart re-reads them).
   const verdicts = new Map<string, Promise<string | undefined>>()
-  const verdict = (role: string) => {
+  const lookup = (role: string) => {
     let pending = verdicts.get(role)
     if (!pending) {
       pending = database()
@@ -62,12 +61,21 @@ export function createRoleGuard(database: () => Promise<Database>, extraRoles: r
     return pending
   }
   return {
-    async check(role) {
-      if (API_ROLES.has(role)) return
-      const reason = await verdict(role)
-      // As PostgREST: a role that does not exist is a 401, whatever the list says.
-      if (reason === 'missing') throw roleMissing(role)
-      if (!extra.has(role) || reason) throw roleNotAllowed(role)
+    async verdict(role) {
+      if (API_ROLES.has(role)) return 'allowed'
+      const reason = await lookup(role)
+      // As PostgREST: a role that does not exist is missing, whatever the list says.
+      if (reason === 'missing') return 'missing'
+      return extra.has(role) && !reason ? 'allowed' : 'refused'
     },
   }
+}
+
+const guards = new WeakMap<Services, RoleGuard>()
+
+/** The guard of `services` (one per service, so one pg_roles lookup per role name). */
+export function roleGuardOf(services: Services): RoleGuard {
+  let guard = guards.get(services)
+  if (!guard) guards.set(services, (guard = createRoleGuard(services.database, services.config.rest.extraRoles)))
+  return guard
 }
