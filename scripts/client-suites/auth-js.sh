@@ -14,6 +14,8 @@ checkout=$(cd "${1:?usage: $0 <supabase-js checkout> [cli|docker|all] [jest args
 which=${2:-all}
 shift $(( $# >= 2 ? 2 : 1 ))
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/client-suites/lib.sh
+source "$(dirname "$0")/lib.sh"
 pkg="$checkout/packages/core/auth-js"
 pg_base=${PG_BASE_URL:-postgres://postgres@127.0.0.1:5432}
 work=$(mktemp -d /tmp/auth-js-suite.XXXXXX)
@@ -41,12 +43,7 @@ start() {
     DATABASE_URL="$pg_base/$db" EMBEDDED_DB_PORT=off RESOLUTION_DATA_DIR="$work/$name" "$@" \
     node "$root/bin/resolution.mjs" serve >"$work/$name.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 120); do
-    curl -fs "http://127.0.0.1:$port/auth/v1/health" >/dev/null 2>&1 && return 0
-    kill -0 "${pids[-1]}" 2>/dev/null || { cat "$work/$name.log" >&2; return 1; }
-    sleep 0.5
-  done
-  echo "$name did not come up on $port" >&2; cat "$work/$name.log" >&2; return 1
+  wait_healthy "http://127.0.0.1:$port/auth/v1/health" "${pids[-1]}" "$work/$name.log"
 }
 
 # The CLI stack (test/supabase/config.toml): RS256 signing key + the HS256 secret, no key

@@ -13,6 +13,8 @@ set -euo pipefail
 checkout=$(cd "${1:?usage: postgrest-js.sh <supabase-js checkout> [jest args]}" && pwd)
 shift
 here=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/client-suites/lib.sh
+source "$(dirname "$0")/lib.sh"
 pkg="$checkout/packages/core/postgrest-js"
 fixture="$pkg/test/supabase"
 admin_url=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -44,11 +46,7 @@ trap cleanup EXIT
 (cd "$here" && DATABASE_URL="$db_url" PORT=$port DB_SCHEMAS=public,personal API_KEY_REQUIRED=false \
   EMBEDDED_DB_PORT=off LOG_LEVEL=warn NODE_ENV=development exec node bin/resolution.mjs serve) >"$log" 2>&1 &
 serve_pid=$!
-for _ in $(seq 1 120); do
-  curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
-  kill -0 "$serve_pid" 2>/dev/null || { cat "$log"; exit 1; }
-  sleep 0.5
-done
+wait_healthy "http://127.0.0.1:$port/health" "$serve_pid" "$log" || exit 1
 
 echo "== jest (live tests)"
 cd "$pkg"

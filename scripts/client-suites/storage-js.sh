@@ -15,6 +15,8 @@ set -euo pipefail
 checkout=$(cd "${1:?usage: storage-js.sh <supabase-js checkout> [vitest args]}" && pwd)
 shift
 here=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/client-suites/lib.sh
+source "$(dirname "$0")/lib.sh"
 pkg="$checkout/packages/core/storage-js"
 admin_url=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=${SUITE_DB:-client_suite_storage_js}
@@ -38,11 +40,7 @@ trap cleanup EXIT
 (cd "$here" && DATABASE_URL="$db_url" PORT=$port STORAGE_DIR="$work/objects" RESOLUTION_DATA_DIR="$work/data" \
   EMBEDDED_DB_PORT=off LOG_LEVEL=warn NODE_ENV=development exec node bin/resolution.mjs serve) >"$work/serve.log" 2>&1 &
 serve_pid=$!
-for _ in $(seq 1 120); do
-  curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
-  kill -0 "$serve_pid" 2>/dev/null || { cat "$work/serve.log"; exit 1; }
-  sleep 0.5
-done
+wait_healthy "http://127.0.0.1:$port/health" "$serve_pid" "$work/serve.log" || exit 1
 
 echo "== vitest (storage-js tests, copied beside this repository's node_modules)"
 cp -r "$pkg/src" "$pkg/test" "$work/"
