@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream'
 import { ByteReader } from './bytes.ts'
-import { describeMode, initialLexState, scanLine } from './lexer.ts'
+import { describeMode, initialLexState, scanLine, type LexState } from './lexer.ts'
 import { RestoreError } from './errors.ts'
 
 export type ReaderEvent =
@@ -91,9 +91,7 @@ export async function* readDump(source: Readable | AsyncIterable<Buffer | string
       if (state.open) throw new RestoreError('syntax_error', `${file}:${lineNumber}: psql meta-command ${line.split(/\s/)[0]} inside a statement begun at line ${openAt?.line ?? '?'}`, { line: lineNumber })
       const pending = takeBatch()
       if (pending) yield pending
-      const [command = '', ...args] = line.trim().split(/\s+/)
-      if (command === '\\.') throw new RestoreError('syntax_error', `${file}:${lineNumber}: a \\. line outside COPY data (a COPY statement above it failed to parse, or the file was edited)`, { line: lineNumber })
-      yield { kind: 'meta', command, args: args.join(' '), line: lineNumber }
+      yield metaCommand(line, lineNumber, file)
       batchLine = lineNumber + 1
       continue
     }
@@ -146,15 +144,26 @@ export async function* readDump(source: Readable | AsyncIterable<Buffer | string
     }
   }
 
+  assertComplete(state, openAt?.line ?? lineNumber, file)
+  const pending = takeBatch()
+  if (pending) yield pending
+}
+
+/** A psql meta-command line (`\\connect`, `\\restrict` …) as an event; `\\.` outside COPY data is an error. */
+function metaCommand(line: string, lineNumber: number, file: string): ReaderEvent {
+  const [command = '', ...args] = line.trim().split(/\s+/)
+  if (command === '\\.') throw new RestoreError('syntax_error', `${file}:${lineNumber}: a \\. line outside COPY data (a COPY statement above it failed to parse, or the file was edited)`, { line: lineNumber })
+  return { kind: 'meta', command, args: args.join(' '), line: lineNumber }
+}
+
+/** At the end of the file: nothing may still be open (a quote, a dollar body, a statement). */
+function assertComplete(state: LexState, openLine: number, file: string): void {
   if (state.mode !== 'normal') {
     throw new RestoreError('truncated', `${file}:${state.modeLine}: the file ends inside ${describeMode(state)} begun at line ${state.modeLine} (truncated?)`, { line: state.modeLine })
   }
   if (state.open) {
-    const line = openAt?.line ?? lineNumber
-    throw new RestoreError('truncated', `${file}:${line}: the file ends inside a statement begun at line ${line} (no closing ';'; truncated?)`, { line })
+    throw new RestoreError('truncated', `${file}:${openLine}: the file ends inside a statement begun at line ${openLine} (no closing ';'; truncated?)`, { line: openLine })
   }
-  const pending = takeBatch()
-  if (pending) yield pending
 }
 
 /** Text of `batch` from `from` (inclusive) to `to` (exclusive), lines joined with \n. */

@@ -69,22 +69,16 @@ function joinConditions(child: ChildPlan, parentAlias: string): { from: string; 
   }
 }
 
-/** Renders one level of the read tree (and, recursively, its embeds). */
-export function renderNode(plan: ReadPlan, params: Params, options: RenderOptions = {}, outer?: { from: string; where: string[] }): NodeSql {
-  const alias = plan.sqlAlias
-  const rootFrom = typeof options.rootFrom === 'function' ? options.rootFrom(params) : options.rootFrom
-  const base = outer?.from ?? rootFrom ?? `${qualified(plan.relation.schema, plan.relation.name)} AS ${ident(alias)}`
+interface SelectListSql {
+  selectList: string[]
+  outputNames: string[]
+  groupBy: string[]
+  aggregated: boolean
+  hoisted: NodeSql['hoisted']
+}
 
-  // Embeds first: their lateral joins, how to test that they matched, what they output.
-  const rendered = new Map<ChildPlan, ReturnType<typeof renderChild>>()
-  let orderIndex = 0
-  for (const child of plan.children) {
-    const orderTerms = plan.order.filter((o) => o.child === child)
-    const orderColumns = new Map<PlannedOrder, string>()
-    for (const term of orderTerms) orderColumns.set(term, ORDER_COLUMN(++orderIndex))
-    rendered.set(child, renderChild(child, alias, params, orderColumns))
-  }
-
+/** The select list of one level: columns, counts and the embeds' outputs, with GROUP BY positions when aggregating. */
+function renderSelectList(plan: ReadPlan, alias: string, params: Params, rendered: Map<ChildPlan, ReturnType<typeof renderChild>>, options: RenderOptions): SelectListSql {
   const selectList: string[] = []
   const outputNames: string[] = []
   // With aggregates, every other selected expression is grouped by (by position).
@@ -132,6 +126,26 @@ export function renderNode(plan: ReadPlan, params: Params, options: RenderOption
       outputNames.push(...r.names)
     }
   }
+  return { selectList, outputNames, groupBy, aggregated, hoisted }
+}
+
+/** Renders one level of the read tree (and, recursively, its embeds). */
+export function renderNode(plan: ReadPlan, params: Params, options: RenderOptions = {}, outer?: { from: string; where: string[] }): NodeSql {
+  const alias = plan.sqlAlias
+  const rootFrom = typeof options.rootFrom === 'function' ? options.rootFrom(params) : options.rootFrom
+  const base = outer?.from ?? rootFrom ?? `${qualified(plan.relation.schema, plan.relation.name)} AS ${ident(alias)}`
+
+  // Embeds first: their lateral joins, how to test that they matched, what they output.
+  const rendered = new Map<ChildPlan, ReturnType<typeof renderChild>>()
+  let orderIndex = 0
+  for (const child of plan.children) {
+    const orderTerms = plan.order.filter((o) => o.child === child)
+    const orderColumns = new Map<PlannedOrder, string>()
+    for (const term of orderTerms) orderColumns.set(term, ORDER_COLUMN(++orderIndex))
+    rendered.set(child, renderChild(child, alias, params, orderColumns))
+  }
+
+  const { selectList, outputNames, groupBy, aggregated, hoisted } = renderSelectList(plan, alias, params, rendered, options)
 
   const usedLaterals = new Set<ChildPlan>()
   const exists = (child: ChildPlan) => {

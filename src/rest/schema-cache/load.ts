@@ -11,6 +11,19 @@ import { viewColumnSources } from './view-columns.ts'
 const KINDS: Record<string, RelationKind> = { r: 'table', v: 'view', m: 'materialized_view', f: 'foreign_table', p: 'partitioned_table' }
 const VOLATILITY = { i: 'immutable', s: 'stable', v: 'volatile' } as const
 
+interface RelationRow {
+  schema: string
+  name: string
+  kind: string
+  description: string | null
+  updatable_mask: number
+}
+
+interface TableKeys {
+  primaryKey: string[]
+  uniqueKeys: string[][]
+}
+
 interface ConstraintRow {
   name: string
   type: 'p' | 'u' | 'f'
@@ -46,15 +59,40 @@ export async function loadDatabaseSettings(q: Queryable): Promise<Record<string,
 
 export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<SchemaCache> {
   const [relationRows, columnRows, constraintRows, ruleRows, routineRows] = [
-    (await q.query<{ schema: string; name: string; kind: string; description: string | null; updatable_mask: number }>(RELATIONS_SQL, [schemas])).rows,
+    (await q.query<RelationRow>(RELATIONS_SQL, [schemas])).rows,
     (await q.query<Record<string, unknown>>(COLUMNS_SQL, [schemas])).rows,
     (await q.query<ConstraintRow>(CONSTRAINTS_SQL)).rows,
     (await q.query<{ schema: string; name: string; action: string }>(VIEW_RULES_SQL)).rows,
     (await q.query<Record<string, unknown>>(ROUTINES_SQL, [schemas])).rows,
   ]
 
+  const relations = buildRelations(relationRows)
+  addColumns(relations, columnRows)
+  const { baseKeys, foreignKeys } = applyConstraints(relations, constraintRows)
+  const projections = await viewProjections(q, ruleRows)
+  inheritViewKeys(relations, baseKeys, projections)
+
+  const routines = buildRoutines(routineRows)
+  const relationships = buildRelationships(relations, foreignKeys, baseKeys, projections)
+  for (const relationship of computedRelationships(routines, relations)) {
+    const key = relationKey(relationship.source.schema, relationship.source.name)
+    relationships.set(key, [...(relationships.get(key) ?? []), relationship])
+  }
+  return {
+    settings: await loadDatabaseSettings(q),
+    schemas,
+    relations,
+    relationships,
+    routines,
+    computedFields: computedFields(routines),
+    loadedAt: new Date(),
+    geoJsonSchema: await geoJsonSchema(q),
+  }
+}
+
+function buildRelations(rows: RelationRow[]): Map<string, Relation> {
   const relations = new Map<string, Relation>()
-  for (const row of relationRows) {
+  for (const row of rows) {
     const mask = Number(row.updatable_mask)
     const kind = KINDS[row.kind] ?? 'table'
     const isTable = kind === 'table' || kind === 'partitioned_table'
@@ -73,7 +111,11 @@ export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<
       deletable: isTable || (mask & 16) === 16,
     })
   }
-  for (const row of columnRows) {
+  return relations
+}
+
+function addColumns(relations: Map<string, Relation>, rows: Array<Record<string, unknown>>): void {
+  for (const row of rows) {
     const relation = relations.get(relationKey(row.schema as string, row.table as string))
     if (!relation) continue
     const column: Column = {
@@ -91,11 +133,13 @@ export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<
     relation.columns.push(column)
     relation.columnsByName.set(column.name, column)
   }
+}
 
-  // Keys of every table (exposed or not), and the foreign keys between them.
-  const baseKeys = new Map<string, { primaryKey: string[]; uniqueKeys: string[][] }>()
+/** Keys of every table (exposed or not), set on the exposed ones, and the foreign keys between them. */
+function applyConstraints(relations: Map<string, Relation>, rows: ConstraintRow[]): { baseKeys: Map<string, TableKeys>; foreignKeys: ForeignKey[] } {
+  const baseKeys = new Map<string, TableKeys>()
   const foreignKeys: ForeignKey[] = []
-  for (const row of constraintRows) {
+  for (const row of rows) {
     const key = relationKey(row.schema, row.table)
     const columns = asArray(row.columns)
     if (row.type === 'f') {
@@ -112,9 +156,11 @@ export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<
       else relation.uniqueKeys.push(columns)
     }
   }
+  return { baseKeys, foreignKeys }
+}
 
-  const projections = await viewProjections(q, ruleRows)
-  // A view over a table with a primary key exposes that key when it keeps all its columns.
+/** A view over a table with a primary key exposes that key when it keeps all its columns. */
+function inheritViewKeys(relations: Map<string, Relation>, baseKeys: Map<string, TableKeys>, projections: Map<string, ViewProjection[]>): void {
   for (const [baseKey, list] of projections) {
     const keys = baseKeys.get(baseKey)
     if (!keys?.primaryKey.length) continue
@@ -122,23 +168,6 @@ export async function loadSchemaCache(q: Queryable, schemas: string[]): Promise<
       const view = relations.get(relationKey(p.view.schema, p.view.name))
       if (view && !view.primaryKey.length && keys.primaryKey.every((c) => p.columns.has(c))) view.primaryKey = keys.primaryKey.map((c) => p.columns.get(c)!)
     }
-  }
-
-  const routines = buildRoutines(routineRows)
-  const relationships = buildRelationships(relations, foreignKeys, baseKeys, projections)
-  for (const relationship of computedRelationships(routines, relations)) {
-    const key = relationKey(relationship.source.schema, relationship.source.name)
-    relationships.set(key, [...(relationships.get(key) ?? []), relationship])
-  }
-  return {
-    settings: await loadDatabaseSettings(q),
-    schemas,
-    relations,
-    relationships,
-    routines,
-    computedFields: computedFields(routines),
-    loadedAt: new Date(),
-    geoJsonSchema: await geoJsonSchema(q),
   }
 }
 
