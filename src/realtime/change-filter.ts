@@ -1,17 +1,28 @@
 /**
- * A `postgres_changes` subscription's parameters (`event`, `schema`, `table`, `filter`) and how a
- * change matches them. Filters are `column=op.value` with Realtime's operators `eq`, `neq`, `lt`,
- * `lte`, `gt`, `gte` and `in.(a,b)`; several are joined by commas (AND), values may be quoted.
+ * A `postgres_changes` subscription's parameters (`event`, `schema`, `table`, `filter`, `select`)
+ * and how a change matches them. Filters are Realtime's PostgREST-style grammar:
+ * `column=[not.]op.value`, joined by commas (AND), with the operators `eq`, `neq`, `lt`, `lte`,
+ * `gt`, `gte`, `in.(a,b)`, `like`, `ilike`, `match`, `imatch`, `is` (null/true/false/unknown)
+ * and `isdistinct`; a value may be double-quoted with `\` escapes (as realtime-js's
+ * `postgresChangesFilter()` writes it). Comparisons follow SQL's three-valued logic: a NULL column
+ * satisfies no condition, negated or not, except `is` and `isdistinct`.
  * @module
  */
+import type { TableInfo } from './changes.ts'
 
-export type FilterOp = 'eq' | 'neq' | 'lt' | 'lte' | 'gt' | 'gte' | 'in'
-const OPS: readonly FilterOp[] = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in']
+export type FilterOp = 'eq' | 'neq' | 'lt' | 'lte' | 'gt' | 'gte' | 'in' | 'like' | 'ilike' | 'match' | 'imatch' | 'is' | 'isdistinct'
+const OPS: ReadonlySet<string> = new Set<FilterOp>(['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'like', 'ilike', 'match', 'imatch', 'is', 'isdistinct'])
+const IS_VALUES = new Set(['null', 'true', 'false', 'unknown'])
+/** Realtime refuses longer `in` lists. */
+const MAX_IN_VALUES = 100
 
 export interface Condition {
   column: string
   op: FilterOp
   values: string[]
+  negate: boolean
+  /** `like`/`ilike`/`match`/`imatch`, compiled once at subscription. */
+  pattern?: RegExp
 }
 
 export interface ChangeParams {
@@ -19,6 +30,8 @@ export interface ChangeParams {
   schema: string
   table: string | undefined
   conditions: Condition[]
+  /** Columns the payload carries (the primary key always comes too); undefined: all. */
+  select?: string[]
 }
 
 export interface Change {
@@ -30,13 +43,18 @@ export interface Change {
   old_record: Record<string, unknown> | null
 }
 
-/** Splits on commas outside double quotes and parentheses. */
+/** Splits on commas outside double quotes (where `\` escapes) and parentheses. */
 function splitTop(text: string): string[] {
   const parts: string[] = []
   let depth = 0
   let quoted = false
   let current = ''
-  for (const ch of text) {
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!
+    if (quoted && ch === '\\' && i + 1 < text.length) {
+      current += ch + text[++i]
+      continue
+    }
     if (ch === '"') quoted = !quoted
     else if (!quoted && ch === '(') depth++
     else if (!quoted && ch === ')') depth--
@@ -49,21 +67,64 @@ function splitTop(text: string): string[] {
   return parts
 }
 
-const unquote = (value: string) => (value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value)
+function unquote(value: string): string {
+  if (value.length < 2 || !value.startsWith('"') || !value.endsWith('"')) return value
+  return value.slice(1, -1).replace(/\\(.)/gs, '$1')
+}
+
+/** SQL LIKE as a regular expression: `%` any run, `_` one character, `\` escapes the next. */
+function likePattern(pattern: string, caseInsensitive: boolean): RegExp {
+  let source = ''
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!
+    if (ch === '\\' && i + 1 < pattern.length) source += escapeRegExp(pattern[++i]!)
+    else if (ch === '%') source += '.*'
+    else if (ch === '_') source += '.'
+    else source += escapeRegExp(ch)
+  }
+  return new RegExp(`^${source}$`, caseInsensitive ? 'isu' : 'su')
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
+
+function compilePattern(op: FilterOp, value: string): RegExp | undefined {
+  if (op === 'like' || op === 'ilike') return likePattern(value, op === 'ilike')
+  // PostgreSQL's regular expressions (`~`, `~*`): `.` matches a newline there too.
+  if (op === 'match' || op === 'imatch') return new RegExp(value, op === 'imatch' ? 'isu' : 'su')
+  return undefined
+}
+
+function parseCondition(part: string): Condition {
+  const match = /^([^=]+)=(not\.)?([a-z]+)\.(.*)$/s.exec(part.trim())
+  if (!match || !OPS.has(match[3]!)) throw new Error(`Error parsing \`filter\` params: ${JSON.stringify(part)}`)
+  const [, column, not, op, raw] = match as unknown as [string, string, string | undefined, FilterOp, string]
+  const negate = not !== undefined
+  if (op === 'in') {
+    if (!raw.startsWith('(') || !raw.endsWith(')')) throw new Error(`Error parsing \`filter\` params: ${JSON.stringify(part)}`)
+    const values = splitTop(raw.slice(1, -1)).map((v) => unquote(v.trim()))
+    if (values.length > MAX_IN_VALUES) throw new Error(`too many values for \`in\` filter. Maximum ${MAX_IN_VALUES}`)
+    return { column, op, values, negate }
+  }
+  const value = unquote(raw)
+  if (op === 'is' && !IS_VALUES.has(value.toLowerCase())) throw new Error('invalid value for is filter: must be null, true, false, or unknown')
+  try {
+    return { column, op, values: [value], negate, pattern: compilePattern(op, value) }
+  } catch {
+    throw new Error(`invalid regular expression in ${op} filter: ${JSON.stringify(value)}`)
+  }
+}
 
 /** Parses a filter string; throws an Error with Realtime-like wording when it is not one. */
 export function parseFilter(filter: string | undefined): Condition[] {
-  if (filter === undefined || filter === '') return []
-  return splitTop(filter).map((part) => {
-    const match = /^([^=]+)=([a-z]+)\.(.*)$/s.exec(part.trim())
-    if (!match || !OPS.includes(match[2] as FilterOp)) throw new Error(`Error parsing \`filter\` params: ${JSON.stringify(part)}`)
-    const [, column, op, raw] = match as unknown as [string, string, FilterOp, string]
-    if (op === 'in') {
-      if (!raw.startsWith('(') || !raw.endsWith(')')) throw new Error(`Error parsing \`filter\` params: ${JSON.stringify(part)}`)
-      return { column, op, values: splitTop(raw.slice(1, -1)).map((v) => unquote(v.trim())) }
-    }
-    return { column, op, values: [unquote(raw)] }
-  })
+  if (filter === undefined || filter.trim() === '') return []
+  return splitTop(filter.trim()).map(parseCondition)
+}
+
+function parseSelect(raw: unknown): string[] | undefined {
+  if (raw === undefined || raw === null) return undefined
+  if (!Array.isArray(raw)) throw new Error('Error parsing `select` params: expected a list of column name strings, e.g. select: ["col1", "col2"]')
+  const columns = raw.filter((c): c is string => typeof c === 'string')
+  return columns.length > 0 ? columns : undefined
 }
 
 export function parseParams(raw: Record<string, unknown>): ChangeParams {
@@ -71,33 +132,70 @@ export function parseParams(raw: Record<string, unknown>): ChangeParams {
   if (!['*', 'INSERT', 'UPDATE', 'DELETE'].includes(event)) throw new Error(`Unsupported event ${JSON.stringify(raw.event)}`)
   if (typeof raw.schema !== 'string' || raw.schema === '') throw new Error('`schema` is required')
   const table = typeof raw.table === 'string' && raw.table !== '' && raw.table !== '*' ? raw.table : undefined
-  return { event: event as ChangeParams['event'], schema: raw.schema, table, conditions: parseFilter(typeof raw.filter === 'string' ? raw.filter : undefined) }
+  const select = parseSelect(raw.select)
+  if (select && (table === undefined || raw.schema === '*')) throw new Error('Column selection is not supported for wildcard subscriptions. Provide an explicit schema and table name.')
+  return { event: event as ChangeParams['event'], schema: raw.schema, table, conditions: parseFilter(typeof raw.filter === 'string' ? raw.filter : undefined), select }
 }
 
-function compare(actual: unknown, expected: string): number | undefined {
-  if (actual === null || actual === undefined) return undefined
-  if (typeof actual === 'number' || (typeof actual === 'string' && /^-?\d+(\.\d+)?$/.test(actual) && /^-?\d+(\.\d+)?$/.test(expected))) {
+/** What Realtime refuses at subscription once the table is known: unknown filter or select columns. */
+export function checkColumns(params: ChangeParams, table: TableInfo): string | undefined {
+  const names = new Set(table.columns.map((c) => c.name))
+  const badFilter = params.conditions.find((c) => !names.has(c.column))
+  if (badFilter) return `invalid column for filter ${badFilter.column}`
+  const badSelect = params.select?.find((c) => !names.has(c))
+  if (badSelect) return `invalid column for select ${badSelect}`
+  return undefined
+}
+
+const NUMBER = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/
+
+function compare(actual: unknown, expected: string): number {
+  if (typeof actual === 'number' || (typeof actual === 'string' && NUMBER.test(actual) && NUMBER.test(expected))) {
     const a = Number(actual)
     const b = Number(expected)
     if (!Number.isNaN(b)) return a < b ? -1 : a > b ? 1 : 0
   }
-  const a = typeof actual === 'string' ? actual : JSON.stringify(actual)
+  const a = text(actual)
   return a < expected ? -1 : a > expected ? 1 : 0
 }
 
-function holds(row: Record<string, unknown>, condition: Condition): boolean {
+const text = (value: unknown) => (typeof value === 'string' ? value : typeof value === 'boolean' ? String(value) : JSON.stringify(value))
+
+/** `IS null/true/false/unknown`: never unknown itself. */
+function isHolds(actual: unknown, keyword: string): boolean {
+  switch (keyword.toLowerCase()) {
+    case 'true':
+      return actual === true || actual === 't' || actual === 'true'
+    case 'false':
+      return actual === false || actual === 'f' || actual === 'false'
+    default:
+      return actual === null || actual === undefined
+  }
+}
+
+/** The condition's truth for a row: true, false, or undefined (SQL's unknown, as for a NULL column). */
+function truth(row: Record<string, unknown>, condition: Condition): boolean | undefined {
   const actual = row[condition.column]
+  if (condition.op === 'is') return isHolds(actual, condition.values[0]!)
+  if (condition.op === 'isdistinct') return actual === null || actual === undefined || compare(actual, condition.values[0]!) !== 0
+  if (actual === null || actual === undefined) return undefined
+  if (condition.pattern) return condition.pattern.test(text(actual))
   if (condition.op === 'in') return condition.values.some((v) => compare(actual, v) === 0)
   const c = compare(actual, condition.values[0]!)
-  if (c === undefined) return false
   switch (condition.op) {
     case 'eq': return c === 0
     case 'neq': return c !== 0
     case 'lt': return c < 0
     case 'lte': return c <= 0
     case 'gt': return c > 0
-    case 'gte': return c >= 0
+    default: return c >= 0
   }
+}
+
+function holds(row: Record<string, unknown>, condition: Condition): boolean {
+  const result = truth(row, condition)
+  if (result === undefined) return false
+  return condition.negate ? !result : result
 }
 
 export function matches(params: ChangeParams, change: Change): boolean {

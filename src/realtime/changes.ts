@@ -133,13 +133,12 @@ export class Changes {
     if (!this.table(change.schema, change.table)) await this.sync()
     const table = this.table(change.schema, change.table)
     if (!table) return undefined
-    const bySubscriber = new Map<ChangeSubscriber, number[]>()
-    for (const s of this.#subscriptions) if (matches(s.params, change)) (bySubscriber.get(s.subscriber) ?? bySubscriber.set(s.subscriber, []).get(s.subscriber)!).push(s.id)
-    if (bySubscriber.size === 0) return undefined
-    const visible = await this.#visibleTo([...bySubscriber.keys()], table, change)
-    const data = shape(change, table)
+    const deliveries = deliveriesOf(this.#subscriptions, change)
+    if (deliveries.length === 0) return undefined
+    const visible = await this.#visibleTo([...new Set(deliveries.map((d) => d.subscriber))], table, change)
+    const shaped = deliveries.filter((d) => visible.has(d.subscriber)).map((d) => ({ ...d, data: shape(change, table, d.select) }))
     return () => {
-      for (const [subscriber, ids] of bySubscriber) if (visible.has(subscriber)) subscriber.push('postgres_changes', { ids, data })
+      for (const { subscriber, ids, data } of shaped) subscriber.push('postgres_changes', { ids, data })
     }
   }
 
@@ -176,16 +175,47 @@ export class Changes {
   }
 }
 
+interface Delivery {
+  subscriber: ChangeSubscriber
+  ids: number[]
+  select: string[] | undefined
+}
+
+/** The matching subscriptions, one message per subscriber and column selection (as Realtime groups them). */
+function deliveriesOf(subscriptions: Iterable<Subscription>, change: Change): Delivery[] {
+  const deliveries: Delivery[] = []
+  const keys = new Map<ChangeSubscriber, Map<string, Delivery>>()
+  for (const s of subscriptions) {
+    if (!matches(s.params, change)) continue
+    const selectKey = s.params.select ? [...s.params.select].sort().join(',') : '*'
+    const bySelect = keys.get(s.subscriber) ?? keys.set(s.subscriber, new Map()).get(s.subscriber)!
+    const delivery = bySelect.get(selectKey)
+    if (delivery) delivery.ids.push(s.id)
+    else {
+      const created = { subscriber: s.subscriber, ids: [s.id], select: s.params.select }
+      bySelect.set(selectKey, created)
+      deliveries.push(created)
+    }
+  }
+  return deliveries
+}
+
 function pick(record: Record<string, unknown> | null, columns: string[]): Record<string, unknown> | null {
   if (!record) return null
   return Object.fromEntries(columns.filter((c) => c in record).map((c) => [c, record[c]]))
 }
 
-/** The `data` realtime-js reads: old values are the key only unless REPLICA IDENTITY FULL (and no RLS on a DELETE). */
-function shape(change: Change, table: TableInfo): Record<string, unknown> {
+/**
+ * The `data` realtime-js reads: old values are the key only unless REPLICA IDENTITY FULL (and no
+ * RLS on a DELETE); with a `select`, only those columns and the primary key.
+ */
+function shape(change: Change, table: TableInfo, select: string[] | undefined): Record<string, unknown> {
   const fullOld = table.replicaFull && !(change.type === 'DELETE' && table.rowSecurity)
-  const data: Record<string, unknown> = { schema: change.schema, table: change.table, commit_timestamp: change.commit_timestamp, type: change.type, columns: table.columns, errors: null }
-  if (change.type !== 'DELETE') data.record = change.record
-  if (change.type !== 'INSERT') data.old_record = fullOld ? change.old_record : pick(change.old_record, table.primaryKey)
+  const keep = select && new Set([...select, ...table.primaryKey])
+  const columns = keep ? table.columns.filter((c) => keep.has(c.name)) : table.columns
+  const narrow = (row: Record<string, unknown> | null) => (keep ? pick(row, [...keep]) : row)
+  const data: Record<string, unknown> = { schema: change.schema, table: change.table, commit_timestamp: change.commit_timestamp, type: change.type, columns, errors: null }
+  if (change.type !== 'DELETE') data.record = narrow(change.record)
+  if (change.type !== 'INSERT') data.old_record = fullOld ? narrow(change.old_record) : pick(change.old_record, table.primaryKey)
   return data
 }

@@ -8,7 +8,7 @@
 import { randomInt } from 'node:crypto'
 import type { Claims, JwtService } from '../jwt/service.ts'
 import type { Topic } from './bus.ts'
-import { parseParams, type ChangeParams } from './change-filter.ts'
+import { checkColumns, parseParams, type ChangeParams } from './change-filter.ts'
 import type { Changes } from './changes.ts'
 import type { Hub, Member } from './hub.ts'
 import { LIMITS, MESSAGES } from './limits.ts'
@@ -42,6 +42,8 @@ export interface JoinConfig {
   presenceKey: string
   presenceEnabled: boolean
   private: boolean
+  /** `broadcast.replication_ready`: say in a `system` message once broadcasts from the database can arrive. */
+  replicationReady: boolean
   postgresChanges: Array<Record<string, unknown>>
 }
 
@@ -66,6 +68,7 @@ export function parseJoinConfig(payload: Record<string, unknown>): JoinConfig {
     presenceKey: key,
     presenceEnabled: flag(presence.enabled),
     private: flag(config.private),
+    replicationReady: flag(broadcast.replication_ready),
     postgresChanges: changes,
   }
 }
@@ -86,8 +89,11 @@ export function changeRequests(config: JoinConfig, changes: Changes): ChangeRequ
     const refused = `Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given connect parameters: ${described}`
     try {
       const params = parseParams(raw)
-      if (params.table !== undefined && params.schema !== '*' && !changes.table(params.schema, params.table)) return { id, raw, error: refused }
-      return { id, raw, params }
+      if (params.table === undefined || params.schema === '*') return { id, raw, params }
+      const table = changes.table(params.schema, params.table)
+      if (!table) return { id, raw, error: refused }
+      const invalid = checkColumns(params, table)
+      return invalid ? { id, raw, error: `${refused} (${invalid})` } : { id, raw, params }
     } catch (error) {
       return { id, raw, error: `${refused} (${(error as Error).message})` }
     }
@@ -145,6 +151,8 @@ export class Channel implements Member {
     const refused = requests.find((r) => r.error)
     if (refused) this.push('system', { extension: 'postgres_changes', status: 'error', message: refused.error, channel: this.subTopic })
     else if (requests.length > 0) this.push('system', { extension: 'postgres_changes', status: 'ok', message: 'Subscribed to PostgreSQL', channel: this.subTopic })
+    // The join waited for the database listeners (realtime.ts `ready`), so broadcasts from SQL arrive from now on.
+    if (this.config.replicationReady) this.push('system', { extension: 'system', status: 'ok', message: 'Replication connection established', channel: this.subTopic })
   }
 
   push(event: string, payload: unknown): void {
