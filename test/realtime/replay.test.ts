@@ -5,8 +5,12 @@
  * user decides which are replayed; Realtime's refusals for bad parameters, public channels and a
  * joiner without broadcast read.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
+import { localBus } from '../../src/realtime/bus.ts'
+import { Channel, parseJoinConfig, type ChannelContext } from '../../src/realtime/channel.ts'
+import { Hub, timingsFor, topicOf } from '../../src/realtime/hub.ts'
+import type { OutboundMessage } from '../../src/realtime/protocol.ts'
 import { describeEachDatabase } from '../support/databases.ts'
 import { eventually, startRealtime, subscribed, type RealtimeHarness } from './support.ts'
 
@@ -122,5 +126,36 @@ describeEachDatabase('realtime broadcast replay', (db) => {
     ws.send(JSON.stringify({ topic: 'realtime:replay-room', event: 'phx_join', ref: '1', join_ref: '1', payload: { config: { broadcast: { replay: { since: 0 } } } } }))
     expect(await reply).toMatchObject({ event: 'phx_reply', payload: { status: 'error', response: { reason: 'UnableToReplayMessages: Replay is not allowed for public channels' } } })
     ws.close()
+  })
+})
+
+describe('a replayed message arriving live', () => {
+  it('is not sent twice; other stored messages and plain broadcasts are', () => {
+    const hub = new Hub(localBus, timingsFor(35))
+    const pushed: OutboundMessage[] = []
+    const delivered: string[] = []
+    const ctx = {
+      hub,
+      jwt: undefined as never,
+      changes: { subscribe() {}, unsubscribe() {} } as never,
+      socketId: 'socket',
+      vsn: '1.0.0',
+      send: (message: OutboundMessage) => pushed.push(message),
+      deliver: (frame: string | Uint8Array) => delivered.push(String(frame)),
+      authorize: async () => ({ broadcast: { read: true, write: true }, presence: { read: true, write: true } }),
+    } satisfies ChannelContext
+    const topic = topicOf('room', true)
+    const all = { read: true, write: true }
+    const channel = new Channel(ctx, topic, 'room', '1', parseJoinConfig({ config: { private: true } }), { claims: {}, token: '', expiresAtMs: Date.now() + 3_600_000, policies: { broadcast: all, presence: all } })
+    channel.open([])
+    channel.replay([{ id: 'stored-1', event: 'e', payload: { n: 1 } }])
+    expect(pushed).toMatchObject([{ event: 'broadcast', payload: { event: 'e', payload: { n: 1 }, meta: { replayed: true, id: 'stored-1' } } }])
+    const live = (id?: string) => ({ form: 'map' as const, payload: { type: 'broadcast', event: 'e', payload: { id }, ...(id ? { meta: { id } } : {}) } })
+    hub.deliverLocal(topic, live('stored-1'))
+    hub.deliverLocal(topic, live('stored-2'))
+    hub.deliverLocal(topic, live())
+    expect(delivered).toHaveLength(2)
+    expect(delivered[0]).toContain('stored-2')
+    channel.leave()
   })
 })
