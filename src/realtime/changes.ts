@@ -92,11 +92,14 @@ export class Changes {
   }
 
   async start(): Promise<void> {
-    this.#stops.push(await this.notifications.listen(CHANGES_CHANNEL, (raw) => this.#heard(raw)))
+    // Before listening: a first attempt that fails is an outage too.
     this.#stops.push(this.notifications.onLost(() => this.#hold()))
     this.#stops.push(this.notifications.onReconnect(() => this.#resume()))
-    // Where this server starts reading (it listens already: nothing falls between).
-    this.#enqueue(() => this.#catchUp())
+    this.#stops.push(await this.notifications.listen(CHANGES_CHANNEL, (raw) => this.#heard(raw)))
+    // Where this server starts reading: it listens already (nothing falls between), or it does
+    // not yet and the catch-up at the first connect delivers from here. Not through the queue,
+    // which waits while not listening; the first read delivers nothing, so order is not at stake.
+    await this.#catchUp().catch((error) => this.services.logger.warn({ err: error }, 'realtime: cannot read the change log'))
     this.#sweeper = setInterval(() => {
       this.#enqueue(() => this.#catchUp())
       void this.services
@@ -105,7 +108,6 @@ export class Changes {
         .catch((error) => this.services.logger.warn({ err: error }, 'realtime: pruning the change log failed'))
     }, CATCH_UP_MS)
     this.#sweeper.unref()
-    await this.#queue
   }
 
   stop(): void {

@@ -27,8 +27,9 @@ export function createNotifications(services: Services, url = services.config.re
   const reconnectHandlers = new Set<() => void>()
   const lostHandlers = new Set<() => void>()
   let listener: Listener | undefined
-  /** Whether the connection was listening: a failed attempt to connect loses nothing more. */
-  let listening = false
+  /** Whether a connection ever listened, and whether it is down now (lost handlers ran, no connect since). */
+  let connectedOnce = false
+  let down = false
 
   const deliver = (channel: string, payload: string) => {
     for (const handler of handlers.get(channel) ?? []) handler(payload)
@@ -41,12 +42,20 @@ export function createNotifications(services: Services, url = services.config.re
       channels: [channel],
       applicationName: 'resolution realtime',
       onNotification: (payload, from) => deliver(from, payload),
-      onConnect: () => (listening = true),
+      onConnect: () => {
+        // The listener reports a reconnect only after a connection that listened; a first
+        // connect that came after failed attempts is one too (notifications were missed).
+        const lateFirst = !connectedOnce && down
+        connectedOnce = true
+        down = false
+        if (lateFirst) reconnectHandlers.forEach((handler) => handler())
+      },
       onReconnect: () => reconnectHandlers.forEach((handler) => handler()),
       onError: (error) => {
         services.logger.warn({ err: error }, 'realtime: listening connection lost; reconnecting')
-        if (!listening) return
-        listening = false
+        // Once per outage: failed attempts to reconnect lose nothing more.
+        if (down) return
+        down = true
         lostHandlers.forEach((handler) => handler())
       },
     })

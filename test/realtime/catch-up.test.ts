@@ -9,6 +9,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChangeCursor, pruneChangeLog } from '../../src/realtime/change-log.ts'
 import { startTestApp, type TestApp } from '../support/app.ts'
+import { startTcpProxy } from '../support/tcp-proxy.ts'
 import { describeEachDatabase, openTestDatabase } from '../support/databases.ts'
 import { eventually, startRealtime, subscribed, type RealtimeHarness } from './support.ts'
 
@@ -165,6 +166,31 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime catch-up after a lost 
       expect(got.bob).toEqual([])
     } finally {
       await server?.close()
+    }
+  })
+
+  it('delivers the changes committed before its first LISTEN succeeded, once it does (the database refused it at start)', async () => {
+    const proxy = await startTcpProxy(Number(new URL(db.url!).port || 5432), new URL(db.url!).hostname)
+    proxy.refuse()
+    let server: TestApp | undefined
+    try {
+      server = await startTestApp(db, { REALTIME_LISTEN_URL: proxy.url(db.url!) })
+      const client = await rt.userClient(await rt.token({ sub: ALICE, role: 'authenticated', aud: 'authenticated' }), { url: server.url })
+      const got: number[] = []
+      const channel = client.channel('late-first').on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'ledger' }, (p) => got.push(p.new.id as number))
+      await subscribed(channel)
+      for (let id = 20_001; id <= 20_005; id++) await db.database.query(`INSERT INTO public.ledger VALUES ($1, '${ALICE}', 0)`, [id])
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(got).toEqual([])
+      proxy.heal()
+      await eventually(() => (got.length >= 5 ? true : undefined), 15_000)
+      await db.database.query(`INSERT INTO public.ledger VALUES (20006, '${ALICE}', 0)`)
+      await eventually(() => (got.length >= 6 ? true : undefined))
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(got).toEqual([20_001, 20_002, 20_003, 20_004, 20_005, 20_006])
+    } finally {
+      await server?.close()
+      await proxy.close()
     }
   })
 })
