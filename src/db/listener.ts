@@ -21,6 +21,8 @@ export interface ListenerOptions {
   onNotification(payload: string, channel: string): void
   /** After a reconnect (not the first connect): anything may have changed meanwhile. */
   onReconnect?(): void
+  /** After every connect, the first included, once every channel is listened on. */
+  onConnect?(): void
   /** A lost connection, for the log; the listener reconnects by itself. */
   onError?(error: unknown): void
   applicationName?: string
@@ -109,6 +111,7 @@ export function startListener(options: ListenerOptions): Listener {
     if (current !== client) return
     listening = true
     delay = retryMinMs
+    if (!stopped) options.onConnect?.()
     if (connectedBefore && !stopped) options.onReconnect?.()
     connectedBefore = true
   }

@@ -1,11 +1,14 @@
 /**
  * Postgres changes. Capture: a row trigger on each table of the `supabase_realtime` publication
- * (`alter publication supabase_realtime add table …`, as Supabase users opt in) NOTIFYs the change
- * at commit. Chosen over logical decoding because it works on every database this service runs on
- * (the embedded one, RDS without `rds.logical_replication`, a pooler) with no replication slot to
- * fill the disk when nobody reads; NOTIFY delivers each committed change once per listening server,
- * in commit order, and nothing of a rolled-back transaction. Triggers follow the publication when a
- * channel subscribes and every few seconds while any does.
+ * (`alter publication supabase_realtime add table …`, as Supabase users opt in) logs the change in
+ * `_resolution.realtime_changes` and NOTIFYs it at commit. Chosen over logical decoding because it
+ * works on every database this service runs on (the embedded one, RDS without
+ * `rds.logical_replication`, a pooler) with no replication slot to fill the disk when nobody
+ * reads. NOTIFY brings each committed change once per listening server, in commit order, and
+ * nothing of a rolled-back transaction; what a server misses while its LISTEN connection is down
+ * it reads from the log once it listens again (and every half minute, a safety net), without
+ * duplicates (change-log.ts). Live changes wait while a catch-up is due, so order is kept. Triggers
+ * follow the publication when a channel subscribes and every few seconds while any does.
  *
  * Delivery: each change goes to the subscriptions it matches (event, schema, table, filter), and
  * an INSERT/UPDATE only to subscribers whose JWT may SELECT the row — table privilege and RLS
@@ -19,6 +22,7 @@ import type { Claims } from '../jwt/service.ts'
 import { CAPTURE_TRIGGER, CHANGES_CHANNEL } from '../schema/sql/realtime.ts'
 import type { Services } from '../services.ts'
 import { matches, type Change, type ChangeParams } from './change-filter.ts'
+import { ChangeCursor, parseNote, pruneChangeLog, readLogged, type ChangeNote, CHANGE_RETENTION_MINUTES } from './change-log.ts'
 import type { Notifications } from './notifications.ts'
 import { VisibilityChecker } from './visibility.ts'
 
@@ -44,6 +48,12 @@ interface Subscription {
 }
 
 const RESYNC_MS = 5000
+/** How often the log is read anyway (and pruned): a safety net beside the catch-up after a reconnect. */
+const CATCH_UP_MS = 30_000
+/** Tries of a catch-up after a reconnect before live changes flow again (the next safety-net read retries). */
+const CATCH_UP_TRIES = 5
+
+type Delivery = (() => void) | undefined
 
 const TABLES_SQL = `
 SELECT n.nspname AS schema, c.relname AS "table", c.relreplident = 'f' AS replica_full, c.relrowsecurity AS row_security,
@@ -63,9 +73,14 @@ WHERE g.tgname = $1 AND NOT EXISTS (SELECT FROM pg_publication_tables p WHERE p.
 export class Changes {
   readonly #subscriptions = new Set<Subscription>()
   #tables = new Map<string, TableInfo>()
+  /** Deliveries and catch-ups, one after another. */
   #queue: Promise<void> = Promise.resolve()
   #timer: NodeJS.Timeout | undefined
-  #stop: (() => void) | undefined
+  #sweeper: NodeJS.Timeout | undefined
+  readonly #stops: Array<() => void> = []
+  readonly #cursor = new ChangeCursor()
+  /** While the LISTEN connection is down: the queue waits here until the catch-up has run. */
+  #gate: { before: Promise<void>; open: () => void } | undefined
 
   readonly #visibility: VisibilityChecker
 
@@ -77,19 +92,30 @@ export class Changes {
   }
 
   async start(): Promise<void> {
-    this.#stop = await this.notifications.listen(CHANGES_CHANNEL, (raw) => {
-      // Changes are checked side by side (the pool bounds how many at once) but delivered in order.
-      const prepared = this.#prepare(raw)
-      this.#queue = this.#queue
-        .then(() => prepared)
-        .then((deliver) => deliver?.())
-        .catch((error) => this.services.logger.warn({ err: error }, 'realtime: a change could not be delivered'))
-    })
+    // Before listening: a first attempt that fails is an outage too.
+    this.#stops.push(this.notifications.onLost(() => this.#hold()))
+    this.#stops.push(this.notifications.onReconnect(() => this.#resume()))
+    this.#stops.push(await this.notifications.listen(CHANGES_CHANNEL, (raw) => this.#heard(raw)))
+    // Where this server starts reading: it listens already (nothing falls between), or it does
+    // not yet and the catch-up at the first connect delivers from here. Not through the queue,
+    // which waits while not listening; the first read delivers nothing, so order is not at stake.
+    await this.#catchUp().catch((error) => this.services.logger.warn({ err: error }, 'realtime: cannot read the change log'))
+    this.#sweeper = setInterval(() => {
+      this.#enqueue(() => this.#catchUp())
+      void this.services
+        .database()
+        .then(pruneChangeLog)
+        .catch((error) => this.services.logger.warn({ err: error }, 'realtime: pruning the change log failed'))
+    }, CATCH_UP_MS)
+    this.#sweeper.unref()
   }
 
   stop(): void {
     clearInterval(this.#timer)
-    this.#stop?.()
+    clearInterval(this.#sweeper)
+    this.#stops.splice(0).forEach((stop) => stop())
+    this.#gate?.open()
+    this.#gate = undefined
   }
 
   table(schema: string, table: string): TableInfo | undefined {
@@ -126,10 +152,75 @@ export class Changes {
     }
   }
 
-  /** Reads the change and decides who sees it; returns the delivery, to run in arrival order. */
-  async #prepare(raw: string): Promise<(() => void) | undefined> {
-    const change = await this.#complete(raw)
-    if (!change) return undefined
+  #enqueue(task: () => Promise<void> | void): void {
+    this.#queue = this.#queue.then(task).catch((error) => this.services.logger.warn({ err: error }, 'realtime: a change could not be delivered'))
+  }
+
+  /** A NOTIFY: checked at once, side by side with others (the pool bounds how many), delivered in order unless already delivered. */
+  #heard(raw: string): void {
+    let note: ChangeNote | undefined
+    try {
+      note = parseNote(raw)
+    } catch {
+      note = undefined
+    }
+    if (!note) return this.services.logger.warn({ payload: raw.slice(0, 200) }, 'realtime: unreadable change notification')
+    const { q, x } = note
+    const prepared = this.#complete(note).then((change) => (change ? this.#prepare(change) : undefined))
+    // A rejected check is logged when its turn comes, not as an unhandled rejection before.
+    prepared.catch(() => {})
+    this.#enqueue(async () => {
+      const deliver = await prepared
+      if (this.#cursor.take(q, BigInt(x))) deliver?.()
+    })
+  }
+
+  /** The LISTEN connection is down: live changes wait until what was missed is delivered. */
+  #hold(): void {
+    if (this.#gate) return
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    const before = this.#queue
+    this.#queue = before.then(() => gate)
+    this.#gate = { before, open }
+  }
+
+  /** Listening again: reads what was committed meanwhile, then lets live changes through. */
+  #resume(): void {
+    const gate = this.#gate
+    this.#gate = undefined
+    if (!gate) return this.#enqueue(() => this.#catchUp())
+    void (async () => {
+      await gate.before
+      for (let attempt = 1; attempt <= CATCH_UP_TRIES; attempt++) {
+        const done = await this.#catchUp().then(
+          () => true,
+          (error: unknown) => this.services.logger.warn({ err: error, attempt }, 'realtime: reading missed changes failed'),
+        )
+        if (done) break
+        await new Promise((resolve) => setTimeout(resolve, attempt * 500))
+      }
+      gate.open()
+    })()
+  }
+
+  /** Delivers, in log order, the changes this server has not delivered yet. */
+  async #catchUp(): Promise<void> {
+    const database = await this.services.database()
+    const missed = await this.#cursor.missed(database, (awayMs) =>
+      this.services.logger.warn({ awaySeconds: Math.round(awayMs / 1000), retentionMinutes: CHANGE_RETENTION_MINUTES }, 'realtime: away longer than the change log keeps changes; changes committed meanwhile may be skipped'),
+    )
+    if (missed.length > 0) this.services.logger.info({ changes: missed.length }, 'realtime: delivering changes missed while not listening')
+    const prepared = missed.map(({ change }) => this.#prepare(change))
+    prepared.forEach((p) => p.catch(() => {}))
+    for (const delivery of prepared) {
+      const deliver = await delivery.catch((error: unknown) => this.services.logger.warn({ err: error }, 'realtime: a missed change could not be delivered'))
+      deliver?.()
+    }
+  }
+
+  /** Decides who sees the change; returns the delivery, to run in order. */
+  async #prepare(change: Change): Promise<Delivery> {
     if (!this.table(change.schema, change.table)) await this.sync()
     const table = this.table(change.schema, change.table)
     if (!table) return undefined
@@ -142,13 +233,10 @@ export class Changes {
     }
   }
 
-  async #complete(raw: string): Promise<Change | undefined> {
-    const parsed = JSON.parse(raw) as Change & { id?: string }
-    if (parsed.type) return parsed
-    const database = await this.services.database()
-    // Every server reads it (so none deletes it); pruneMessages clears spooled changes after an hour.
-    const { rows } = await database.query<{ payload: Change }>(`SELECT payload FROM realtime.messages WHERE id = $1 AND extension = 'postgres_changes'`, [parsed.id])
-    return rows[0]?.payload
+  async #complete(note: ChangeNote): Promise<Change | undefined> {
+    if (note.c) return note.c
+    // Too large for NOTIFY: every server reads it from the log (pruned after the retention).
+    return readLogged(await this.services.database(), note.q)
   }
 
   /** Who may see the row: everyone for a DELETE or a table without RLS; else one check per distinct claims, batched. */

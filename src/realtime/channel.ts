@@ -11,6 +11,7 @@ import type { Topic } from './bus.ts'
 import { checkColumns, parseParams, type ChangeParams } from './change-filter.ts'
 import type { Changes } from './changes.ts'
 import type { Hub, Member } from './hub.ts'
+import type { ReplayedMessage } from './replay.ts'
 import { LIMITS, MESSAGES } from './limits.ts'
 import { broadcastSize, type BroadcastBody, type InboundMessage, type OutboundMessage, type Vsn } from './protocol.ts'
 import { confirmToken } from './token.ts'
@@ -45,6 +46,8 @@ export interface JoinConfig {
   /** `broadcast.replication_ready`: say in a `system` message once broadcasts from the database can arrive. */
   replicationReady: boolean
   postgresChanges: Array<Record<string, unknown>>
+  /** `broadcast.replay` as given (replay.ts parses it); undefined when absent. */
+  replay: unknown
 }
 
 function record(value: unknown): Record<string, unknown> {
@@ -70,6 +73,7 @@ export function parseJoinConfig(payload: Record<string, unknown>): JoinConfig {
     private: flag(config.private),
     replicationReady: flag(broadcast.replication_ready),
     postgresChanges: changes,
+    replay: broadcast.replay ?? undefined,
   }
 }
 
@@ -108,6 +112,8 @@ export class Channel implements Member {
   #timer: NodeJS.Timeout | undefined
   #policies: Policies | undefined
   #closed = false
+  /** Ids of the messages replayed at the join: the same message arriving live is not sent again. */
+  #replayed: Set<string> | undefined
 
   constructor(
     private readonly ctx: ChannelContext,
@@ -134,9 +140,17 @@ export class Channel implements Member {
   }
 
   /** Broadcasts reach a private channel only with broadcast read; presence diffs with presence read. */
-  deliver(frame: string | Uint8Array, extension: 'broadcast' | 'presence' = 'broadcast'): void {
+  deliver(frame: string | Uint8Array, extension: 'broadcast' | 'presence' = 'broadcast', messageId?: string): void {
     if (this.#policies && !this.#policies[extension].read) return
+    if (messageId !== undefined && this.#replayed?.has(messageId)) return
     this.ctx.deliver(frame)
+  }
+
+  /** Sends the stored messages of the join's replay (after `open`, before any live message is read). */
+  replay(messages: ReplayedMessage[]): void {
+    if (messages.length === 0) return
+    this.#replayed = new Set(messages.map((m) => m.id))
+    for (const m of messages) this.push('broadcast', { type: 'broadcast', event: m.event, payload: m.payload, meta: { replayed: true, id: m.id } })
   }
 
   get claims(): Claims {

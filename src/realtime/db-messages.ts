@@ -33,11 +33,7 @@ const PRUNE_EVERY_MS = 10 * 60_000
 
 /** Deletes messages past the retention; every server does it now and then (it is idempotent). */
 export async function pruneMessages(database: Queryable): Promise<number> {
-  // Large Postgres changes spooled for delivery are read at once by every server: an hour is plenty.
-  const { rowCount } = await database.query(
-    `DELETE FROM realtime.messages WHERE inserted_at < now() - make_interval(days => $1) OR (extension = 'postgres_changes' AND inserted_at < now() - interval '1 hour')`,
-    [MESSAGE_RETENTION_DAYS],
-  )
+  const { rowCount } = await database.query(`DELETE FROM realtime.messages WHERE inserted_at < now() - make_interval(days => $1)`, [MESSAGE_RETENTION_DAYS])
   return rowCount ?? 0
 }
 

@@ -17,7 +17,8 @@ export interface Member {
   readonly vsn: Vsn
   readonly selfBroadcast: boolean
   presenceEnabled: boolean
-  deliver(frame: string | Uint8Array, extension?: 'broadcast' | 'presence'): void
+  /** `messageId`: a stored message's id (from SQL), which a channel that replayed it skips. */
+  deliver(frame: string | Uint8Array, extension?: 'broadcast' | 'presence', messageId?: string): void
 }
 
 /** How often a node says it lives, and how long one may stay silent before its presences are dropped. */
@@ -133,11 +134,13 @@ export class Hub {
     const members = this.#topics.get(topic.key)
     if (!members) return
     const frames = new Map<Vsn, string | Uint8Array | undefined>()
+    const meta = body.form === 'map' ? body.payload.meta : undefined
+    const messageId = typeof meta === 'object' && meta !== null && typeof (meta as { id?: unknown }).id === 'string' ? (meta as { id: string }).id : undefined
     for (const member of members) {
       if (member === from && !member.selfBroadcast) continue
       if (!frames.has(member.vsn)) frames.set(member.vsn, encodeBroadcast(member.vsn, topic.name, body))
       const frame = frames.get(member.vsn)
-      if (frame !== undefined) member.deliver(frame)
+      if (frame !== undefined) member.deliver(frame, 'broadcast', messageId)
     }
   }
 

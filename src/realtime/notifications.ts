@@ -12,6 +12,8 @@ import type { Services } from '../services.ts'
 export interface Notifications {
   /** Hears `channel`; resolves once listening (at once where nothing can be heard), with how to stop. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => void>
+  /** `handler` runs when a listening connection is lost (a reconnect follows); returns how to remove it. */
+  onLost(handler: () => void): () => void
   /** `handler` runs after every reconnect (what was sent meanwhile is lost); returns how to remove it. */
   onReconnect(handler: () => void): () => void
   /** The server process of the shared connection while listening (tests). */
@@ -23,7 +25,11 @@ export interface Notifications {
 export function createNotifications(services: Services, url = services.config.realtimeListenUrl ?? services.config.databaseUrl): Notifications {
   const handlers = new Map<string, Set<(payload: string) => void>>()
   const reconnectHandlers = new Set<() => void>()
+  const lostHandlers = new Set<() => void>()
   let listener: Listener | undefined
+  /** Whether a connection ever listened, and whether it is down now (lost handlers ran, no connect since). */
+  let connectedOnce = false
+  let down = false
 
   const deliver = (channel: string, payload: string) => {
     for (const handler of handlers.get(channel) ?? []) handler(payload)
@@ -36,8 +42,22 @@ export function createNotifications(services: Services, url = services.config.re
       channels: [channel],
       applicationName: 'resolution realtime',
       onNotification: (payload, from) => deliver(from, payload),
+      onConnect: () => {
+        // The listener reports a reconnect only after a connection that listened; a first
+        // connect that came after failed attempts is one too (notifications were missed).
+        const lateFirst = !connectedOnce && down
+        connectedOnce = true
+        down = false
+        if (lateFirst) reconnectHandlers.forEach((handler) => handler())
+      },
       onReconnect: () => reconnectHandlers.forEach((handler) => handler()),
-      onError: (error) => services.logger.warn({ err: error }, 'realtime: listening connection lost; reconnecting'),
+      onError: (error) => {
+        services.logger.warn({ err: error }, 'realtime: listening connection lost; reconnecting')
+        // Once per outage: failed attempts to reconnect lose nothing more.
+        if (down) return
+        down = true
+        lostHandlers.forEach((handler) => handler())
+      },
     })
     await listener.ready
   }
@@ -61,6 +81,10 @@ export function createNotifications(services: Services, url = services.config.re
       // The LISTEN stays (a later subscriber of the channel is likely); only the handler goes.
       return () => void set.delete(handler)
     },
+    onLost(handler) {
+      lostHandlers.add(handler)
+      return () => void lostHandlers.delete(handler)
+    },
     onReconnect(handler) {
       reconnectHandlers.add(handler)
       return () => void reconnectHandlers.delete(handler)
@@ -71,6 +95,7 @@ export function createNotifications(services: Services, url = services.config.re
       listener = undefined
       handlers.clear()
       reconnectHandlers.clear()
+      lostHandlers.clear()
     },
   }
 }

@@ -18,6 +18,7 @@ import { Hub, timingsFor, topicOf } from './hub.ts'
 import { createNotifications, type Notifications } from './notifications.ts'
 import { createPgBus } from './pg-bus.ts'
 import { VSNS, type BroadcastBody, type Vsn } from './protocol.ts'
+import { readReplay, type ReplayRequest } from './replay.ts'
 import { CLOSE, RealtimeSocket, type Transport } from './socket.ts'
 
 export interface Handshake {
@@ -83,7 +84,8 @@ export function createRealtime(services: Services, notifications: Notifications 
     start,
     connect(transport, handshake) {
       void start()
-      const deps = { hub, changes, jwt: services.jwt, logger: services.logger, authorize, ready: start, onClosed: (gone: RealtimeSocket) => sockets.delete(gone) }
+      const replay = (claims: Claims, subTopic: string, request: ReplayRequest) => readReplay(services, claims, subTopic, request)
+      const deps = { hub, changes, jwt: services.jwt, logger: services.logger, authorize, replay, ready: start, onClosed: (gone: RealtimeSocket) => sockets.delete(gone) }
       const socket = new RealtimeSocket(deps, transport, handshake.vsn, handshake.apiKey)
       sockets.add(socket)
       return socket

@@ -7,12 +7,13 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../logger.ts'
 import type { Claims, JwtService } from '../jwt/service.ts'
-import { Channel, changeRequests, parseJoinConfig, type Policies } from './channel.ts'
+import { Channel, changeRequests, parseJoinConfig, type JoinConfig, type Policies } from './channel.ts'
 import type { Changes } from './changes.ts'
 import type { Hub } from './hub.ts'
 import { topicOf } from './hub.ts'
 import { LIMITS, MESSAGES } from './limits.ts'
 import { decodeFrame, encodeMessage, FrameError, type InboundMessage, type OutboundMessage, type Vsn } from './protocol.ts'
+import { parseReplay, REPLAY_MESSAGES, type ReplayedMessage, type ReplayRequest } from './replay.ts'
 import { confirmToken, reasonOf } from './token.ts'
 
 export interface Transport {
@@ -28,6 +29,8 @@ export interface SocketDeps {
   jwt: JwtService
   logger: Logger
   authorize(claims: Claims, subTopic: string): Promise<Policies>
+  /** The stored broadcasts a private join asked to replay, as `claims` may read them. */
+  replay(claims: Claims, subTopic: string, request: ReplayRequest): Promise<ReplayedMessage[]>
   /** Resolves once this server hears the others and SQL's messages: a join waits for it. */
   ready?(): Promise<void>
   /** The connection ended (the owner forgets the socket). */
@@ -143,6 +146,8 @@ export class RealtimeSocket {
       policies = await this.deps.authorize(check.claims, subTopic)
       if (!policies.broadcast.read && !policies.presence.read) return this.#refuse(reply, `Unauthorized: You do not have permissions to read from this Channel topic: ${subTopic}`)
     }
+    const replayed = await this.#replay(config, subTopic, check.claims, policies)
+    if (typeof replayed === 'string') return this.#refuse(reply, replayed)
     // Captures what the publication holds now, so every change committed after SUBSCRIBED arrives.
     if (config.postgresChanges.length > 0) await this.deps.changes.sync().catch((error) => this.deps.logger.warn({ err: error }, 'realtime: publication sync failed'))
     const requests = changeRequests(config, this.deps.changes)
@@ -152,6 +157,22 @@ export class RealtimeSocket {
     this.#channels.set(message.topic, channel)
     channel.reply(reply, 'ok', { postgres_changes: requests.map((r) => ({ ...r.raw, id: r.id })) })
     channel.open(requests)
+    channel.replay(replayed)
+  }
+
+  /** The join's broadcast replay: the messages, or why the join is refused (Realtime's checks, in its order). */
+  async #replay(config: JoinConfig, subTopic: string, claims: Claims, policies: Policies | undefined): Promise<ReplayedMessage[] | string> {
+    if (config.replay === undefined) return []
+    if (policies && !policies.broadcast.read) return `Unauthorized: You do not have permissions to read from this Channel topic: ${subTopic}`
+    if (!config.private) return REPLAY_MESSAGES.publicChannel
+    const request = parseReplay(config.replay)
+    if (typeof request === 'string') return request
+    try {
+      return await this.deps.replay(claims, subTopic, request)
+    } catch (error) {
+      this.deps.logger.warn({ err: error, topic: subTopic }, 'realtime: broadcast replay failed')
+      return REPLAY_MESSAGES.failed
+    }
   }
 
   #context() {

@@ -25,7 +25,7 @@ import { STORAGE_TABLES, storageStatements } from './sql/storage.ts'
 import { VAULT_ACCESS_WARNING, VAULT_SECRETS } from './sql/vault.ts'
 
 /** Bump when a step changes; databases at a lower version re-run every (idempotent) step. */
-export const BOOTSTRAP_VERSION = 6
+export const BOOTSTRAP_VERSION = 7
 
 export interface BootstrapReport {
   /** The version the database is at afterwards. */

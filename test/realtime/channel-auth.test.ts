@@ -159,7 +159,7 @@ describe('realtime without long-lived connections', () => {
     const sent: unknown[] = []
     let buffered = 0
     const socket = new RealtimeSocket(
-      { hub: undefined as never, changes: undefined as never, jwt: undefined as never, logger: undefined as never, authorize: async () => ({ broadcast: { read: true, write: true }, presence: { read: true, write: true } }) },
+      { hub: undefined as never, changes: undefined as never, jwt: undefined as never, logger: undefined as never, authorize: async () => ({ broadcast: { read: true, write: true }, presence: { read: true, write: true } }), replay: async () => [] },
       { send: (frame) => sent.push(frame), close: (code) => closes.push(code), bufferedAmount: () => buffered },
       '2.0.0',
       '',

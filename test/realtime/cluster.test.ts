@@ -119,7 +119,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('realtime across servers [postgr
     )
     expect(killed[0]!.n).toBeGreaterThanOrEqual(2)
     // What is sent while a server is not listening is lost (broadcasts from other servers, SQL's
-    // messages, changes committed meanwhile); once it listens again, everything flows.
+    // messages; changes committed meanwhile are caught up from the change log, see
+    // catch-up.test.ts); once it listens again, everything flows.
     let polls = 0
     const every10th = () => polls++ % 10 === 0 // polls come every 20 ms: one try per 200 ms
     const tryQuery = (sql: string) => void db.database.query(sql).catch(() => {}) // the pool too lost its connections

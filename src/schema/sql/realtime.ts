@@ -14,6 +14,66 @@ export const MESSAGES_CHANNEL = 'resolution_realtime_messages'
 export const CHANGES_CHANNEL = 'resolution_realtime_changes'
 export const CAPTURE_TRIGGER = 'resolution_realtime_capture'
 
+/**
+ * The change log: every captured change, with its position (`id`) and its transaction (`xid`),
+ * so a server that was not listening reads what it missed (realtime/change-log.ts). Runtime
+ * state in resolution's own schema: dumps and restores leave `_resolution` out.
+ */
+export const CHANGE_LOG = `
+DO $resolution$
+BEGIN
+  IF NOT pg_catalog.has_schema_privilege(current_user, '_resolution', 'CREATE') THEN RETURN; END IF;
+  IF to_regclass('_resolution.realtime_changes') IS NULL THEN
+    CREATE TABLE _resolution.realtime_changes (
+      id bigserial PRIMARY KEY,
+      xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+      inserted_at timestamptz NOT NULL DEFAULT now(),
+      change jsonb NOT NULL
+    );
+    CREATE INDEX realtime_changes_xid_idx ON _resolution.realtime_changes (xid);
+    CREATE INDEX realtime_changes_inserted_at_idx ON _resolution.realtime_changes (inserted_at);
+    REVOKE ALL ON _resolution.realtime_changes FROM PUBLIC;
+  END IF;
+END
+$resolution$;`
+
+/**
+ * A published table's row change: logged in the change log and NOTIFYed at commit (in commit
+ * order) with its position and transaction, and the change itself when it fits NOTIFY's 8000
+ * bytes (else the servers read it from the log). SECURITY DEFINER: the writer (say,
+ * authenticated through REST) may not write the log. Replaced on every bootstrap: it is
+ * resolution's own function, and an older one (before the log) would lose changes.
+ */
+export const CAPTURE_FUNCTION = `
+DO $resolution$
+BEGIN
+  IF to_regclass('_resolution.realtime_changes') IS NULL THEN RETURN; END IF;
+  CREATE OR REPLACE FUNCTION _resolution.realtime_capture() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
+  DECLARE
+    change jsonb;
+    pos bigint;
+    tx xid8;
+    message text;
+  BEGIN
+    change := jsonb_build_object(
+      'schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'type', TG_OP,
+      'commit_timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+      'record', CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
+      'old_record', CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END);
+    INSERT INTO _resolution.realtime_changes (change) VALUES (change) RETURNING id, xid INTO pos, tx;
+    message := '{"q":' || pos || ',"x":"' || tx || '","c":' || change::text || '}';
+    IF octet_length(message) > 7900 THEN
+      message := '{"q":' || pos || ',"x":"' || tx || '"}';
+    END IF;
+    PERFORM pg_notify('${CHANGES_CHANNEL}', message);
+    RETURN NULL;
+  END
+  $fn$;
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE WARNING '_resolution.realtime_capture(): not owned by the connecting role; Postgres changes may be lost while a server is not listening';
+END
+$resolution$;`
+
 export const REALTIME_TABLES: readonly TableSpec[] = [
   {
     schema: 'realtime',
@@ -94,32 +154,6 @@ BEGIN
 END
 $fn$`,
   ],
-  [
-    '_resolution.realtime_capture()',
-    // A published table's row change, NOTIFYed at commit (in commit order). Past NOTIFY's size
-    // limit the change is kept in realtime.messages and only its id is sent. SECURITY DEFINER:
-    // the writer (say, authenticated through REST) may not insert into realtime.messages.
-    `CREATE FUNCTION _resolution.realtime_capture() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
-DECLARE
-  change jsonb;
-  message text;
-  spooled uuid;
-BEGIN
-  change := jsonb_build_object(
-    'schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'type', TG_OP,
-    'commit_timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    'record', CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
-    'old_record', CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END);
-  message := change::text;
-  IF octet_length(message) > 7900 THEN
-    INSERT INTO realtime.messages (topic, extension, payload) VALUES ('', 'postgres_changes', change) RETURNING id INTO spooled;
-    message := json_build_object('id', spooled)::text;
-  END IF;
-  PERFORM pg_notify('${CHANGES_CHANNEL}', message);
-  RETURN NULL;
-END
-$fn$`,
-  ],
 ]
 
 const GRANTS: Record<string, string> = {
@@ -146,5 +180,5 @@ IF to_regclass('realtime.messages') IS NOT NULL AND to_regprocedure('_resolution
     RAISE WARNING 'realtime.messages: not owned by the connecting role; broadcasts from SQL (realtime.send) will not reach clients';
   END;
 END IF;`)
-  return [...functions, trigger]
+  return [CHANGE_LOG, ...functions, CAPTURE_FUNCTION, trigger]
 }
