@@ -263,16 +263,16 @@ export class Changes {
   }
 }
 
-interface Delivery {
+interface SubscriberDelivery {
   subscriber: ChangeSubscriber
   ids: number[]
   select: string[] | undefined
 }
 
 /** The matching subscriptions, one message per subscriber and column selection (as Realtime groups them). */
-function deliveriesOf(subscriptions: Iterable<Subscription>, change: Change): Delivery[] {
-  const deliveries: Delivery[] = []
-  const keys = new Map<ChangeSubscriber, Map<string, Delivery>>()
+function deliveriesOf(subscriptions: Iterable<Subscription>, change: Change): SubscriberDelivery[] {
+  const deliveries: SubscriberDelivery[] = []
+  const keys = new Map<ChangeSubscriber, Map<string, SubscriberDelivery>>()
   for (const s of subscriptions) {
     if (!matches(s.params, change)) continue
     const selectKey = s.params.select ? [...s.params.select].sort().join(',') : '*'
