@@ -13,7 +13,7 @@ import type { Changes } from './changes.ts'
 import type { Hub, Member } from './hub.ts'
 import type { ReplayedMessage } from './replay.ts'
 import { LIMITS, MESSAGES } from './limits.ts'
-import { broadcastSize, type BroadcastBody, type InboundMessage, type OutboundMessage, type Vsn } from './protocol.ts'
+import { broadcastSize, encodeBroadcast, type BroadcastBody, type InboundMessage, type OutboundMessage, type Vsn } from './protocol.ts'
 import { confirmToken } from './token.ts'
 
 /** What a private channel's claims may do on its topic (RLS on realtime.messages). */
@@ -150,7 +150,15 @@ export class Channel implements Member {
   replay(messages: ReplayedMessage[]): void {
     if (messages.length === 0) return
     this.#replayed = new Set(messages.map((m) => m.id))
-    for (const m of messages) this.push('broadcast', { type: 'broadcast', event: m.event, payload: m.payload, meta: { replayed: true, id: m.id } })
+    for (const m of messages) {
+      const meta = { replayed: true, id: m.id }
+      if (!m.binary_payload) this.push('broadcast', { type: 'broadcast', event: m.event, payload: m.payload, meta })
+      else {
+        // Bytes go in a binary frame; protocol 1.0.0 has none, so it is skipped there (as Realtime does).
+        const frame = encodeBroadcast(this.vsn, this.topic.name, { form: 'user', event: m.event ?? '', encoding: 'binary', bytes: new Uint8Array(m.binary_payload), meta })
+        if (frame !== undefined) this.ctx.deliver(frame)
+      }
+    }
   }
 
   get claims(): Claims {

@@ -1,7 +1,8 @@
 /**
- * Broadcasts from SQL: `realtime.send(…)` and `realtime.broadcast_changes(…)` insert into
- * `realtime.messages`, whose trigger NOTIFYs `resolution_realtime_messages` with the row (or only
- * its id when the row is past NOTIFY's size limit: then it is read back). Every server listens and
+ * Broadcasts from SQL: `realtime.send(…)`, `realtime.send_binary(…)` and
+ * `realtime.broadcast_changes(…)` insert into `realtime.messages`, whose trigger NOTIFYs
+ * `resolution_realtime_messages` with the row (or only its id when the row is past NOTIFY's size
+ * limit or its payload is bytes: then it is read back). Every server listens and
  * delivers to its own clients, so these never go through the bus; the LISTEN is the server's one
  * Realtime connection (notifications.ts).
  * @module
@@ -17,13 +18,15 @@ export interface DbMessage {
   event: string | null
   private: boolean
   payload: unknown
+  /** Set for `realtime.send_binary`: the bytes, delivered as a binary broadcast. */
+  binary_payload?: Uint8Array | null
 }
 
 async function complete(services: Services, raw: string): Promise<DbMessage | undefined> {
   const parsed = JSON.parse(raw) as Partial<DbMessage> & { id: string }
   if (typeof parsed.topic === 'string') return parsed as DbMessage
   const database = await services.database()
-  const { rows } = await database.query<DbMessage>('SELECT id, topic, event, private, payload FROM realtime.messages WHERE id = $1', [parsed.id])
+  const { rows } = await database.query<DbMessage>('SELECT id, topic, event, private, payload, binary_payload FROM realtime.messages WHERE id = $1', [parsed.id])
   return rows[0]
 }
 

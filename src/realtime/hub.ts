@@ -36,12 +36,12 @@ export function timingsFor(deadSeconds: number): HubTimings {
 
 export function toWire(body: BroadcastBody): WireBody {
   if (body.form === 'map') return body
-  return { form: 'user', event: body.event, encoding: body.encoding, base64: Buffer.from(body.bytes).toString('base64') }
+  return { form: 'user', event: body.event, encoding: body.encoding, base64: Buffer.from(body.bytes).toString('base64'), ...(body.meta ? { meta: body.meta } : {}) }
 }
 
 function fromWire(body: WireBody): BroadcastBody {
   if (body.form === 'map') return body
-  return { form: 'user', event: body.event, encoding: body.encoding, bytes: new Uint8Array(Buffer.from(body.base64, 'base64')) }
+  return { form: 'user', event: body.event, encoding: body.encoding, bytes: new Uint8Array(Buffer.from(body.base64, 'base64')), ...(body.meta ? { meta: body.meta } : {}) }
 }
 
 export class Hub {
@@ -134,7 +134,7 @@ export class Hub {
     const members = this.#topics.get(topic.key)
     if (!members) return
     const frames = new Map<Vsn, string | Uint8Array | undefined>()
-    const meta = body.form === 'map' ? body.payload.meta : undefined
+    const meta = body.form === 'map' ? body.payload.meta : body.meta
     const messageId = typeof meta === 'object' && meta !== null && typeof (meta as { id?: unknown }).id === 'string' ? (meta as { id: string }).id : undefined
     for (const member of members) {
       if (member === from && !member.selfBroadcast) continue

@@ -17,6 +17,8 @@ export interface UserBroadcast {
   /** How the payload bytes are encoded: JSON text, or opaque binary. */
   encoding: 'json' | 'binary'
   bytes: Uint8Array
+  /** Sent as the frame's metadata (JSON, at most 255 bytes): a stored message's `id`, `replayed`. */
+  meta?: Record<string, unknown>
 }
 
 export interface InboundMessage {
@@ -139,12 +141,16 @@ export function encodeMessage(vsn: Vsn, message: OutboundMessage): string {
 function encodeUserBroadcast(topic: string, body: UserBroadcast): Uint8Array {
   const topicBytes = encoder.encode(topic)
   const eventBytes = encoder.encode(body.event)
+  const metaText = body.meta ? encoder.encode(JSON.stringify(body.meta)) : new Uint8Array()
+  // The header gives the metadata one byte of length: larger metadata is left out, never cut.
+  const metaBytes = metaText.length <= 255 ? metaText : new Uint8Array()
   const header = 1 + 4
-  const frame = new Uint8Array(header + topicBytes.length + eventBytes.length + body.bytes.length)
-  frame.set([KIND_USER_BROADCAST, topicBytes.length, eventBytes.length, 0, body.encoding === 'json' ? ENCODING_JSON : ENCODING_BINARY])
+  const frame = new Uint8Array(header + topicBytes.length + eventBytes.length + metaBytes.length + body.bytes.length)
+  frame.set([KIND_USER_BROADCAST, topicBytes.length, eventBytes.length, metaBytes.length, body.encoding === 'json' ? ENCODING_JSON : ENCODING_BINARY])
   frame.set(topicBytes, header)
   frame.set(eventBytes, header + topicBytes.length)
-  frame.set(body.bytes, header + topicBytes.length + eventBytes.length)
+  frame.set(metaBytes, header + topicBytes.length + eventBytes.length)
+  frame.set(body.bytes, header + topicBytes.length + eventBytes.length + metaBytes.length)
   return frame
 }
 
@@ -157,7 +163,7 @@ export function encodeBroadcast(vsn: Vsn, topic: string, body: BroadcastBody): s
   if (vsn === '2.0.0') return encodeUserBroadcast(topic, body)
   if (body.encoding === 'binary') return undefined
   const payload = JSON.parse(decoder.decode(body.bytes)) as unknown
-  return encodeMessage(vsn, { topic, event: 'broadcast', payload: { type: 'broadcast', event: body.event, payload } })
+  return encodeMessage(vsn, { topic, event: 'broadcast', payload: { type: 'broadcast', event: body.event, payload, ...(body.meta ? { meta: body.meta } : {}) } })
 }
 
 /** Bytes a broadcast's payload takes, for the size limit. */

@@ -60,8 +60,10 @@ export function createRealtime(services: Services, notifications: Notifications 
       await hub.start()
       await changes.start()
       stopMessages = await listenForDbMessages(services, notifications, (m) => {
+        const topic = topicOf(m.topic, m.private)
+        if (m.binary_payload) return hub.deliverLocal(topic, { form: 'user', event: m.event ?? '', encoding: 'binary', bytes: new Uint8Array(m.binary_payload), meta: { id: m.id } })
         const payload: Record<string, unknown> = { type: 'broadcast', event: m.event, payload: m.payload, meta: { id: m.id } }
-        hub.deliverLocal(topicOf(m.topic, m.private), { form: 'map', payload })
+        hub.deliverLocal(topic, { form: 'map', payload })
       })
     })().catch((error) => {
       started = undefined

@@ -31,6 +31,8 @@ export interface ReplayedMessage {
   id: string
   event: string | null
   payload: unknown
+  /** A `realtime.send_binary` message's bytes (only protocol 2.0.0 can carry them). */
+  binary_payload?: Uint8Array | null
 }
 
 /** The farthest a JavaScript date reaches: Realtime refuses times it cannot represent. */
@@ -48,7 +50,7 @@ export function parseReplay(replay: unknown): ReplayRequest | string {
 // inserted_at is a timestamp without time zone filled by now(): `since` is compared in the
 // session's zone, as the rows were written. Rows "from the future" (clock drift) are left out.
 const REPLAY_SQL = `
-SELECT id::text, event, payload FROM realtime.messages
+SELECT id::text, event, payload, binary_payload FROM realtime.messages
 WHERE topic = $1 AND private IS TRUE AND extension = 'broadcast'
   AND inserted_at >= to_timestamp($2::double precision / 1000)::timestamp
   AND inserted_at < now()::timestamp + interval '1 minute'

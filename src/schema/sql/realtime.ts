@@ -87,8 +87,9 @@ export const REALTIME_TABLES: readonly TableSpec[] = [
       ['updated_at', 'timestamp without time zone DEFAULT now() NOT NULL'],
       ['inserted_at', 'timestamp without time zone DEFAULT now() NOT NULL'],
       ['id', 'uuid DEFAULT gen_random_uuid() NOT NULL'],
+      ['binary_payload', 'bytea'],
     ],
-    constraints: ['CONSTRAINT messages_pkey PRIMARY KEY (id)'],
+    constraints: ['CONSTRAINT messages_pkey PRIMARY KEY (id)', 'CONSTRAINT messages_payload_exclusive CHECK (payload IS NULL OR binary_payload IS NULL)'],
     indexes: [['messages_inserted_at_topic_index', 'CREATE INDEX messages_inserted_at_topic_index ON realtime.messages USING btree (inserted_at DESC, topic)']],
     rowLevelSecurity: true,
     grantsOnCreate: [`GRANT SELECT, INSERT, UPDATE ON TABLE realtime.messages TO ${API_ROLES}`],
@@ -113,6 +114,23 @@ BEGIN
     PERFORM set_config('realtime.topic', topic, true);
     INSERT INTO realtime.messages (id, payload, event, topic, private, extension)
     VALUES (generated_id, final_payload, event, topic, private, 'broadcast');
+  EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'ErrorSendingBroadcastMessage: %', SQLERRM;
+  END;
+END
+$fn$`,
+  ],
+  [
+    'realtime.send_binary(bytea,text,text,boolean)',
+    `CREATE FUNCTION realtime.send_binary(payload bytea, event text, topic text, private boolean DEFAULT true) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  generated_id uuid;
+BEGIN
+  BEGIN
+    generated_id := gen_random_uuid();
+    PERFORM set_config('realtime.topic', topic, true);
+    INSERT INTO realtime.messages (id, binary_payload, event, topic, private, extension)
+    VALUES (generated_id, payload, event, topic, private, 'broadcast');
   EXCEPTION WHEN OTHERS THEN
     RAISE WARNING 'ErrorSendingBroadcastMessage: %', SQLERRM;
   END;
@@ -154,11 +172,34 @@ BEGIN
 END
 $fn$`,
   ],
+  [
+    '_resolution.realtime_binary_notify()',
+    // Bytes do not travel in NOTIFY's text: only the id, and the servers read the row back.
+    `CREATE FUNCTION _resolution.realtime_binary_notify() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_notify('${MESSAGES_CHANNEL}', json_build_object('id', NEW.id)::text);
+  RETURN NULL;
+END
+$fn$`,
+  ],
 ]
+
+/** Databases made before binary broadcasts: the column realtime.send_binary writes (Realtime's own migration). */
+const BINARY_PAYLOAD_COLUMN = `
+IF to_regclass('realtime.messages') IS NOT NULL
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = 'realtime.messages'::regclass AND attname = 'binary_payload' AND NOT attisdropped) THEN
+  BEGIN
+    ALTER TABLE realtime.messages ADD COLUMN binary_payload bytea;
+    ALTER TABLE realtime.messages ADD CONSTRAINT messages_payload_exclusive CHECK (payload IS NULL OR binary_payload IS NULL) NOT VALID;
+  EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'realtime.messages: not owned by the connecting role; binary broadcasts from SQL (realtime.send_binary) are unavailable';
+  END;
+END IF;`
 
 const GRANTS: Record<string, string> = {
   'realtime.topic()': `GRANT EXECUTE ON FUNCTION realtime.topic() TO ${API_ROLES}`,
   'realtime.send(jsonb,text,text,boolean)': `GRANT EXECUTE ON FUNCTION realtime.send(jsonb,text,text,boolean) TO ${API_ROLES}`,
+  'realtime.send_binary(bytea,text,text,boolean)': `GRANT EXECUTE ON FUNCTION realtime.send_binary(bytea,text,text,boolean) TO ${API_ROLES}`,
 }
 
 export function realtimeStatements(): string[] {
@@ -179,6 +220,16 @@ IF to_regclass('realtime.messages') IS NOT NULL AND to_regprocedure('_resolution
   EXCEPTION WHEN insufficient_privilege THEN
     RAISE WARNING 'realtime.messages: not owned by the connecting role; broadcasts from SQL (realtime.send) will not reach clients';
   END;
+END IF;
+IF to_regclass('realtime.messages') IS NOT NULL AND to_regprocedure('_resolution.realtime_binary_notify()') IS NOT NULL
+   AND EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = 'realtime.messages'::regclass AND attname = 'binary_payload' AND NOT attisdropped)
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = 'realtime.messages'::regclass AND tgname = 'resolution_notify_binary') THEN
+  BEGIN
+    CREATE TRIGGER resolution_notify_binary AFTER INSERT ON realtime.messages FOR EACH ROW
+      WHEN (NEW.binary_payload IS NOT NULL AND NEW.extension = 'broadcast') EXECUTE FUNCTION _resolution.realtime_binary_notify();
+  EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'realtime.messages: not owned by the connecting role; binary broadcasts from SQL will not reach clients';
+  END;
 END IF;`)
-  return [CHANGE_LOG, ...functions, CAPTURE_FUNCTION, trigger]
+  return [CHANGE_LOG, doBlock(`${skipUnlessUsable('realtime')}${BINARY_PAYLOAD_COLUMN}`), ...functions, CAPTURE_FUNCTION, trigger]
 }
