@@ -3,8 +3,10 @@
  * (`/storage/v1/upload/resumable`, Bearer token + apikey, bucketName/objectName/contentType/
  * cacheControl/metadata, uploadDataDuringCreation, removeFingerprintOnSuccess).
  */
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import * as tus from 'tus-js-client'
+import { freePort } from '../support/ports.ts'
 
 export const MiB = 1024 * 1024
 
@@ -89,4 +91,19 @@ export async function tusFailure(promise: Promise<unknown>): Promise<{ status: n
     throw error
   }
   throw new Error('the upload succeeded')
+}
+
+export const hasMoto = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).status === 0
+
+/** moto's S3 server on a free port (as s3.test.ts); `stop` kills it. */
+export async function startMoto(): Promise<{ endpoint: string; stop: () => void }> {
+  const port = await freePort()
+  const endpoint = `http://127.0.0.1:${port}`
+  const moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' })
+  for (let i = 0; i < 150; i++) {
+    if (await fetch(endpoint).then((r) => r.ok, () => false)) return { endpoint, stop: () => moto.kill() }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  moto.kill()
+  throw new Error('moto_server did not start')
 }

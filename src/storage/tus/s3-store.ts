@@ -20,25 +20,17 @@ const PART_SIZE = 6 * 1024 * 1024
 const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e'
 
 /**
- * The store's cache of each upload's `.info` (written once at creation): bounded, so abandoned
- * uploads do not grow it; a miss reads the `.info` from S3, so instances need not share it.
+ * No cache of the `.info` between requests: another instance may have expired the upload (the
+ * store would then take the missing multipart upload for a finished one). One small GET per use.
  */
-class BoundedCache<T> implements KvStore<T> {
-  private readonly entries = new Map<string, T>()
-  constructor(private readonly max: number) {}
-  async get(key: string) {
-    return this.entries.get(key)
+class NoCache<T> implements KvStore<T> {
+  async get(): Promise<T | undefined> {
+    return undefined
   }
-  async set(key: string, value: T) {
-    this.entries.delete(key)
-    this.entries.set(key, value)
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!)
-  }
-  async delete(key: string) {
-    this.entries.delete(key)
-  }
+  async set() {}
+  async delete() {}
   async list() {
-    return [...this.entries.keys()]
+    return []
   }
 }
 
@@ -117,7 +109,7 @@ export function s3TusStore(settings: S3Settings, expirationMs: number): TusStore
     expirationPeriodInMilliseconds: expirationMs,
     // Tags mark finished uploads for lifecycle rules; not every S3-compatible server has them.
     useTags: false,
-    cache: new BoundedCache<MetadataValue>(1000),
+    cache: new NoCache<MetadataValue>(),
     s3ClientConfig: { bucket: settings.bucket, region: settings.region, endpoint: settings.endpoint, forcePathStyle: settings.forcePathStyle },
   })
   const datastore = new MappedStore(inner, s3Key)

@@ -124,7 +124,6 @@ export async function createTusHandler(services: Services, backend: StorageBacke
       return lastPath === undefined || lastPath === 'resumable' ? undefined : idOfUrlSegment(lastPath)
     },
     onResponseError(_req, error) {
-      if (process.env.TUS_DEBUG) console.error('TUSDEBUG', _req.method, _req.headers.get('upload-metadata'), error)
       if (error instanceof HttpError) {
         const status = Number(error.body.statusCode)
         return { status_code: Number.isInteger(status) ? status : error.status, body: error.message }
