@@ -186,6 +186,22 @@ function suite(kind: 'file' | 's3') {
       expect((await tusFailure(tusUpload(randomFile(10), options('alice', '', 'x')))).status).toBe(400)
     })
 
+    it('DELETE ends an unfinished upload for a caller who may write there; OPTIONS advertises tus', async () => {
+      const before = await stored()
+      const started = await tusUpload(randomFile(7 * MiB), options('alice', 'private', `${ALICE}/dropped.bin`, { stopAfterChunk: () => true }))
+      const call = (method: string, token?: string) =>
+        fetch(started.url!, { method, headers: { 'tus-resumable': '1.0.0', ...(token ? { authorization: `Bearer ${token}`, apikey: h.app.anonKey } : {}) } })
+      expect((await call('DELETE', tokens.bob)).status).toBe(403)
+      expect((await call('HEAD', tokens.alice)).status).toBe(200)
+      expect((await call('DELETE', tokens.alice)).status).toBe(204)
+      expect((await call('HEAD', tokens.alice)).status).toBe(404)
+      expect(await stored()).toEqual(before)
+      const preflight = await call('OPTIONS')
+      expect(preflight.status).toBe(204)
+      expect(preflight.headers.get('tus-extension')).toContain('creation')
+      expect(preflight.headers.get('tus-version')).toBe('1.0.0')
+    })
+
     it('an empty file', async () => {
       expect((await tusUpload(Buffer.alloc(0), options('alice', 'private', `${ALICE}/empty`))).status).toBe('done')
       expect((await download('private', `${ALICE}/empty`)).length).toBe(0)

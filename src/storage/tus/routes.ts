@@ -11,9 +11,11 @@ import type { TusHandler } from './server.ts'
 export function tusRoutes(app: Hono, services: Services, backend: StorageBackend): void {
   let loading: Promise<TusHandler> | undefined
   const handler = () => {
-    loading ??= import('./server.ts').then((module) => module.createTusHandler(services, backend))
-    // A failed load (e.g. STORAGE_DIR not writable) is tried again by the next request.
-    loading.catch(() => (loading = undefined))
+    if (!loading) {
+      loading = import('./server.ts').then((module) => module.createTusHandler(services, backend))
+      // A failed load (e.g. STORAGE_DIR not writable) is tried again by the next request.
+      loading.catch(() => (loading = undefined))
+    }
     return loading
   }
   // Hono routes HEAD as GET (the request keeps its HEAD method, which is what tus answers).
