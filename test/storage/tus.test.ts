@@ -4,6 +4,7 @@
  * skipped when it is not installed): multi-chunk uploads, resume after an abort, RLS at creation
  * and on every PATCH, conflicts and upsert, limits, forged tokens, hostile names, HEAD after the end.
  */
+import http from 'node:http'
 import { Readable } from 'node:stream'
 import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@tus/server'
@@ -109,6 +110,34 @@ function suite(kind: 'file' | 's3') {
       expect(patches[0]).toBe(String(offset))
       expect((await download('private', `${ALICE}/resumed.bin`)).equals(bytes)).toBe(true)
     }, 120_000)
+
+    it('a PATCH killed mid-way: HEAD tells what was kept, a new client resumes from there', async () => {
+      const bytes = randomFile(9 * MiB)
+      const started = await tusUpload(bytes, options('alice', 'private', `${ALICE}/killed.bin`, { stopAfterChunk: () => true }))
+      const head = async () => {
+        const response = await fetch(started.url!, { method: 'HEAD', headers: { 'tus-resumable': '1.0.0', authorization: `Bearer ${tokens.alice}`, apikey: h.app.anonKey } })
+        expect(response.status).toBe(200)
+        return Number(response.headers.get('upload-offset'))
+      }
+      expect(await head()).toBe(6 * MiB)
+      // Send 2 of the remaining 3 MiB, then drop the connection.
+      await new Promise<void>((resolve) => {
+        const url = new URL(started.url!)
+        const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'PATCH', headers: { 'tus-resumable': '1.0.0', 'content-type': 'application/offset+octet-stream', 'upload-offset': String(6 * MiB), 'content-length': String(3 * MiB), authorization: `Bearer ${tokens.alice}`, apikey: h.app.anonKey } })
+        req.on('error', () => resolve())
+        req.write(bytes.subarray(6 * MiB, 8 * MiB), () => setTimeout(() => req.destroy(), 300))
+        req.on('close', () => resolve())
+      })
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const kept = await head()
+      expect(kept).toBeGreaterThanOrEqual(6 * MiB)
+      expect(kept).toBeLessThanOrEqual(8 * MiB)
+      expect(await row('private', `${ALICE}/killed.bin`)).toBeUndefined()
+      const patches: Array<string | undefined> = []
+      expect((await tusUpload(bytes, options('alice', 'private', `${ALICE}/killed.bin`, { uploadUrl: started.url!, onPatch: (o) => patches.push(o) }))).status).toBe('done')
+      expect(patches[0]).toBe(String(kept))
+      expect((await download('private', `${ALICE}/killed.bin`)).equals(bytes)).toBe(true)
+    }, 60_000)
 
     it('RLS refuses anon and another user at creation: no bytes, no row', async () => {
       const before = await stored()
