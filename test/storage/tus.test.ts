@@ -231,6 +231,22 @@ function suite(kind: 'file' | 's3') {
       expect(preflight.headers.get('tus-version')).toBe('1.0.0')
     })
 
+    it('browsers may send tus headers and read its answers (CORS)', async () => {
+      const preflight = await fetch(`${h.app.url}/storage/v1/upload/resumable`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,apikey,tus-resumable,upload-length,upload-metadata,x-upsert' },
+      })
+      const allowed = (preflight.headers.get('access-control-allow-headers') ?? '').split(',')
+      for (const header of ['tus-resumable', 'upload-length', 'upload-metadata', 'upload-offset', 'x-upsert']) expect(allowed).toContain(header)
+      const created = await fetch(`${h.app.url}/storage/v1/upload/resumable`, {
+        method: 'POST',
+        headers: { origin: 'https://app.example', 'tus-resumable': '1.0.0', 'upload-length': '3', 'upload-metadata': `bucketName ${Buffer.from('private').toString('base64')},objectName ${Buffer.from(`${ALICE}/cors.txt`).toString('base64')}`, authorization: `Bearer ${tokens.alice}`, apikey: h.app.anonKey },
+      })
+      expect(created.status).toBe(201)
+      const exposed = (created.headers.get('access-control-expose-headers') ?? '').split(',')
+      for (const header of ['location', 'upload-offset', 'upload-length', 'tus-resumable']) expect(exposed).toContain(header)
+    })
+
     it('an empty file', async () => {
       expect((await tusUpload(Buffer.alloc(0), options('alice', 'private', `${ALICE}/empty`))).status).toBe('done')
       expect((await download('private', `${ALICE}/empty`)).length).toBe(0)
