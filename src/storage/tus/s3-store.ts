@@ -75,9 +75,10 @@ class BackendS3Store extends S3Store {
       const page = await this.client.listMultipartUploads({ Bucket: this.bucket, KeyMarker, UploadIdMarker })
       for (const upload of page.Uploads ?? []) {
         if (!upload.Key || !upload.UploadId || upload.Key.startsWith('~tus/')) continue
+        // No `.info` (yet): an upload being created right now, or one a crash left half made —
+        // skipped either way; the bucket's lifecycle rule aborts the latter.
         const created = await this.createdAt(upload.Key)
-        const since = created ?? upload.Initiated?.getTime() ?? 0
-        if (Date.now() < since + expiration) continue
+        if (created === undefined || Date.now() < created + expiration) continue
         await this.client.abortMultipartUpload({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId })
         await this.forgetState(upload.Key)
         removed++
