@@ -4,13 +4,17 @@
  * skipped when it is not installed): multi-chunk uploads, resume after an abort, RLS at creation
  * and on every PATCH, conflicts and upsert, limits, forged tokens, hostile names, HEAD after the end.
  */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
 import { Readable } from 'node:stream'
 import { CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@tus/server'
 import * as jose from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBackend } from '../../src/storage/backend/index.ts'
+import { fileTusStore } from '../../src/storage/tus/file-store.ts'
 import { s3TusStore } from '../../src/storage/tus/s3-store.ts'
 import { describeEachDatabase, type TestDatabase } from '../support/databases.ts'
 import { ALICE, BOB, POLICIES, startStorage, type StorageHarness } from './support.ts'
@@ -255,6 +259,26 @@ function suite(kind: 'file' | 's3') {
 }
 
 suite('file')
+
+describe('file store expiry', () => {
+  it('removes an unfinished upload past its expiry (data and state), keeps a fresh one', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'tus-expiry-'))
+    try {
+      const id = (n: number) => `b/name-${n}/00000000-0000-0000-0000-00000000000${n}`
+      const live = await fileTusStore(root, 3600_000)
+      await live.datastore.create(new Upload({ id: id(1), size: 10, offset: 0, metadata: {} }))
+      await live.datastore.write(Readable.from([Buffer.from('abc')]), id(1), 0)
+      expect(await live.datastore.deleteExpired()).toBe(0)
+      expect((await live.datastore.getUpload(id(1))).offset).toBe(3)
+      const expired = await fileTusStore(root, 1)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(await expired.datastore.deleteExpired()).toBe(1)
+      expect(readdirSync(path.join(root, '.tus'))).toEqual([])
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
+  })
+})
 
 describe.runIf(hasMoto)('on S3 (moto)', () => {
   let moto: Awaited<ReturnType<typeof startMoto>> | undefined
