@@ -29,6 +29,15 @@ export const CORS_ALLOW_HEADERS = [
   'cache-control',
   'if-none-match',
   'x-request-id',
+  // /storage/v1/upload/resumable: tus requests (tus-js-client, Uppy)
+  'tus-resumable',
+  'upload-length',
+  'upload-metadata',
+  'upload-offset',
+  'upload-defer-length',
+  'upload-concat',
+  'x-http-method-override',
+  'x-requested-with',
 ]
 
 export const CORS_EXPOSE_HEADERS = [
@@ -47,6 +56,15 @@ export const CORS_EXPOSE_HEADERS = [
   'etag',
   'content-disposition',
   'accept-ranges',
+  // /storage/v1/upload/resumable: what tus clients read
+  'upload-offset',
+  'upload-length',
+  'upload-metadata',
+  'upload-expires',
+  'tus-resumable',
+  'tus-version',
+  'tus-extension',
+  'tus-max-size',
 ]
 
 const ALLOW_HEADERS = CORS_ALLOW_HEADERS.join(',')

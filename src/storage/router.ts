@@ -14,6 +14,7 @@ import { storageErrors } from './errors.ts'
 import { objectRoutes } from './object-routes.ts'
 import { isOpenRoute } from './request.ts'
 import { signedRoutes } from './signed-routes.ts'
+import { tusRoutes } from './tus/routes.ts'
 
 export function storageRouter(services: Services, backend: StorageBackend = createBackend(services.config.storage)): Hono {
   const app = new Hono()
@@ -30,11 +31,6 @@ export function storageRouter(services: Services, backend: StorageBackend = crea
   app.all('/render/image/*', () => {
     throw storageErrors.notSupported('Image transformation')
   })
-  app.all('/upload/resumable/*', () => {
-    throw storageErrors.notSupported('Resumable (TUS) upload')
-  })
-  app.all('/upload/resumable', () => {
-    throw storageErrors.notSupported('Resumable (TUS) upload')
-  })
+  tusRoutes(app, services, backend)
   return app
 }

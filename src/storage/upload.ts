@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import type { RequestTx } from '../db/session.ts'
 import type { Services } from '../services.ts'
 import { inTransaction, type Caller } from './access.ts'
-import { objectKey, type StorageBackend } from './backend/types.ts'
+import { objectKey, type StagedObject, type StorageBackend } from './backend/types.ts'
 import { findBucket } from './buckets.ts'
 import { storageErrors } from './errors.ts'
 import { mimeTypeAllowed } from './limits.ts'
@@ -30,7 +30,7 @@ export interface UploadResult {
 }
 
 /** Checks the bucket's rules (read as the service, as storage-api does) and returns the byte limit. */
-async function uploadLimit(services: Services, target: UploadTarget, contentType: string): Promise<number> {
+export async function uploadLimit(services: Services, target: UploadTarget, contentType: string): Promise<number> {
   const bucket = await inTransaction(services, 'service', (tx) => findBucket(tx, target.bucket))
   if (!bucket) throw storageErrors.noSuchBucket()
   const global = services.config.storage.fileSizeLimit
@@ -72,6 +72,31 @@ export async function uploadObject(
   }
   const version = randomUUID()
   const staged = await backend.stage(objectKey(target.bucket, target.name, version), body.stream, { maxBytes: limit, tooLarge: storageErrors.entityTooLarge })
+  return writeUploadedObject(services, backend, caller, target, { version, staged, contentType: body.contentType, cacheControl: body.cacheControl, userMetadata: body.userMetadata })
+}
+
+/** Bytes already staged at `version` (a streamed body, a finished resumable upload) and what the row says of them. */
+export interface UploadedBytes {
+  version: string
+  staged: StagedObject
+  contentType: string
+  cacheControl: string
+  userMetadata: Record<string, unknown> | null
+}
+
+/**
+ * The second half of an upload: one transaction as `caller` inserts or replaces the row and, as
+ * its last step, commits the staged bytes; on any failure the bytes are discarded. The replaced
+ * version's bytes go once the row has committed.
+ */
+export async function writeUploadedObject(
+  services: Services,
+  backend: StorageBackend,
+  caller: Caller | { service: true; ownerId: string | undefined },
+  target: Pick<UploadTarget, 'bucket' | 'name' | 'upsert'>,
+  bytes: UploadedBytes,
+): Promise<UploadResult> {
+  const { version, staged } = bytes
   const object: NewObject = {
     id: randomUUID(),
     bucket: target.bucket,
@@ -80,13 +105,13 @@ export async function uploadObject(
     metadata: {
       eTag: `"${staged.md5}"`,
       size: staged.size,
-      mimetype: body.contentType,
-      cacheControl: body.cacheControl,
+      mimetype: bytes.contentType,
+      cacheControl: bytes.cacheControl,
       lastModified: new Date().toUTCString(),
       contentLength: staged.size,
       httpStatusCode: 200,
     },
-    userMetadata: body.userMetadata,
+    userMetadata: bytes.userMetadata,
   }
   const writer: Caller | undefined = 'service' in caller ? { role: 'service_role', claims: {}, ownerId: caller.ownerId } : caller
   let replaced: string | null | undefined

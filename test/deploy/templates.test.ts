@@ -246,7 +246,9 @@ describe('infra/fargate.yaml (CloudFormation)', () => {
 })
 
 describe('storage bucket in both stacks', () => {
-  const objectActions = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload']
+  // ListMultipartUploadParts and ListBucketMultipartUploads: resumable (tus) uploads read their parts and expire stale ones.
+  const objectActions = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']
+  const bucketActions = ['s3:ListBucket', 's3:ListBucketMultipartUploads']
 
   it.each([
     ['template.yaml', sam],
@@ -264,7 +266,7 @@ describe('storage bucket in both stacks', () => {
     const statements = fnProps.Policies[0].Statement
     expect(statements).toEqual([
       { Effect: 'Allow', Action: objectActions, Resource: { 'Fn::Sub': '${StorageBucket.Arn}/*' } },
-      { Effect: 'Allow', Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': ['StorageBucket', 'Arn'] } },
+      { Effect: 'Allow', Action: bucketActions, Resource: { 'Fn::GetAtt': ['StorageBucket', 'Arn'] } },
     ])
   })
 

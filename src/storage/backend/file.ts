@@ -49,22 +49,25 @@ function isMissing(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR'
 }
 
+/** Renames the file `from` (on the same file system, under `root`) to `key`'s place: a commit. */
+export async function placeFile(root: string, from: string, key: string): Promise<void> {
+  const target = filePath(path.resolve(root), key)
+  // A concurrent delete may prune the folder between mkdir and rename: make it again, once.
+  for (let attempt = 0; ; attempt++) {
+    await fs.mkdir(path.dirname(target), { recursive: true })
+    try {
+      return await fs.rename(from, target)
+    } catch (error) {
+      if (attempt > 0 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    }
+  }
+}
+
 export function createFileBackend(root: string): StorageBackend {
   const base = path.resolve(root)
   const staging = path.join(base, STAGING)
 
-  async function place(from: string, key: string): Promise<void> {
-    const target = filePath(base, key)
-    // A concurrent delete may prune the folder between mkdir and rename: make it again, once.
-    for (let attempt = 0; ; attempt++) {
-      await fs.mkdir(path.dirname(target), { recursive: true })
-      try {
-        return await fs.rename(from, target)
-      } catch (error) {
-        if (attempt > 0 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-      }
-    }
-  }
+  const place = (from: string, key: string) => placeFile(base, from, key)
 
   return {
     kind: 'file',
