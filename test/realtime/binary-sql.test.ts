@@ -29,8 +29,8 @@ describeEachDatabase('realtime binary broadcasts from SQL', (db) => {
   it('delivers the bytes to 2.0.0 clients and nothing to 1.0.0 clients', async () => {
     const got: Message[] = []
     const old: Message[] = []
-    const modern = rt.client({ vsn: '2.0.0' }).channel('binary-public').on('broadcast', { event: 'blob' }, (m) => got.push(m as Message))
-    const legacy = rt.client({ vsn: '1.0.0' }).channel('binary-public').on('broadcast', { event: 'blob' }, (m) => old.push(m as Message))
+    const modern = rt.client({ vsn: '2.0.0' }).channel('binary-public').on('broadcast', { event: 'blob' }, (m) => got.push(m as unknown as Message))
+    const legacy = rt.client({ vsn: '1.0.0' }).channel('binary-public').on('broadcast', { event: 'blob' }, (m) => old.push(m as unknown as Message))
     await Promise.all([subscribed(modern), subscribed(legacy)])
     await sendBinary('binary-public', false)
     const message = await eventually(() => got[0])
@@ -50,7 +50,7 @@ describeEachDatabase('realtime binary broadcasts from SQL', (db) => {
     await sendBinary('binary-room', true)
     const client = await rt.userClient(await rt.token({ sub: ALICE, role: 'authenticated', aud: 'authenticated' }))
     const got: Message[] = []
-    const channel = client.channel('binary-room', { config: { private: true, broadcast: { replay: { since, limit: 5 } as never } } }).on('broadcast', { event: 'blob' }, (m) => got.push(m as Message))
+    const channel = client.channel('binary-room', { config: { private: true, broadcast: { replay: { since, limit: 5 } as never } } }).on('broadcast', { event: 'blob' }, (m) => got.push(m as unknown as Message))
     await subscribed(channel)
     const message = await eventually(() => got[0])
     expect(asBytes(message.payload)).toEqual(BYTES)
