@@ -10,11 +10,13 @@
  *                autocommitted), then the access token signed and the session JSON built
  *   floor-async  the floor with `synchronous_commit=off` for its connections: how much of the
  *                wall is waiting for the WAL flush (the service never runs this way)
+ *   floor-nolimit  the floor without the rate-limit hit: what the per-client counter costs
+ *   service-base the service from another checkout (BENCH_BASE_TREE, e.g. /work/main): before/after
  *
  * For each: req/s, p50/p99 and the CPU per refresh of the server, the database's backends and
  * this process (the floor's "server" work runs in this process, so it counts as loadgen there).
  *
- *   node --import tsx bench/auth-refresh-floor.ts   # BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONCURRENCY=32 BENCH_POOL=10 BENCH_MODES=service,bare-http,floor,floor-async
+ *   node --import tsx bench/auth-refresh-floor.ts   # BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_WARMUP_SECONDS=3 BENCH_CONCURRENCY=32 BENCH_POOL=10 BENCH_MODES=service,bare-http,floor,floor-async (and floor-nolimit)
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -32,18 +34,19 @@ import { loadConfig } from '../src/config/config.ts'
 import type { Queryable } from '../src/db/types.ts'
 import { createJwtService, issueApiKey } from '../src/jwt/service.ts'
 import type { Services } from '../src/services.ts'
-import { authPoster, BENCH_SECRET, cpuPerRequest, cpuSnapshot, createBenchDatabase, seedUsers, startAuthServer, type CpuSnapshot, type ServerChild } from './lib/auth-fixture.ts'
+import { authPoster, BENCH_SECRET, cpuPerRequest, cpuSnapshot, createBenchDatabase, seedUsers, startAuthServer, type CpuSplit, type ServerChild } from './lib/auth-fixture.ts'
 import { load, type LoadResult } from './lib/load.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
 const POOL = Number(process.env.BENCH_POOL ?? 10)
 const MODES = (process.env.BENCH_MODES ?? 'service,bare-http,floor,floor-async').split(',') as Mode[]
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SELF = fileURLToPath(import.meta.url)
 
-type Mode = 'service' | 'bare-http' | 'floor' | 'floor-async'
+type Mode = 'service' | 'service-base' | 'bare-http' | 'floor' | 'floor-async' | 'floor-nolimit'
 
 /** One refresh, returning its HTTP status (the floor answers 200 or throws). */
 type Refresher = (token: string) => Promise<{ status: number; next?: string; body?: string }>
@@ -85,15 +88,16 @@ async function serviceRefresher(port: number): Promise<Refresher> {
 }
 
 /** The refresh's SQL and token work over bare pg: no HTTP, no framework, no Database layer. */
-async function floorRefresher(url: string, asyncCommit: boolean, keep?: (body: string) => string): Promise<{ refresh: Refresher; pool: pg.Pool }> {
-  const pool = new pg.Pool({ connectionString: url, max: POOL, options: asyncCommit ? '-c synchronous_commit=off' : undefined })
+async function floorRefresher(url: string, options: { asyncCommit?: boolean; limited?: boolean; keep?: (body: string) => string }): Promise<{ refresh: Refresher; pool: pg.Pool }> {
+  const { asyncCommit = false, limited = true, keep } = options
+  const pool = new pg.Pool({ connectionString: url, max: POOL, idleTimeoutMillis: 0, options: asyncCommit ? '-c synchronous_commit=off' : undefined })
   const bare = { query: (text: string, values?: readonly unknown[], options?: { name?: string }) => pool.query({ text, values: values as unknown[], name: options?.name }) }
   const counters = new Counters(async () => bare as unknown as Queryable)
   const limit = new WindowLimit('token', 1_000_000, 300, counters)
   const config = loadConfig({ JWT_SECRET: BENCH_SECRET })
   const services = { config, jwt: await createJwtService(config) } as unknown as Services
   const refresh: Refresher = async (token) => {
-    await limit.take('127.0.0.1')
+    if (limited) await limit.take('127.0.0.1')
     const input = { token, reuseIntervalSeconds: 10, ip: '127.0.0.1', userAgent: 'bench' }
     const { rows } = await pool.query<RotatedRow>({ name: ROTATE_ACTIVE.name, text: ROTATE_ACTIVE.sql, values: ROTATE_ACTIVE.params(input) })
     const refreshed = rotatedActive(rows[0])
@@ -115,7 +119,7 @@ async function floorRefresher(url: string, asyncCommit: boolean, keep?: (body: s
 
 /** `bare <url>`: the floor's work behind node:http, answering POST /auth/v1/token like the service. */
 async function serveBare(url: string): Promise<void> {
-  const { refresh } = await floorRefresher(url, false, (body) => body)
+  const { refresh } = await floorRefresher(url, { keep: (body) => body })
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -147,15 +151,17 @@ function slotted(refresh: Refresher, tokens: string[]): () => Promise<number> {
 
 interface ModeResult {
   rounds: LoadResult[]
-  cpu: CpuSnapshot[]
+  cpu: CpuSplit[]
 }
 
 function summary(mode: Mode, r: ModeResult): string {
   const rps = r.rounds.map((x) => x.rps)
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const cpu = (k: keyof CpuSnapshot) => median(r.cpu.map((c) => c[k]))
+  const cpu = (k: keyof CpuSplit) => median(r.cpu.map((c) => c[k]))
   const total = cpu('server') + cpu('postgres') + cpu('loadgen')
-  return `${mode.padEnd(12)} req/s ${rps.join(' / ').padEnd(22)} median ${String(median(rps)).padStart(5)}   p50 ${median(r.rounds.map((x) => x.p50))} ms  p99 ${median(r.rounds.map((x) => x.p99))} ms   CPU/refresh: server ${cpu('server')} + postgres ${cpu('postgres')} + this process ${cpu('loadgen')} = ${Math.round(total * 1000) / 1000} ms  statuses ${JSON.stringify(r.rounds.reduce((acc, x) => ({ ...acc, ...Object.fromEntries(Object.entries(x.statuses).map(([k, v]) => [k, (acc[k] ?? 0) + v])) }), {} as Record<string, number>))}`
+  // What the CPU per refresh allows on this machine's cores if nothing else ran on them.
+  const capacity = Math.round((os.cpus().length * 1000) / total)
+  return `${mode.padEnd(12)} req/s ${rps.join(' / ').padEnd(22)} median ${String(median(rps)).padStart(5)}   p50 ${median(r.rounds.map((x) => x.p50))} ms  p99 ${median(r.rounds.map((x) => x.p99))} ms   CPU/refresh: server ${cpu('server')} + postgres ${cpu('postgres')} + this process ${cpu('loadgen')} = ${Math.round(total * 1000) / 1000} ms (≈ ${capacity}/s on idle cores)  statuses ${JSON.stringify(r.rounds.reduce((acc, x) => ({ ...acc, ...Object.fromEntries(Object.entries(x.statuses).map(([k, v]) => [k, (acc[k] ?? 0) + v])) }), {} as Record<string, number>))}`
 }
 
 async function main(): Promise<void> {
@@ -166,21 +172,24 @@ async function main(): Promise<void> {
     const runners = new Map<Mode, { run: () => Promise<number>; serverPid?: number }>()
     for (const mode of MODES) {
       const tokens = await openSessions(db.url, emails, CONCURRENCY + 1)
-      if (mode === 'service' || mode === 'bare-http') {
-        const server = mode === 'service' ? await startAuthServer(db.url) : await startBare(db.url)
+      if (mode === 'service' || mode === 'service-base' || mode === 'bare-http') {
+        const base = process.env.BENCH_BASE_TREE
+        if (mode === 'service-base' && !base) throw new Error('service-base needs BENCH_BASE_TREE (a checkout with its node_modules)')
+        const server = mode === 'bare-http' ? await startBare(db.url) : await startAuthServer(db.url, mode === 'service-base' ? base : undefined)
         cleanups.push(server.stop)
         runners.set(mode, { run: slotted(await serviceRefresher(server.port), tokens), serverPid: server.pid })
       } else {
-        const floor = await floorRefresher(db.url, mode === 'floor-async')
+        const floor = await floorRefresher(db.url, { asyncCommit: mode === 'floor-async', limited: mode !== 'floor-nolimit' })
         cleanups.push(() => floor.pool.end())
         runners.set(mode, { run: slotted(floor.refresh, tokens) })
       }
-      await load(runners.get(mode)!.run, { concurrency: CONCURRENCY, durationMs: 1000 }) // warm-up
+      await load(runners.get(mode)!.run, { concurrency: CONCURRENCY, durationMs: WARMUP_SECONDS * 1000 }) // warm-up: the JIT, the pools
     }
     const results = new Map<Mode, ModeResult>(MODES.map((m) => [m, { rounds: [], cpu: [] }]))
     const loadAverages: number[][] = []
     for (let round = 0; round < ROUNDS; round++) {
-      for (const mode of MODES) {
+      // Alternate the order too, so no mode always runs after the same neighbour.
+      for (const mode of round % 2 === 0 ? MODES : [...MODES].reverse()) {
         const runner = runners.get(mode)!
         const before = await cpuSnapshot(ADMIN_URL, db.name, runner.serverPid)
         const result = await load(runner.run, { concurrency: CONCURRENCY, durationMs: SECONDS * 1000 })

@@ -17,7 +17,7 @@ import { hashPassword } from '../src/auth/password.ts'
 import { loadConfig } from '../src/config/config.ts'
 import { startServer } from '../src/runtime/node-server.ts'
 import { createServices } from '../src/services.ts'
-import { authPoster, BENCH_PASSWORD as PASSWORD, BENCH_SECRET as SECRET, cpuSnapshot, createBenchDatabase, seedUsers, startAuthServer, type ServerChild } from './lib/auth-fixture.ts'
+import { authPoster, BENCH_PASSWORD as PASSWORD, BENCH_SECRET as SECRET, cpuPerRequest, cpuSnapshot, createBenchDatabase, seedUsers, startAuthServer, type ServerChild } from './lib/auth-fixture.ts'
 import { load, type LoadResult } from './lib/load.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
@@ -79,7 +79,8 @@ async function main(): Promise<void> {
     const signInLoad = await load(signInOnce, { concurrency: SIGNIN_CONCURRENCY, durationMs: SIGNIN_SECONDS * 1000 })
     const signInAfter = await cpuSnapshot(ADMIN_URL, dbName, server.pid)
     // The server's CPU includes its bcrypt worker threads: bcrypt's share of a sign-in's CPU.
-    const signInCpuMs = (signInAfter.server - signInBefore.server + signInAfter.postgres - signInBefore.postgres) / signInLoad.requests
+    const signInSplit = cpuPerRequest(signInBefore, signInAfter, signInLoad.requests)
+    const signInCpuMs = signInSplit.server + signInSplit.postgres
     const signInBcryptShare = Math.round(Math.min(1, bcryptMs / signInCpuMs) * 100)
 
     // Each worker refreshes its own session, always with the newest token (as a client does).
@@ -104,8 +105,8 @@ async function main(): Promise<void> {
     const refreshLoad = await load(refreshOnce, { concurrency: CONCURRENCY, durationMs: SECONDS * 1000 })
     const after = await cpuSnapshot(ADMIN_URL, dbName, server.pid)
     // CPU per refresh; the capacity of two otherwise idle cores follows from it (fsync waits are not CPU).
-    const perRefresh = (k: 'server' | 'postgres' | 'loadgen') => Math.round(((after[k] - before[k]) / refreshLoad.requests) * 1000) / 1000
-    const cpu = { serverMs: perRefresh('server'), postgresMs: perRefresh('postgres'), loadgenMs: perRefresh('loadgen') }
+    const split = cpuPerRequest(before, after, refreshLoad.requests)
+    const cpu = { serverMs: split.server, postgresMs: split.postgres, loadgenMs: split.loadgen }
     const cores = os.cpus().length
     const capacity = {
       serverAndPostgres: Math.round((cores * 1000) / (cpu.serverMs + cpu.postgresMs)),

@@ -73,6 +73,13 @@ export function processCpuMs(pid: number): number {
 
 export interface CpuSnapshot {
   server: number
+  /** CPU so far of each backend of the database, by pid. */
+  backends: Map<number, number>
+  loadgen: number
+}
+
+export interface CpuSplit {
+  server: number
   postgres: number
   loadgen: number
 }
@@ -81,20 +88,25 @@ export interface CpuSnapshot {
 export async function cpuSnapshot(adminUrl: string, dbName: string, serverPid?: number): Promise<CpuSnapshot> {
   const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
-  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [dbName])
+  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName])
   await admin.end()
   const self = process.cpuUsage()
   return {
     server: serverPid ? processCpuMs(serverPid) : 0,
-    postgres: rows.reduce((sum, r) => sum + processCpuMs(r.pid), 0),
+    backends: new Map(rows.map((r) => [r.pid, processCpuMs(r.pid)])),
     loadgen: (self.user + self.system) / 1000,
   }
 }
 
-/** CPU ms per request of each part between two snapshots. */
-export function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number): CpuSnapshot {
-  const per = (k: keyof CpuSnapshot) => Math.round(((after[k] - before[k]) / Math.max(1, requests)) * 1000) / 1000
-  return { server: per('server'), postgres: per('postgres'), loadgen: per('loadgen') }
+/**
+ * CPU ms per request of each part between two snapshots. Backends are compared pid by pid: a
+ * pool closing an idle connection meanwhile must not subtract that connection's past CPU.
+ */
+export function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number): CpuSplit {
+  let postgres = 0
+  for (const [pid, ms] of after.backends) postgres += ms - (before.backends.get(pid) ?? 0)
+  const per = (ms: number) => Math.round((ms / Math.max(1, requests)) * 1000) / 1000
+  return { server: per(after.server - before.server), postgres: per(postgres), loadgen: per(after.loadgen - before.loadgen) }
 }
 
 export interface ServerChild {
@@ -103,10 +115,14 @@ export interface ServerChild {
   stop: () => void
 }
 
-/** The resolution server over `databaseUrl` in a child; BENCH_PROF=dir writes its CPU profile there. */
-export function startAuthServer(databaseUrl: string): Promise<ServerChild> {
+/**
+ * The resolution server over `databaseUrl` in a child; BENCH_PROF=dir writes its CPU profile there.
+ * `tree`: another checkout's bench/auth.ts (and so its src/), to compare two versions side by side.
+ */
+export function startAuthServer(databaseUrl: string, tree?: string): Promise<ServerChild> {
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', AUTH_BENCH, 'serve', databaseUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const script = tree ? path.join(tree, 'bench', 'auth.ts') : AUTH_BENCH
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', script, 'serve', databaseUrl], { stdio: ['ignore', 'pipe', 'inherit'], cwd: tree })
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout.on('data', (chunk: Buffer) => {
