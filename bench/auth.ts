@@ -7,24 +7,19 @@
  *   BENCH_DATABASE_URL=postgres://… node --import tsx bench/auth.ts
  *   BENCH_PROF=/tmp/prof …                # the server child writes a V8 CPU profile there
  */
-import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import bcrypt from 'bcryptjs'
-import pg from 'pg'
 import { issueApiKey, createJwtService } from '../src/jwt/service.ts'
 import { hashPassword } from '../src/auth/password.ts'
 import { loadConfig } from '../src/config/config.ts'
-import { createPgDatabase } from '../src/db/pg-driver.ts'
 import { startServer } from '../src/runtime/node-server.ts'
-import { bootstrap } from '../src/schema/bootstrap.ts'
 import { createServices } from '../src/services.ts'
+import { authPoster, BENCH_PASSWORD as PASSWORD, BENCH_SECRET as SECRET, cpuPerRequest, cpuSnapshot, createBenchDatabase, seedUsers, startAuthServer, type ServerChild } from './lib/auth-fixture.ts'
 import { load, type LoadResult } from './lib/load.ts'
 
-const SECRET = 'bench-secret-with-at-least-32-characters!!'
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
 const SIGNIN_CONCURRENCY = Number(process.env.BENCH_SIGNIN_CONCURRENCY ?? 8)
@@ -32,7 +27,6 @@ const SIGNIN_CONCURRENCY = Number(process.env.BENCH_SIGNIN_CONCURRENCY ?? 8)
 const SIGNIN_SECONDS = Number(process.env.BENCH_SIGNIN_SECONDS ?? SECONDS)
 const POOL = Number(process.env.BENCH_POOL ?? 10)
 const USERS = 200
-const PASSWORD = 'bench-password-1'
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SELF = fileURLToPath(import.meta.url)
 
@@ -52,84 +46,6 @@ async function serve(databaseUrl: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------- parent: setup and load
-async function createBenchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `${process.env.BENCH_DB_PREFIX ?? 'resolution_bench'}_auth_${process.pid}`
-  const admin = new pg.Client({ connectionString: ADMIN_URL })
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-  await admin.query(`CREATE DATABASE "${name}"`)
-  await admin.end()
-  const url = new URL(ADMIN_URL)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: ADMIN_URL })
-      await c.connect()
-      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-      await c.end()
-    },
-  }
-}
-
-/** Users inserted straight into auth.users/identities the way the app writes them, sharing one hash. */
-async function seedUsers(url: string): Promise<string[]> {
-  const database = createPgDatabase({ url, poolMax: 2 })
-  await bootstrap(database)
-  const hash = await hashPassword(PASSWORD)
-  const emails = Array.from({ length: USERS }, (_, i) => `bench-${i}@example.com`)
-  await database.query(
-    `WITH u AS (
-       INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, raw_app_meta_data, raw_user_meta_data,
-          confirmation_token, recovery_token, email_change_token_new, email_change_token_current, email_change, phone_change_token, reauthentication_token,
-          is_sso_user, is_anonymous, created_at, updated_at)
-       SELECT '00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated', e, $2, now(),
-          '{"provider":"email","providers":["email"]}', jsonb_build_object('email', e, 'email_verified', true),
-          '', '', '', '', '', '', '', false, false, now(), now()
-       FROM unnest($1::text[]) e RETURNING id, email)
-     INSERT INTO auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at)
-     SELECT u.id::text, u.id, jsonb_build_object('sub', u.id::text, 'email', u.email), 'email', now(), now() FROM u`,
-    [emails, hash],
-  )
-  await database.close()
-  return emails
-}
-
-/** CPU time (user + system) a process has used, ms, from /proc (Linux). */
-function processCpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime, stime in USER_HZ (100)
-  } catch {
-    return 0
-  }
-}
-
-/** CPU used by the server process, the bench database's backends and this load generator. */
-async function cpuSnapshot(serverPid: number, dbName: string): Promise<{ server: number; postgres: number; loadgen: number }> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL })
-  await admin.connect()
-  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [dbName])
-  await admin.end()
-  const self = process.cpuUsage()
-  return { server: processCpuMs(serverPid), postgres: rows.reduce((sum, r) => sum + processCpuMs(r.pid), 0), loadgen: (self.user + self.system) / 1000 }
-}
-
-function startChild(databaseUrl: string): Promise<{ port: number; pid: number; stop: () => void }> {
-  // BENCH_PROF=dir writes the server's CPU profile there (as in rest-write.ts).
-  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', SELF, 'serve', databaseUrl], { stdio: ['ignore', 'pipe', 'inherit'] })
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = /PORT (\d+)/.exec(out)
-      if (match) resolve({ port: Number(match[1]), pid: child.pid!, stop: () => child.kill('SIGTERM') })
-    })
-    child.on('exit', (code) => reject(new Error(`bench server exited with ${code}`)))
-  })
-}
-
 /** CPU ms of one bcrypt compare (CPU, not wall time, so a busy machine does not inflate it). */
 function bcryptCompareMs(hash: string, rounds = 30): number {
   bcrypt.compareSync(PASSWORD, hash) // warm-up
@@ -140,31 +56,14 @@ function bcryptCompareMs(hash: string, rounds = 30): number {
 }
 
 async function main(): Promise<void> {
-  const db = await createBenchDatabase()
-  let server: { port: number; pid: number; stop: () => void } | undefined
+  const db = await createBenchDatabase(ADMIN_URL, 'auth')
+  let server: ServerChild | undefined
   try {
-    const emails = await seedUsers(db.url)
-    server = await startChild(db.url)
+    const emails = await seedUsers(db.url, USERS)
+    server = await startAuthServer(db.url)
     const jwt = await createJwtService(loadConfig({ JWT_SECRET: SECRET }))
     const apikey = await issueApiKey(jwt, 'anon')
-    const headers = { apikey, 'content-type': 'application/json', 'x-supabase-api-version': '2024-01-01' }
-    // node:http with keep-alive: a lighter client than fetch, so less of the shared CPU goes to load generation.
-    const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(CONCURRENCY, SIGNIN_CONCURRENCY) + 1 })
-    const post = (pathAndQuery: string, payload: unknown) =>
-      new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
-        const data = JSON.stringify(payload)
-        const req = http.request(
-          { host: '127.0.0.1', port: server!.port, path: `/auth/v1${pathAndQuery}`, method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(data) } },
-          (res) => {
-            const chunks: Buffer[] = []
-            res.on('data', (chunk: Buffer) => chunks.push(chunk))
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }))
-            res.on('error', reject)
-          },
-        )
-        req.on('error', reject)
-        req.end(data)
-      })
+    const post = authPoster(server.port, apikey, Math.max(CONCURRENCY, SIGNIN_CONCURRENCY) + 1)
     const signIn = async (email: string) => {
       const res = await post('/token?grant_type=password', { email, password: PASSWORD })
       return { status: res.status, refreshToken: res.body.refresh_token as string | undefined }
@@ -175,12 +74,13 @@ async function main(): Promise<void> {
     const signInOnce = async () => (await signIn(emails[n++ % emails.length]!)).status
     const signInSerial = await load(signInOnce, { concurrency: 1, durationMs: Math.min(SIGNIN_SECONDS, 5) * 1000, warmupMs: 500 })
     await load(signInOnce, { concurrency: SIGNIN_CONCURRENCY, durationMs: 1000 }) // warm-up
-    const dbName = new URL(db.url).pathname.slice(1)
-    const signInBefore = await cpuSnapshot(server.pid, dbName)
+    const dbName = db.name
+    const signInBefore = await cpuSnapshot(ADMIN_URL, dbName, server.pid)
     const signInLoad = await load(signInOnce, { concurrency: SIGNIN_CONCURRENCY, durationMs: SIGNIN_SECONDS * 1000 })
-    const signInAfter = await cpuSnapshot(server.pid, dbName)
+    const signInAfter = await cpuSnapshot(ADMIN_URL, dbName, server.pid)
     // The server's CPU includes its bcrypt worker threads: bcrypt's share of a sign-in's CPU.
-    const signInCpuMs = (signInAfter.server - signInBefore.server + signInAfter.postgres - signInBefore.postgres) / signInLoad.requests
+    const signInSplit = cpuPerRequest(signInBefore, signInAfter, signInLoad.requests)
+    const signInCpuMs = signInSplit.server + signInSplit.postgres
     const signInBcryptShare = Math.round(Math.min(1, bcryptMs / signInCpuMs) * 100)
 
     // Each worker refreshes its own session, always with the newest token (as a client does).
@@ -201,12 +101,12 @@ async function main(): Promise<void> {
     }
     const refreshSerial = await load(refreshOnce, { concurrency: 1, durationMs: Math.min(SECONDS, 5) * 1000, warmupMs: 500 })
     await load(refreshOnce, { concurrency: CONCURRENCY, durationMs: 1000 }) // warm-up, outside the CPU accounting
-    const before = await cpuSnapshot(server.pid, dbName)
+    const before = await cpuSnapshot(ADMIN_URL, dbName, server.pid)
     const refreshLoad = await load(refreshOnce, { concurrency: CONCURRENCY, durationMs: SECONDS * 1000 })
-    const after = await cpuSnapshot(server.pid, dbName)
+    const after = await cpuSnapshot(ADMIN_URL, dbName, server.pid)
     // CPU per refresh; the capacity of two otherwise idle cores follows from it (fsync waits are not CPU).
-    const perRefresh = (k: 'server' | 'postgres' | 'loadgen') => Math.round(((after[k] - before[k]) / refreshLoad.requests) * 1000) / 1000
-    const cpu = { serverMs: perRefresh('server'), postgresMs: perRefresh('postgres'), loadgenMs: perRefresh('loadgen') }
+    const split = cpuPerRequest(before, after, refreshLoad.requests)
+    const cpu = { serverMs: split.server, postgresMs: split.postgres, loadgenMs: split.loadgen }
     const cores = os.cpus().length
     const capacity = {
       serverAndPostgres: Math.round((cores * 1000) / (cpu.serverMs + cpu.postgresMs)),

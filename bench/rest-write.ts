@@ -7,8 +7,12 @@
  *
  * Each at 1, 16 and 32 connections, PostgreSQL on loopback and behind a proxy adding 0.5 ms each way.
  *
- *   node --import tsx bench/rest-write.ts   # BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONCURRENCY=1,16,32 BENCH_LATENCY_MS=0,0.5 BENCH_POOL=10 BENCH_SCENARIO=single|bulk
+ *   node --import tsx bench/rest-write.ts   # BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONCURRENCY=1,16,32 BENCH_LATENCY_MS=0,0.5 BENCH_POOL=10 BENCH_SCENARIO=single|bulk BENCH_BULK_CONCURRENCY=4
+ * Bulk bodies go at most BENCH_BULK_CONCURRENCY at a time (the line says how many were in flight).
+ * Each line also gives each server's CPU per request (ms, from /proc): on a busy machine latency
+ * figures drift with the load, CPU per request much less.
  *   BENCH_PREPARED=false …                  # resolution plans every statement unnamed (DB_PREPARED_STATEMENTS=false)
+ *   BENCH_STALLS=1 …                        # each server prints its event-loop delay and GC pauses when it stops
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
@@ -30,8 +34,10 @@ import { startServer } from '../src/runtime/node-server.ts'
 import { bootstrap } from '../src/schema/bootstrap.ts'
 import { createServices } from '../src/services.ts'
 import { startLatencyProxy } from './lib/latency-proxy.ts'
+import { processCpuMs } from './lib/auth-fixture.ts'
 import { load, type LoadResult } from './lib/load.ts'
 import { startPortChild, type PortChild } from './lib/port-child.ts'
+import { reportStallsOnExit } from './lib/stalls.ts'
 
 const SECRET = 'bench-secret-with-at-least-32-characters!!'
 const OWNER = '5e0f8a52-0000-4000-8000-000000000001'
@@ -39,6 +45,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,16,32').split(',').map(Number)
 const LATENCIES = (process.env.BENCH_LATENCY_MS ?? '0,0.5').split(',').map(Number)
+// 1,000-row bodies: at most this many in flight, whatever the connection count (the lines say so).
+const BULK_CONCURRENCY = Number(process.env.BENCH_BULK_CONCURRENCY ?? 4)
 const POOL = Number(process.env.BENCH_POOL ?? 10)
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SELF = fileURLToPath(import.meta.url)
@@ -129,7 +137,12 @@ function startChild(kind: 'resolution' | 'baseline', databaseUrl: string): Promi
   return startPortChild(`${kind} server`, SELF, [`serve-${kind}`, databaseUrl], prof)
 }
 
-async function measure(port: number, scenario: Scenario, token: string, concurrency: number): Promise<LoadResult> {
+/** Clients in flight for a scenario at a given connection count. */
+const inFlight = (scenario: Scenario, concurrency: number) => (scenario === 'bulk' ? Math.min(concurrency, BULK_CONCURRENCY) : concurrency)
+
+/** One round against one server; also the server's CPU per request (ms, /proc), robust to a busy machine where latency is not. */
+async function measure(server: PortChild, scenario: Scenario, token: string, concurrency: number): Promise<LoadResult & { cpuMs: number }> {
+  const port = server.port
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
   const body = SCENARIOS[scenario].body()
   const request = () =>
@@ -143,9 +156,12 @@ async function measure(port: number, scenario: Scenario, token: string, concurre
     })
   const probe = await request()
   if (probe !== 201) throw new Error(`bad probe on port ${port}: ${probe}`)
-  const result = await load(request, { concurrency: scenario === 'bulk' ? Math.min(concurrency, 4) : concurrency, durationMs: SECONDS * 1000, warmupMs: 500 })
+  await load(request, { concurrency: inFlight(scenario, concurrency), durationMs: 500 }) // warm-up
+  const cpuBefore = processCpuMs(server.pid)
+  const result = await load(request, { concurrency: inFlight(scenario, concurrency), durationMs: SECONDS * 1000 })
+  const cpuMs = Math.round(((processCpuMs(server.pid) - cpuBefore) / Math.max(1, result.requests)) * 1000) / 1000
   agent.destroy()
-  return result
+  return { ...result, cpuMs }
 }
 
 async function main(): Promise<void> {
@@ -171,17 +187,19 @@ async function main(): Promise<void> {
       try {
         for (const scenario of (['single', 'bulk'] as const).filter((s) => !process.env.BENCH_SCENARIO || process.env.BENCH_SCENARIO === s)) {
           for (const concurrency of CONCURRENCIES) {
-            const rounds: Record<string, LoadResult[]> = { baseline: [], resolution: [] }
+            const rounds: Record<string, Array<LoadResult & { cpuMs: number }>> = { baseline: [], resolution: [] }
             const loadAverage = os.loadavg()[0]
             for (let round = 0; round < ROUNDS; round++) {
               const order = round % 2 === 0 ? (['baseline', 'resolution'] as const) : (['resolution', 'baseline'] as const)
-              for (const kind of order) rounds[kind]!.push(await measure(servers[kind].port, scenario, token, concurrency))
+              for (const kind of order) rounds[kind]!.push(await measure(servers[kind], scenario, token, concurrency))
             }
             const b = combine(rounds.baseline!)
             const r = combine(rounds.resolution!)
+            const cpu = (kind: string) => [...rounds[kind]!.map((x) => x.cpuMs)].sort((x, y) => x - y)[Math.floor(ROUNDS / 2)]!
             const ratio = Math.round((r.rps / b.rps) * 100) / 100
-            results.push({ database: 'postgresql', latencyMs, scenario, concurrency, loadAverage, baseline: b, resolution: r, ratio })
-            console.log(`postgresql +${latencyMs}ms ${scenario.padEnd(7)} c=${String(concurrency).padEnd(3)} baseline ${b.rps} req/s p99 ${b.p99} ms | resolution ${r.rps} req/s p99 ${r.p99} ms | ratio ${ratio} | load ${loadAverage}${b.failures + r.failures ? ` (failures ${b.failures}/${r.failures})` : ''}`)
+            const clients = inFlight(scenario, concurrency)
+            results.push({ database: 'postgresql', latencyMs, scenario, concurrency, clients, loadAverage, baseline: { ...b, serverCpuMsPerRequest: cpu('baseline') }, resolution: { ...r, serverCpuMsPerRequest: cpu('resolution') }, ratio })
+            console.log(`postgresql +${latencyMs}ms ${scenario.padEnd(7)} c=${String(concurrency).padEnd(3)}${clients !== concurrency ? ` (${clients} in flight)` : ''} baseline ${b.rps} req/s p50 ${b.p50} p99 ${b.p99} ms cpu ${cpu('baseline')} ms/req | resolution ${r.rps} req/s p50 ${r.p50} p99 ${r.p99} ms cpu ${cpu('resolution')} ms/req | ratio ${ratio} | load ${loadAverage}${b.failures + r.failures ? ` (failures ${b.failures}/${r.failures})` : ''}`)
           }
         }
       } finally {
@@ -199,7 +217,10 @@ async function main(): Promise<void> {
 }
 
 const [mode, db] = process.argv.slice(2)
-if (mode?.startsWith('serve-')) process.on('SIGTERM', () => process.exit(0))
+if (mode?.startsWith('serve-')) {
+  process.on('SIGTERM', () => process.exit(0))
+  reportStallsOnExit(mode.slice('serve-'.length))
+}
 if (mode === 'serve-resolution') await serveResolution(db!)
 else if (mode === 'serve-baseline') await serveBaseline(db!)
 else await main()

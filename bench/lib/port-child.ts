@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 
 export interface PortChild {
   port: number
+  pid: number
   stop: () => Promise<void>
 }
 
@@ -21,6 +22,7 @@ export function startPortChild(name: string, script: string, args: string[], nod
       if (m)
         resolve({
           port: Number(m[1]),
+          pid: child.pid!,
           stop: async () => {
             child.kill('SIGTERM')
             await exited

@@ -79,6 +79,25 @@ async function counted<T>(query: Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Counts n hits for ($1 bucket, $2 key) at $3 (ms) in a window of $4 seconds: one autocommitted
+ * statement, so concurrent hits (any process) each get their own count. Its commit does not wait
+ * for the WAL flush (`synchronous_commit` off for this transaction only): the count is visible to
+ * every session at once; a database crash may forget the hits of its last fraction of a second,
+ * which a limit can afford (GoTrue forgets all of them on every restart). The flush wait was most
+ * of a hit's latency, and every /token request waits for its hit before it starts.
+ */
+export const COUNT_HITS = {
+  name: 'resolution_auth_rate_limit_hit',
+  sql: `WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true))
+       INSERT INTO _resolution.auth_rate_limits AS r (bucket, key, hits, expires_at)
+       SELECT $1, $2, $5::int, to_timestamp($3::float8 / 1000) + make_interval(secs => $4::float8) FROM unflushed
+       ON CONFLICT (bucket, key) DO UPDATE SET
+         hits = CASE WHEN r.expires_at > to_timestamp($3::float8 / 1000) THEN r.hits + $5::int ELSE $5::int END,
+         expires_at = CASE WHEN r.expires_at > to_timestamp($3::float8 / 1000) THEN r.expires_at ELSE EXCLUDED.expires_at END
+       RETURNING hits, greatest(1, ceil(extract(epoch FROM expires_at) - $3::float8 / 1000))::int AS retry_after`,
+}
+
 /** How often a process sweeps expired counter rows. */
 const SWEEP_INTERVAL_MS = 60_000
 
@@ -142,18 +161,7 @@ export class Counters {
     const database = await this.database()
     const now = this.now()
     await this.sweep(database, now)
-    // One statement, so concurrent hits (any process) each get their own count.
-    const { rows } = await counted(queryNamed<{ hits: number; retry_after: number }>(
-      database,
-      'resolution_auth_rate_limit_hit',
-      `INSERT INTO _resolution.auth_rate_limits AS r (bucket, key, hits, expires_at)
-       VALUES ($1, $2, $5::int, to_timestamp($3::float8 / 1000) + make_interval(secs => $4::float8))
-       ON CONFLICT (bucket, key) DO UPDATE SET
-         hits = CASE WHEN r.expires_at > to_timestamp($3::float8 / 1000) THEN r.hits + $5::int ELSE $5::int END,
-         expires_at = CASE WHEN r.expires_at > to_timestamp($3::float8 / 1000) THEN r.expires_at ELSE EXCLUDED.expires_at END
-       RETURNING hits, greatest(1, ceil(extract(epoch FROM expires_at) - $3::float8 / 1000))::int AS retry_after`,
-      [bucket, key, now, windowSeconds, n],
-    ))
+    const { rows } = await counted(queryNamed<{ hits: number; retry_after: number }>(database, COUNT_HITS.name, COUNT_HITS.sql, [bucket, key, now, windowSeconds, n]))
     const row = rows[0]!
     return { hits: Number(row.hits), retryAfter: Number(row.retry_after) }
   }

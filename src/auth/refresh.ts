@@ -38,7 +38,7 @@ type Attempt = { kind: 'ok'; value: Refreshed } | { kind: 'locked' } | { kind: '
 const LOCK_WAIT_MS = 5000
 
 /** The presented token with its (locked) session, user and identities: one round trip. */
-interface Locked extends UserRow {
+export interface Locked extends UserRow {
   s_id: string
   s_aal: string | null
   s_expired: boolean
@@ -156,24 +156,19 @@ async function attempt(tx: Queryable, input: RefreshInput): Promise<Attempt> {
   return { kind: 'ok', value: { user, identities, sessionId: session.id, aal: session.aal, amr: rotated.amr, refreshToken: rotated.token } }
 }
 
-interface FastRow extends Locked {
-  new_token: string | null
-  amr_json: AmrEntry[]
-}
+const auditJson = (actionParam: string) =>
+  `json_build_object('actor_id', ok.id, 'actor_username', coalesce(ok.email, ok.phone, ''), 'actor_via_sso', false, 'action', ${actionParam}::text, 'log_type', 'token')`
 
 /**
  * The common case in one autocommitted statement: an active token of a live session of a
  * usable user is revoked and replaced, the session touched and the audit rows written, all
  * under the same row locks as the full path. Anything else (revoked token, busy or missing
- * session, ban, expiry) returns undefined and takes the full path, which decides the answer.
+ * session, ban, expiry) returns no new_token and takes the full path, which decides the answer.
+ * Exported with its parameters for bench/auth-refresh-floor.ts, which runs it over bare `pg`.
  */
-async function rotateActive(database: Database, input: RefreshInput): Promise<Refreshed | undefined> {
-  const audit = (actionParam: string) =>
-    `json_build_object('actor_id', ok.id, 'actor_username', coalesce(ok.email, ok.phone, ''), 'actor_via_sso', false, 'action', ${actionParam}::text, 'log_type', 'token')`
-  const { rows } = await queryNamed<FastRow>(
-    database,
-    'resolution_auth_refresh_rotate',
-    `WITH cur AS (
+export const ROTATE_ACTIVE = {
+  name: 'resolution_auth_refresh_rotate',
+  sql: `WITH cur AS (
        SELECT s.id AS s_id, s.aal::text AS s_aal, coalesce(s.not_after <= now(), false) AS s_expired,
               rt.id AS rt_id, coalesce(rt.revoked, false) AS rt_revoked, false AS rt_reusable, ${USER_SELECT},
               (SELECT coalesce(json_agg(i ORDER BY i.created_at, i.id), '[]') FROM auth.identities i WHERE i.user_id = u.id) AS identities_json
@@ -195,7 +190,7 @@ async function rotateActive(database: Database, input: RefreshInput): Promise<Re
      ), audited AS (
        INSERT INTO auth.audit_log_entries (instance_id, id, payload, created_at, ip_address)
        SELECT $1, gen_random_uuid(), p.payload, now(), $6
-         FROM ok CROSS JOIN LATERAL (VALUES (${audit('$7')}), (${audit('$8')})) AS p(payload)
+         FROM ok CROSS JOIN LATERAL (VALUES (${auditJson('$7')}), (${auditJson('$8')})) AS p(payload)
        RETURNING id
      )
      SELECT cur.*, (SELECT token FROM child) AS new_token,
@@ -203,12 +198,24 @@ async function rotateActive(database: Database, input: RefreshInput): Promise<Re
                      ORDER BY m.updated_at DESC), '[]')
                FROM auth.mfa_amr_claims m WHERE m.session_id = cur.s_id) AS amr_json
        FROM cur`,
-    [NIL_INSTANCE, input.token, newRefreshToken(), input.userAgent || null, input.ip || null, input.ip.slice(0, 64), 'token_revoked', 'token_refreshed'],
-  )
-  const row = rows[0]
+  params: (input: RefreshInput): unknown[] => [NIL_INSTANCE, input.token, newRefreshToken(), input.userAgent || null, input.ip || null, input.ip.slice(0, 64), 'token_revoked', 'token_refreshed'],
+}
+
+export interface RotatedRow extends Locked {
+  new_token: string | null
+  amr_json: AmrEntry[]
+}
+
+/** The fast path's answer, or undefined when the full path must decide. */
+export function rotatedActive(row: RotatedRow | undefined): Refreshed | undefined {
   if (!row?.new_token) return undefined
   const { s_id: sessionId, s_aal: aal, s_expired: _e, rt_id: _r, rt_revoked: _v, rt_reusable: _u, identities_json: identities, new_token, amr_json: amr, ...user } = row
   return { user, identities, sessionId, aal, amr, refreshToken: new_token }
+}
+
+async function rotateActive(database: Database, input: RefreshInput): Promise<Refreshed | undefined> {
+  const { rows } = await queryNamed<RotatedRow>(database, ROTATE_ACTIVE.name, ROTATE_ACTIVE.sql, ROTATE_ACTIVE.params(input))
+  return rotatedActive(rows[0])
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

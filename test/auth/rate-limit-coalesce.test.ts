@@ -4,7 +4,7 @@
  * hit must still get its own count, no hit may be lost, and the limit still refuses past it.
  */
 import { expect, it } from 'vitest'
-import { Counters, WindowLimit } from '../../src/auth/rate-limit.ts'
+import { COUNT_HITS, Counters, WindowLimit } from '../../src/auth/rate-limit.ts'
 import type { Queryable } from '../../src/db/types.ts'
 import { describeEachDatabase } from '../support/databases.ts'
 
@@ -55,5 +55,20 @@ describeEachDatabase('auth rate-limit counters under concurrency', (ctx) => {
     expect(failed.every((o) => o.status === 'rejected')).toBe(true)
     fail = false
     expect((await counters.hit('coalesce-flaky', 'k', 300)).hits).toBe(1)
+  })
+
+  it('commits a hit without waiting for the WAL flush, for that transaction only', async () => {
+    const database = ctx().database
+    const inside = await database.transaction(async (tx) => {
+      await tx.query(COUNT_HITS.sql, ['unflushed', 'k', Date.now(), 300, 1])
+      return (await tx.query<{ setting: string }>("SELECT current_setting('synchronous_commit') AS setting")).rows[0]!.setting
+    })
+    expect(inside).toBe('off')
+    // Autocommitted, as the counters run it, on every connection of the pool: none keeps the setting.
+    await Promise.all(Array.from({ length: 20 }, () => database.query(COUNT_HITS.sql, ['unflushed', 'k', Date.now(), 300, 1])))
+    const after = await Promise.all(Array.from({ length: 20 }, () => database.query<{ setting: string }>("SELECT current_setting('synchronous_commit') AS setting")))
+    expect(new Set(after.map((r) => r.rows[0]!.setting))).toEqual(new Set(['on']))
+    const { rows } = await database.query<{ hits: number }>(`SELECT hits FROM _resolution.auth_rate_limits WHERE bucket = 'unflushed' AND key = 'k'`)
+    expect(rows[0]!.hits).toBe(21)
   })
 })
