@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises'
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { meter } from './meter.ts'
-import { s3Key } from './s3-keys.ts'
+import { s3Key, storageKeyOfS3 } from './s3-keys.ts'
 import type { ByteRange, ObjectStat, StagedObject, StorageBackend, StoredItem } from './types.ts'
 
 export interface S3BackendOptions {
@@ -109,6 +109,7 @@ export function createS3Backend(options: S3BackendOptions): StorageBackend {
 
     remove: removeKeys,
     locate: s3Key,
+    keyAt: storageKeyOfS3,
     removeStored: removeLocations,
 
     async *listStored(): AsyncIterable<StoredItem> {
