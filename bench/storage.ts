@@ -124,16 +124,30 @@ async function consume(stream: AsyncIterable<unknown>): Promise<void> {
   }
 }
 
+/**
+ * `fetch`, once more when a kept-alive socket turned out closed before anything was answered: on
+ * this loaded machine the client's idle timer can fire after the server's (EPIPE/ECONNRESET).
+ */
+async function fetchOnce(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init)
+  } catch (error) {
+    const code = ((error as { cause?: { code?: string } }).cause ?? {}).code
+    if (code !== 'EPIPE' && code !== 'ECONNRESET' && code !== 'UND_ERR_SOCKET') throw error
+    return fetch(url, init)
+  }
+}
+
 function serviceSide(server: Server, size: number): Side {
   const url = (i: number) => `${server.base}/object/bench/obj-${size}-${i}`
   return {
     async put(i, bytes) {
-      const response = await fetch(url(i), { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream', 'x-upsert': 'true' }, body: bytes as unknown as BodyInit })
+      const response = await fetchOnce(url(i), { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream', 'x-upsert': 'true' }, body: bytes as unknown as BodyInit })
       if (!response.ok) throw new Error(`upload: ${response.status} ${await response.text()}`)
       await response.arrayBuffer()
     },
     async get(i) {
-      const response = await fetch(url(i), { headers: auth })
+      const response = await fetchOnce(url(i), { headers: auth })
       if (!response.ok) throw new Error(`download: ${response.status}`)
       await consume(response.body as unknown as AsyncIterable<Uint8Array>)
     },
