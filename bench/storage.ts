@@ -11,7 +11,9 @@
  *   upload, service:  `fetch` POST of the buffer to `/storage/v1/object/bench/<name>` (x-upsert).
  * - download, direct: file — a read stream of the stored file, consumed; S3 — GetObject, body consumed.
  *   download, service: `fetch` GET of the object, body consumed.
- * Both sides run `concurrency` requests at a time over the same number of objects, rounds
+ * - the HTTP floor (a third column): the same `fetch` calls against a bare `node:http` server
+ *   streaming bodies to and from files (no auth, database or hashing): what any HTTP hop costs here.
+ * All sides run `concurrency` requests at a time over the same number of objects, rounds
  * alternate direct/service. The server is a child process (`resolution serve`) on the embedded
  * database, or on PostgreSQL with BENCH_DATABASE_URL (a scratch database made there and dropped);
  * the S3 backend runs against moto_server started here (skipped when it is not installed).
@@ -112,6 +114,45 @@ async function startServer(backend: 'file' | 's3', s3Endpoint: string | undefine
   return { base, pid: child.pid!, stop: () => stopChild(child) }
 }
 
+/**
+ * The HTTP floor: a bare `node:http` server (a child process, as the service is) that streams a
+ * POST's body to a file and a file to a GET's response — no auth, no database, no hashing. The
+ * gap between it and the direct copy is what any HTTP hop costs on this machine (the client's
+ * `fetch` included); the gap between it and the service is the service's own work.
+ */
+const FLOOR_SERVER = `
+const http = require('node:http'), fs = require('node:fs'), path = require('node:path'), { pipeline } = require('node:stream')
+const dir = process.argv[1]
+http.createServer((req, res) => {
+  const file = path.join(dir, path.basename(req.url))
+  if (req.method === 'POST') pipeline(req, fs.createWriteStream(file), (error) => res.end(error ? 'error' : '{}'))
+  else pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), res, () => undefined)
+}).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'))
+`
+
+async function startFloor(): Promise<Server> {
+  const port = await freePort()
+  const dir = path.join(work, 'floor')
+  mkdirSync(dir, { recursive: true })
+  const child = spawn(process.execPath, ['-e', FLOOR_SERVER, dir], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve) => child.stdout!.once('data', resolve))
+  return { base: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => stopChild(child) }
+}
+
+function floorSide(floor: Server, size: number): Side {
+  const url = (i: number) => `${floor.base}/obj-${size}-${i}`
+  return {
+    async put(i, bytes) {
+      const response = await fetchOnce(url(i), { method: 'POST', body: bytes as unknown as BodyInit })
+      await response.arrayBuffer()
+    },
+    async get(i) {
+      const response = await fetchOnce(url(i), {})
+      await consume(response.body as unknown as AsyncIterable<Uint8Array>)
+    },
+  }
+}
+
 /** One way of moving an object's bytes: `put` stores buffer as object i, `get` reads object i fully. */
 interface Side {
   put(i: number, bytes: Buffer): Promise<void>
@@ -195,26 +236,25 @@ function rate(bytes: number, secs: number): number {
   return bytes / MiB / secs
 }
 
-async function compare(label: string, server: Server, direct: Side, size: number, concurrency: number): Promise<void> {
+async function compare(label: string, server: Server, floor: Server, direct: Side, size: number, concurrency: number): Promise<void> {
   const objects = size <= MiB ? (quick ? 24 : 64) : Math.max(concurrency, quick ? 2 : 4)
-  const service = serviceSide(server, size)
+  const sides = { direct, floor: floorSide(floor, size), service: serviceSide(server, size) }
   const bytes = randomBytes(size)
-  const totals = { directUp: 0, serviceUp: 0, directDown: 0, serviceDown: 0 }
-  // Warm-up: every object exists on both sides before anything is timed.
-  await timed(objects, concurrency, (i) => direct.put(i, bytes))
-  await timed(objects, concurrency, (i) => service.put(i, bytes))
+  const up = { direct: 0, floor: 0, service: 0 }
+  const down = { direct: 0, floor: 0, service: 0 }
+  const names = ['direct', 'floor', 'service'] as const
+  // Warm-up: every object exists on every side before anything is timed.
+  for (const name of names) await timed(objects, concurrency, (i) => sides[name].put(i, bytes))
   for (let round = 0; round < ROUNDS; round++) {
-    totals.directUp += await timed(objects, concurrency, (i) => direct.put(i, bytes))
-    totals.serviceUp += await timed(objects, concurrency, (i) => service.put(i, bytes))
-    totals.directDown += await timed(objects, concurrency, (i) => direct.get(i))
-    totals.serviceDown += await timed(objects, concurrency, (i) => service.get(i))
+    for (const name of names) up[name] += await timed(objects, concurrency, (i) => sides[name].put(i, bytes))
+    for (const name of names) down[name] += await timed(objects, concurrency, (i) => sides[name].get(i))
   }
   const moved = objects * size * ROUNDS
-  const up = [rate(moved, totals.directUp), rate(moved, totals.serviceUp)]
-  const down = [rate(moved, totals.directDown), rate(moved, totals.serviceDown)]
-  const name = `${label} ${size / MiB} MiB ×${concurrency}`
-  console.log(`${name.padEnd(34)} upload   direct ${up[0]!.toFixed(0).padStart(5)} MiB/s  service ${up[1]!.toFixed(0).padStart(5)} MiB/s  ${(up[1]! / up[0]!).toFixed(2)}×`)
-  console.log(`${name.padEnd(34)} download direct ${down[0]!.toFixed(0).padStart(5)} MiB/s  service ${down[1]!.toFixed(0).padStart(5)} MiB/s  ${(down[1]! / down[0]!).toFixed(2)}×`)
+  const title = `${label} ${size / MiB} MiB ×${concurrency}`
+  for (const [what, secs] of [['upload', up], ['download', down]] as const) {
+    const [d, f, v] = names.map((name) => rate(moved, secs[name]))
+    console.log(`${title.padEnd(16)} ${what.padEnd(8)}  direct ${d!.toFixed(0).padStart(5)}  http floor ${f!.toFixed(0).padStart(5)}  service ${v!.toFixed(0).padStart(5)} MiB/s  service/direct ${(v! / d!).toFixed(2)}×  service/floor ${(v! / f!).toFixed(2)}×`)
+  }
 }
 
 function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
@@ -252,6 +292,11 @@ async function bigUpload(server: Server): Promise<void> {
 }
 
 const cleanups: Array<() => Promise<void>> = []
+async function cleanUp(): Promise<void> {
+  for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined)
+  rmSync(work, { recursive: true, force: true })
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(1)))
 try {
   const adminUrl = process.env.BENCH_DATABASE_URL
   console.log(`database: ${adminUrl ? 'PostgreSQL' : 'embedded (PGlite)'}; rounds ${ROUNDS}; load average ${os.loadavg().map((n) => n.toFixed(2)).join(' ')}`)
@@ -263,18 +308,20 @@ try {
     if (moto) cleanups.unshift(moto.stop)
     const server = await startServer(backend, moto?.endpoint, database?.url, backend)
     cleanups.unshift(server.stop)
+    const floor = await startFloor()
+    cleanups.unshift(floor.stop)
     for (const size of SIZES) {
       for (const concurrency of CONCURRENCIES) {
         const direct = backend === 's3' ? s3Side(moto!.endpoint, size) : fileSide(size)
-        await compare(backend, server, direct, size, concurrency)
+        await compare(backend, server, floor, direct, size, concurrency)
       }
     }
     if (backend === 'file' && process.env.BENCH_RSS !== '0') await bigUpload(server)
     await server.stop()
+    await floor.stop()
     await moto?.stop()
   }
   console.log(`load average after: ${os.loadavg().map((n) => n.toFixed(2)).join(' ')}`)
 } finally {
-  for (const cleanup of cleanups) await cleanup().catch(() => undefined)
-  rmSync(work, { recursive: true, force: true })
+  await cleanUp()
 }
