@@ -66,7 +66,7 @@ async function waitFor(url: string, what: string): Promise<void> {
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve()
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
   return new Promise((resolve) => {
     child.once('exit', () => resolve())
     child.kill('SIGTERM')
@@ -293,7 +293,7 @@ async function bigUpload(server: Server): Promise<void> {
 
 const cleanups: Array<() => Promise<void>> = []
 async function cleanUp(): Promise<void> {
-  for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined)
+  for (const cleanup of cleanups.splice(0)) await cleanup().catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`))
   rmSync(work, { recursive: true, force: true })
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(1)))
