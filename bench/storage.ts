@@ -1,117 +1,276 @@
 /**
  * Storage benchmark, side by side in one run: upload and download throughput of 1 MiB and
- * 100 MiB objects through `/storage/v1` (the server a child process on the embedded database,
- * the file backend) against copying the same bytes with the file system directly; then the
- * server's peak RSS over idle while a 1 GiB upload streams through.
- * Run: `node --import tsx bench/storage.ts` (`--quick`: fewer rounds, 256 MiB instead of 1 GiB).
+ * 100 MiB objects through `/storage/v1` against copying the same bytes with the backend directly,
+ * at 1 and 8 concurrent requests; then the server's peak RSS over idle while a 1 GiB upload
+ * streams through (file backend).
+ *
+ * What each side does, per object (the bytes are held in memory by the client in both cases):
+ * - upload, direct:   file — `fs.writeFile` of the buffer to a new file under the backend's folder;
+ *                     S3 — `@aws-sdk/lib-storage` `Upload` of the buffer (the backend's part size
+ *                     and parallelism) to the same S3 server.
+ *   upload, service:  `fetch` POST of the buffer to `/storage/v1/object/bench/<name>` (x-upsert).
+ * - download, direct: file — a read stream of the stored file, consumed; S3 — GetObject, body consumed.
+ *   download, service: `fetch` GET of the object, body consumed.
+ * - the HTTP floor (a third column): the same `fetch` calls against a bare `node:http` server
+ *   streaming bodies to and from files (no auth, database or hashing): what any HTTP hop costs here.
+ * All sides run `concurrency` requests at a time over the same number of objects, rounds
+ * alternate direct/service. The server is a child process (`resolution serve`) on the embedded
+ * database, or on PostgreSQL with BENCH_DATABASE_URL (a scratch database made there and dropped);
+ * the S3 backend runs against moto_server started here (skipped when it is not installed).
+ *
+ *   node --import tsx bench/storage.ts [--quick]   # --quick: fewer objects and rounds, 256 MiB instead of 1 GiB
+ *   BENCH_BACKENDS=file,s3 BENCH_CONCURRENCY=1,8 BENCH_ROUNDS=3 BENCH_SIZES_MIB=1,100 BENCH_RSS=1
+ *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres …
+ *   BENCH_PROF=/tmp/prof …                          # the server child writes a V8 CPU profile there
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import type { Readable } from 'node:stream'
+import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
 import * as jose from 'jose'
+import { createServerDatabase } from '../test/support/databases.ts'
+import { freePort } from '../test/support/ports.ts'
 
 const quick = process.argv.includes('--quick')
 const MiB = 1024 * 1024
 const SECRET = 'bench-secret-with-at-least-32-characters-long'
-const PORT = 56480
-const base = `http://127.0.0.1:${PORT}/storage/v1`
+const S3_BUCKET = 'bench-objects'
+const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' }
+const hasMoto = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).status === 0
+const BACKENDS = (process.env.BENCH_BACKENDS ?? (hasMoto ? 'file,s3' : 'file')).split(',') as Array<'file' | 's3'>
+const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,8').split(',').map(Number)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3))
+const SIZES = (process.env.BENCH_SIZES_MIB ?? '1,100').split(',').map((size) => Number(size) * MiB)
 const work = mkdtempSync(path.join(os.tmpdir(), 'storage-bench-'))
 
 const key = await new jose.SignJWT({ role: 'service_role' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('2h').sign(new TextEncoder().encode(SECRET))
 const auth = { apikey: key, authorization: `Bearer ${key}` }
 
-const server = spawn(process.execPath, ['--import', 'tsx', 'bin/resolution.mjs', 'serve'], {
-  env: {
-    ...process.env,
-    PORT: String(PORT),
-    JWT_SECRET: SECRET,
-    RESOLUTION_DATA_DIR: path.join(work, 'data'),
-    STORAGE_DIR: path.join(work, 'objects'),
-    STORAGE_FILE_SIZE_LIMIT: String(2048 * MiB),
-    EMBEDDED_DB_PORT: 'off',
-    LOG_LEVEL: 'error',
-  },
-  stdio: 'ignore',
-})
+interface Server {
+  base: string
+  pid: number
+  stop(): Promise<void>
+}
+
+async function waitFor(url: string, what: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    if (await fetch(url).then((r) => r.ok, () => false)) return
+    if (i > 600) throw new Error(`${what} did not start`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve())
+    child.kill('SIGTERM')
+  })
+}
+
+async function startMoto(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const port = await freePort()
+  const endpoint = `http://127.0.0.1:${port}`
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' })
+  await waitFor(endpoint, 'moto_server')
+  await s3Client(endpoint).send(new CreateBucketCommand({ Bucket: S3_BUCKET }))
+  return { endpoint, stop: () => stopChild(child) }
+}
+
+function s3Client(endpoint: string): S3Client {
+  return new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials })
+}
+
+async function startServer(backend: 'file' | 's3', s3Endpoint: string | undefined, databaseUrl: string | undefined, label: string): Promise<Server> {
+  const port = await freePort()
+  const dir = path.join(work, `server-${label}`)
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`, `--cpu-prof-name=storage-${label}.cpuprofile`] : []
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'bin/resolution.mjs', 'serve'], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      JWT_SECRET: SECRET,
+      RESOLUTION_DATA_DIR: path.join(dir, 'data'),
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+      STORAGE_DIR: path.join(dir, 'objects'),
+      STORAGE_FILE_SIZE_LIMIT: String(2048 * MiB),
+      ...(backend === 's3'
+        ? { STORAGE_BACKEND: 's3', STORAGE_S3_BUCKET: S3_BUCKET, STORAGE_S3_ENDPOINT: s3Endpoint!, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey }
+        : {}),
+      EMBEDDED_DB_PORT: 'off',
+      LOG_LEVEL: 'error',
+    },
+    stdio: 'ignore',
+  })
+  const base = `http://127.0.0.1:${port}/storage/v1`
+  await waitFor(`http://127.0.0.1:${port}/health`, 'the server')
+  const created = await fetch(`${base}/bucket`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) })
+  if (!created.ok) throw new Error(`bucket: ${await created.text()}`)
+  return { base, pid: child.pid!, stop: () => stopChild(child) }
+}
+
+/**
+ * The HTTP floor: a bare `node:http` server (a child process, as the service is) that streams a
+ * POST's body to a file and a file to a GET's response — no auth, no database, no hashing. The
+ * gap between it and the direct copy is what any HTTP hop costs on this machine (the client's
+ * `fetch` included); the gap between it and the service is the service's own work.
+ */
+const FLOOR_SERVER = `
+const http = require('node:http'), fs = require('node:fs'), path = require('node:path'), { pipeline } = require('node:stream')
+const dir = process.argv[1]
+http.createServer((req, res) => {
+  const file = path.join(dir, path.basename(req.url))
+  if (req.method === 'POST') pipeline(req, fs.createWriteStream(file), (error) => res.end(error ? 'error' : '{}'))
+  else pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), res, () => undefined)
+}).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'))
+`
+
+async function startFloor(): Promise<Server> {
+  const port = await freePort()
+  const dir = path.join(work, 'floor')
+  mkdirSync(dir, { recursive: true })
+  const child = spawn(process.execPath, ['-e', FLOOR_SERVER, dir], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve) => child.stdout!.once('data', resolve))
+  return { base: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => stopChild(child) }
+}
+
+function floorSide(floor: Server, size: number): Side {
+  const url = (i: number) => `${floor.base}/obj-${size}-${i}`
+  return {
+    async put(i, bytes) {
+      const response = await fetchOnce(url(i), { method: 'POST', body: bytes as unknown as BodyInit })
+      await response.arrayBuffer()
+    },
+    async get(i) {
+      const response = await fetchOnce(url(i), {})
+      await consume(response.body as unknown as AsyncIterable<Uint8Array>)
+    },
+  }
+}
+
+/** One way of moving an object's bytes: `put` stores buffer as object i, `get` reads object i fully. */
+interface Side {
+  put(i: number, bytes: Buffer): Promise<void>
+  get(i: number): Promise<void>
+}
+
+async function consume(stream: AsyncIterable<unknown>): Promise<void> {
+  for await (const _chunk of stream) {
+    // consume
+  }
+}
+
+/**
+ * `fetch`, once more when a kept-alive socket turned out closed before anything was answered: on
+ * this loaded machine the client's idle timer can fire after the server's (EPIPE/ECONNRESET).
+ */
+async function fetchOnce(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init)
+  } catch (error) {
+    const code = ((error as { cause?: { code?: string } }).cause ?? {}).code
+    if (code !== 'EPIPE' && code !== 'ECONNRESET' && code !== 'UND_ERR_SOCKET') throw error
+    return fetch(url, init)
+  }
+}
+
+function serviceSide(server: Server, size: number): Side {
+  const url = (i: number) => `${server.base}/object/bench/obj-${size}-${i}`
+  return {
+    async put(i, bytes) {
+      const response = await fetchOnce(url(i), { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream', 'x-upsert': 'true' }, body: bytes as unknown as BodyInit })
+      if (!response.ok) throw new Error(`upload: ${response.status} ${await response.text()}`)
+      await response.arrayBuffer()
+    },
+    async get(i) {
+      const response = await fetchOnce(url(i), { headers: auth })
+      if (!response.ok) throw new Error(`download: ${response.status}`)
+      await consume(response.body as unknown as AsyncIterable<Uint8Array>)
+    },
+  }
+}
+
+function fileSide(size: number): Side {
+  const dir = path.join(work, 'direct')
+  mkdirSync(dir, { recursive: true })
+  const file = (i: number) => path.join(dir, `obj-${size}-${i}`)
+  return {
+    put: (i, bytes) => fs.writeFile(file(i), bytes),
+    get: (i) => consume(createReadStream(file(i), { highWaterMark: MiB })),
+  }
+}
+
+function s3Side(endpoint: string, size: number): Side {
+  const client = s3Client(endpoint)
+  const Key = (i: number) => `direct/obj-${size}-${i}`
+  return {
+    async put(i, bytes) {
+      // The backend's part size and parallelism (src/storage/backend/s3.ts).
+      await new Upload({ client, params: { Bucket: S3_BUCKET, Key: Key(i), Body: bytes }, partSize: 8 * MiB, queueSize: 2 }).done()
+    },
+    async get(i) {
+      const result = await client.send(new GetObjectCommand({ Bucket: S3_BUCKET, Key: Key(i) }))
+      await consume(result.Body as Readable)
+    },
+  }
+}
+
+/** `count` operations, `concurrency` at a time; seconds taken. */
+async function timed(count: number, concurrency: number, op: (i: number) => Promise<void>): Promise<number> {
+  let next = 0
+  const started = process.hrtime.bigint()
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) await op(next++)
+    }),
+  )
+  return Number(process.hrtime.bigint() - started) / 1e9
+}
+
+function rate(bytes: number, secs: number): number {
+  return bytes / MiB / secs
+}
+
+async function compare(label: string, server: Server, floor: Server, direct: Side, size: number, concurrency: number): Promise<void> {
+  const objects = size <= MiB ? (quick ? 24 : 64) : Math.max(concurrency, quick ? 2 : 4)
+  const sides = { direct, floor: floorSide(floor, size), service: serviceSide(server, size) }
+  const bytes = randomBytes(size)
+  const up = { direct: 0, floor: 0, service: 0 }
+  const down = { direct: 0, floor: 0, service: 0 }
+  const names = ['direct', 'floor', 'service'] as const
+  // Warm-up: every object exists on every side before anything is timed.
+  for (const name of names) await timed(objects, concurrency, (i) => sides[name].put(i, bytes))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of names) up[name] += await timed(objects, concurrency, (i) => sides[name].put(i, bytes))
+    for (const name of names) down[name] += await timed(objects, concurrency, (i) => sides[name].get(i))
+  }
+  const moved = objects * size * ROUNDS
+  const title = `${label} ${size / MiB} MiB ×${concurrency}`
+  for (const [what, secs] of [['upload', up], ['download', down]] as const) {
+    const [d, f, v] = names.map((name) => rate(moved, secs[name]))
+    console.log(`${title.padEnd(16)} ${what.padEnd(8)}  direct ${d!.toFixed(0).padStart(5)}  http floor ${f!.toFixed(0).padStart(5)}  service ${v!.toFixed(0).padStart(5)} MiB/s  service/direct ${(v! / d!).toFixed(2)}×  service/floor ${(v! / f!).toFixed(2)}×`)
+  }
+}
 
 function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024
 }
 
-async function seconds(fn: () => Promise<void>): Promise<number> {
-  const started = process.hrtime.bigint()
-  await fn()
-  return Number(process.hrtime.bigint() - started) / 1e9
-}
-
-function line(label: string, bytes: number, secs: number, baseline?: number): void {
-  const rate = bytes / MiB / secs
-  const ratio = baseline ? `  ${(rate / baseline).toFixed(2)}× of direct` : ''
-  console.log(`${label.padEnd(40)} ${rate.toFixed(0).padStart(6)} MiB/s${ratio}`)
-}
-
-async function upload(name: string, body: ReadableStream<Uint8Array> | Buffer, length?: number): Promise<void> {
-  const headers: Record<string, string> = { ...auth, 'content-type': 'application/octet-stream', 'x-upsert': 'true' }
-  if (length !== undefined) headers['content-length'] = String(length)
-  const response = await fetch(`${base}/object/bench/${name}`, { method: 'POST', headers, body, duplex: 'half' } as RequestInit)
-  if (!response.ok) throw new Error(`upload ${name}: ${response.status} ${await response.text()}`)
-  await response.arrayBuffer()
-}
-
-async function download(name: string): Promise<void> {
-  const response = await fetch(`${base}/object/bench/${name}`, { headers: auth })
-  if (!response.ok) throw new Error(`download ${name}: ${response.status}`)
-  for await (const _chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    // consume
-  }
-}
-
-try {
-  for (let i = 0; ; i++) {
-    const up = await fetch(`http://127.0.0.1:${PORT}/health`).then((r) => r.ok, () => false)
-    if (up) break
-    if (i > 300) throw new Error('server did not start')
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  const created = await fetch(`${base}/bucket`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) })
-  if (!created.ok) throw new Error(`bucket: ${await created.text()}`)
-
-  for (const [size, rounds] of [[MiB, quick ? 10 : 50], [100 * MiB, quick ? 2 : 5]] as const) {
-    const source = path.join(work, `source-${size}`)
-    writeFileSync(source, randomBytes(size))
-    const label = size === MiB ? '1 MiB' : '100 MiB'
-    const direct = await seconds(async () => {
-      for (let i = 0; i < rounds; i++) await pipeline(createReadStream(source), createWriteStream(path.join(work, 'copy')))
-    })
-    const directRead = await seconds(async () => {
-      for (let i = 0; i < rounds; i++) for await (const _chunk of createReadStream(source)) { /* consume */ }
-    })
-    const up = await seconds(async () => {
-      for (let i = 0; i < rounds; i++) await upload(`obj-${size}`, Readable.toWeb(createReadStream(source)) as ReadableStream<Uint8Array>, size)
-    })
-    const down = await seconds(async () => {
-      for (let i = 0; i < rounds; i++) await download(`obj-${size}`)
-    })
-    const directRate = (size * rounds) / MiB / direct
-    const directReadRate = (size * rounds) / MiB / directRead
-    line(`file copy ${label} (direct, write)`, size * rounds, direct)
-    line(`upload ${label} via /storage/v1`, size * rounds, up, directRate)
-    line(`file read ${label} (direct)`, size * rounds, directRead)
-    line(`download ${label} via /storage/v1`, size * rounds, down, directReadRate)
-  }
-
+/** Peak RSS of the server over idle while one large upload streams through. */
+async function bigUpload(server: Server): Promise<void> {
   const big = (quick ? 256 : 1024) * MiB
   await new Promise((resolve) => setTimeout(resolve, 500))
-  const idle = rssMiB(server.pid!)
+  const idle = rssMiB(server.pid)
   // Resets the kernel's high-water mark (VmHWM), so it measures the upload alone.
   writeFileSync(`/proc/${server.pid}/clear_refs`, '5')
   let peak = idle
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.pid!))), 20)
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.pid))), 20)
   let sent = 0
   const chunk = randomBytes(MiB)
   const body = new ReadableStream<Uint8Array>({
@@ -121,12 +280,48 @@ try {
       controller.enqueue(chunk)
     },
   })
-  const secs = await seconds(() => upload('big.bin', body, big))
+  const headers = { ...auth, 'content-type': 'application/octet-stream', 'x-upsert': 'true', 'content-length': String(big) }
+  const secs = await timed(1, 1, async () => {
+    const response = await fetch(`${server.base}/object/bench/big.bin`, { method: 'POST', headers, body, duplex: 'half' } as RequestInit)
+    if (!response.ok) throw new Error(`upload big.bin: ${response.status} ${await response.text()}`)
+    await response.arrayBuffer()
+  })
   clearInterval(sampler)
-  line(`upload ${big / MiB} MiB via /storage/v1`, big, secs)
-  const hwm = Math.max(peak, rssMiB(server.pid!, 'VmHWM'))
-  console.log(`server RSS: idle ${idle.toFixed(0)} MiB, peak during the ${big / MiB} MiB upload ${hwm.toFixed(0)} MiB (+${(hwm - idle).toFixed(0)} MiB; kernel VmHWM)`)
-} finally {
-  server.kill()
+  const hwm = Math.max(peak, rssMiB(server.pid, 'VmHWM'))
+  console.log(`upload ${big / MiB} MiB via /storage/v1: ${rate(big, secs).toFixed(0)} MiB/s; server RSS idle ${idle.toFixed(0)} MiB, peak ${hwm.toFixed(0)} MiB (+${(hwm - idle).toFixed(0)} MiB; kernel VmHWM)`)
+}
+
+const cleanups: Array<() => Promise<void>> = []
+async function cleanUp(): Promise<void> {
+  for (const cleanup of cleanups.splice(0)) await cleanup().catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`))
   rmSync(work, { recursive: true, force: true })
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(1)))
+try {
+  const adminUrl = process.env.BENCH_DATABASE_URL
+  console.log(`database: ${adminUrl ? 'PostgreSQL' : 'embedded (PGlite)'}; rounds ${ROUNDS}; load average ${os.loadavg().map((n) => n.toFixed(2)).join(' ')}`)
+  for (const backend of BACKENDS) {
+    // A scratch database per server (the embedded one lives in the server's own folder).
+    const database = adminUrl ? await createServerDatabase(adminUrl, 'storage_bench') : undefined
+    if (database) cleanups.push(database.drop)
+    const moto = backend === 's3' ? await startMoto() : undefined
+    if (moto) cleanups.unshift(moto.stop)
+    const server = await startServer(backend, moto?.endpoint, database?.url, backend)
+    cleanups.unshift(server.stop)
+    const floor = await startFloor()
+    cleanups.unshift(floor.stop)
+    for (const size of SIZES) {
+      for (const concurrency of CONCURRENCIES) {
+        const direct = backend === 's3' ? s3Side(moto!.endpoint, size) : fileSide(size)
+        await compare(backend, server, floor, direct, size, concurrency)
+      }
+    }
+    if (backend === 'file' && process.env.BENCH_RSS !== '0') await bigUpload(server)
+    await server.stop()
+    await floor.stop()
+    await moto?.stop()
+  }
+  console.log(`load average after: ${os.loadavg().map((n) => n.toFixed(2)).join(' ')}`)
+} finally {
+  await cleanUp()
 }

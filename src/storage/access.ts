@@ -59,6 +59,26 @@ export async function inTransaction<T>(services: Services, caller: Caller | 'ser
   }
 }
 
+/**
+ * `inTransaction` for work that is one statement (a lookup): the statement carries the COMMIT, so
+ * BEGIN, the caller's settings, the statement and COMMIT are one round trip. A second statement
+ * would run after that COMMIT, outside the caller's transaction: it is refused.
+ */
+export async function inOneStatement<T>(services: Services, caller: Caller | 'service', fn: (tx: RequestTx) => Promise<T>): Promise<T> {
+  return inTransaction(services, caller, (tx) => {
+    let used = false
+    const single: RequestTx = {
+      ...tx,
+      query(sql, params) {
+        if (used) throw new Error('inOneStatement: a second statement')
+        used = true
+        return tx.query(sql, params, { commit: true })
+      },
+    }
+    return fn(single)
+  })
+}
+
 /** storage-api's answer to a database error; errors that are already HTTP errors pass. */
 export function storageDbError(error: unknown): unknown {
   if (error instanceof HttpError) return error

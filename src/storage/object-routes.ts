@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Context, Hono } from 'hono'
 import type { Services } from '../services.ts'
-import { callerOf, inTransaction, type Caller } from './access.ts'
+import { callerOf, inOneStatement, inTransaction, type Caller } from './access.ts'
 import { objectKey, type StorageBackend } from './backend/types.ts'
 import { findBucket } from './buckets.ts'
 import { serveObject } from './download.ts'
@@ -74,20 +74,20 @@ export function objectRoutes(app: Hono, services: Services, backend: StorageBack
 
   async function download(c: Context, prefix: string, caller: Caller | 'service') {
     const { bucket, name } = splitObjectPath(pathAfter(c, prefix))
-    const row = await inTransaction(services, caller, (tx) => getObject(tx, bucket, name))
+    const row = await inOneStatement(services, caller, (tx) => getObject(tx, bucket, name))
     return serveObject(backend, row, serveOptions(c))
   }
 
   async function info(c: Context, prefix: string, caller: Caller | 'service') {
     const { bucket, name } = splitObjectPath(pathAfter(c, prefix))
-    const row = await inTransaction(services, caller, (tx) => getObject(tx, bucket, name))
+    const row = await inOneStatement(services, caller, (tx) => getObject(tx, bucket, name))
     return c.json(infoOf(row), 200, row.metadata?.eTag ? { ETag: row.metadata.eTag } : {})
   }
 
   /** `/object/public/…`: any object of a public bucket, read as the service (storage-api's rule). */
   async function publicCaller(c: Context, prefix: string): Promise<'service'> {
     const { bucket } = splitObjectPath(pathAfter(c, prefix))
-    const found = await inTransaction(services, 'service', (tx) => findBucket(tx, bucket))
+    const found = await inOneStatement(services, 'service', (tx) => findBucket(tx, bucket))
     if (!found || !found.public) throw storageErrors.noSuchBucket()
     return 'service'
   }

@@ -7,7 +7,7 @@
  */
 import type { Context, Hono } from 'hono'
 import type { Services } from '../services.ts'
-import { callerOf, inTransaction } from './access.ts'
+import { callerOf, inOneStatement, inTransaction } from './access.ts'
 import type { StorageBackend } from './backend/types.ts'
 import { findBucket } from './buckets.ts'
 import { serveObject } from './download.ts'
@@ -32,7 +32,7 @@ export function signedRoutes(app: Hono, services: Services, backend: StorageBack
     const fields = bodyFields(await jsonBody(c, limit))
     if (fields.expiresIn === undefined) throw storageErrors.missingParameter('expiresIn')
     const expiresIn = checkExpiresIn(fields.expiresIn)
-    await inTransaction(services, caller, (tx) => getObject(tx, bucket, name))
+    await inOneStatement(services, caller, (tx) => getObject(tx, bucket, name))
     const url = `${bucket}/${name}`
     const token = await signObjectToken(services.jwt, 'download', url, expiresIn)
     return c.json({ signedURL: `/object/sign/${url}?token=${token}` })
@@ -67,7 +67,7 @@ export function signedRoutes(app: Hono, services: Services, backend: StorageBack
   app.on(['GET', 'HEAD'], '/object/sign/*', async (c) => {
     const { bucket, name } = splitObjectPath(pathAfter(c, '/object/sign/'))
     await verifyObjectToken(services.jwt, c.req.query('token'), 'download', `${bucket}/${name}`)
-    const row = await inTransaction(services, 'service', (tx) => getObject(tx, bucket, name))
+    const row = await inOneStatement(services, 'service', (tx) => getObject(tx, bucket, name))
     return serveObject(backend, row, { method: c.req.method, range: c.req.header('range'), ifNoneMatch: c.req.header('if-none-match'), download: c.req.query('download') })
   })
 
@@ -77,7 +77,7 @@ export function signedRoutes(app: Hono, services: Services, backend: StorageBack
     const upsert = c.req.header('x-upsert') === 'true'
     // The URL is only made for someone who could upload there now: the bucket exists, the name
     // is free (unless upsert) and the caller's INSERT policy admits the row.
-    if (!(await inTransaction(services, 'service', (tx) => findBucket(tx, bucket)))) throw storageErrors.noSuchBucket()
+    if (!(await inOneStatement(services, 'service', (tx) => findBucket(tx, bucket)))) throw storageErrors.noSuchBucket()
     await inTransaction(services, caller, async (tx) => {
       if (!upsert && (await findObject(tx, bucket, name))) throw storageErrors.keyAlreadyExists()
       await canInsert(tx, bucket, name, caller.ownerId)

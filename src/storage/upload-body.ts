@@ -42,7 +42,15 @@ function cacheControlOf(seconds: string | undefined, header: string | undefined)
   return header && header.length <= 200 ? header : DEFAULT_CACHE_CONTROL
 }
 
+/**
+ * The request's bytes as a Node stream. On Node (`@hono/node-server` hands the handler its
+ * `IncomingMessage` as `env.incoming`) that is the socket's own stream, untouched so far: no
+ * Node → web → Node conversion on every chunk. Elsewhere (Lambda, tests through `app.request`)
+ * the web body, converted once.
+ */
 function requestStream(c: Context): Readable {
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming
+  if (incoming instanceof Readable && !incoming.readableDidRead && !incoming.readableEnded) return incoming
   const body = c.req.raw.body
   if (!body) throw storageErrors.invalidRequest('No content provided')
   return Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>)

@@ -8,12 +8,12 @@
 import { randomUUID } from 'node:crypto'
 import type { RequestTx } from '../db/session.ts'
 import type { Services } from '../services.ts'
-import { inTransaction, type Caller } from './access.ts'
+import { inOneStatement, inTransaction, type Caller } from './access.ts'
 import { objectKey, type StagedObject, type StorageBackend } from './backend/types.ts'
 import { findBucket } from './buckets.ts'
 import { storageErrors } from './errors.ts'
 import { mimeTypeAllowed } from './limits.ts'
-import { canInsert, findObject, insertObject, replaceObject, type NewObject } from './objects.ts'
+import { findObject, insertObject, probeInsert, replaceObject, type NewObject } from './objects.ts'
 import type { UploadBody } from './upload-body.ts'
 
 export interface UploadTarget {
@@ -31,7 +31,7 @@ export interface UploadResult {
 
 /** Checks the bucket's rules (read as the service, as storage-api does) and returns the byte limit. */
 export async function uploadLimit(services: Services, target: UploadTarget, contentType: string): Promise<number> {
-  const bucket = await inTransaction(services, 'service', (tx) => findBucket(tx, target.bucket))
+  const bucket = await inOneStatement(services, 'service', (tx) => findBucket(tx, target.bucket))
   if (!bucket) throw storageErrors.noSuchBucket()
   const global = services.config.storage.fileSizeLimit
   const limit = bucket.file_size_limit === null ? global : Math.min(global, bucket.file_size_limit)
@@ -63,7 +63,8 @@ export async function uploadObject(
     if (!('service' in caller) && !target.upsert) {
       await inTransaction(services, caller, async (tx) => {
         if (await findObject(tx, target.bucket, target.name)) throw storageErrors.keyAlreadyExists()
-        await canInsert(tx, target.bucket, target.name, caller.ownerId)
+        tx.markRollback() // a probe: the row it inserts must not stay
+        await probeInsert(tx, target.bucket, target.name, caller.ownerId)
       })
     }
   } catch (error) {

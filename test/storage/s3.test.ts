@@ -7,10 +7,11 @@
  * Skipped when `moto_server` is not installed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createS3Backend } from '../../src/storage/backend/s3.ts'
 import { s3Key } from '../../src/storage/backend/s3-keys.ts'
@@ -101,6 +102,31 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
       expect(staged.size).toBe(20 * 1024 * 1024)
       expect((await backend.stat('b/big/v1'))?.size).toBe(20 * 1024 * 1024)
       await backend.remove(['b/big/v1'])
+    })
+
+    it('copies over the threshold go part by part (UploadPartCopy), the bytes intact; under it one CopyObject', async () => {
+      const MiB = 1024 * 1024
+      // moto, like S3, wants parts of at least 5 MiB but the last: 12 MiB in parts of 5 is 5 + 5 + 2.
+      const parted = createS3Backend({ bucket: 'backend', region: 'us-east-1', endpoint, forcePathStyle: true, credentials, copyPartThreshold: 6 * MiB, copyPartSize: 5 * MiB })
+      const bytes = randomBytes(12 * MiB)
+      await (await parted.stage('b/large/v1', Readable.from([bytes]), { maxBytes: 100 * MiB, tooLarge: () => new TooLarge() })).commit()
+      await parted.copy('b/large/v1', 'c/large copy/v2')
+      const copied = await client().send(new HeadObjectCommand({ Bucket: 'backend', Key: 'c/large copy/v2' }))
+      // A multipart object's ETag ends in -<parts>.
+      expect(copied.ETag).toMatch(/-3"$/)
+      expect(Buffer.concat(await (await parted.read('c/large copy/v2'))!.toArray()).equals(bytes)).toBe(true)
+      expect(Buffer.concat(await (await parted.read('c/large copy/v2', { start: 5 * MiB - 2, end: 5 * MiB + 1 }))!.toArray())).toEqual(bytes.subarray(5 * MiB - 2, 5 * MiB + 2))
+      await (await parted.stage('b/small/v1', Readable.from([Buffer.from('small')]), { maxBytes: 100, tooLarge: () => new TooLarge() })).commit()
+      await parted.copy('b/small/v1', 'c/small/v2')
+      expect((await client().send(new HeadObjectCommand({ Bucket: 'backend', Key: 'c/small/v2' }))).ETag).not.toContain('-')
+      await expect(parted.copy('b/never/v1', 'c/never/v2')).rejects.toThrow()
+      // A copy that fails part-way (parts under S3's 5 MiB minimum: completing is refused) is
+      // aborted: no multipart upload and no object left behind.
+      const tooSmall = createS3Backend({ bucket: 'backend', region: 'us-east-1', endpoint, forcePathStyle: true, credentials, copyPartThreshold: 0, copyPartSize: MiB })
+      await expect(tooSmall.copy('b/large/v1', 'c/failed/v2')).rejects.toThrow()
+      expect((await client().send(new ListMultipartUploadsCommand({ Bucket: 'backend' }))).Uploads ?? []).toEqual([])
+      await parted.remove(['b/large/v1', 'c/large copy/v2', 'b/small/v1', 'c/small/v2'])
+      expect(await s3Keys('backend')).toEqual([])
     })
 
     it('past the limit, or with the body cut off, nothing is left in S3', async () => {

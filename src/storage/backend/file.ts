@@ -33,6 +33,49 @@ export function fileSegment(segment: string): string {
   return `${out.slice(0, 200)}~${createHash('sha256').update(segment).digest('hex').slice(0, 32)}`
 }
 
+/** `fileSegment`'s inverse; undefined for a hashed (too long) segment, whose name cannot be read back. */
+function segmentName(file: string): string | undefined {
+  if (file === '%') return ''
+  if (file.includes('~')) return undefined
+  const bytes: number[] = []
+  for (let i = 0; i < file.length; i++) {
+    if (file[i] === '%') {
+      bytes.push(parseInt(file.slice(i + 1, i + 3), 16))
+      i += 2
+    } else bytes.push(file.charCodeAt(i))
+  }
+  return Buffer.from(bytes).toString('utf8')
+}
+
+/** The key stored at `location` under `root` (`filePath`'s inverse), checked by mapping it back. */
+export function fileKeyAt(root: string, location: string): string | undefined {
+  const parts = path.relative(root, location).split(path.sep)
+  const version = parts.pop()
+  if (parts.length < 2 || !version?.startsWith('@')) return undefined
+  const names = [...parts, version.slice(1)].map(segmentName)
+  if (names.some((name) => name === undefined)) return undefined
+  const key = names.join('/')
+  try {
+    return filePath(root, key) === location ? key : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Every file under `dir`, one folder open at a time (a folder gone meanwhile is skipped). */
+async function* walkFiles(dir: string): AsyncIterable<string> {
+  const folder = await fs.opendir(dir).catch((error: unknown) => {
+    if (isMissing(error)) return undefined
+    throw error
+  })
+  if (!folder) return
+  for await (const entry of folder) {
+    const location = path.join(dir, entry.name)
+    if (entry.isDirectory()) yield* walkFiles(location)
+    else if (entry.isFile()) yield location
+  }
+}
+
 /** Where `key` (`bucket/…name…/version`) lives under `root`; always inside it. */
 export function filePath(root: string, key: string): string {
   const parts = key.split('/')
@@ -126,14 +169,10 @@ export function createFileBackend(root: string): StorageBackend {
 
     locate: (key) => filePath(base, key),
 
+    keyAt: (location) => (location.startsWith(staging + path.sep) ? undefined : fileKeyAt(base, location)),
+
     async *listStored(): AsyncIterable<StoredItem> {
-      const entries = await fs.readdir(base, { recursive: true, withFileTypes: true }).catch((error: unknown) => {
-        if (isMissing(error)) return []
-        throw error
-      })
-      for (const entry of entries) {
-        if (!entry.isFile()) continue
-        const location = path.join(entry.parentPath, entry.name)
+      for await (const location of walkFiles(base)) {
         const info = await fs.stat(location).catch(() => undefined)
         if (info) yield { location, lastModified: info.mtime }
       }

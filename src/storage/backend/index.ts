@@ -7,7 +7,7 @@
 import type { StorageConfig } from '../../config/storage.ts'
 import { createFileBackend } from './file.ts'
 import type { S3BackendOptions } from './s3.ts'
-import { s3Key } from './s3-keys.ts'
+import { s3Key, storageKeyOfS3 } from './s3-keys.ts'
 import type { StorageBackend, StoredItem } from './types.ts'
 
 export function createBackend(config: StorageConfig): StorageBackend {
@@ -26,6 +26,7 @@ function lazyS3Backend(options: S3BackendOptions): StorageBackend {
     remove: async (keys) => (await s3()).remove(keys),
     copy: async (fromKey, toKey) => (await s3()).copy(fromKey, toKey),
     locate: s3Key,
+    keyAt: storageKeyOfS3,
     removeStored: async (locations) => (await s3()).removeStored(locations),
     async *listStored(): AsyncIterable<StoredItem> {
       yield* (await s3()).listStored()

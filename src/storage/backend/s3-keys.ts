@@ -14,3 +14,10 @@ export function s3Key(key: string): string {
   const bucket = key.slice(0, key.indexOf('/'))
   return `${bucket}/~long/${createHash('sha256').update(key).digest('hex')}`
 }
+
+/** The storage key an S3 key holds (`s3Key`'s inverse); undefined for hashed long names and other keys. */
+export function storageKeyOfS3(location: string): string | undefined {
+  const parts = location.split('/')
+  if (parts.length < 3 || parts[1] === '~long') return undefined
+  return s3Key(location) === location ? location : undefined
+}

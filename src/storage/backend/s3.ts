@@ -3,15 +3,28 @@
  * upload goes straight to its final key — nothing reads it until its row commits — and
  * `discard` deletes it. Uploads stream through `@aws-sdk/lib-storage` (multipart, a few parts in
  * flight: memory stays flat whatever the size); downloads stream the GetObject body.
+ * Copies over CopyObject's 5 GB go part by part (UploadPartCopy).
  * Credentials come from the SDK's default chain (environment, task role, instance profile, Lambda role).
  * @module
  */
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  UploadPartCopyCommand,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { meter } from './meter.ts'
-import { s3Key } from './s3-keys.ts'
+import { s3Key, storageKeyOfS3 } from './s3-keys.ts'
 import type { ByteRange, ObjectStat, StagedObject, StorageBackend, StoredItem } from './types.ts'
 
 export interface S3BackendOptions {
@@ -21,11 +34,20 @@ export interface S3BackendOptions {
   forcePathStyle?: boolean
   /** Only for tests and odd setups: otherwise the default credential chain. */
   credentials?: S3ClientConfig['credentials']
+  /** Copies of objects larger than this go part by part (UploadPartCopy); default 5 GiB, CopyObject's limit. */
+  copyPartThreshold?: number
+  /** Part size of such copies (at least what keeps them within 10,000 parts); default 512 MiB. */
+  copyPartSize?: number
 }
 
 const PART_SIZE = 8 * 1024 * 1024
 const PARTS_IN_FLIGHT = 2
 const DELETE_BATCH = 1000
+const GiB = 1024 * 1024 * 1024
+/** CopyObject's limit: larger objects can only be copied part by part. */
+const COPY_OBJECT_LIMIT = 5 * GiB
+const MAX_PARTS = 10_000
+const COPY_PARTS_IN_FLIGHT = 4
 
 
 function isNotFound(error: unknown): boolean {
@@ -109,6 +131,7 @@ export function createS3Backend(options: S3BackendOptions): StorageBackend {
 
     remove: removeKeys,
     locate: s3Key,
+    keyAt: storageKeyOfS3,
     removeStored: removeLocations,
 
     async *listStored(): AsyncIterable<StoredItem> {
@@ -121,9 +144,41 @@ export function createS3Backend(options: S3BackendOptions): StorageBackend {
     },
 
     async copy(fromKey, toKey) {
-      // CopyObject handles objects up to 5 GB; larger ones would need UploadPartCopy.
-      const source = s3Key(fromKey).split('/').map(encodeURIComponent).join('/')
-      await client.send(new CopyObjectCommand({ Bucket, Key: s3Key(toKey), CopySource: `${Bucket}/${source}` }))
+      const CopySource = `${Bucket}/${s3Key(fromKey).split('/').map(encodeURIComponent).join('/')}`
+      const Key = s3Key(toKey)
+      const size = (await client.send(new HeadObjectCommand({ Bucket, Key: s3Key(fromKey) }))).ContentLength ?? 0
+      if (size <= (options.copyPartThreshold ?? COPY_OBJECT_LIMIT)) {
+        await client.send(new CopyObjectCommand({ Bucket, Key, CopySource }))
+        return
+      }
+      const partSize = Math.max(options.copyPartSize ?? 512 * 1024 * 1024, Math.ceil(size / MAX_PARTS))
+      await multipartCopy(client, { Bucket, Key, CopySource }, size, partSize)
     },
+  }
+}
+
+/** A copy part by part (UploadPartCopy), a few parts at a time; aborted (no parts left behind) on failure. */
+async function multipartCopy(client: S3Client, target: { Bucket: string; Key: string; CopySource: string }, size: number, partSize: number): Promise<void> {
+  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: target.Bucket, Key: target.Key }))
+  const ranges: Array<{ PartNumber: number; range: string }> = []
+  for (let start = 0, PartNumber = 1; start < size; start += partSize, PartNumber++) {
+    ranges.push({ PartNumber, range: `bytes=${start}-${Math.min(start + partSize, size) - 1}` })
+  }
+  const parts: Array<{ PartNumber: number; ETag: string | undefined }> = []
+  try {
+    let next = 0
+    const worker = async () => {
+      while (next < ranges.length) {
+        const { PartNumber, range } = ranges[next++]!
+        const result = await client.send(new UploadPartCopyCommand({ ...target, UploadId, PartNumber, CopySourceRange: range }))
+        parts.push({ PartNumber, ETag: result.CopyPartResult?.ETag })
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(COPY_PARTS_IN_FLIGHT, ranges.length) }, worker))
+    parts.sort((a, b) => a.PartNumber - b.PartNumber)
+    await client.send(new CompleteMultipartUploadCommand({ Bucket: target.Bucket, Key: target.Key, UploadId, MultipartUpload: { Parts: parts } }))
+  } catch (error) {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: target.Bucket, Key: target.Key, UploadId })).catch(() => undefined)
+    throw error
   }
 }

@@ -38,7 +38,12 @@ export interface StorageBackend {
   copy(fromKey: string, toKey: string): Promise<void>
   /** Where `key` is stored (a path, an S3 key): what `listStored` yields for it. For the sweep. */
   locate(key: string): string
-  /** Everything stored, staging leftovers included. */
+  /**
+   * The key stored at `location` (`locate`'s inverse), or undefined where it cannot be read back:
+   * staging leftovers, names too long that were hashed, anything else. For the sweep.
+   */
+  keyAt(location: string): string | undefined
+  /** Everything stored, staging leftovers included; streamed, never all in memory at once. */
   listStored(): AsyncIterable<StoredItem>
   removeStored(locations: readonly string[]): Promise<void>
 }
