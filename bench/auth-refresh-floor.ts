@@ -34,7 +34,7 @@ import { loadConfig } from '../src/config/config.ts'
 import type { Queryable } from '../src/db/types.ts'
 import { createJwtService, issueApiKey } from '../src/jwt/service.ts'
 import type { Services } from '../src/services.ts'
-import { authPoster, BENCH_SECRET, cpuPerRequest, cpuSnapshot, createBenchDatabase, seedUsers, startAuthServer, type CpuSplit, type ServerChild } from './lib/auth-fixture.ts'
+import { authPoster, BENCH_SECRET, cpuPerRequest, cpuSnapshot, createBenchDatabase, seedUsers, serverOnPort, startAuthServer, type CpuSplit, type ServerChild } from './lib/auth-fixture.ts'
 import { load, type LoadResult } from './lib/load.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -217,15 +217,7 @@ async function main(): Promise<void> {
 
 function startBare(url: string): Promise<ServerChild> {
   const child = spawn(process.execPath, ['--import', 'tsx', SELF, 'bare', url], { stdio: ['ignore', 'pipe', 'inherit'] })
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = /PORT (\d+)/.exec(out)
-      if (match) resolve({ port: Number(match[1]), pid: child.pid!, stop: () => child.kill('SIGTERM') })
-    })
-    child.on('exit', (code) => reject(new Error(`bare server exited with ${code}`)))
-  })
+  return serverOnPort(child, 'bare server')
 }
 
 if (process.argv[2] === 'bare') {

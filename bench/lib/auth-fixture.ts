@@ -3,7 +3,7 @@
  * child process (`bench/auth.ts serve`), and CPU accounting from /proc.
  * @module
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
@@ -123,6 +123,11 @@ export function startAuthServer(databaseUrl: string, tree?: string): Promise<Ser
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []
   const script = tree ? path.join(tree, 'bench', 'auth.ts') : AUTH_BENCH
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', script, 'serve', databaseUrl], { stdio: ['ignore', 'pipe', 'inherit'], cwd: tree })
+  return serverOnPort(child, 'bench server')
+}
+
+/** A server child once it prints `PORT <n>` (rejects if it exits first). */
+export function serverOnPort(child: ChildProcess & { stdout: NodeJS.ReadableStream }, label: string): Promise<ServerChild> {
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout.on('data', (chunk: Buffer) => {
@@ -130,7 +135,7 @@ export function startAuthServer(databaseUrl: string, tree?: string): Promise<Ser
       const match = /PORT (\d+)/.exec(out)
       if (match) resolve({ port: Number(match[1]), pid: child.pid!, stop: () => child.kill('SIGTERM') })
     })
-    child.on('exit', (code) => reject(new Error(`bench server exited with ${code}`)))
+    child.on('exit', (code) => reject(new Error(`${label} exited with ${code}`)))
   })
 }
 
