@@ -120,24 +120,12 @@ export async function visibleNames(tx: RequestTx, bucket: string, names: readonl
 }
 
 /**
- * Whether the caller's INSERT policy would admit this row, without keeping it: the insert runs
- * in a savepoint that is rolled back (storage-api's `canUpload` does the same). Refuses with
- * storage-api's RLS error through the caller's transaction.
+ * Whether the caller's INSERT policy would admit this row, without keeping it (storage-api's
+ * `canUpload`): the insert runs in the caller's transaction, which is marked to end in ROLLBACK —
+ * so call it in a transaction that is only this check. Refuses with storage-api's RLS error.
  */
 export async function canInsert(tx: RequestTx, bucket: string, name: string, ownerId: string | undefined): Promise<void> {
-  await tx.query('SAVEPOINT storage_can_insert')
-  try {
-    await probeInsert(tx, bucket, name, ownerId)
-  } finally {
-    await tx.query('ROLLBACK TO SAVEPOINT storage_can_insert')
-  }
-}
-
-/**
- * The insert `canInsert` tries, for a transaction that is rolled back as a whole afterwards
- * (`markRollback()`): no savepoint needed, two round trips fewer.
- */
-export async function probeInsert(tx: RequestTx, bucket: string, name: string, ownerId: string | undefined): Promise<void> {
+  tx.markRollback()
   await tx.query(
     `INSERT INTO storage.objects (bucket_id, name, owner, owner_id, metadata) VALUES ($1, $2, $3, $4, '{}'::jsonb)
      ON CONFLICT (bucket_id, name) DO NOTHING`,

@@ -13,7 +13,7 @@ import { objectKey, type StagedObject, type StorageBackend } from './backend/typ
 import { findBucket } from './buckets.ts'
 import { storageErrors } from './errors.ts'
 import { mimeTypeAllowed } from './limits.ts'
-import { findObject, insertObject, probeInsert, replaceObject, type NewObject } from './objects.ts'
+import { canInsert, findObject, insertObject, replaceObject, type NewObject } from './objects.ts'
 import type { UploadBody } from './upload-body.ts'
 
 export interface UploadTarget {
@@ -63,8 +63,7 @@ export async function uploadObject(
     if (!('service' in caller) && !target.upsert) {
       await inTransaction(services, caller, async (tx) => {
         if (await findObject(tx, target.bucket, target.name)) throw storageErrors.keyAlreadyExists()
-        tx.markRollback() // a probe: the row it inserts must not stay
-        await probeInsert(tx, target.bucket, target.name, caller.ownerId)
+        await canInsert(tx, target.bucket, target.name, caller.ownerId)
       })
     }
   } catch (error) {

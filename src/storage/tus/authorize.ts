@@ -1,8 +1,8 @@
 /**
  * May this caller write `bucket/name` now? storage-api's `canUpload`, run at a resumable upload's
  * creation and again on every PATCH and DELETE: the bucket's rules (read as the service), then
- * the caller's own policies tried in a savepoint that is rolled back — INSERT, or with `x-upsert`
- * UPDATE over an existing row — so a refused caller never stores a byte.
+ * the caller's own policies tried in a transaction that is rolled back — INSERT, or with
+ * `x-upsert` UPDATE over an existing row — so a refused caller never stores a byte.
  * @module
  */
 import type { RequestTx } from '../../db/session.ts'
@@ -21,15 +21,11 @@ export interface UploadIntent {
   length: number | undefined
 }
 
-/** Whether the caller's UPDATE policy admits rewriting the existing row (rolled back). */
+/** Whether the caller's UPDATE policy admits rewriting the existing row (the transaction ends in ROLLBACK). */
 async function canReplace(tx: RequestTx, rowId: string, ownerId: string | undefined): Promise<void> {
-  await tx.query('SAVEPOINT storage_can_replace')
-  try {
-    const result = await tx.query('UPDATE storage.objects SET owner = $2, owner_id = $3, updated_at = now() WHERE id = $1', [rowId, ownerUuid(ownerId), ownerId ?? null])
-    if (result.rowCount === 0) throw storageErrors.rlsViolation()
-  } finally {
-    await tx.query('ROLLBACK TO SAVEPOINT storage_can_replace')
-  }
+  tx.markRollback()
+  const result = await tx.query('UPDATE storage.objects SET owner = $2, owner_id = $3, updated_at = now() WHERE id = $1', [rowId, ownerUuid(ownerId), ownerId ?? null])
+  if (result.rowCount === 0) throw storageErrors.rlsViolation()
 }
 
 export async function authorizeUpload(services: Services, caller: Caller, intent: UploadIntent): Promise<void> {
