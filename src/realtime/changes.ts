@@ -271,21 +271,16 @@ interface SubscriberDelivery {
 
 /** The matching subscriptions, one message per subscriber and column selection (as Realtime groups them). */
 function deliveriesOf(subscriptions: Iterable<Subscription>, change: Change): SubscriberDelivery[] {
-  const deliveries: SubscriberDelivery[] = []
-  const keys = new Map<ChangeSubscriber, Map<string, SubscriberDelivery>>()
+  const bySubscriber = new Map<ChangeSubscriber, Map<string, SubscriberDelivery>>()
   for (const s of subscriptions) {
     if (!matches(s.params, change)) continue
     const selectKey = s.params.select ? [...s.params.select].sort().join(',') : '*'
-    const bySelect = keys.get(s.subscriber) ?? keys.set(s.subscriber, new Map()).get(s.subscriber)!
+    const bySelect = bySubscriber.get(s.subscriber) ?? bySubscriber.set(s.subscriber, new Map()).get(s.subscriber)!
     const delivery = bySelect.get(selectKey)
     if (delivery) delivery.ids.push(s.id)
-    else {
-      const created = { subscriber: s.subscriber, ids: [s.id], select: s.params.select }
-      bySelect.set(selectKey, created)
-      deliveries.push(created)
-    }
+    else bySelect.set(selectKey, { subscriber: s.subscriber, ids: [s.id], select: s.params.select })
   }
-  return deliveries
+  return [...bySubscriber.values()].flatMap((bySelect) => [...bySelect.values()])
 }
 
 function pick(record: Record<string, unknown> | null, columns: string[]): Record<string, unknown> | null {
