@@ -8,7 +8,15 @@
  * satisfies no condition, negated or not, except `is` and `isdistinct`.
  * @module
  */
+import v8 from 'node:v8'
 import type { TableInfo } from './changes.ts'
+
+// Filter patterns come from clients and run on every matching change: a backtracking pattern
+// (`^(a+)+$`) would stall the whole server. V8's linear-time engine (the `l` flag) runs them
+// instead; it is off by default and must be on before a pattern is compiled. It has no `i` or `u`
+// flag and no backreferences or lookarounds: case-insensitive operators lower-case both sides, and
+// a pattern it cannot run is refused at subscription.
+v8.setFlagsFromString('--enable-experimental-regexp-engine')
 
 export type FilterOp = 'eq' | 'neq' | 'lt' | 'lte' | 'gt' | 'gte' | 'in' | 'like' | 'ilike' | 'match' | 'imatch' | 'is' | 'isdistinct'
 const OPS: ReadonlySet<string> = new Set<FilterOp>(['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'like', 'ilike', 'match', 'imatch', 'is', 'isdistinct'])
@@ -21,8 +29,10 @@ export interface Condition {
   op: FilterOp
   values: string[]
   negate: boolean
-  /** `like`/`ilike`/`match`/`imatch`, compiled once at subscription. */
+  /** `like`/`ilike`/`match`/`imatch`, compiled once at subscription (linear time). */
   pattern?: RegExp
+  /** `ilike`/`imatch`: the pattern was lower-cased, so the value is too. */
+  lowerCase?: boolean
 }
 
 export interface ChangeParams {
@@ -73,7 +83,7 @@ function unquote(value: string): string {
 }
 
 /** SQL LIKE as a regular expression: `%` any run, `_` one character, `\` escapes the next. */
-function likePattern(pattern: string, caseInsensitive: boolean): RegExp {
+function likePattern(pattern: string): RegExp {
   let source = ''
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i]!
@@ -82,15 +92,18 @@ function likePattern(pattern: string, caseInsensitive: boolean): RegExp {
     else if (ch === '_') source += '.'
     else source += escapeRegExp(ch)
   }
-  return new RegExp(`^${source}$`, caseInsensitive ? 'isu' : 'su')
+  return new RegExp(`^${source}$`, 'sl')
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
 
+/** Lower-cases a regular expression's letters but not an escape's (`\\D` stays `\\D`). */
+const lowerPattern = (pattern: string) => pattern.replace(/(\\.)|[^\\]+/gs, (part, escape: string | undefined) => escape ?? part.toLowerCase())
+
 function compilePattern(op: FilterOp, value: string): RegExp | undefined {
-  if (op === 'like' || op === 'ilike') return likePattern(value, op === 'ilike')
+  if (op === 'like' || op === 'ilike') return likePattern(op === 'ilike' ? value.toLowerCase() : value)
   // PostgreSQL's regular expressions (`~`, `~*`): `.` matches a newline there too.
-  if (op === 'match' || op === 'imatch') return new RegExp(value, op === 'imatch' ? 'isu' : 'su')
+  if (op === 'match' || op === 'imatch') return new RegExp(op === 'imatch' ? lowerPattern(value) : value, 'sl')
   return undefined
 }
 
@@ -108,9 +121,9 @@ function parseCondition(part: string): Condition {
   const value = unquote(raw)
   if (op === 'is' && !IS_VALUES.has(value.toLowerCase())) throw new Error('invalid value for is filter: must be null, true, false, or unknown')
   try {
-    return { column, op, values: [value], negate, pattern: compilePattern(op, value) }
+    return { column, op, values: [value], negate, pattern: compilePattern(op, value), lowerCase: op === 'ilike' || op === 'imatch' }
   } catch {
-    throw new Error(`invalid regular expression in ${op} filter: ${JSON.stringify(value)}`)
+    throw new Error(`invalid regular expression in ${op} filter (or one that cannot run in linear time: no backreferences or lookarounds): ${JSON.stringify(value)}`)
   }
 }
 
@@ -179,7 +192,7 @@ function truth(row: Record<string, unknown>, condition: Condition): boolean | un
   if (condition.op === 'is') return isHolds(actual, condition.values[0]!)
   if (condition.op === 'isdistinct') return actual === null || actual === undefined || compare(actual, condition.values[0]!) !== 0
   if (actual === null || actual === undefined) return undefined
-  if (condition.pattern) return condition.pattern.test(text(actual))
+  if (condition.pattern) return condition.pattern.test(condition.lowerCase ? text(actual).toLowerCase() : text(actual))
   if (condition.op === 'in') return condition.values.some((v) => compare(actual, v) === 0)
   const c = compare(actual, condition.values[0]!)
   switch (condition.op) {

@@ -85,12 +85,23 @@ describeEachDatabase('realtime change filters and select', (db) => {
     expect(whole[0]!.new).toMatchObject({ id: 10, value: 'ten', details: 'hidden' })
   })
 
+  it('runs a backtracking pattern in linear time: the server keeps delivering', async () => {
+    const channel = rt.client().channel('redos')
+    const got = subscribeAll(channel, ['value=match.^(a+)+$', 'value=imatch.^(A|A)*C$', 'value=like.%a%a%a%a%a%c', 'id=eq.20'])
+    await subscribed(channel)
+    // With a backtracking engine each of the first three would take about 2^40 steps on this value.
+    await db().database.query(`INSERT INTO public.notes (id, value) VALUES (20, repeat('a', 40) || 'b')`)
+    await eventually(() => (got.get('id=eq.20')!.length === 1 ? true : undefined))
+    expect([...got.values()].map((ids) => ids.length)).toEqual([0, 0, 0, 1])
+  })
+
   it('refuses unknown columns, bad values and select on a wildcard with a system error', async () => {
     const refusals: Array<[Record<string, unknown>, RegExp]> = [
       [{ table: 'notes', filter: 'nope=eq.1' }, /invalid column for filter nope/],
       [{ table: 'notes', filter: 'id=eq.1', select: ['id', 'ghost'] }, /invalid column for select ghost/],
       [{ table: 'notes', filter: 'maybe=is.maybe' }, /invalid value for is filter/],
       [{ table: 'notes', filter: 'value=match.(' }, /invalid regular expression/],
+      [{ table: 'notes', filter: 'value=match.(a)\\1' }, /cannot run in linear time/],
       [{ table: 'notes', filter: 'value=between.1' }, /Error parsing `filter` params/],
       [{ table: 'notes', select: 'id,value' }, /expected a list of column name strings/],
       [{ select: ['id'] }, /not supported for wildcard subscriptions/],
