@@ -7,6 +7,8 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'test/reliability/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // PGlite data directories made once per run, that every suite's fresh instance starts from.
+    globalSetup: ['test/support/pglite-templates.ts'],
     pool: 'forks',
     // Two cores: more workers only thrash PGlite's WASM start-up.
     maxWorkers: 2,

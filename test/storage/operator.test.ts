@@ -90,11 +90,13 @@ describeEachDatabase('storage operator commands', (ctx) => {
 
     it('has help on every command', async () => {
       if (ctx().target !== 'pglite') return // needs no database: once is enough
-      for (const command of ['buckets', 'ls', 'cp', 'rm', 'import', 'export', 'sweep']) {
-        const result = await cli(command, '--help')
-        expect(result.code, command).toBe(0)
-        expect(result.stdout).toMatch(new RegExp(`Usage: resolution storage ${command}`))
-      }
+      const commands = ['buckets', 'ls', 'cp', 'rm', 'import', 'export', 'sweep']
+      // Independent processes: started together, a spawn's start-up overlaps the others'.
+      const results = await Promise.all(commands.map((command) => cli(command, '--help')))
+      commands.forEach((command, i) => {
+        expect(results[i]!.code, command).toBe(0)
+        expect(results[i]!.stdout).toMatch(new RegExp(`Usage: resolution storage ${command}`))
+      })
     })
 
     it('copies up, lists, copies down and removes', async () => {
@@ -144,12 +146,13 @@ describeEachDatabase('storage operator commands', (ctx) => {
         [['cp', 'site/index.html', 'ss:///small/'], /EntityTooLarge/],
         [['rm', 'ss:///docs'], /needs a bucket and an object name/],
       ]
-      for (const [argv, message] of cases) {
-        const result = await cli(...argv)
-        expect(result.code, argv.join(' ')).toBe(1)
-        expect(result.stderr).toMatch(message)
-        expect(result.stderr).not.toMatch(/\n\s+at /)
-      }
+      // None of them changes anything, so they run side by side.
+      const results = await Promise.all(cases.map(([argv]) => cli(...argv)))
+      cases.forEach(([argv, message], i) => {
+        expect(results[i]!.code, argv.join(' ')).toBe(1)
+        expect(results[i]!.stderr).toMatch(message)
+        expect(results[i]!.stderr).not.toMatch(/\n\s+at /)
+      })
     })
 
     it('refuses to download a hostile name outside the folder', async () => {

@@ -4,8 +4,10 @@
  * database on the server, dropped afterwards), so suites never see each other's data.
  */
 import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import pg from 'pg'
-import { afterAll, beforeAll, describe } from 'vitest'
+import { afterAll, beforeAll, describe, inject } from 'vitest'
 import { createPgDatabase } from '../../src/db/pg-driver.ts'
 import { createPgliteDatabase } from '../../src/db/pglite-driver.ts'
 import type { Database } from '../../src/db/types.ts'
@@ -55,11 +57,19 @@ export async function createServerDatabase(
   }
 }
 
+/** The run's PGlite starting point (test/support/pglite-templates.ts); undefined under a config without it. */
+async function pgliteTemplate(name: 'empty.tar' | 'bootstrapped.tar'): Promise<Blob | undefined> {
+  const dir = inject('pgliteTemplates')
+  return dir ? new Blob([await readFile(path.join(dir, name))]) : undefined
+}
+
 /** Opens a fresh database on `target`; `bootstrapped: false` leaves it empty. */
 export async function openTestDatabase(target: TargetName, options: { bootstrapped?: boolean } = {}): Promise<TestDatabase & { dispose: () => Promise<void> }> {
   if (target === 'pglite') {
-    const database = await createPgliteDatabase()
-    if (options.bootstrapped !== false) await bootstrap(database)
+    const bootstrapped = options.bootstrapped !== false
+    const template = await pgliteTemplate(bootstrapped ? 'bootstrapped.tar' : 'empty.tar')
+    const database = await createPgliteDatabase({ loadDataDir: template })
+    if (bootstrapped && !template) await bootstrap(database)
     return { target, database, url: undefined, dispose: () => database.close() }
   }
   const server = await createServerDatabase()
