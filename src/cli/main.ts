@@ -18,7 +18,7 @@ import { registerStorage } from './commands/storage.ts'
 
 export function buildProgram(): Command {
   const program = new Command('resolution')
-    .description('Supabase-compatible Auth, REST and Vault over PostgreSQL or an embedded database')
+    .description('Supabase-compatible Auth, REST, Vault, Storage and Realtime over PostgreSQL or an embedded database')
     .showHelpAfterError()
   registerServe(program)
   registerInvoke(program)
