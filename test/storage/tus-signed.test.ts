@@ -45,7 +45,7 @@ function suite(kind: 'file' | 's3') {
     }
 
     /** A tus request to an upload URL with only these headers (a signed client's next step by hand). */
-    const call = (url: string, method: string, headers: Record<string, string> = {}, body?: Uint8Array) =>
+    const call = (url: string, method: string, headers: Record<string, string> = {}, body?: Uint8Array<ArrayBuffer>) =>
       fetch(url, { method, headers: { 'tus-resumable': '1.0.0', ...(body ? { 'content-type': 'application/offset+octet-stream' } : {}), ...headers }, body })
 
     async function row(name: string) {

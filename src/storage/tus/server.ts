@@ -27,7 +27,7 @@ import { createTusStore, type TusStore } from './store.ts'
 import { idOfUrlSegment, parseUploadId, uploadIdString, urlSegmentOf, type UploadId } from './upload-id.ts'
 
 interface RequestContext {
-  /** Under `/upload/resumable/sign`: the request's `x-signature` token, verified against the upload's name. */
+  /** Under `/upload/resumable/sign`: `signature` (the `x-signature` header) is verified against the upload's name on every request. */
   signed: boolean
   signature?: string | undefined
   /** Who writes, and over an existing row or not: the JWT's caller and `x-upsert`, or (signed) the token's say once verified. */
