@@ -36,6 +36,8 @@ export const CORS_ALLOW_HEADERS = [
   'upload-offset',
   'upload-defer-length',
   'upload-concat',
+  // a signed upload URL's token on /storage/v1/upload/resumable/sign
+  'x-signature',
   'x-http-method-override',
   'x-requested-with',
 ]

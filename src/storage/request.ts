@@ -6,6 +6,11 @@
 import type { Context } from 'hono'
 import { storageErrors } from './errors.ts'
 
+/** The request's path below `/storage/v1` (wherever the router is mounted). */
+export function storagePath(c: Context): string {
+  return c.req.path.slice(c.req.path.indexOf('/storage/v1') + '/storage/v1'.length)
+}
+
 /** The raw (still percent-encoded) path after `prefix` below the mount point. */
 export function pathAfter(c: Context, prefix: string): string {
   const pathname = new URL(c.req.url).pathname
@@ -42,11 +47,17 @@ export async function jsonBody(c: Context, limit: number): Promise<unknown> {
 }
 
 const OPEN_ROUTES = /^\/(object|render\/image)\/(public|sign)\//
+const SIGNED_RESUMABLE = /^\/upload\/resumable\/sign(?:\/|$)/
+
+/** Resumable uploads that carry a signed upload URL's token (`x-signature`) instead of a JWT. */
+export function isSignedResumablePath(path: string): boolean {
+  return SIGNED_RESUMABLE.test(path)
+}
 
 /** Public and signed URLs are opened by browsers (`<img src>`), which send no API key. */
 export function isOpenRoute(path: string, method: string): boolean {
   if (method === 'OPTIONS') return true
   if ((method === 'GET' || method === 'HEAD') && OPEN_ROUTES.test(path)) return true
-  // Uploading to a signed upload URL carries its token instead of a key.
-  return method === 'PUT' && path.startsWith('/object/upload/sign/')
+  // Uploading to a signed upload URL, at once or resumably, carries its token instead of a key.
+  return (method === 'PUT' && path.startsWith('/object/upload/sign/')) || isSignedResumablePath(path)
 }

@@ -12,7 +12,7 @@ import type { StorageBackend } from './backend/types.ts'
 import { bucketRoutes } from './bucket-routes.ts'
 import { storageErrors } from './errors.ts'
 import { objectRoutes } from './object-routes.ts'
-import { isOpenRoute } from './request.ts'
+import { isOpenRoute, storagePath } from './request.ts'
 import { signedRoutes } from './signed-routes.ts'
 import { tusRoutes } from './tus/routes.ts'
 
@@ -20,8 +20,7 @@ export function storageRouter(services: Services, backend: StorageBackend = crea
   const app = new Hono()
   const gate = apiKeyGate(services.config.apiKeyRequired)
   app.use('*', async (c, next) => {
-    const path = c.req.path.slice(c.req.path.indexOf('/storage/v1') + '/storage/v1'.length)
-    if (isOpenRoute(path, c.req.method)) return next()
+    if (isOpenRoute(storagePath(c), c.req.method)) return next()
     return gate(c, next)
   })
 

@@ -24,6 +24,12 @@ export interface UploadTarget {
   declaredLength: number | undefined
 }
 
+/**
+ * Who writes an upload's row: the caller (RLS decides), or the service for a signed upload URL's
+ * owner (the URL was only made for someone whose policy admitted the row).
+ */
+export type UploadWriter = Caller | { service: true; ownerId: string | undefined }
+
 export interface UploadResult {
   id: string
   key: string
@@ -52,7 +58,7 @@ async function lockName(tx: RequestTx, bucket: string, name: string): Promise<vo
 export async function uploadObject(
   services: Services,
   backend: StorageBackend,
-  caller: Caller | { service: true; ownerId: string | undefined },
+  caller: UploadWriter,
   target: UploadTarget,
   body: UploadBody,
 ): Promise<UploadResult> {
@@ -92,7 +98,7 @@ export interface UploadedBytes {
 export async function writeUploadedObject(
   services: Services,
   backend: StorageBackend,
-  caller: Caller | { service: true; ownerId: string | undefined },
+  caller: UploadWriter,
   target: Pick<UploadTarget, 'bucket' | 'name' | 'upsert'>,
   bytes: UploadedBytes,
 ): Promise<UploadResult> {

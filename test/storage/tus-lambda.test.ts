@@ -2,7 +2,8 @@
  * Resumable uploads through the Lambda handler (in-process, API Gateway HTTP API v2 events on a
  * named stage) with the S3 backend on moto: tus-js-client's requests become events, each under
  * Lambda's 6 MB payload limit (4 MiB chunks, base64 in the event), alternating between two
- * function instances — the upload's state lives in S3, so either takes the next PATCH.
+ * function instances — the upload's state lives in S3, so either takes the next PATCH; and a
+ * signed resumable upload (`/upload/resumable/sign`, the token in `x-signature`, no JWT) the same way.
  * Needs TEST_DATABASE_URL (Lambda runs on PostgreSQL) and moto_server.
  */
 import { randomUUID } from 'node:crypto'
@@ -87,6 +88,19 @@ function lambdaStack(instances: LambdaRuntime[], log: Invocation[]): tus.HttpSta
   }
 }
 
+/** One plain HTTP API v2 event (no body) on the default stage. */
+function apiEvent(method: string, path: string, headers: Record<string, string>) {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers: { host: HOST, ...headers },
+    requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.10', userAgent: 'test' }, stage: '$default', requestId: randomUUID(), routeKey: '$default', domainName: HOST, timeEpoch: Date.now() },
+    isBase64Encoded: false,
+  }
+}
+
 describe.runIf(hasMoto && process.env.TEST_DATABASE_URL)('resumable uploads through the Lambda handler (S3 on moto)', () => {
   let moto: Awaited<ReturnType<typeof startMoto>>
   let server: Awaited<ReturnType<typeof createServerDatabase>>
@@ -149,18 +163,44 @@ describe.runIf(hasMoto && process.env.TEST_DATABASE_URL)('resumable uploads thro
     expect((listed.Contents ?? []).map((object) => object.Key)).toEqual([`big/video/clip.mp4/${rows[0].version}`])
 
     // Through the function a download is capped at 6 MB too: read a range there, the whole from S3.
-    const ranged = (await instances[0]!.handler({
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: '/storage/v1/object/big/video/clip.mp4',
-      rawQueryString: '',
-      headers: { host: HOST, authorization: `Bearer ${env.SERVICE_ROLE_KEY}`, apikey: env.ANON_KEY, range: 'bytes=0-1048575' },
-      requestContext: { http: { method: 'GET', path: '/storage/v1/object/big/video/clip.mp4', protocol: 'HTTP/1.1', sourceIp: '203.0.113.10', userAgent: 'test' }, stage: '$default', requestId: randomUUID(), routeKey: '$default', domainName: HOST, timeEpoch: Date.now() },
-      isBase64Encoded: false,
-    })) as { statusCode: number; body: string; isBase64Encoded: boolean }
+    const ranged = (await instances[0]!.handler(
+      apiEvent('GET', '/storage/v1/object/big/video/clip.mp4', { authorization: `Bearer ${env.SERVICE_ROLE_KEY}`, apikey: env.ANON_KEY!, range: 'bytes=0-1048575' }),
+      { awsRequestId: randomUUID() },
+    )) as { statusCode: number; body: string; isBase64Encoded: boolean }
     expect(ranged.statusCode).toBe(206)
     expect(Buffer.from(ranged.body, ranged.isBase64Encoded ? 'base64' : 'utf8').equals(bytes.subarray(0, MiB))).toBe(true)
     const whole = await s3.send(new GetObjectCommand({ Bucket: s3Bucket, Key: `big/video/clip.mp4/${rows[0].version}` }))
     expect(Buffer.from(await whole.Body!.transformToByteArray()).equals(bytes)).toBe(true)
   }, 180_000)
+
+  it('a signed resumable upload: the token from /object/upload/sign in x-signature, 4 MiB chunks on alternating instances', async () => {
+    const signed = (await instances[0]!.handler(
+      apiEvent('POST', '/storage/v1/object/upload/sign/big/signed/clip.bin', { authorization: `Bearer ${env.SERVICE_ROLE_KEY}`, apikey: env.ANON_KEY! }),
+      { awsRequestId: randomUUID() },
+    )) as { statusCode: number; body: string }
+    expect(signed.statusCode).toBe(200)
+    const { token } = JSON.parse(signed.body) as { token: string }
+    const bytes = randomFile(5 * MiB + 3)
+    const log: Invocation[] = []
+    const outcome = await tusUpload(bytes, {
+      endpoint: `https://${HOST}/${STAGE}/storage/v1/upload/resumable/sign`,
+      signature: token,
+      bucket: 'big',
+      name: 'signed/clip.bin',
+      chunkSize: 4 * MiB,
+      httpStack: lambdaStack(instances, log),
+    })
+    expect(outcome.status).toBe('done')
+    expect(outcome.url).toMatch(new RegExp(`^https://${HOST}/${STAGE}/storage/v1/upload/resumable/sign/[A-Za-z0-9_-]+$`))
+    expect(log.map((entry) => entry.method)).toEqual(['POST', 'PATCH'])
+    expect(new Set(log.map((entry) => entry.instance))).toEqual(new Set([0, 1]))
+    const admin = new pg.Client({ connectionString: server.url })
+    await admin.connect()
+    const { rows } = await admin.query("SELECT version, metadata FROM storage.objects WHERE bucket_id = 'big' AND name = 'signed/clip.bin'")
+    await admin.end()
+    expect(rows[0].metadata).toMatchObject({ size: bytes.length })
+    const s3 = new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true })
+    const stored = await s3.send(new GetObjectCommand({ Bucket: s3Bucket, Key: `big/signed/clip.bin/${rows[0].version}` }))
+    expect(Buffer.from(await stored.Body!.transformToByteArray()).equals(bytes)).toBe(true)
+  }, 120_000)
 })

@@ -5,15 +5,22 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import * as tus from 'tus-js-client'
+import { createBackend } from '../../src/storage/backend/index.ts'
+import type { TestDatabase } from '../support/databases.ts'
 import { freePort } from '../support/ports.ts'
+import { startStorage, type StorageHarness } from './support.ts'
 
 export const MiB = 1024 * 1024
 
 export interface TusOptions {
   endpoint: string
-  token: string
-  apikey: string
+  /** A user's JWT (`authorization: Bearer`); a signed upload sends `signature` instead. */
+  token?: string
+  apikey?: string
+  /** A signed upload URL's token, sent as `x-signature` (to `/upload/resumable/sign`). */
+  signature?: string
   bucket: string
   name: string
   contentType?: string
@@ -52,7 +59,12 @@ export function tusUpload(bytes: Buffer, options: TusOptions): Promise<TusOutcom
       endpoint: options.endpoint,
       uploadUrl: options.uploadUrl ?? null,
       retryDelays: [],
-      headers: { authorization: `Bearer ${options.token}`, apikey: options.apikey, ...(options.upsert ? { 'x-upsert': 'true' } : {}) },
+      headers: {
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...(options.apikey ? { apikey: options.apikey } : {}),
+        ...(options.signature ? { 'x-signature': options.signature } : {}),
+        ...(options.upsert ? { 'x-upsert': 'true' } : {}),
+      },
       uploadDataDuringCreation: true,
       removeFingerprintOnSuccess: true,
       metadata: {
@@ -106,4 +118,19 @@ export async function startMoto(): Promise<{ endpoint: string; stop: () => void 
   }
   moto.kill()
   throw new Error('moto_server did not start')
+}
+
+/** The app on the file backend, or on S3: a fresh bucket of the moto server at `motoEndpoint`. */
+export async function startTusStorage(ctx: TestDatabase, kind: 'file' | 's3', motoEndpoint: string): Promise<StorageHarness> {
+  if (kind === 'file') return startStorage(ctx)
+  const bucket = `tus-${ctx.target}-${Date.now()}`.toLowerCase()
+  await new S3Client({ region: 'us-east-1', endpoint: motoEndpoint, forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: bucket }))
+  return startStorage(ctx, { STORAGE_BACKEND: 's3', STORAGE_S3_BUCKET: bucket, STORAGE_S3_ENDPOINT: motoEndpoint })
+}
+
+/** Everything the app's backend holds (objects and tus state), as sorted locations. */
+export async function storedLocations(h: StorageHarness): Promise<string[]> {
+  const items: string[] = []
+  for await (const item of createBackend(h.app.services.config.storage).listStored()) items.push(item.location)
+  return items.sort()
 }

@@ -16,25 +16,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBackend } from '../../src/storage/backend/index.ts'
 import { fileTusStore } from '../../src/storage/tus/file-store.ts'
 import { s3TusStore } from '../../src/storage/tus/s3-store.ts'
-import { describeEachDatabase, type TestDatabase } from '../support/databases.ts'
-import { ALICE, BOB, POLICIES, startStorage, type StorageHarness } from './support.ts'
-import { hasMoto, MiB, randomFile, startMoto, tusFailure, tusUpload, type TusOptions } from './tus-support.ts'
+import { describeEachDatabase } from '../support/databases.ts'
+import { ALICE, BOB, POLICIES, type StorageHarness } from './support.ts'
+import { hasMoto, MiB, randomFile, startMoto, startTusStorage, storedLocations, tusFailure, tusUpload, type TusOptions } from './tus-support.ts'
 
 let motoEndpoint = ''
-
-async function harness(ctx: TestDatabase, kind: 'file' | 's3'): Promise<StorageHarness> {
-  if (kind === 'file') return startStorage(ctx)
-  const bucket = `tus-${ctx.target}-${Date.now()}`.toLowerCase()
-  await new S3Client({ region: 'us-east-1', endpoint: motoEndpoint, forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: bucket }))
-  return startStorage(ctx, { STORAGE_BACKEND: 's3', STORAGE_S3_BUCKET: bucket, STORAGE_S3_ENDPOINT: motoEndpoint })
-}
 
 function suite(kind: 'file' | 's3') {
   describeEachDatabase(`resumable uploads (${kind})`, (ctx) => {
     let h: StorageHarness
     const tokens: Record<string, string> = {}
     beforeAll(async () => {
-      h = await harness(ctx(), kind)
+      h = await startTusStorage(ctx(), kind, motoEndpoint)
       await ctx().database.exec(POLICIES)
       const now = Math.floor(Date.now() / 1000)
       for (const [who, sub] of [['alice', ALICE], ['bob', BOB]]) {
@@ -58,12 +51,7 @@ function suite(kind: 'file' | 's3') {
       ...more,
     })
 
-    /** Everything the backend holds (objects and tus state), as locations. */
-    async function stored(): Promise<string[]> {
-      const items: string[] = []
-      for await (const item of createBackend(h.app.services.config.storage).listStored()) items.push(item.location)
-      return items.sort()
-    }
+    const stored = () => storedLocations(h)
 
     async function download(bucket: string, name: string): Promise<Buffer> {
       const response = await h.fetch(`/object/${bucket}/${name.split('/').map(encodeURIComponent).join('/')}`)

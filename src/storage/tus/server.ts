@@ -3,7 +3,10 @@
  * storage-api wires it: the id is `bucket/name/version` (base64url in the URL), every request
  * but OPTIONS carries a token that is verified first, creation and each PATCH/DELETE are
  * authorized as the caller (authorize.ts), and the finished upload becomes a row through the
- * same transaction as any upload (`writeUploadedObject`). Loaded on the first resumable request.
+ * same transaction as any upload (`writeUploadedObject`). Under `/upload/resumable/sign` the
+ * token is a signed upload URL's, in `x-signature`, checked against the upload's name on every
+ * request; it decides owner and upsert, and the service writes the row. Loaded on the first
+ * resumable request.
  * @module
  */
 import { randomUUID } from 'node:crypto'
@@ -11,18 +14,24 @@ import { Metadata, Server, type Upload } from '@tus/server'
 import type { Context } from 'hono'
 import { HttpError } from '../../errors.ts'
 import type { Services } from '../../services.ts'
-import { callerOf, inTransaction, type Caller } from '../access.ts'
+import { callerOf, inTransaction } from '../access.ts'
 import type { StorageBackend } from '../backend/types.ts'
 import { findBucket } from '../buckets.ts'
 import { storageErrors } from '../errors.ts'
 import { checkBucketName, checkObjectName } from '../names.ts'
-import { writeUploadedObject } from '../upload.ts'
+import { isSignedResumablePath, storagePath } from '../request.ts'
+import { verifyObjectToken } from '../signing.ts'
+import { writeUploadedObject, type UploadWriter } from '../upload.ts'
 import { authorizeUpload } from './authorize.ts'
 import { createTusStore, type TusStore } from './store.ts'
-import { idOfUrlSegment, parseUploadId, uploadIdString, urlSegmentOf } from './upload-id.ts'
+import { idOfUrlSegment, parseUploadId, uploadIdString, urlSegmentOf, type UploadId } from './upload-id.ts'
 
 interface RequestContext {
-  caller: Caller
+  /** Under `/upload/resumable/sign`: `signature` (the `x-signature` header) is verified against the upload's name on every request. */
+  signed: boolean
+  signature?: string | undefined
+  /** Who writes, and over an existing row or not: the JWT's caller and `x-upsert`, or (signed) the token's say once verified. */
+  writer: UploadWriter | undefined
   upsert: boolean
   /** Set when this request finished an upload: its state goes once the response is made. */
   finished?: string
@@ -47,6 +56,23 @@ function userMetadataOf(metadata: UploadMetadata): Record<string, unknown> | nul
   } catch {
     return null
   }
+}
+
+function writerOf(context: RequestContext): UploadWriter {
+  if (!context.writer) throw storageErrors.invalidSignature()
+  return context.writer
+}
+
+/**
+ * A signed resumable upload's token, on every request (it may expire mid-upload): an upload
+ * token for this very name, as storage-api's `verifyObjectSignature`. It decides the owner and
+ * upsert, as for `uploadToSignedUrl`.
+ */
+async function acceptSignature(services: Services, context: RequestContext, id: UploadId): Promise<void> {
+  if (!context.signature) throw storageErrors.invalidSignature('Missing x-signature header')
+  const grant = await verifyObjectToken(services.jwt, context.signature, 'upload', `${id.bucket}/${id.name}`)
+  context.writer = { service: true, ownerId: grant.owner }
+  context.upsert = grant.upsert
 }
 
 function parseMetadataHeader(header: string | null): UploadMetadata {
@@ -88,18 +114,22 @@ export async function createTusHandler(services: Services, backend: StorageBacke
       return row?.file_size_limit == null ? globalLimit : Math.min(globalLimit, row.file_size_limit)
     },
     async onIncomingRequest(req, id) {
-      const { caller, upsert } = contextOf(req)
-      if (req.method === 'HEAD' || req.method === 'OPTIONS') return
+      const context = contextOf(req)
+      if (req.method === 'OPTIONS') return
+      // Signed: even HEAD needs the token (as storage-api); with a JWT, a valid token is enough for HEAD.
+      if (context.signed) await acceptSignature(services, context, parseUploadId(id))
+      if (req.method === 'HEAD') return
       const uploadId = parseUploadId(id)
+      const { upsert } = context
       if (req.method === 'POST') {
         const metadata = parseMetadataHeader(req.headers.get('upload-metadata'))
         const length = req.headers.get('upload-length')
-        await authorizeUpload(services, caller, { id: uploadId, upsert, contentType: contentTypeOf(metadata), length: length === null ? undefined : Number(length) })
+        await authorizeUpload(services, writerOf(context), { id: uploadId, upsert, contentType: contentTypeOf(metadata), length: length === null ? undefined : Number(length) })
         expire()
         return
       }
       const upload = await store.datastore.getUpload(id)
-      await authorizeUpload(services, caller, { id: uploadId, upsert, contentType: contentTypeOf(upload.metadata), length: upload.size })
+      await authorizeUpload(services, writerOf(context), { id: uploadId, upsert, contentType: contentTypeOf(upload.metadata), length: upload.size })
     },
     async onUploadCreate(_req, upload) {
       const metadata = { ...upload.metadata }
@@ -117,11 +147,14 @@ export async function createTusHandler(services: Services, backend: StorageBacke
     generateUrl(req, { id }) {
       // Relative to the creation URL, so the client resolves it through whatever prefix it used
       // (an API Gateway stage, a proxy path) — tus clients resolve Location against the endpoint.
+      // `…/resumable` → `resumable/<id>`, `…/resumable/sign` → `sign/<id>`, `…/` → `<id>`.
+      const pathname = new URL(req.url).pathname
+      const last = pathname.slice(pathname.lastIndexOf('/') + 1)
       const segment = urlSegmentOf(id)
-      return new URL(req.url).pathname.endsWith('/') ? segment : `resumable/${segment}`
+      return last === '' ? segment : `${last}/${segment}`
     },
     getFileIdFromRequest(_req, lastPath) {
-      return lastPath === undefined || lastPath === 'resumable' ? undefined : idOfUrlSegment(lastPath)
+      return lastPath === undefined || lastPath === 'resumable' || lastPath === 'sign' ? undefined : idOfUrlSegment(lastPath)
     },
     onResponseError(_req, error) {
       if (error instanceof HttpError) {
@@ -139,7 +172,9 @@ export async function createTusHandler(services: Services, backend: StorageBacke
   return async (c) => {
     const req = c.req.raw
     if (req.method === 'OPTIONS') return server.handleWeb(req)
-    const context: RequestContext = { caller: await callerOf(services, c), upsert: c.req.header('x-upsert') === 'true' }
+    const context: RequestContext = isSignedResumablePath(storagePath(c))
+      ? { signed: true, signature: c.req.header('x-signature'), writer: undefined, upsert: false }
+      : { signed: false, writer: await callerOf(services, c), upsert: c.req.header('x-upsert') === 'true' }
     contexts.set(req, context)
     const response = await server.handleWeb(req)
     // After the response is built: the server reads the upload once more after onUploadFinish.
@@ -149,13 +184,13 @@ export async function createTusHandler(services: Services, backend: StorageBacke
 }
 
 /**
- * The finished upload's row, written as the caller through the same transaction as any upload.
+ * The finished upload's row, written as the caller (or the service, signed) through the same transaction as any upload.
  * Its tus state goes afterwards whatever happened (forget): the bytes stay only with a row.
  */
 async function finishUpload(services: Services, backend: StorageBackend, context: RequestContext, store: TusStore, upload: Upload): Promise<void> {
   const { bucket, name, version } = parseUploadId(upload.id)
   const staged = await store.staged(upload)
-  await writeUploadedObject(services, backend, context.caller, { bucket, name, upsert: context.upsert }, {
+  await writeUploadedObject(services, backend, writerOf(context), { bucket, name, upsert: context.upsert }, {
     version,
     staged,
     contentType: contentTypeOf(upload.metadata),
