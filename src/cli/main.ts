@@ -15,10 +15,12 @@ import { register as registerKeys } from './commands/keys.ts'
 import { registerMail } from './commands/mail.ts'
 import { registerPsql } from './commands/psql.ts'
 import { registerStorage } from './commands/storage.ts'
+import { packageVersion } from './version.ts'
 
 export function buildProgram(): Command {
   const program = new Command('resolution')
     .description('Supabase-compatible Auth, REST, Vault, Storage and Realtime over PostgreSQL or an embedded database')
+    .version(packageVersion())
     .showHelpAfterError()
   registerServe(program)
   registerInvoke(program)

@@ -18,6 +18,11 @@ describe('resolution db status | dump | restore | migrate (the CLI)', { timeout:
     }
   })
 
+  it('--version prints the package version', () => {
+    const { version } = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string }
+    expect(run('--version')).toMatchObject({ code: 0, stdout: `${version}\n` })
+  })
+
   it('restore: exit 0 with the summary; a broken file exits 1 with file, line and cause', () => {
     const ok = run('db', 'restore', F.schema, F.data)
     expect(ok.stderr).toBe('')

@@ -37,8 +37,8 @@ export function useCliDatabase(prefix: string): CliRunner {
   afterAll(() => drop(), 60_000)
 
   return (input, ...argv) => {
-    // `--help` needs no database, and the flag would only be noise in the usage text it checks.
-    const withDb = argv.includes('--help') ? argv : [...argv, ...args]
+    // `--help` and `--version` need no database, and the flag would only be noise in what they print.
+    const withDb = argv.includes('--help') || argv.includes('--version') ? argv : [...argv, ...args]
     const result = spawnSync(process.execPath, [BIN, ...withDb], { env, encoding: 'utf8', timeout: 120_000, input })
     return { code: result.status, stdout: result.stdout, stderr: result.stderr }
   }
