@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { expect, it } from 'vitest'
-import { withSession } from '../../src/db/session.ts'
+import { sessionSettings, withSession } from '../../src/db/session.ts'
 import { describeEachDatabase } from '../support/databases.ts'
 
 describeEachDatabase('database drivers', (ctx) => {
@@ -85,6 +85,20 @@ describeEachDatabase('request session', (ctx) => {
     )
     expect(rows[0]!.role).not.toBe('authenticated')
     expect(rows[0]!.claims).toBe('')
+  })
+
+  it('sets every setting with a statement that sends none of the values back', async () => {
+    const { database } = ctx()
+    const settings = sessionSettings({ role: 'authenticated', claims: { sub: 'u1', role: 'authenticated' }, statementTimeoutMs: 1234, settings: { 'request.headers': JSON.stringify({ 'x-big': 'v'.repeat(2000) }) } })
+    const { answer, seen } = await database.transaction(async (tx) => {
+      const answer = await tx.query(settings.sql, settings.params)
+      const { rows } = await tx.query<Record<string, string>>(
+        `SELECT current_user AS role, current_setting('request.jwt.claim.sub') AS sub, current_setting('statement_timeout') AS timeout, length(current_setting('request.headers')) AS headers`,
+      )
+      return { answer, seen: rows[0] }
+    })
+    expect({ rows: answer.rows, fields: answer.fields }).toEqual({ rows: [{}], fields: [] })
+    expect(seen).toEqual({ role: 'authenticated', sub: 'u1', timeout: '1234ms', headers: 2012 })
   })
 
   it('rolls back when asked, and returns the value', async () => {
