@@ -6,10 +6,8 @@
  * take the same values.
  * @module
  */
-import { protocol, types, type PGlite } from '@electric-sql/pglite'
+import { types, type PGlite } from '@electric-sql/pglite'
 import type { QueryField, QueryResult } from './types.ts'
-
-const { serialize } = protocol
 
 /** A statement of a batch: with `params` it runs extended (one Sync each), without it simple. */
 export interface BatchStatement {
@@ -72,12 +70,84 @@ export function toText(value: unknown): string | null {
   return JSON.stringify(value)
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
+/** A statement as the batch sends it: simple (no `values`) or extended, parsed first or not. */
+interface Frontend {
+  sql: string
+  values?: ReadonlyArray<string | null>
+  /** The prepared statement's name ('' for the unnamed one). */
+  name: string
+  /** Send Parse (a statement not yet prepared, or unnamed). */
+  parse: boolean
+}
+
+// Describe (portal ''), Execute (portal '', all rows), Sync: the same bytes after every Bind.
+const DESCRIBE_EXECUTE_SYNC = Buffer.from([0x44, 0, 0, 0, 6, 0x50, 0, 0x45, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0x53, 0, 0, 0, 4])
+
+/**
+ * The batch's frontend messages in one buffer, sized first and written once. PGlite's
+ * `serialize` allocates a 256-byte buffer and slices a copy for every message and every
+ * parameter block: a dozen allocations per request, and as many copies into the joined batch.
+ * Parameters are text (format code 0 for all), results too.
+ */
+export function encodeBatch(statements: readonly Frontend[]): Buffer {
+  let size = 0
+  for (const st of statements) {
+    const sqlBytes = Buffer.byteLength(st.sql)
+    if (!st.values) {
+      size += 6 + sqlBytes
+      continue
+    }
+    const nameBytes = Buffer.byteLength(st.name)
+    if (st.parse) size += 9 + nameBytes + sqlBytes
+    size += 13 + nameBytes + DESCRIBE_EXECUTE_SYNC.length
+    for (const value of st.values) size += 4 + (value === null ? 0 : Buffer.byteLength(value))
+  }
+  const out = Buffer.allocUnsafe(size)
+  let at = 0
+  const cstring = (text: string) => {
+    at += out.write(text, at)
+    out[at++] = 0
+  }
+  /** A message's type and a placeholder for its length, written once its end is known. */
+  const open = (type: number): number => {
+    out[at] = type
+    at += 5
+    return at - 4
+  }
+  const close = (lengthAt: number) => out.writeInt32BE(at - lengthAt, lengthAt)
+  for (const st of statements) {
+    if (!st.values) {
+      const query = open(0x51)
+      cstring(st.sql)
+      close(query)
+      continue
+    }
+    if (st.parse) {
+      const parse = open(0x50)
+      cstring(st.name)
+      cstring(st.sql)
+      at = out.writeInt16BE(0, at)
+      close(parse)
+    }
+    const bind = open(0x42)
+    out[at++] = 0 // portal ''
+    cstring(st.name)
+    at = out.writeInt16BE(0, at)
+    at = out.writeInt16BE(st.values.length, at)
+    for (const value of st.values) {
+      if (value === null) {
+        at = out.writeInt32BE(-1, at)
+        continue
+      }
+      const lengthAt = at
+      at += 4
+      const written = out.write(value, at)
+      out.writeInt32BE(written, lengthAt)
+      at += written
+    }
+    at = out.writeInt16BE(0, at)
+    close(bind)
+    at += DESCRIBE_EXECUTE_SYNC.copy(out, at)
   }
   return out
 }
@@ -128,26 +198,18 @@ export type BatchOutcome = { ok: true; result: QueryResult } | { ok: false; erro
 export async function runBatch(pglite: PGlite, given: readonly BatchStatement[], prepared?: PreparedSet): Promise<BatchOutcome[]> {
   const stale = prepared?.takeStale() ?? []
   const statements = [...stale, ...given]
-  const parts: Uint8Array[] = []
+  const frontend: Frontend[] = []
   const parsed: Array<string | undefined> = []
   for (const statement of statements) {
     const name = statement.params && prepared ? statement.name : undefined
-    parsed.push(name !== undefined && !prepared!.has(name) ? name : undefined)
-    if (!statement.params) {
-      parts.push(serialize.query(statement.sql))
-      continue
-    }
-    if (name === undefined || !prepared!.has(name)) parts.push(serialize.parse({ text: statement.sql, name }))
-    parts.push(
-      serialize.bind({ statement: name, values: statement.params.map(toText) }),
-      serialize.describe({ type: 'P' }),
-      serialize.execute({}),
-      serialize.sync(),
-    )
+    const known = name !== undefined && prepared!.has(name)
+    parsed.push(name !== undefined && !known ? name : undefined)
+    if (!statement.params) frontend.push({ sql: statement.sql, name: '', parse: false })
+    else frontend.push({ sql: statement.sql, values: statement.params.map(toText), name: name ?? '', parse: !known })
   }
   // The stream form installs its own message handler: plain execProtocol would reuse the raw-data
   // handler the wire server's last socket exchange left on the instance, and send our answers there.
-  const messages = await pglite.runExclusive(() => pglite.execProtocolStream(concat(parts), { throwOnError: false }))
+  const messages = await pglite.runExclusive(() => pglite.execProtocolStream(encodeBatch(frontend), { throwOnError: false }))
   // One ReadyForQuery closes each statement's answer.
   const outcomes: BatchOutcome[] = []
   let segment: typeof messages = []
