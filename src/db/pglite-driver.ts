@@ -67,6 +67,8 @@ function lockDataDir(dir: string): () => void {
 
 
 
+const READ_ONLY_SQL = "SELECT set_config('transaction_read_only', 'on', true)"
+
 export const PGLITE_CAPABILITIES: DatabaseCapabilities = { supportsListen: true, inProcess: true, separateConnections: false }
 
 export async function createPgliteDatabase(options: PgliteDriverOptions = {}): Promise<PgliteDatabase> {
@@ -138,6 +140,11 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
         // with a last one, so a request's transaction is one exchange.
         let state = 'idle' as 'idle' | 'open' | 'done'
         const run = async (statements: BatchStatement[], commit = false): Promise<QueryResult[]> => {
+          if (state === 'idle' && commit && !txOptions.isolation && statements.every((st) => st.params)) {
+            state = 'done'
+            const all = implicitTransaction(statements)
+            return (await runTogether(all)).slice(all.length - statements.length)
+          }
           const head: BatchStatement[] = []
           if (state === 'idle') {
             head.push({ sql: beginStatement(txOptions) })
@@ -149,6 +156,23 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
           } finally {
             if (commit) state = 'done'
           }
+        }
+        /**
+         * A transaction whose first statement is its last: no BEGIN and no COMMIT. Chained without
+         * Sync, the settings and the statements are one implicit transaction that the final Sync
+         * commits (an error rolls it back and skips the rest), as BEGIN … COMMIT would, in half
+         * the protocol cycles. READ ONLY is the transaction-local setting BEGIN READ ONLY sets,
+         * joined to the prelude's SELECT: each statement of a batch costs a protocol cycle.
+         */
+        const implicitTransaction = (statements: BatchStatement[]): BatchStatement[] => {
+          const head: BatchStatement[] = []
+          const { prelude, readOnly } = txOptions
+          if (prelude) {
+            const sql = readOnly ? `SELECT FROM (${READ_ONLY_SQL}) AS read_only, LATERAL (${prelude.sql}) AS prelude` : prelude.sql
+            head.push({ sql, params: prelude.params, name: names.nameFor(sql) })
+          } else if (readOnly) head.push({ sql: READ_ONLY_SQL, params: [], name: names.nameFor(READ_ONLY_SQL) })
+          const all = [...head, ...statements]
+          return all.map((st, i) => ({ ...st, chained: i < all.length - 1 }))
         }
         const tx: Queryable = {
           async query<R>(sql: string, params: readonly unknown[] = [], queryOptions: QueryOptions = {}) {

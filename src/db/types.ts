@@ -60,9 +60,9 @@ export interface TransactionOptions {
   readOnly?: boolean
   isolation?: 'read committed' | 'repeatable read' | 'serializable'
   /**
-   * Statements that open the transaction (the request's `set_config` settings), run prepared.
+   * A SELECT that opens the transaction (the request's `set_config` settings), run prepared.
    * BEGIN and the prelude are sent with the transaction's first statement, in one write; a
-   * transaction that runs no statement sends nothing at all.
+   * transaction that runs no statement sends nothing at all. (PGlite may run it as a subquery.)
    */
   prelude?: Statement
 }

@@ -32,6 +32,17 @@ describeEachDatabase('database drivers', (ctx) => {
     await expect(ctx().database.transaction((tx) => tx.query('CREATE TABLE drv_ro (x int)'), { readOnly: true })).rejects.toMatchObject({ code: '25006' })
   })
 
+  it('refuses writes in a read-only transaction of one statement that commits with it, and keeps its settings inside it', async () => {
+    const { database } = ctx()
+    const prelude = { sql: "SELECT FROM (SELECT set_config('drv.seen', $1, true)) AS s", params: ['yes'] }
+    await expect(database.transaction((tx) => tx.query('CREATE TABLE drv_ro1 (x int)', [], { commit: true }), { readOnly: true, prelude })).rejects.toMatchObject({ code: '25006' })
+    await expect(database.transaction((tx) => tx.query('SELECT * FROM drv_ro1', [], { commit: true }), { readOnly: true })).rejects.toMatchObject({ code: '42P01' })
+    const seen = await database.transaction((tx) => tx.query<{ seen: string; ro: string }>("SELECT current_setting('drv.seen') AS seen, current_setting('transaction_read_only') AS ro", [], { commit: true }), { readOnly: true, prelude })
+    expect(seen.rows).toEqual([{ seen: 'yes', ro: 'on' }])
+    const after = await database.query<{ seen: string; ro: string }>("SELECT coalesce(current_setting('drv.seen', true), '') AS seen, current_setting('transaction_read_only') AS ro")
+    expect(after.rows).toEqual([{ seen: '', ro: 'off' }])
+  })
+
   it('loads COPY text data from a stream, in chunks', async () => {
     const { database } = ctx()
     await database.exec('CREATE TABLE drv_copy (id int, label text, note text)')
