@@ -14,7 +14,7 @@ import { FatalError } from '../errors.ts'
 import { copyChunks } from './copy-chunks.ts'
 import { isStalePlan } from './errors.ts'
 import { Mutex } from './mutex.ts'
-import { beginStatement } from './pg-driver.ts'
+import { beginStatement, canRunImplicitly, implicitPrelude } from './pg-driver.ts'
 import { PreparedNames } from './prepared.ts'
 import { PreparedSet, runBatch, type BatchStatement } from './pglite-exchange.ts'
 import type { CopySource, Database, DatabaseCapabilities, Queryable, QueryOptions, QueryResult } from './types.ts'
@@ -66,8 +66,6 @@ function lockDataDir(dir: string): () => void {
 }
 
 
-
-const READ_ONLY_SQL = "SELECT set_config('transaction_read_only', 'on', true)"
 
 export const PGLITE_CAPABILITIES: DatabaseCapabilities = { supportsListen: true, inProcess: true, separateConnections: false }
 
@@ -140,7 +138,7 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
         // with a last one, so a request's transaction is one exchange.
         let state = 'idle' as 'idle' | 'open' | 'done'
         const run = async (statements: BatchStatement[], commit = false): Promise<QueryResult[]> => {
-          if (state === 'idle' && commit && !txOptions.isolation && statements.every((st) => st.params)) {
+          if (state === 'idle' && canRunImplicitly(txOptions, commit) && statements.every((st) => st.params)) {
             state = 'done'
             const all = implicitTransaction(statements)
             return (await runTogether(all)).slice(all.length - statements.length)
@@ -160,18 +158,11 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
         /**
          * A transaction whose first statement is its last: no BEGIN and no COMMIT. Chained without
          * Sync, the settings and the statements are one implicit transaction that the final Sync
-         * commits (an error rolls it back and skips the rest), as BEGIN … COMMIT would, in half
-         * the protocol cycles. READ ONLY is the transaction-local setting BEGIN READ ONLY sets,
-         * joined to the prelude's SELECT: each statement of a batch costs a protocol cycle.
+         * commits (an error rolls it back and skips the rest), in half the protocol cycles.
          */
         const implicitTransaction = (statements: BatchStatement[]): BatchStatement[] => {
-          const head: BatchStatement[] = []
-          const { prelude, readOnly } = txOptions
-          if (prelude) {
-            const sql = readOnly ? `SELECT FROM (${READ_ONLY_SQL}) AS read_only, LATERAL (${prelude.sql}) AS prelude` : prelude.sql
-            head.push({ sql, params: prelude.params, name: names.nameFor(sql) })
-          } else if (readOnly) head.push({ sql: READ_ONLY_SQL, params: [], name: names.nameFor(READ_ONLY_SQL) })
-          const all = [...head, ...statements]
+          const prelude = implicitPrelude(txOptions)
+          const all = [...(prelude ? [{ ...prelude, name: names.nameFor(prelude.sql) }] : []), ...statements]
           return all.map((st, i) => ({ ...st, chained: i < all.length - 1 }))
         }
         const tx: Queryable = {
