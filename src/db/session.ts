@@ -3,7 +3,8 @@
  * AsyncLocalStorage: its promise hooks cost every request), with the role and JWT claims set by
  * `set_config(…, true)` so nothing outlives the transaction (safe behind transaction poolers).
  * The settings go with the request's first statement, and a statement marked `commit` takes the
- * COMMIT with it: a one-statement request is one round trip.
+ * COMMIT with it: a one-statement request is one round trip (and, as the drivers run it, one
+ * implicit transaction without BEGIN or COMMIT).
  * @module
  */
 import { isStalePlan } from './errors.ts'

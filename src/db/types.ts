@@ -32,6 +32,8 @@ export interface QueryOptions {
    * Inside `transaction()` only: this is the transaction's last statement and its success means
    * COMMIT. The driver writes COMMIT together with it (one round trip) and the promise settles
    * once COMMIT answered; a COMMIT failure rejects it. The transaction runs nothing after it.
+   * When it is also the first statement (no isolation level asked), the drivers send neither
+   * BEGIN nor COMMIT: prelude and statement share one Sync, PostgreSQL's implicit transaction.
    */
   commit?: boolean
 }
