@@ -11,6 +11,10 @@
  *
  *   node --import tsx bench/rest-read.ts   # BENCH_SECONDS=5 (per round) BENCH_ROUNDS=3 BENCH_CONCURRENCY=1,16,32 BENCH_LATENCY_MS=0,0.5 BENCH_POOL=10
  *   BENCH_DATABASE_URL=postgres://… BENCH_ONLY=postgresql|pglite BENCH_SCENARIO=single|embed node --import tsx bench/rest-read.ts
+ * Each line also gives each server's CPU per request (ms, from /proc; on PGlite the engine's
+ * work is in the server process): on a busy machine rates drift with the load, CPU much less.
+ *   BENCH_BASE_TREE=/path/to/other/checkout …   # also that tree's service (`base`) in the same rounds: a before/after
+ *   BENCH_PROF=/tmp/prof …                      # each server child writes a --cpu-prof profile there
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
@@ -32,9 +36,10 @@ import { getSchemaCache } from '../src/rest/schema-cache/index.ts'
 import { startServer } from '../src/runtime/node-server.ts'
 import { bootstrap } from '../src/schema/bootstrap.ts'
 import { createServices } from '../src/services.ts'
+import { processCpuMs } from './lib/auth-fixture.ts'
 import { startLatencyProxy } from './lib/latency-proxy.ts'
 import { load, type LoadResult } from './lib/load.ts'
-import { startPortChild, type PortChild } from './lib/port-child.ts'
+import { roundOrder, serverKinds, startBenchServer, type PortChild, type ServerKind } from './lib/port-child.ts'
 
 const SECRET = 'bench-secret-with-at-least-32-characters!!'
 const OWNER = '5e0f8a52-0000-4000-8000-000000000001'
@@ -177,12 +182,13 @@ async function serveBaseline(databaseUrl: string | undefined, items: number): Pr
 }
 
 // ---------------------------------------------------------------- parent: orchestration
-function startChild(kind: 'resolution' | 'baseline', databaseUrl: string | undefined, items: number): Promise<PortChild> {
-  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}/${kind}`] : []
-  return startPortChild(`${kind} server`, SELF, [`serve-${kind}`, databaseUrl ?? 'pglite', String(items)], prof)
+function startChild(kind: ServerKind, databaseUrl: string | undefined, items: number): Promise<PortChild> {
+  return startBenchServer(kind, SELF, 'bench/rest-read.ts', [databaseUrl ?? 'pglite', String(items)])
 }
 
-async function measure(port: number, scenario: Scenario, token: string, ids: number[], basePath: string, concurrency: number): Promise<LoadResult> {
+/** One round against one server; also the server's CPU per request (ms, /proc: PGlite's included), robust to a busy machine where rates are not. */
+async function measure(server: PortChild, scenario: Scenario, token: string, ids: number[], basePath: string, concurrency: number): Promise<LoadResult & { cpuMs: number }> {
+  const port = server.port
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
   const { select } = SCENARIOS[scenario]
   let n = 0
@@ -200,9 +206,12 @@ async function measure(port: number, scenario: Scenario, token: string, ids: num
   const probe = await fetch(`http://127.0.0.1:${port}${basePath}/bench_items?select=${encodeURIComponent(select)}&id=eq.${ids[0]}`, { headers: { Authorization: `Bearer ${token}` } })
   const rows = (await probe.json()) as Array<Record<string, unknown>>
   if (probe.status !== 200 || rows.length !== 1 || (scenario === 'embed' && (rows[0]!.bench_children as unknown[]).length !== 10)) throw new Error(`bad probe on port ${port}: ${probe.status} ${JSON.stringify(rows).slice(0, 200)}`)
-  const result = await load(request, { concurrency, durationMs: SECONDS * 1000, warmupMs: 1000 })
+  await load(request, { concurrency, durationMs: 1000 }) // warm-up
+  const cpuBefore = processCpuMs(server.pid)
+  const result = await load(request, { concurrency, durationMs: SECONDS * 1000 })
+  const cpuMs = Math.round(((processCpuMs(server.pid) - cpuBefore) / Math.max(1, result.requests)) * 1000) / 1000
   agent.destroy()
-  return result
+  return { ...result, cpuMs }
 }
 
 async function main(): Promise<void> {
@@ -231,28 +240,31 @@ async function main(): Promise<void> {
         }
         try {
           for (const scenario of (['single', 'embed'] as const).filter((s) => !process.env.BENCH_SCENARIO || process.env.BENCH_SCENARIO === s)) {
-            const servers = { baseline: await startChild('baseline', url, items), resolution: await startChild('resolution', url, items) }
+            const kinds = serverKinds()
+            const servers = {} as Record<ServerKind, PortChild>
             try {
+              for (const kind of kinds) servers[kind] = await startChild(kind, url, items)
               for (const concurrency of CONCURRENCIES) {
                 const row: Record<string, unknown> = { database: db ? 'postgresql' : 'pglite', latencyMs, scenario, concurrency, loadAverage: os.loadavg()[0] }
-                // The machine is shared: alternate short rounds so both servers see the same conditions.
-                const rounds: Record<string, LoadResult[]> = { baseline: [], resolution: [] }
+                // The machine is shared: alternate short rounds so all servers see the same conditions.
+                const rounds = Object.fromEntries(kinds.map((k) => [k, [] as Array<LoadResult & { cpuMs: number }>]))
                 for (let round = 0; round < ROUNDS; round++) {
-                  const order = round % 2 === 0 ? (['baseline', 'resolution'] as const) : (['resolution', 'baseline'] as const)
-                  for (const kind of order) rounds[kind]!.push(await measure(servers[kind].port, scenario, token, ids, '/rest/v1', concurrency))
+                  for (const kind of roundOrder(kinds, round)) rounds[kind]!.push(await measure(servers[kind], scenario, token, ids, '/rest/v1', concurrency))
                 }
-                for (const kind of ['baseline', 'resolution'] as const) row[kind] = combine(rounds[kind]!)
+                const cpu = (kind: string) => [...rounds[kind]!.map((x) => x.cpuMs)].sort((x, y) => x - y)[Math.floor(ROUNDS / 2)]!
+                for (const kind of kinds) row[kind] = { ...combine(rounds[kind]!), serverCpuMsPerRequest: cpu(kind) }
                 const b = row.baseline as LoadResult
                 const r = row.resolution as LoadResult
                 row.ratio = Math.round((r.rps / b.rps) * 100) / 100
+                const base = row.base as LoadResult | undefined
+                if (base) row.ratioToBase = Math.round((r.rps / base.rps) * 100) / 100
                 results.push(row)
                 console.log(
-                  `${String(row.database).padEnd(10)} +${latencyMs}ms ${scenario.padEnd(7)} c=${String(concurrency).padEnd(3)} baseline ${b.rps} req/s p99 ${b.p99} ms | resolution ${r.rps} req/s p99 ${r.p99} ms | ratio ${row.ratio} | load ${row.loadAverage}${b.failures + r.failures ? ` (failures ${b.failures}/${r.failures})` : ''}`,
+                  `${String(row.database).padEnd(10)} +${latencyMs}ms ${scenario.padEnd(7)} c=${String(concurrency).padEnd(3)} baseline ${b.rps} req/s p99 ${b.p99} ms cpu ${cpu('baseline')} ms/req | resolution ${r.rps} req/s p99 ${r.p99} ms cpu ${cpu('resolution')} ms/req | ratio ${row.ratio}${base ? ` | base ${base.rps} req/s p99 ${base.p99} ms cpu ${cpu('base')} ms/req, ratio to base ${row.ratioToBase}` : ''} | load ${row.loadAverage}${b.failures + r.failures ? ` (failures ${b.failures}/${r.failures})` : ''}`,
                 )
               }
             } finally {
-              await servers.baseline.stop()
-              await servers.resolution.stop()
+              for (const kind of kinds) await servers[kind]?.stop()
             }
           }
         } finally {

@@ -13,6 +13,8 @@
  * figures drift with the load, CPU per request much less.
  *   BENCH_PREPARED=false …                  # resolution plans every statement unnamed (DB_PREPARED_STATEMENTS=false)
  *   BENCH_STALLS=1 …                        # each server prints its event-loop delay and GC pauses when it stops
+ *   BENCH_BASE_TREE=/path/to/checkout …     # also that tree's service (`base`) in the same rounds: a before/after
+ *   BENCH_PROF=/tmp/prof …                  # each server child writes a --cpu-prof profile there
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
@@ -36,7 +38,7 @@ import { createServices } from '../src/services.ts'
 import { startLatencyProxy } from './lib/latency-proxy.ts'
 import { processCpuMs } from './lib/auth-fixture.ts'
 import { load, type LoadResult } from './lib/load.ts'
-import { startPortChild, type PortChild } from './lib/port-child.ts'
+import { roundOrder, serverKinds, startBenchServer, type PortChild, type ServerKind } from './lib/port-child.ts'
 import { reportStallsOnExit } from './lib/stalls.ts'
 
 const SECRET = 'bench-secret-with-at-least-32-characters!!'
@@ -132,9 +134,8 @@ async function serveBaseline(databaseUrl: string): Promise<void> {
   server.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${(server.address() as { port: number }).port}\n`))
 }
 
-function startChild(kind: 'resolution' | 'baseline', databaseUrl: string): Promise<PortChild> {
-  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}/${kind}`] : []
-  return startPortChild(`${kind} server`, SELF, [`serve-${kind}`, databaseUrl], prof)
+function startChild(kind: ServerKind, databaseUrl: string): Promise<PortChild> {
+  return startBenchServer(kind, SELF, 'bench/rest-write.ts', [databaseUrl])
 }
 
 /** Clients in flight for a scenario at a given connection count. */
@@ -183,28 +184,30 @@ async function main(): Promise<void> {
         target.hostname = '127.0.0.1'
         target.port = String(proxy.port)
       }
-      const servers = { baseline: await startChild('baseline', target.toString()), resolution: await startChild('resolution', target.toString()) }
+      const kinds = serverKinds()
+      const servers = {} as Record<ServerKind, PortChild>
       try {
+        for (const kind of kinds) servers[kind] = await startChild(kind, target.toString())
         for (const scenario of (['single', 'bulk'] as const).filter((s) => !process.env.BENCH_SCENARIO || process.env.BENCH_SCENARIO === s)) {
           for (const concurrency of CONCURRENCIES) {
-            const rounds: Record<string, Array<LoadResult & { cpuMs: number }>> = { baseline: [], resolution: [] }
+            const rounds = Object.fromEntries(kinds.map((k) => [k, [] as Array<LoadResult & { cpuMs: number }>]))
             const loadAverage = os.loadavg()[0]
             for (let round = 0; round < ROUNDS; round++) {
-              const order = round % 2 === 0 ? (['baseline', 'resolution'] as const) : (['resolution', 'baseline'] as const)
-              for (const kind of order) rounds[kind]!.push(await measure(servers[kind], scenario, token, concurrency))
+              for (const kind of roundOrder(kinds, round)) rounds[kind]!.push(await measure(servers[kind], scenario, token, concurrency))
             }
             const b = combine(rounds.baseline!)
             const r = combine(rounds.resolution!)
             const cpu = (kind: string) => [...rounds[kind]!.map((x) => x.cpuMs)].sort((x, y) => x - y)[Math.floor(ROUNDS / 2)]!
             const ratio = Math.round((r.rps / b.rps) * 100) / 100
             const clients = inFlight(scenario, concurrency)
-            results.push({ database: 'postgresql', latencyMs, scenario, concurrency, clients, loadAverage, baseline: { ...b, serverCpuMsPerRequest: cpu('baseline') }, resolution: { ...r, serverCpuMsPerRequest: cpu('resolution') }, ratio })
-            console.log(`postgresql +${latencyMs}ms ${scenario.padEnd(7)} c=${String(concurrency).padEnd(3)}${clients !== concurrency ? ` (${clients} in flight)` : ''} baseline ${b.rps} req/s p50 ${b.p50} p99 ${b.p99} ms cpu ${cpu('baseline')} ms/req | resolution ${r.rps} req/s p50 ${r.p50} p99 ${r.p99} ms cpu ${cpu('resolution')} ms/req | ratio ${ratio} | load ${loadAverage}${b.failures + r.failures ? ` (failures ${b.failures}/${r.failures})` : ''}`)
+            const base = rounds.base ? combine(rounds.base) : undefined
+            const ratioToBase = base ? Math.round((r.rps / base.rps) * 100) / 100 : undefined
+            results.push({ database: 'postgresql', latencyMs, scenario, concurrency, clients, loadAverage, baseline: { ...b, serverCpuMsPerRequest: cpu('baseline') }, resolution: { ...r, serverCpuMsPerRequest: cpu('resolution') }, ratio, ...(base ? { base: { ...base, serverCpuMsPerRequest: cpu('base') }, ratioToBase } : {}) })
+            console.log(`postgresql +${latencyMs}ms ${scenario.padEnd(7)} c=${String(concurrency).padEnd(3)}${clients !== concurrency ? ` (${clients} in flight)` : ''} baseline ${b.rps} req/s p50 ${b.p50} p99 ${b.p99} ms cpu ${cpu('baseline')} ms/req | resolution ${r.rps} req/s p50 ${r.p50} p99 ${r.p99} ms cpu ${cpu('resolution')} ms/req | ratio ${ratio}${base ? ` | base ${base.rps} req/s p50 ${base.p50} p99 ${base.p99} ms cpu ${cpu('base')} ms/req, ratio to base ${ratioToBase}` : ''} | load ${loadAverage}${b.failures + r.failures ? ` (failures ${b.failures}/${r.failures})` : ''}`)
           }
         }
       } finally {
-        await servers.baseline.stop()
-        await servers.resolution.stop()
+        for (const kind of kinds) await servers[kind]?.stop()
         await proxy?.stop()
       }
     }

@@ -9,8 +9,9 @@ import pg from 'pg'
 import { from as copyFromStdin } from 'pg-copy-streams'
 import { maskUrl } from '../config/config.ts'
 import { isConnectionError, isStalePlan } from './errors.ts'
+import { ChainedQuery } from './pg-chain.ts'
 import { PreparedNames } from './prepared.ts'
-import type { CopySource, Database, DatabaseCapabilities, Queryable, QueryOptions, QueryResult, TransactionOptions } from './types.ts'
+import type { CopySource, Database, DatabaseCapabilities, Queryable, QueryOptions, QueryResult, Statement, TransactionOptions } from './types.ts'
 
 // Dates and timestamps stay the text PostgreSQL sent: no time-zone surprises, same as PGlite's driver.
 for (const oid of [1082, 1114, 1184, 1083, 1266]) pg.types.setTypeParser(oid, (value: string) => value)
@@ -58,6 +59,24 @@ function poolQueryable(pool: pg.Pool, named: boolean): Omit<Queryable, 'copyFrom
   }
 }
 
+const READ_ONLY_SQL = "SELECT set_config('transaction_read_only', 'on', true)"
+
+/**
+ * What opens a transaction that has no BEGIN (one implicit transaction up to a Sync): the
+ * prelude, made READ ONLY by the transaction-local setting BEGIN READ ONLY sets — joined to the
+ * prelude's SELECT, since each statement costs a protocol cycle.
+ */
+export function implicitPrelude(options: TransactionOptions): Statement | undefined {
+  const { prelude, readOnly } = options
+  if (prelude) return readOnly ? { sql: `SELECT FROM (${READ_ONLY_SQL}) AS read_only, LATERAL (${prelude.sql}) AS prelude`, params: prelude.params } : prelude
+  return readOnly ? { sql: READ_ONLY_SQL, params: [] } : undefined
+}
+
+/** Whether a transaction can run without BEGIN/COMMIT: its first statement is its last, and no isolation level is asked for. */
+export function canRunImplicitly(options: TransactionOptions, commit: boolean): boolean {
+  return commit && !options.isolation
+}
+
 export function beginStatement(options: TransactionOptions = {}): string {
   const parts = ['BEGIN']
   if (options.isolation) parts.push('ISOLATION LEVEL', options.isolation.toUpperCase())
@@ -70,19 +89,24 @@ export function beginStatement(options: TransactionOptions = {}): string {
  * so one failing does not swallow the others) and reads every answer. The first failure is
  * thrown once all have answered, so the connection is quiet again when this returns.
  */
-async function sendTogether(client: pg.PoolClient, configs: pg.QueryConfig[]): Promise<pg.QueryResult[]> {
+async function sendTogether(client: pg.PoolClient, configs: Array<pg.QueryConfig | ChainedQuery>): Promise<pg.QueryResult[]> {
   const stream = (client as unknown as { connection: { stream: NodeJS.WritableStream & { cork(): void; uncork(): void } } }).connection.stream
   stream.cork()
-  let pending: Array<Promise<pg.QueryResult>>
+  let pending: Array<Promise<pg.QueryResult | pg.QueryResult[]>>
   try {
-    pending = configs.map((config) => client.query(config))
+    pending = configs.map((config) => {
+      if (!(config instanceof ChainedQuery)) return client.query(config)
+      client.query(config as unknown as pg.QueryConfig)
+      return config.done
+    })
   } finally {
     stream.uncork()
   }
   const settled = await Promise.allSettled(pending)
   const failed = settled.find((s) => s.status === 'rejected')
   if (failed) throw failed.reason
-  return settled.map((s) => (s as PromiseFulfilledResult<pg.QueryResult>).value)
+  // A chain answers with one result per statement.
+  return settled.flatMap((s) => (s as PromiseFulfilledResult<pg.QueryResult | pg.QueryResult[]>).value)
 }
 
 export const PG_CAPABILITIES: DatabaseCapabilities = { supportsListen: true, inProcess: false, separateConnections: true }
@@ -111,8 +135,8 @@ export function createPgDatabase(options: PgDriverOptions): Database {
     return name ? { name, text: sql, values: params as unknown[] } : { text: sql, values: params as unknown[] }
   }
 
-  /** What opens a transaction on `client`: sent together with its first statement. */
-  const opening = (client: pg.PoolClient, txOptions: TransactionOptions = {}): pg.QueryConfig[] => {
+  /** DEALLOCATE ALL when the schema changed since `client` prepared its statements. */
+  const forgetStale = (client: pg.PoolClient): pg.QueryConfig[] => {
     const configs: pg.QueryConfig[] = []
     if (prepared) {
       const seen = generations.get(client)
@@ -125,6 +149,12 @@ export function createPgDatabase(options: PgDriverOptions): Database {
       }
       generations.set(client, prepared.generation)
     }
+    return configs
+  }
+
+  /** What opens a transaction on `client`: sent together with its first statement. */
+  const opening = (client: pg.PoolClient, txOptions: TransactionOptions = {}): pg.QueryConfig[] => {
+    const configs = forgetStale(client)
     configs.push({ text: beginStatement(txOptions) })
     if (txOptions.prelude) configs.push(statement(txOptions.prelude.sql, txOptions.prelude.params, true))
     return configs
@@ -154,6 +184,15 @@ export function createPgDatabase(options: PgDriverOptions): Database {
       // done: COMMIT went out with the last statement.
       let state = 'idle' as 'idle' | 'open' | 'done'
       const run = async (configs: pg.QueryConfig[], commit = false): Promise<pg.QueryResult[]> => {
+        if (state === 'idle' && canRunImplicitly(txOptions ?? {}, commit) && configs.every((c) => c.values !== undefined)) {
+          // The first statement is the last: no BEGIN/COMMIT, one Sync (see pg-chain.ts).
+          state = 'done'
+          const head = forgetStale(client)
+          const prelude = implicitPrelude(txOptions ?? {})
+          const chain = [...(prelude ? [statement(prelude.sql, prelude.params, true)] : []), ...configs]
+          const results = await sendTogether(client, [...head, new ChainedQuery(chain.map((c) => ({ text: c.text, values: c.values ?? [], name: c.name })))])
+          return results.slice(results.length - configs.length)
+        }
         const head = state === 'idle' ? opening(client, txOptions) : []
         state = 'open'
         try {

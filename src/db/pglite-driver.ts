@@ -14,7 +14,7 @@ import { FatalError } from '../errors.ts'
 import { copyChunks } from './copy-chunks.ts'
 import { isStalePlan } from './errors.ts'
 import { Mutex } from './mutex.ts'
-import { beginStatement } from './pg-driver.ts'
+import { beginStatement, canRunImplicitly, implicitPrelude } from './pg-driver.ts'
 import { PreparedNames } from './prepared.ts'
 import { PreparedSet, runBatch, type BatchStatement } from './pglite-exchange.ts'
 import type { CopySource, Database, DatabaseCapabilities, Queryable, QueryOptions, QueryResult } from './types.ts'
@@ -138,6 +138,11 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
         // with a last one, so a request's transaction is one exchange.
         let state = 'idle' as 'idle' | 'open' | 'done'
         const run = async (statements: BatchStatement[], commit = false): Promise<QueryResult[]> => {
+          if (state === 'idle' && canRunImplicitly(txOptions, commit) && statements.every((st) => st.params)) {
+            state = 'done'
+            const all = implicitTransaction(statements)
+            return (await runTogether(all)).slice(all.length - statements.length)
+          }
           const head: BatchStatement[] = []
           if (state === 'idle') {
             head.push({ sql: beginStatement(txOptions) })
@@ -149,6 +154,16 @@ export async function createPgliteDatabase(options: PgliteDriverOptions = {}): P
           } finally {
             if (commit) state = 'done'
           }
+        }
+        /**
+         * A transaction whose first statement is its last: no BEGIN and no COMMIT. Chained without
+         * Sync, the settings and the statements are one implicit transaction that the final Sync
+         * commits (an error rolls it back and skips the rest), in half the protocol cycles.
+         */
+        const implicitTransaction = (statements: BatchStatement[]): BatchStatement[] => {
+          const prelude = implicitPrelude(txOptions)
+          const all = [...(prelude ? [{ ...prelude, name: names.nameFor(prelude.sql) }] : []), ...statements]
+          return all.map((st, i) => ({ ...st, chained: i < all.length - 1 }))
         }
         const tx: Queryable = {
           async query<R>(sql: string, params: readonly unknown[] = [], queryOptions: QueryOptions = {}) {

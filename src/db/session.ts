@@ -3,7 +3,8 @@
  * AsyncLocalStorage: its promise hooks cost every request), with the role and JWT claims set by
  * `set_config(…, true)` so nothing outlives the transaction (safe behind transaction poolers).
  * The settings go with the request's first statement, and a statement marked `commit` takes the
- * COMMIT with it: a one-statement request is one round trip.
+ * COMMIT with it: a one-statement request is one round trip (and, as the drivers run it, one
+ * implicit transaction without BEGIN or COMMIT).
  * @module
  */
 import { isStalePlan } from './errors.ts'
@@ -37,7 +38,12 @@ class RollbackSignal<T> {
   constructor(readonly value: T) {}
 }
 
-/** The `set_config` calls of a session, as one parameterised statement. */
+/**
+ * The `set_config` calls of a session, as one parameterised statement. It answers one row of no
+ * columns: each call returns the value it set (the claims, the request's headers: ≈ 1 KB), which
+ * nothing reads, so they stay in a subquery. PostgreSQL keeps a subquery's unread outputs when
+ * they are volatile (set_config is), so every call still runs.
+ */
 export function sessionSettings(options: SessionOptions): { sql: string; params: string[] } {
   const pairs: Array<[string, string]> = []
   if (options.role) pairs.push(['role', options.role])
@@ -56,7 +62,7 @@ export function sessionSettings(options: SessionOptions): { sql: string; params:
     params.push(name, value)
     return `set_config($${params.length - 1}, $${params.length}, true)`
   })
-  return { sql: calls.length ? `SELECT ${calls.join(', ')}` : '', params }
+  return { sql: calls.length ? `SELECT FROM (SELECT ${calls.join(', ')}) AS pgrst_settings` : '', params }
 }
 
 /**

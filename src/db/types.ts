@@ -32,6 +32,8 @@ export interface QueryOptions {
    * Inside `transaction()` only: this is the transaction's last statement and its success means
    * COMMIT. The driver writes COMMIT together with it (one round trip) and the promise settles
    * once COMMIT answered; a COMMIT failure rejects it. The transaction runs nothing after it.
+   * When it is also the first statement (no isolation level asked), the drivers send neither
+   * BEGIN nor COMMIT: prelude and statement share one Sync, PostgreSQL's implicit transaction.
    */
   commit?: boolean
 }
@@ -60,9 +62,9 @@ export interface TransactionOptions {
   readOnly?: boolean
   isolation?: 'read committed' | 'repeatable read' | 'serializable'
   /**
-   * Statements that open the transaction (the request's `set_config` settings), run prepared.
+   * A SELECT that opens the transaction (the request's `set_config` settings), run prepared.
    * BEGIN and the prelude are sent with the transaction's first statement, in one write; a
-   * transaction that runs no statement sends nothing at all.
+   * transaction that runs no statement sends nothing at all. (PGlite may run it as a subquery.)
    */
   prelude?: Statement
 }

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { expect, it } from 'vitest'
-import { withSession } from '../../src/db/session.ts'
+import { sessionSettings, withSession } from '../../src/db/session.ts'
 import { describeEachDatabase } from '../support/databases.ts'
 
 describeEachDatabase('database drivers', (ctx) => {
@@ -30,6 +30,17 @@ describeEachDatabase('database drivers', (ctx) => {
 
   it('refuses writes in a read-only transaction', async () => {
     await expect(ctx().database.transaction((tx) => tx.query('CREATE TABLE drv_ro (x int)'), { readOnly: true })).rejects.toMatchObject({ code: '25006' })
+  })
+
+  it('refuses writes in a read-only transaction of one statement that commits with it, and keeps its settings inside it', async () => {
+    const { database } = ctx()
+    const prelude = { sql: "SELECT FROM (SELECT set_config('drv.seen', $1, true)) AS s", params: ['yes'] }
+    await expect(database.transaction((tx) => tx.query('CREATE TABLE drv_ro1 (x int)', [], { commit: true }), { readOnly: true, prelude })).rejects.toMatchObject({ code: '25006' })
+    await expect(database.transaction((tx) => tx.query('SELECT * FROM drv_ro1', [], { commit: true }), { readOnly: true })).rejects.toMatchObject({ code: '42P01' })
+    const seen = await database.transaction((tx) => tx.query<{ seen: string; ro: string }>("SELECT current_setting('drv.seen') AS seen, current_setting('transaction_read_only') AS ro", [], { commit: true }), { readOnly: true, prelude })
+    expect(seen.rows).toEqual([{ seen: 'yes', ro: 'on' }])
+    const after = await database.query<{ seen: string; ro: string }>("SELECT coalesce(current_setting('drv.seen', true), '') AS seen, current_setting('transaction_read_only') AS ro")
+    expect(after.rows).toEqual([{ seen: '', ro: 'off' }])
   })
 
   it('loads COPY text data from a stream, in chunks', async () => {
@@ -85,6 +96,20 @@ describeEachDatabase('request session', (ctx) => {
     )
     expect(rows[0]!.role).not.toBe('authenticated')
     expect(rows[0]!.claims).toBe('')
+  })
+
+  it('sets every setting with a statement that sends none of the values back', async () => {
+    const { database } = ctx()
+    const settings = sessionSettings({ role: 'authenticated', claims: { sub: 'u1', role: 'authenticated' }, statementTimeoutMs: 1234, settings: { 'request.headers': JSON.stringify({ 'x-big': 'v'.repeat(2000) }) } })
+    const { answer, seen } = await database.transaction(async (tx) => {
+      const answer = await tx.query(settings.sql, settings.params)
+      const { rows } = await tx.query<Record<string, string>>(
+        `SELECT current_user AS role, current_setting('request.jwt.claim.sub') AS sub, current_setting('statement_timeout') AS timeout, length(current_setting('request.headers')) AS headers`,
+      )
+      return { answer, seen: rows[0] }
+    })
+    expect({ rows: answer.rows, fields: answer.fields }).toEqual({ rows: [{}], fields: [] })
+    expect(seen).toEqual({ role: 'authenticated', sub: 'u1', timeout: '1234ms', headers: 2012 })
   })
 
   it('rolls back when asked, and returns the value', async () => {

@@ -5,6 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -145,6 +146,43 @@ describeEachDatabase('pipelined request transactions', (ctx) => {
   }, 120_000)
 })
 
+/** A proxy in front of PostgreSQL that counts the backend's ReadyForQuery messages (one per Sync or simple query). */
+async function readyCountingProxy(target: URL): Promise<{ url: string; ready: () => number; close: () => Promise<void> }> {
+  let ready = 0
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname)
+    sockets.add(client).add(upstream)
+    let pending = Buffer.alloc(0)
+    upstream.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk])
+      while (pending.length >= 5 && pending.length >= 1 + pending.readInt32BE(1)) {
+        if (pending[0] === 0x5a) ready++
+        pending = pending.subarray(1 + pending.readInt32BE(1))
+      }
+      client.write(chunk)
+    })
+    client.on('data', (chunk: Buffer) => upstream.write(chunk))
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('error', end).on('close', end)
+    upstream.on('error', end).on('close', end)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = new URL(target)
+  url.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`
+  return {
+    url: url.toString(),
+    ready: () => ready,
+    close: async () => {
+      sockets.forEach((socket) => socket.destroy())
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
 describe.runIf(process.env.TEST_DATABASE_URL)('pipelined transactions on a server connection', () => {
   let server: TestDatabase & { dispose: () => Promise<void> }
   beforeAll(async () => {
@@ -162,6 +200,40 @@ describe.runIf(process.env.TEST_DATABASE_URL)('pipelined transactions on a serve
       const after = await withSession(database, { role: 'anon' }, async (tx) => (await tx.query<{ pid: number; role: string }>('SELECT pg_backend_pid() AS pid, current_user AS role', [], { commit: true })).rows[0]!)
       expect(after.role).toBe('anon')
       expect(after.pid).not.toBe(before)
+    } finally {
+      await database.close()
+    }
+  })
+
+  it('runs a one-statement request as one implicit transaction (one Sync, no BEGIN/COMMIT), read only and with its settings', async () => {
+    const proxy = await readyCountingProxy(new URL(server.url!))
+    const database = createPgDatabase({ url: proxy.url, poolMax: 1 })
+    try {
+      await database.query('SELECT 1')
+      const before = proxy.ready()
+      const seen = await withSession(database, { role: 'anon', readOnly: true, settings: { 'request.method': 'GET' } }, async (tx) => {
+        const { rows } = await tx.query(`SELECT current_user AS role, current_setting('request.method') AS method, current_setting('transaction_read_only') AS ro`, [], { commit: true })
+        return rows[0]
+      })
+      expect(seen).toEqual({ role: 'anon', method: 'GET', ro: 'on' })
+      expect(proxy.ready() - before).toBe(1)
+      await expect(withSession(database, { role: 'service_role', readOnly: true }, (tx) => tx.query('CREATE TABLE pipe_ro (x int)', [], { commit: true }))).rejects.toMatchObject({ code: '25006' })
+      const after = await database.query<Seen>(SEEN_SQL)
+      expect(after.rows[0]!.method ?? '').toBe('')
+    } finally {
+      await database.close()
+      await proxy.close()
+    }
+  })
+
+  it('keeps a connection usable after a kept-prepared statement fails to parse in the middle of a chain', async () => {
+    const database = createPgDatabase({ url: server.url!, poolMax: 1 })
+    try {
+      const session = { role: 'anon', settings: { 'request.method': 'POST' } }
+      // The settings statement is parsed and kept; the one after it fails to parse, twice.
+      for (let i = 0; i < 2; i++) await expect(withSession(database, session, (tx) => tx.query('SELEC 1', [], { commit: true }))).rejects.toMatchObject({ code: '42601' })
+      const ok = await withSession(database, session, async (tx) => (await tx.query<{ method: string }>(`SELECT current_setting('request.method') AS method`, [], { commit: true })).rows)
+      expect(ok).toEqual([{ method: 'POST' }])
     } finally {
       await database.close()
     }

@@ -42,14 +42,24 @@ function checkColumns(relation: Relation, columns: string[]): void {
   for (const column of columns) if (!relation.columnsByName.has(column)) throw columnNotFound(relation.name, column)
 }
 
-/** Payload columns: `columns=` if given, else the keys of the objects (which must agree). */
+/**
+ * Payload columns: `columns=` if given, else the keys of the objects, which must be the same set
+ * in every one (in any order). Counted and looked up, not sorted and joined per row: on a
+ * 1,000-row body that was a sorted copy and a string per row, the plan's largest cost.
+ */
 function insertColumns(request: ApiRequest, rows: Array<Record<string, unknown>>): string[] {
   if (request.columns) return request.columns
   if (rows.length === 0) return []
   const first = Object.keys(rows[0]!)
-  const key = [...first].sort().join('\u0000')
+  const columns = new Set(first)
   for (const row of rows) {
-    if ([...Object.keys(row)].sort().join('\u0000') !== key) throw invalidBody('All object keys must match')
+    // Rows are plain objects (JSON, CSV or form bodies): for…in sees their own keys only.
+    let count = 0
+    for (const key in row) {
+      if (!columns.has(key)) throw invalidBody('All object keys must match')
+      count++
+    }
+    if (count !== columns.size) throw invalidBody('All object keys must match')
   }
   return first
 }
