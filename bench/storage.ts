@@ -21,7 +21,12 @@
  *   node --import tsx bench/storage.ts [--quick]   # --quick: fewer objects and rounds, 256 MiB instead of 1 GiB
  *   BENCH_BACKENDS=file,s3 BENCH_CONCURRENCY=1,8 BENCH_ROUNDS=3 BENCH_SIZES_MIB=1,100 BENCH_RSS=1
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres …
- *   BENCH_PROF=/tmp/prof …                          # the server child writes a V8 CPU profile there
+ *   BENCH_PROF=/tmp/prof …                          # the server child writes V8 CPU profiles (one per thread) to /tmp/prof/storage-<backend>/
+ *
+ * Under each figure, per side: the CPU (user + system, /proc) every process spent per MiB moved —
+ * the bench's own client, the server, the floor, moto — and the S3 requests per object, by kind,
+ * from moto's request log (BENCH_CPU=0 leaves them out). A phase ends once moto is quiet, so work
+ * a side leaves running after its responses (a removal) counts as its own.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -29,6 +34,7 @@ import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFi
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
@@ -45,6 +51,7 @@ const hasMoto = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'u
 const BACKENDS = (process.env.BENCH_BACKENDS ?? (hasMoto ? 'file,s3' : 'file')).split(',') as Array<'file' | 's3'>
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,8').split(',').map(Number)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3))
+const CPU = process.env.BENCH_CPU !== '0'
 const SIZES = (process.env.BENCH_SIZES_MIB ?? '1,100').split(',').map((size) => Number(size) * MiB)
 const work = mkdtempSync(path.join(os.tmpdir(), 'storage-bench-'))
 
@@ -73,13 +80,29 @@ function stopChild(child: ChildProcess): Promise<void> {
   })
 }
 
-async function startMoto(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+interface Moto {
+  endpoint: string
+  pid: number
+  /** S3 requests moto has answered so far, by kind (`PUT`, `POST ?delete`, `GET`, …), read from its request log. */
+  requests: Map<string, number>
+  stop(): Promise<void>
+}
+
+async function startMoto(): Promise<Moto> {
   const port = await freePort()
   const endpoint = `http://127.0.0.1:${port}`
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' })
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const requests = new Map<string, number>()
+  // werkzeug logs one line per request: `… "PUT /bucket/key?uploadId=… HTTP/1.1" 200 -`.
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    const match = /"([A-Z]+) [^ ?]*(?:\?([A-Za-z-]+))?[^ ]* HTTP/.exec(line)
+    if (!match) return
+    const kind = match[2] ? `${match[1]} ?${match[2]}` : match[1]!
+    requests.set(kind, (requests.get(kind) ?? 0) + 1)
+  })
   await waitFor(endpoint, 'moto_server')
   await s3Client(endpoint).send(new CreateBucketCommand({ Bucket: S3_BUCKET }))
-  return { endpoint, stop: () => stopChild(child) }
+  return { endpoint, pid: child.pid!, requests, stop: () => stopChild(child) }
 }
 
 function s3Client(endpoint: string): S3Client {
@@ -89,7 +112,7 @@ function s3Client(endpoint: string): S3Client {
 async function startServer(backend: 'file' | 's3', s3Endpoint: string | undefined, databaseUrl: string | undefined, label: string): Promise<Server> {
   const port = await freePort()
   const dir = path.join(work, `server-${label}`)
-  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`, `--cpu-prof-name=storage-${label}.cpuprofile`] : []
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.join(process.env.BENCH_PROF, `storage-${label}`)}`] : []
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'bin/resolution.mjs', 'serve'], {
     env: {
       ...process.env,
@@ -236,24 +259,97 @@ function rate(bytes: number, secs: number): number {
   return bytes / MiB / secs
 }
 
-async function compare(label: string, server: Server, floor: Server, direct: Side, size: number, concurrency: number): Promise<void> {
+/** The processes a comparison watches: the server, the floor and (S3) moto, besides the bench itself. */
+interface Watched {
+  server: Server
+  floor: Server
+  moto: Moto | undefined
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+
+type Snapshot = { cpu: Record<'client' | 'server' | 'floor' | 'moto', number>; requests: Map<string, number> }
+
+function snapshot(watched: Watched): Snapshot {
+  const self = process.cpuUsage()
+  return {
+    cpu: {
+      client: (self.user + self.system) / 1e6,
+      server: cpuSeconds(watched.server.pid),
+      floor: cpuSeconds(watched.floor.pid),
+      moto: watched.moto ? cpuSeconds(watched.moto.pid) : 0,
+    },
+    requests: new Map(watched.moto?.requests ?? []),
+  }
+}
+
+/** Waits until moto has logged no request for a while: work a side leaves behind its responses counts as its own. */
+async function quiet(moto: Moto | undefined): Promise<void> {
+  if (!moto) return
+  const total = () => [...moto.requests.values()].reduce((sum, n) => sum + n, 0)
+  for (let last = -1; last !== total(); ) {
+    last = total()
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
+interface Tally {
+  secs: number
+  cpu: Snapshot['cpu']
+  requests: Map<string, number>
+}
+
+const emptyTally = (): Tally => ({ secs: 0, cpu: { client: 0, server: 0, floor: 0, moto: 0 }, requests: new Map() })
+
+/** Times one phase, adding its seconds, every process's CPU and moto's requests to `tally`. */
+async function measured(tally: Tally, watched: Watched, phase: () => Promise<number>): Promise<void> {
+  const before = snapshot(watched)
+  tally.secs += await phase()
+  await quiet(watched.moto)
+  const after = snapshot(watched)
+  for (const name of Object.keys(tally.cpu) as Array<keyof Snapshot['cpu']>) tally.cpu[name] += after.cpu[name] - before.cpu[name]
+  for (const [kind, count] of after.requests) tally.requests.set(kind, (tally.requests.get(kind) ?? 0) + count - (before.requests.get(kind) ?? 0))
+}
+
+/** `client 2.1 server 3.4 moto 9.0` ms of CPU per MiB moved (processes that did nothing left out), and S3 requests per object. */
+function costs(tally: Tally, mib: number, objects: number): string {
+  const cpu = Object.entries(tally.cpu)
+    .filter(([, secs]) => secs > 0.005)
+    .map(([name, secs]) => `${name} ${((secs * 1000) / mib).toFixed(1)}`)
+    .join(' ')
+  const requests = [...tally.requests].filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${(n / objects).toFixed(2)}`).join(', ')
+  return requests ? `${cpu}; S3/object: ${requests}` : cpu
+}
+
+async function compare(label: string, watched: Watched, direct: Side, size: number, concurrency: number): Promise<void> {
   const objects = size <= MiB ? (quick ? 24 : 64) : Math.max(concurrency, quick ? 2 : 4)
-  const sides = { direct, floor: floorSide(floor, size), service: serviceSide(server, size) }
+  const sides = { direct, floor: floorSide(watched.floor, size), service: serviceSide(watched.server, size) }
   const bytes = randomBytes(size)
-  const up = { direct: 0, floor: 0, service: 0 }
-  const down = { direct: 0, floor: 0, service: 0 }
   const names = ['direct', 'floor', 'service'] as const
+  const up = { direct: emptyTally(), floor: emptyTally(), service: emptyTally() }
+  const down = { direct: emptyTally(), floor: emptyTally(), service: emptyTally() }
   // Warm-up: every object exists on every side before anything is timed.
   for (const name of names) await timed(objects, concurrency, (i) => sides[name].put(i, bytes))
+  await quiet(watched.moto)
   for (let round = 0; round < ROUNDS; round++) {
-    for (const name of names) up[name] += await timed(objects, concurrency, (i) => sides[name].put(i, bytes))
-    for (const name of names) down[name] += await timed(objects, concurrency, (i) => sides[name].get(i))
+    for (const name of names) await measured(up[name], watched, () => timed(objects, concurrency, (i) => sides[name].put(i, bytes)))
+    for (const name of names) await measured(down[name], watched, () => timed(objects, concurrency, (i) => sides[name].get(i)))
   }
   const moved = objects * size * ROUNDS
   const title = `${label} ${size / MiB} MiB ×${concurrency}`
-  for (const [what, secs] of [['upload', up], ['download', down]] as const) {
-    const [d, f, v] = names.map((name) => rate(moved, secs[name]))
+  for (const [what, tallies] of [['upload', up], ['download', down]] as const) {
+    const [d, f, v] = names.map((name) => rate(moved, tallies[name].secs))
     console.log(`${title.padEnd(16)} ${what.padEnd(8)}  direct ${d!.toFixed(0).padStart(5)}  http floor ${f!.toFixed(0).padStart(5)}  service ${v!.toFixed(0).padStart(5)} MiB/s  service/direct ${(v! / d!).toFixed(2)}×  service/floor ${(v! / f!).toFixed(2)}×`)
+    if (CPU) {
+      for (const name of names) console.log(`${''.padEnd(26)}${name.padEnd(8)} CPU ms/MiB: ${costs(tallies[name], moved / MiB, objects * ROUNDS)}`)
+    }
   }
 }
 
@@ -313,7 +409,7 @@ try {
     for (const size of SIZES) {
       for (const concurrency of CONCURRENCIES) {
         const direct = backend === 's3' ? s3Side(moto!.endpoint, size) : fileSide(size)
-        await compare(backend, server, floor, direct, size, concurrency)
+        await compare(backend, { server, floor, moto }, direct, size, concurrency)
       }
     }
     if (backend === 'file' && process.env.BENCH_RSS !== '0') await bigUpload(server)
