@@ -103,7 +103,7 @@ export async function writeUploadedObject(
     name: target.name,
     version,
     metadata: {
-      eTag: `"${staged.md5}"`,
+      eTag: `"${staged.etag}"`,
       size: staged.size,
       mimetype: bytes.contentType,
       cacheControl: bytes.cacheControl,

@@ -7,7 +7,8 @@
  * Skipped when `moto_server` is not installed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import http from 'node:http'
 import net from 'node:net'
 import { Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
@@ -80,7 +81,7 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
     it('stages, reads whole and ranged, stats, copies and removes', async () => {
       const staged = await backend.stage('b/dir/hello.txt/v1', Readable.from([Buffer.from('hello '), Buffer.from('world')]), { maxBytes: 100, tooLarge: () => new TooLarge() })
       expect(staged.size).toBe(11)
-      expect(staged.md5).toBe('5eb63bbbe01eeed093cb22bb8f5acdc3')
+      expect(staged.etag).toBe('5eb63bbbe01eeed093cb22bb8f5acdc3')
       await staged.commit()
       expect((await backend.stat('b/dir/hello.txt/v1'))?.size).toBe(11)
       expect(await text((await backend.read('b/dir/hello.txt/v1'))!)).toBe('hello world')
@@ -100,6 +101,8 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
       })())
       const staged = await backend.stage('b/big/v1', body, { maxBytes: 100 * 1024 * 1024, tooLarge: () => new TooLarge() })
       expect(staged.size).toBe(20 * 1024 * 1024)
+      // S3's own multipart ETag, not an MD5 of the bytes the backend would have to compute.
+      expect(staged.etag).toMatch(/^[0-9a-f]{32}-3$/)
       expect((await backend.stat('b/big/v1'))?.size).toBe(20 * 1024 * 1024)
       await backend.remove(['b/big/v1'])
     })
@@ -141,6 +144,34 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
       const discarded = await backend.stage('b/discard/v1', Readable.from([Buffer.from('x')]), { maxBytes: 10, tooLarge: () => new TooLarge() })
       await discarded.discard()
       expect(await s3Keys('backend')).toEqual([])
+    })
+
+    it('parts are sent with a CRC32 checksum but signed without hashing their bytes (UNSIGNED-PAYLOAD)', async () => {
+      // A recording proxy in front of moto: what the backend puts on the wire.
+      const seen: Array<{ method: string; sha256: string | undefined; crc32: string | undefined }> = []
+      const proxy = http.createServer((request, response) => {
+        seen.push({ method: request.method!, sha256: request.headers['x-amz-content-sha256'] as string | undefined, crc32: request.headers['x-amz-checksum-crc32'] as string | undefined })
+        const target = new URL(request.url!, endpoint)
+        const forwarded = http.request(target, { method: request.method, headers: request.headers }, (answer) => {
+          response.writeHead(answer.statusCode!, answer.headers)
+          answer.pipe(response)
+        })
+        request.pipe(forwarded)
+      })
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+      try {
+        const port = (proxy.address() as net.AddressInfo).port
+        const viaProxy = createS3Backend({ bucket: 'backend', region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, credentials })
+        const bytes = randomBytes(1024 * 1024)
+        const staged = await viaProxy.stage('b/wire/v1', Readable.from([bytes]), { maxBytes: 2 * 1024 * 1024, tooLarge: () => new TooLarge() })
+        expect(staged.etag).toBe(createHash('md5').update(bytes).digest('hex'))
+        const puts = seen.filter((request) => request.method === 'PUT')
+        expect(puts).toHaveLength(1)
+        expect(puts[0]).toMatchObject({ sha256: 'UNSIGNED-PAYLOAD', crc32: expect.stringMatching(/^[A-Za-z0-9+/]{6}==$/) })
+        await viaProxy.remove(['b/wire/v1'])
+      } finally {
+        await new Promise((resolve) => proxy.close(resolve))
+      }
     })
 
     it('keys past S3\'s 1024 bytes are hashed, and still distinct', () => {
