@@ -77,10 +77,15 @@ export async function startServer(services: Services, options: StartOptions): Pr
     ready,
     shutdown(graceMs = 8000) {
       shuttingDown ??= (async () => {
+        const deadline = Date.now() + graceMs
         stop.abort()
         // WebSockets are told to go (1001): realtime-js reconnects, through the ALB to another task.
         realtime.close()
         await drainHttpServer(server, drain, graceMs)
+        // Work the requests left running (removals of replaced bytes) finishes too, within the
+        // grace (at least a second of it); one cut short leaves bytes `storage sweep` removes.
+        const left = Math.max(1000, deadline - Date.now())
+        await Promise.race([services.background.idle(), new Promise((resolve) => setTimeout(resolve, left).unref())])
         await ready.catch(() => {})
         await wire?.close()
         // A statement still running for a request cut above would hold the pool's end until the

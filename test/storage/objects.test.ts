@@ -100,6 +100,8 @@ describeEachDatabase('storage objects', (ctx) => {
       const updated = await files.update('same.txt', 'four!')
       expect(updated.error).toBeNull()
       expect(await (await files.download('same.txt')).data?.text()).toBe('four!')
+      // The replaced versions' bytes go after the responses.
+      await h.app.services.background.idle()
       const onDisk = (await objectFiles(h.storageDir)).filter((file) => file.startsWith(`other${path.sep}same.txt`))
       expect(onDisk).toHaveLength(1)
     })
