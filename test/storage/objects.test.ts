@@ -275,6 +275,7 @@ describeEachDatabase('storage objects', (ctx) => {
       expect(upserts.every((r) => r.error === null)).toBe(true)
       const text = await (await files.download('race-upsert.txt')).data?.text()
       expect(text).toMatch(/^u\d$/)
+      await h.app.services.background.idle() // the replaced versions go after the responses
       const onDisk = (await objectFiles(h.storageDir)).filter((f) => f.startsWith(`other${path.sep}race-upsert.txt`))
       expect(onDisk).toHaveLength(1)
     })

@@ -78,7 +78,10 @@ interface SeenRequest {
  */
 async function s3Proxy(decide: (request: SeenRequest) => { hold?: Promise<void>; fail?: boolean } = () => ({})) {
   const seen: SeenRequest[] = []
+  let open = 0
   const proxy = http.createServer((request, response) => {
+    open++
+    response.once('close', () => open--)
     const entry = { method: request.method!, url: request.url!, sha256: request.headers['x-amz-content-sha256'] as string | undefined, crc32: request.headers['x-amz-checksum-crc32'] as string | undefined }
     seen.push(entry)
     const { hold, fail } = decide(entry)
@@ -98,6 +101,8 @@ async function s3Proxy(decide: (request: SeenRequest) => { hold?: Promise<void>;
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
   return {
     seen,
+    /** Requests whose response has not closed yet. */
+    open: () => open,
     url: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`,
     close: () => new Promise<void>((resolve) => {
       proxy.closeAllConnections()
@@ -274,7 +279,7 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
     })
   })
 
-  describeEachDatabase('replaced versions over S3: removed after the response', (ctx) => {
+  describeEachDatabase('S3 behind a proxy: replaced versions removed after the response, abandoned downloads', (ctx) => {
     const bucket = () => `replaced-${ctx().target}`
     let h: StorageHarness
     let proxy: Awaited<ReturnType<typeof s3Proxy>>
@@ -352,6 +357,24 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
       expect(report.removed).toBe(1)
       expect(await versionsOf('f.txt')).toEqual([await liveKey('f.txt')])
       expect(await (await files.download('f.txt')).data?.text()).toBe('two')
+    })
+
+    it('a download the client abandons midway ends its S3 request (no socket left behind)', async () => {
+      const files = h.service.storage.from('docs')
+      expect((await files.upload('big.bin', new Blob([randomBytes(16 * 1024 * 1024)]))).error).toBeNull()
+      await h.app.services.background.idle()
+      expect(proxy.open()).toBe(0)
+      const controller = new AbortController()
+      const response = await h.fetch('/object/docs/big.bin', { signal: controller.signal })
+      const reader = response.body!.getReader()
+      expect((await reader.read()).done).toBe(false)
+      expect(proxy.open()).toBe(1)
+      controller.abort()
+      for (let i = 0; i < 100 && proxy.open() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(proxy.open()).toBe(0)
+      // And the next download is whole.
+      const again = await h.fetch('/object/docs/big.bin')
+      expect((await again.arrayBuffer()).byteLength).toBe(16 * 1024 * 1024)
     })
 
     it('a shutdown waits for a removal still pending', async () => {
