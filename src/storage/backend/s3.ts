@@ -66,10 +66,12 @@ function signWithoutPayloadHash(client: S3Client): void {
   client.middlewareStack.add(
     (next) => async (args) => {
       const request = args.request as { headers?: Record<string, string> }
-      if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
+      // A body sent as a stream already says how (STREAMING-UNSIGNED-PAYLOAD-TRAILER): kept.
+      if (request.headers && !Object.keys(request.headers).some((name) => name.toLowerCase() === 'x-amz-content-sha256')) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
       return next(args)
     },
-    { step: 'build', name: 'resolutionUnsignedPayload' },
+    // Last of its step: after the checksum middleware has said how the body goes.
+    { step: 'build', priority: 'low', name: 'resolutionUnsignedPayload' },
   )
 }
 
