@@ -13,7 +13,7 @@ export const FLOORS = [
   { units: ['dbtools'] },
   { units: ['schema'] },
   { units: ['db'] },
-  { units: ['jwt', 'config', 'errors.ts', 'logger.ts'] },
+  { units: ['jwt', 'config', 'errors.ts', 'logger.ts', 'background.ts'] },
 ]
 
 export default tseslint.config(

@@ -1,8 +1,8 @@
 /**
  * Storage benchmark, side by side in one run: upload and download throughput of 1 MiB and
  * 100 MiB objects through `/storage/v1` against copying the same bytes with the backend directly,
- * at 1 and 8 concurrent requests; then the server's peak RSS over idle while a 1 GiB upload
- * streams through (file backend).
+ * at 1 and 8 concurrent requests; then the server's peak RSS over idle while a 1 GiB object
+ * streams through, up and then down (each backend).
  *
  * What each side does, per object (the bytes are held in memory by the client in both cases):
  * - upload, direct:   file — `fs.writeFile` of the buffer to a new file under the backend's folder;
@@ -21,7 +21,13 @@
  *   node --import tsx bench/storage.ts [--quick]   # --quick: fewer objects and rounds, 256 MiB instead of 1 GiB
  *   BENCH_BACKENDS=file,s3 BENCH_CONCURRENCY=1,8 BENCH_ROUNDS=3 BENCH_SIZES_MIB=1,100 BENCH_RSS=1
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres …
- *   BENCH_PROF=/tmp/prof …                          # the server child writes a V8 CPU profile there
+ *   BENCH_BASELINE_DIR=/tmp/base …                 # a fourth side: the service from another checkout (its own server and database), alternating with this one
+ *   BENCH_PROF=/tmp/prof …                          # the server child writes V8 CPU profiles (one per thread) to /tmp/prof/storage-<backend>/
+ *
+ * Under each figure, per side: the CPU (user + system, /proc) every process spent per MiB moved —
+ * the bench's own client, the server, the floor, moto — and the S3 requests per object, by kind,
+ * from moto's request log (BENCH_CPU=0 leaves them out). A phase ends once moto is quiet, so work
+ * a side leaves running after its responses (a removal) counts as its own.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -29,6 +35,7 @@ import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFi
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
@@ -45,6 +52,8 @@ const hasMoto = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'u
 const BACKENDS = (process.env.BENCH_BACKENDS ?? (hasMoto ? 'file,s3' : 'file')).split(',') as Array<'file' | 's3'>
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,8').split(',').map(Number)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3))
+const CPU = process.env.BENCH_CPU !== '0'
+const BASELINE = process.env.BENCH_BASELINE_DIR
 const SIZES = (process.env.BENCH_SIZES_MIB ?? '1,100').split(',').map((size) => Number(size) * MiB)
 const work = mkdtempSync(path.join(os.tmpdir(), 'storage-bench-'))
 
@@ -73,24 +82,41 @@ function stopChild(child: ChildProcess): Promise<void> {
   })
 }
 
-async function startMoto(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+interface Moto {
+  endpoint: string
+  pid: number
+  /** S3 requests moto has answered so far, by kind (`PUT`, `POST ?delete`, `GET`, …), read from its request log. */
+  requests: Map<string, number>
+  stop(): Promise<void>
+}
+
+async function startMoto(): Promise<Moto> {
   const port = await freePort()
   const endpoint = `http://127.0.0.1:${port}`
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' })
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const requests = new Map<string, number>()
+  // werkzeug logs one line per request: `… "PUT /bucket/key?uploadId=… HTTP/1.1" 200 -`.
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    const match = /"([A-Z]+) [^ ?]*(?:\?([A-Za-z-]+))?[^ ]* HTTP/.exec(line)
+    if (!match) return
+    const kind = match[2] ? `${match[1]} ?${match[2]}` : match[1]!
+    requests.set(kind, (requests.get(kind) ?? 0) + 1)
+  })
   await waitFor(endpoint, 'moto_server')
   await s3Client(endpoint).send(new CreateBucketCommand({ Bucket: S3_BUCKET }))
-  return { endpoint, stop: () => stopChild(child) }
+  return { endpoint, pid: child.pid!, requests, stop: () => stopChild(child) }
 }
 
 function s3Client(endpoint: string): S3Client {
   return new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials })
 }
 
-async function startServer(backend: 'file' | 's3', s3Endpoint: string | undefined, databaseUrl: string | undefined, label: string): Promise<Server> {
+async function startServer(backend: 'file' | 's3', s3Endpoint: string | undefined, databaseUrl: string | undefined, label: string, cwd = process.cwd()): Promise<Server> {
   const port = await freePort()
   const dir = path.join(work, `server-${label}`)
-  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`, `--cpu-prof-name=storage-${label}.cpuprofile`] : []
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.join(process.env.BENCH_PROF, `storage-${label}`)}`] : []
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'bin/resolution.mjs', 'serve'], {
+    cwd,
     env: {
       ...process.env,
       PORT: String(port),
@@ -236,24 +262,102 @@ function rate(bytes: number, secs: number): number {
   return bytes / MiB / secs
 }
 
-async function compare(label: string, server: Server, floor: Server, direct: Side, size: number, concurrency: number): Promise<void> {
+/** The processes a comparison watches: the server, the floor and (S3) moto, besides the bench itself. */
+interface Watched {
+  server: Server
+  floor: Server
+  moto: Moto | undefined
+  /** BENCH_BASELINE_DIR's server (another checkout), measured as a fourth side. */
+  baseline?: Server
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+
+type Snapshot = { cpu: Record<'client' | 'server' | 'baseline' | 'floor' | 'moto', number>; requests: Map<string, number> }
+
+function snapshot(watched: Watched): Snapshot {
+  const self = process.cpuUsage()
+  return {
+    cpu: {
+      client: (self.user + self.system) / 1e6,
+      server: cpuSeconds(watched.server.pid),
+      baseline: watched.baseline ? cpuSeconds(watched.baseline.pid) : 0,
+      floor: cpuSeconds(watched.floor.pid),
+      moto: watched.moto ? cpuSeconds(watched.moto.pid) : 0,
+    },
+    requests: new Map(watched.moto?.requests ?? []),
+  }
+}
+
+/** Waits until moto has logged no request for a while: work a side leaves behind its responses counts as its own. */
+async function quiet(moto: Moto | undefined): Promise<void> {
+  if (!moto) return
+  const total = () => [...moto.requests.values()].reduce((sum, n) => sum + n, 0)
+  for (let last = -1; last !== total(); ) {
+    last = total()
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
+interface Tally {
+  secs: number
+  cpu: Snapshot['cpu']
+  requests: Map<string, number>
+}
+
+const emptyTally = (): Tally => ({ secs: 0, cpu: { client: 0, server: 0, baseline: 0, floor: 0, moto: 0 }, requests: new Map() })
+
+/** Times one phase, adding its seconds, every process's CPU and moto's requests to `tally`. */
+async function measured(tally: Tally, watched: Watched, phase: () => Promise<number>): Promise<void> {
+  const before = snapshot(watched)
+  tally.secs += await phase()
+  await quiet(watched.moto)
+  const after = snapshot(watched)
+  for (const name of Object.keys(tally.cpu) as Array<keyof Snapshot['cpu']>) tally.cpu[name] += after.cpu[name] - before.cpu[name]
+  for (const [kind, count] of after.requests) tally.requests.set(kind, (tally.requests.get(kind) ?? 0) + count - (before.requests.get(kind) ?? 0))
+}
+
+/** `client 2.1 server 3.4 moto 9.0` ms of CPU per MiB moved (processes that did nothing left out), and S3 requests per object. */
+function costs(tally: Tally, mib: number, objects: number): string {
+  const cpu = Object.entries(tally.cpu)
+    .filter(([, secs]) => secs > 0.005)
+    .map(([name, secs]) => `${name} ${((secs * 1000) / mib).toFixed(1)}`)
+    .join(' ')
+  const requests = [...tally.requests].filter(([, n]) => n > 0).map(([kind, n]) => `${kind} ${(n / objects).toFixed(2)}`).join(', ')
+  return requests ? `${cpu}; S3/object: ${requests}` : cpu
+}
+
+async function compare(label: string, watched: Watched, direct: Side, size: number, concurrency: number): Promise<void> {
   const objects = size <= MiB ? (quick ? 24 : 64) : Math.max(concurrency, quick ? 2 : 4)
-  const sides = { direct, floor: floorSide(floor, size), service: serviceSide(server, size) }
+  const sides: Record<string, Side> = { direct, floor: floorSide(watched.floor, size), service: serviceSide(watched.server, size) }
+  if (watched.baseline) sides.baseline = serviceSide(watched.baseline, size)
   const bytes = randomBytes(size)
-  const up = { direct: 0, floor: 0, service: 0 }
-  const down = { direct: 0, floor: 0, service: 0 }
-  const names = ['direct', 'floor', 'service'] as const
+  const names = Object.keys(sides)
+  const up = Object.fromEntries(names.map((name) => [name, emptyTally()]))
+  const down = Object.fromEntries(names.map((name) => [name, emptyTally()]))
   // Warm-up: every object exists on every side before anything is timed.
-  for (const name of names) await timed(objects, concurrency, (i) => sides[name].put(i, bytes))
+  for (const name of names) await timed(objects, concurrency, (i) => sides[name]!.put(i, bytes))
+  await quiet(watched.moto)
   for (let round = 0; round < ROUNDS; round++) {
-    for (const name of names) up[name] += await timed(objects, concurrency, (i) => sides[name].put(i, bytes))
-    for (const name of names) down[name] += await timed(objects, concurrency, (i) => sides[name].get(i))
+    for (const name of names) await measured(up[name]!, watched, () => timed(objects, concurrency, (i) => sides[name]!.put(i, bytes)))
+    for (const name of names) await measured(down[name]!, watched, () => timed(objects, concurrency, (i) => sides[name]!.get(i)))
   }
   const moved = objects * size * ROUNDS
   const title = `${label} ${size / MiB} MiB ×${concurrency}`
-  for (const [what, secs] of [['upload', up], ['download', down]] as const) {
-    const [d, f, v] = names.map((name) => rate(moved, secs[name]))
-    console.log(`${title.padEnd(16)} ${what.padEnd(8)}  direct ${d!.toFixed(0).padStart(5)}  http floor ${f!.toFixed(0).padStart(5)}  service ${v!.toFixed(0).padStart(5)} MiB/s  service/direct ${(v! / d!).toFixed(2)}×  service/floor ${(v! / f!).toFixed(2)}×`)
+  for (const [what, tallies] of [['upload', up], ['download', down]] as const) {
+    const [d, f, v, b] = names.map((name) => rate(moved, tallies[name]!.secs))
+    const baseline = b === undefined ? '' : `  baseline ${b.toFixed(0).padStart(5)} MiB/s (${(b / d!).toFixed(2)}× direct)`
+    console.log(`${title.padEnd(16)} ${what.padEnd(8)}  direct ${d!.toFixed(0).padStart(5)}  http floor ${f!.toFixed(0).padStart(5)}  service ${v!.toFixed(0).padStart(5)} MiB/s  service/direct ${(v! / d!).toFixed(2)}×  service/floor ${(v! / f!).toFixed(2)}×${baseline}`)
+    if (CPU) {
+      for (const name of names) console.log(`${''.padEnd(26)}${name.padEnd(8)} CPU ms/MiB: ${costs(tallies[name]!, moved / MiB, objects * ROUNDS)}`)
+    }
   }
 }
 
@@ -262,33 +366,48 @@ function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024
 }
 
-/** Peak RSS of the server over idle while one large upload streams through. */
-async function bigUpload(server: Server): Promise<void> {
-  const big = (quick ? 256 : 1024) * MiB
+/** Samples the server's RSS while `transfer` runs: its peak over what it was before (kernel VmHWM too). */
+async function peakRss(server: Server, transfer: () => Promise<void>): Promise<{ secs: number; idle: number; peak: number }> {
   await new Promise((resolve) => setTimeout(resolve, 500))
   const idle = rssMiB(server.pid)
-  // Resets the kernel's high-water mark (VmHWM), so it measures the upload alone.
+  // Resets the kernel's high-water mark (VmHWM), so it measures this transfer alone.
   writeFileSync(`/proc/${server.pid}/clear_refs`, '5')
   let peak = idle
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.pid))), 20)
-  let sent = 0
+  const secs = await timed(1, 1, transfer)
+  clearInterval(sampler)
+  return { secs, idle, peak: Math.max(peak, rssMiB(server.pid, 'VmHWM')) }
+}
+
+/** Peak RSS of the server over idle while one large object streams through: up, then down. */
+async function bigTransfer(label: string, server: Server): Promise<void> {
+  const big = (quick ? 256 : 1024) * MiB
   const chunk = randomBytes(MiB)
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sent >= big) return controller.close()
-      sent += MiB
-      controller.enqueue(chunk)
-    },
-  })
-  const headers = { ...auth, 'content-type': 'application/octet-stream', 'x-upsert': 'true', 'content-length': String(big) }
-  const secs = await timed(1, 1, async () => {
-    const response = await fetch(`${server.base}/object/bench/big.bin`, { method: 'POST', headers, body, duplex: 'half' } as RequestInit)
+  const url = `${server.base}/object/bench/big.bin`
+  const up = await peakRss(server, async () => {
+    let sent = 0
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= big) return controller.close()
+        sent += MiB
+        controller.enqueue(chunk)
+      },
+    })
+    const headers = { ...auth, 'content-type': 'application/octet-stream', 'x-upsert': 'true', 'content-length': String(big) }
+    const response = await fetch(url, { method: 'POST', headers, body, duplex: 'half' } as RequestInit)
     if (!response.ok) throw new Error(`upload big.bin: ${response.status} ${await response.text()}`)
     await response.arrayBuffer()
   })
-  clearInterval(sampler)
-  const hwm = Math.max(peak, rssMiB(server.pid, 'VmHWM'))
-  console.log(`upload ${big / MiB} MiB via /storage/v1: ${rate(big, secs).toFixed(0)} MiB/s; server RSS idle ${idle.toFixed(0)} MiB, peak ${hwm.toFixed(0)} MiB (+${(hwm - idle).toFixed(0)} MiB; kernel VmHWM)`)
+  const down = await peakRss(server, async () => {
+    const response = await fetch(url, { headers: auth })
+    if (!response.ok) throw new Error(`download big.bin: ${response.status}`)
+    let received = 0
+    for await (const part of response.body as unknown as AsyncIterable<Uint8Array>) received += part.length
+    if (received !== big) throw new Error(`download big.bin: ${received} bytes of ${big}`)
+  })
+  for (const [what, run] of [['upload', up], ['download', down]] as const) {
+    console.log(`${label} ${what} ${big / MiB} MiB via /storage/v1: ${rate(big, run.secs).toFixed(0)} MiB/s; server RSS idle ${run.idle.toFixed(0)} MiB, peak ${run.peak.toFixed(0)} MiB (+${(run.peak - run.idle).toFixed(0)} MiB; kernel VmHWM)`)
+  }
 }
 
 const cleanups: Array<() => Promise<void>> = []
@@ -308,16 +427,21 @@ try {
     if (moto) cleanups.unshift(moto.stop)
     const server = await startServer(backend, moto?.endpoint, database?.url, backend)
     cleanups.unshift(server.stop)
+    const baselineDatabase = adminUrl && BASELINE ? await createServerDatabase(adminUrl, 'storage_bench') : undefined
+    if (baselineDatabase) cleanups.push(baselineDatabase.drop)
+    const baseline = BASELINE ? await startServer(backend, moto?.endpoint, baselineDatabase?.url, `${backend}-baseline`, BASELINE) : undefined
+    if (baseline) cleanups.unshift(baseline.stop)
     const floor = await startFloor()
     cleanups.unshift(floor.stop)
     for (const size of SIZES) {
       for (const concurrency of CONCURRENCIES) {
         const direct = backend === 's3' ? s3Side(moto!.endpoint, size) : fileSide(size)
-        await compare(backend, server, floor, direct, size, concurrency)
+        await compare(backend, { server, floor, moto, baseline }, direct, size, concurrency)
       }
     }
-    if (backend === 'file' && process.env.BENCH_RSS !== '0') await bigUpload(server)
+    if (process.env.BENCH_RSS !== '0') await bigTransfer(backend, server)
     await server.stop()
+    await baseline?.stop()
     await floor.stop()
     await moto?.stop()
   }

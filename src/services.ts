@@ -3,6 +3,7 @@
  * database, opened lazily on first use (never captured at import).
  * @module
  */
+import { BackgroundWork } from './background.ts'
 import { createJwtService, type JwtService } from './jwt/service.ts'
 import type { Config } from './config/config.ts'
 import { SERVER_PROFILE, type RuntimeProfile } from './config/runtime-profile.ts'
@@ -26,6 +27,9 @@ export interface Services {
   mailer?: Mailer
   /** Auth's limits instead of the ones built from config (tests: their own limits or counters). */
   authLimiters?: AuthLimiters
+  /** Work requests leave running after their responses (see background.ts). */
+  background: BackgroundWork
+  /** Waits for that work, then closes the database. */
   close(): Promise<void>
 }
 
@@ -51,6 +55,7 @@ export async function createServices(config: Config, options: ServicesOptions = 
   // Serving requests, no statement may wait on a silent network for ever: a little past the
   // statement timeout (which answers 504 first when the server is alive), the client gives up.
   const queryTimeoutMs = config.statementTimeoutMs ? config.statementTimeoutMs + 2000 : undefined
+  const background = new BackgroundWork()
   const handle = lazyDatabase(() => (given ? Promise.resolve(given) : openDatabase(config, { queryTimeoutMs, ...options, profile })))
   return {
     config,
@@ -61,7 +66,11 @@ export async function createServices(config: Config, options: ServicesOptions = 
     clock: options.clock,
     mailer: options.mailer,
     authLimiters: options.authLimiters,
-    // A database handed in belongs to the caller, who closes it.
-    close: () => (given ? Promise.resolve() : handle.close()),
+    background,
+    async close() {
+      await background.idle()
+      // A database handed in belongs to the caller, who closes it.
+      if (!given) await handle.close()
+    },
   }
 }

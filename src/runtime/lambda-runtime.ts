@@ -94,6 +94,10 @@ export async function createLambdaRuntime(env: Env, options: LambdaRuntimeOption
         // The app renders its own errors; this is a failure outside it (translation, a bug).
         ready.logger.error({ err: error, requestId: context?.awsRequestId }, 'lambda invocation failed')
         return internalError(event, context)
+      } finally {
+        // The environment may freeze as soon as the handler returns: what the request left running
+        // (an upload's replaced bytes being removed) finishes first.
+        await ready.background.idle()
       }
     },
     services: ready,

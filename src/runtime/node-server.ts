@@ -5,11 +5,14 @@
  * @module
  */
 import type { AddressInfo } from 'node:net'
-import { serve, upgradeWebSocket, type ServerType } from '@hono/node-server'
+import { pipeline } from 'node:stream'
+import { serve, upgradeWebSocket, type Http2Bindings, type HttpBindings, type ServerType } from '@hono/node-server'
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { WebSocketServer } from 'ws'
 import { createApp } from '../app.ts'
 import { FatalError } from '../errors.ts'
 import { Drain } from '../http/draining.ts'
+import { takeNodeBody } from '../http/node-body.ts'
 import { StartupGate } from '../http/startup.ts'
 import { LIMITS } from '../realtime/limits.ts'
 import { createRealtime } from '../realtime/realtime.ts'
@@ -36,11 +39,38 @@ export interface StartOptions {
   hostname?: string
 }
 
-function listen(app: ReturnType<typeof createApp>, port: number, hostname: string | undefined): Promise<ServerType> {
+type App = ReturnType<typeof createApp>
+
+function outgoingHeaders(headers: Headers): Record<string, string | string[]> {
+  const record: Record<string, string | string[]> = {}
+  for (const [name, value] of headers) if (name !== 'set-cookie') record[name] = value
+  const cookies = headers.getSetCookie()
+  if (cookies.length > 0) record['set-cookie'] = cookies
+  return record
+}
+
+/**
+ * The app's fetch, except that a response whose body is a Node stream (http/node-body.ts: an
+ * object's bytes) is piped straight to the socket, with the headers the app's middleware set.
+ * A client that goes away ends the pipe, which destroys the body (and frees its S3 socket).
+ */
+function withNodeBodies(app: App): (request: Request, env: HttpBindings | Http2Bindings) => Promise<Response> {
+  return async (request, env) => {
+    const response = await app.fetch(request, env)
+    const body = takeNodeBody(response)
+    if (!body) return response
+    const outgoing = env.outgoing as HttpBindings['outgoing'] // this server speaks HTTP/1.1
+    outgoing.writeHead(response.status, outgoingHeaders(response.headers))
+    pipeline(body, outgoing, () => undefined)
+    return RESPONSE_ALREADY_SENT
+  }
+}
+
+function listen(app: App, port: number, hostname: string | undefined): Promise<ServerType> {
   // Realtime's WebSockets: the upgrade goes through the app (its route checks the API key).
   const websocket = { server: new WebSocketServer({ noServer: true, maxPayload: LIMITS.frameBytes }) }
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port, hostname, websocket }, () => resolve(server))
+    const server = serve({ fetch: withNodeBodies(app), port, hostname, websocket }, () => resolve(server))
     server.once('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') reject(new FatalError(`PORT: port ${port} is already in use; stop the other process or set PORT`))
       else if (error.code === 'EACCES') reject(new FatalError(`PORT: no permission to listen on port ${port}`))
@@ -77,10 +107,15 @@ export async function startServer(services: Services, options: StartOptions): Pr
     ready,
     shutdown(graceMs = 8000) {
       shuttingDown ??= (async () => {
+        const deadline = Date.now() + graceMs
         stop.abort()
         // WebSockets are told to go (1001): realtime-js reconnects, through the ALB to another task.
         realtime.close()
         await drainHttpServer(server, drain, graceMs)
+        // Work the requests left running (removals of replaced bytes) finishes too, within the
+        // grace (at least a second of it); one cut short leaves bytes `storage sweep` removes.
+        const left = Math.max(1000, deadline - Date.now())
+        await Promise.race([services.background.idle(), new Promise((resolve) => setTimeout(resolve, left).unref())])
         await ready.catch(() => {})
         await wire?.close()
         // A statement still running for a request cut above would hold the pool's end until the

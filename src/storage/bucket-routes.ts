@@ -12,7 +12,7 @@ import { storageErrors } from './errors.ts'
 import { checkBucketName, decodePath } from './names.ts'
 import { deleteAllObjects } from './objects.ts'
 import { jsonBody } from './request.ts'
-import { removeBytes } from './upload.ts'
+import { removeBytes } from './removals.ts'
 import { updateBucket } from './buckets.ts'
 
 function queryInteger(value: string | undefined, name: string): number | undefined {

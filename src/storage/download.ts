@@ -1,9 +1,10 @@
 /**
  * Serving an object's bytes: `Range` (one range, 206), `ETag`/`If-None-Match` (304),
- * `?download=` (Content-Disposition), and HEAD (headers only). The body streams from the backend.
+ * `?download=` (Content-Disposition), and HEAD (headers only). The body streams from the backend,
+ * as a Node stream the Node server pipes to the socket as is (http/node-body.ts).
  * @module
  */
-import { Readable } from 'node:stream'
+import { nodeStreamResponse } from '../http/node-body.ts'
 import type { StorageBackend, ByteRange } from './backend/types.ts'
 import { objectKey } from './backend/types.ts'
 import { storageErrors } from './errors.ts'
@@ -78,5 +79,5 @@ export async function serveObject(backend: StorageBackend, row: ObjectRow, optio
 
   const stream = await backend.read(key, range)
   if (!stream) throw storageErrors.noSuchKey()
-  return new Response(Readable.toWeb(stream) as ReadableStream, { status, headers })
+  return nodeStreamResponse(stream, { status, headers })
 }

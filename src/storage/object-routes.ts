@@ -17,7 +17,8 @@ import { checkBucketName, checkObjectName, decodePath, splitObjectPath } from '.
 import { deleteObjects, getObject, insertObject, renameObject, type ObjectRow } from './objects.ts'
 import { jsonBody, pathAfter } from './request.ts'
 import { readUploadBody } from './upload-body.ts'
-import { removeBytes, uploadObject } from './upload.ts'
+import { removeBytes } from './removals.ts'
+import { uploadObject } from './upload.ts'
 
 const MAX_PREFIXES = 1000
 

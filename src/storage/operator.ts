@@ -13,7 +13,8 @@ import { listBuckets, type BucketRow } from './buckets.ts'
 import { storageErrors } from './errors.ts'
 import { checkBucketName, checkObjectName } from './names.ts'
 import { deleteObjects, getObject, type ObjectRow } from './objects.ts'
-import { removeBytes, uploadObject } from './upload.ts'
+import { removeBytes } from './removals.ts'
+import { uploadObject } from './upload.ts'
 
 /** The operator: service_role (BYPASSRLS), no owner. */
 export const OPERATOR: Caller = { role: 'service_role', claims: { role: 'service_role' }, ownerId: undefined }

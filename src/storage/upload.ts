@@ -2,7 +2,8 @@
  * An upload, bytes and row kept consistent: the bytes stream to a staging place first (limits
  * enforced on the way), then one transaction as the caller inserts or replaces the row and, as
  * its last step, moves the bytes to their new version's key. A failure anywhere before that
- * leaves neither row nor bytes; the replaced version's bytes go only once the new row committed.
+ * leaves neither row nor bytes; the replaced version's bytes go only once the new row committed
+ * (after the response: removals.ts).
  * @module
  */
 import { randomUUID } from 'node:crypto'
@@ -14,6 +15,7 @@ import { findBucket } from './buckets.ts'
 import { storageErrors } from './errors.ts'
 import { mimeTypeAllowed } from './limits.ts'
 import { canInsert, findObject, insertObject, replaceObject, type NewObject } from './objects.ts'
+import { removeReplacedBytes } from './removals.ts'
 import type { UploadBody } from './upload-body.ts'
 
 export interface UploadTarget {
@@ -93,7 +95,7 @@ export interface UploadedBytes {
 /**
  * The second half of an upload: one transaction as `caller` inserts or replaces the row and, as
  * its last step, commits the staged bytes; on any failure the bytes are discarded. The replaced
- * version's bytes go once the row has committed.
+ * version's bytes go once the row has committed, in the background (removals.ts).
  */
 export async function writeUploadedObject(
   services: Services,
@@ -109,7 +111,7 @@ export async function writeUploadedObject(
     name: target.name,
     version,
     metadata: {
-      eTag: `"${staged.md5}"`,
+      eTag: `"${staged.etag}"`,
       size: staged.size,
       mimetype: bytes.contentType,
       cacheControl: bytes.cacheControl,
@@ -137,20 +139,10 @@ export async function writeUploadedObject(
       await staged.commit()
       return rowId
     })
-    if (replaced !== undefined) await removeBytes(services, backend, [objectKey(target.bucket, target.name, replaced ?? '')])
+    if (replaced !== undefined) removeReplacedBytes(services, backend, [objectKey(target.bucket, target.name, replaced ?? '')])
     return { id, key: `${target.bucket}/${target.name}` }
   } catch (error) {
     await staged.discard()
     throw error
-  }
-}
-
-/** Removes bytes whose rows are gone; a failure is logged, not the caller's problem (a sweep can find them). */
-export async function removeBytes(services: Services, backend: StorageBackend, keys: string[]): Promise<void> {
-  if (keys.length === 0) return
-  try {
-    await backend.remove(keys)
-  } catch (error) {
-    services.logger.warn({ err: error, count: keys.length }, 'storage: could not remove the bytes of deleted objects')
   }
 }

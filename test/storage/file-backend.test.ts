@@ -28,7 +28,7 @@ describe('file backend', () => {
     const backend = createFileBackend(root)
     const staged = await backend.stage('b/dir/hello.txt/v1', Readable.from([Buffer.from('hello '), Buffer.from('world')]), { maxBytes: 100, tooLarge: () => new TooLarge() })
     expect(staged.size).toBe(11)
-    expect(staged.md5).toBe('5eb63bbbe01eeed093cb22bb8f5acdc3')
+    expect(staged.etag).toBe('5eb63bbbe01eeed093cb22bb8f5acdc3')
     expect(await backend.stat('b/dir/hello.txt/v1')).toBeUndefined()
     await staged.commit()
     expect((await backend.stat('b/dir/hello.txt/v1'))?.size).toBe(11)

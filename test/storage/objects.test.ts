@@ -100,6 +100,8 @@ describeEachDatabase('storage objects', (ctx) => {
       const updated = await files.update('same.txt', 'four!')
       expect(updated.error).toBeNull()
       expect(await (await files.download('same.txt')).data?.text()).toBe('four!')
+      // The replaced versions' bytes go after the responses.
+      await h.app.services.background.idle()
       const onDisk = (await objectFiles(h.storageDir)).filter((file) => file.startsWith(`other${path.sep}same.txt`))
       expect(onDisk).toHaveLength(1)
     })
@@ -273,6 +275,7 @@ describeEachDatabase('storage objects', (ctx) => {
       expect(upserts.every((r) => r.error === null)).toBe(true)
       const text = await (await files.download('race-upsert.txt')).data?.text()
       expect(text).toMatch(/^u\d$/)
+      await h.app.services.background.idle() // the replaced versions go after the responses
       const onDisk = (await objectFiles(h.storageDir)).filter((f) => f.startsWith(`other${path.sep}race-upsert.txt`))
       expect(onDisk).toHaveLength(1)
     })

@@ -7,7 +7,8 @@
  * Skipped when `moto_server` is not installed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import http from 'node:http'
 import net from 'node:net'
 import { Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
@@ -64,6 +65,54 @@ async function s3Keys(bucket: string): Promise<string[]> {
   return (result.Contents ?? []).map((object) => object.Key!).sort()
 }
 
+interface SeenRequest {
+  method: string
+  url: string
+  sha256: string | undefined
+  crc32: string | undefined
+}
+
+/**
+ * A proxy in front of moto that records what goes over the wire and lets a test decide, per
+ * request, when it goes on (`hold` resolves) or whether it fails (a 503 as S3's SlowDown, every attempt).
+ */
+async function s3Proxy(decide: (request: SeenRequest) => { hold?: Promise<void>; fail?: boolean } = () => ({})) {
+  const seen: SeenRequest[] = []
+  let open = 0
+  const proxy = http.createServer((request, response) => {
+    open++
+    response.once('close', () => open--)
+    const entry = { method: request.method!, url: request.url!, sha256: request.headers['x-amz-content-sha256'] as string | undefined, crc32: request.headers['x-amz-checksum-crc32'] as string | undefined }
+    seen.push(entry)
+    const { hold, fail } = decide(entry)
+    void (hold ?? Promise.resolve()).then(() => {
+      if (fail) {
+        request.resume()
+        response.writeHead(503, { 'content-type': 'application/xml' }).end('<Error><Code>SlowDown</Code><Message>held by the test</Message></Error>')
+        return
+      }
+      const forwarded = http.request(new URL(request.url!, endpoint), { method: request.method, headers: request.headers }, (answer) => {
+        response.writeHead(answer.statusCode!, answer.headers)
+        answer.pipe(response)
+      })
+      request.pipe(forwarded)
+    })
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  return {
+    seen,
+    /** Requests whose response has not closed yet. */
+    open: () => open,
+    url: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => {
+      proxy.closeAllConnections()
+      proxy.close(() => resolve())
+    }),
+  }
+}
+
+const isDeleteObjects = (request: SeenRequest) => request.method === 'POST' && /[?&]delete\b/.test(request.url)
+
 describe.runIf(hasMoto)('S3 backend (moto)', () => {
   beforeAll(startMoto, 30_000)
   afterAll(() => {
@@ -80,7 +129,7 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
     it('stages, reads whole and ranged, stats, copies and removes', async () => {
       const staged = await backend.stage('b/dir/hello.txt/v1', Readable.from([Buffer.from('hello '), Buffer.from('world')]), { maxBytes: 100, tooLarge: () => new TooLarge() })
       expect(staged.size).toBe(11)
-      expect(staged.md5).toBe('5eb63bbbe01eeed093cb22bb8f5acdc3')
+      expect(staged.etag).toBe('5eb63bbbe01eeed093cb22bb8f5acdc3')
       await staged.commit()
       expect((await backend.stat('b/dir/hello.txt/v1'))?.size).toBe(11)
       expect(await text((await backend.read('b/dir/hello.txt/v1'))!)).toBe('hello world')
@@ -100,6 +149,8 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
       })())
       const staged = await backend.stage('b/big/v1', body, { maxBytes: 100 * 1024 * 1024, tooLarge: () => new TooLarge() })
       expect(staged.size).toBe(20 * 1024 * 1024)
+      // S3's own multipart ETag, not an MD5 of the bytes the backend would have to compute.
+      expect(staged.etag).toMatch(/^[0-9a-f]{32}-3$/)
       expect((await backend.stat('b/big/v1'))?.size).toBe(20 * 1024 * 1024)
       await backend.remove(['b/big/v1'])
     })
@@ -143,6 +194,24 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
       expect(await s3Keys('backend')).toEqual([])
     })
 
+    it('parts are sent with a CRC32 checksum but signed without hashing their bytes (UNSIGNED-PAYLOAD)', async () => {
+      // What the backend puts on the wire.
+      const proxy = await s3Proxy()
+      const seen = proxy.seen
+      try {
+        const viaProxy = createS3Backend({ bucket: 'backend', region: 'us-east-1', endpoint: proxy.url, forcePathStyle: true, credentials })
+        const bytes = randomBytes(1024 * 1024)
+        const staged = await viaProxy.stage('b/wire/v1', Readable.from([bytes]), { maxBytes: 2 * 1024 * 1024, tooLarge: () => new TooLarge() })
+        expect(staged.etag).toBe(createHash('md5').update(bytes).digest('hex'))
+        const puts = seen.filter((request) => request.method === 'PUT')
+        expect(puts).toHaveLength(1)
+        expect(puts[0]).toMatchObject({ sha256: 'UNSIGNED-PAYLOAD', crc32: expect.stringMatching(/^[A-Za-z0-9+/]{6}==$/) })
+        await viaProxy.remove(['b/wire/v1'])
+      } finally {
+        await proxy.close()
+      }
+    })
+
     it('keys past S3\'s 1024 bytes are hashed, and still distinct', () => {
       const long = `b/${'x'.repeat(1030)}/v1`
       expect(Buffer.byteLength(s3Key(long))).toBeLessThanOrEqual(1024)
@@ -180,6 +249,8 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
       const signed = await files.createSignedUrl('copy.txt', 60)
       expect(await (await fetch(signed.data!.signedUrl)).text()).toBe('replaced')
       expect((await files.remove(['blob.json'])).data).toHaveLength(1)
+      // The upsert's replaced version goes after its response.
+      await h.app.services.background.idle()
 
       const rows = await ctx().database.query<{ bucket_id: string; name: string; version: string }>('SELECT bucket_id, name, version FROM storage.objects ORDER BY 1, 2')
       expect(rows.rows.map((r) => `${r.bucket_id}/${r.name}`)).toEqual(['docs/copy.txt', 'other/moved.txt'])
@@ -205,6 +276,118 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
       const big = await h.service.storage.from('small').upload('big.bin', new Blob([Buffer.alloc(5000)]))
       expect((big.error as unknown as { statusCode: string }).statusCode).toBe('413')
       expect(await s3Keys(`api-${ctx().target}`)).toEqual(before)
+    })
+  })
+
+  describeEachDatabase('S3 behind a proxy: replaced versions removed after the response, abandoned downloads', (ctx) => {
+    const bucket = () => `replaced-${ctx().target}`
+    let h: StorageHarness
+    let proxy: Awaited<ReturnType<typeof s3Proxy>>
+    /** Set by a test: DeleteObjects waits for it (`hold`) or fails (`failing`). */
+    let hold: Promise<void> | undefined
+    let failing = false
+    beforeAll(async () => {
+      await createS3Bucket(bucket())
+      process.env.AWS_ACCESS_KEY_ID = 'test'
+      process.env.AWS_SECRET_ACCESS_KEY = 'test'
+      proxy = await s3Proxy((request) => (isDeleteObjects(request) ? { hold, fail: failing } : {}))
+      h = await startStorage(ctx(), { STORAGE_BACKEND: 's3', STORAGE_S3_BUCKET: bucket(), STORAGE_S3_ENDPOINT: proxy.url })
+      await h.service.storage.createBucket('docs')
+    })
+    afterAll(async () => {
+      await h?.app.close()
+      await proxy?.close()
+    })
+
+    const versionsOf = async (name: string) => (await s3Keys(bucket())).filter((key) => key.startsWith(`docs/${name}/`))
+    const liveKey = async (name: string) => {
+      const row = await ctx().database.query<{ version: string }>("SELECT version FROM storage.objects WHERE bucket_id = 'docs' AND name = $1", [name])
+      return `docs/${name}/${row.rows[0]!.version}`
+    }
+    const held = () => {
+      let release!: () => void
+      hold = new Promise<void>((resolve) => (release = resolve))
+      return () => {
+        hold = undefined
+        release()
+      }
+    }
+
+    it('an upsert answers while the replaced version is still being removed; the removal then finishes', async () => {
+      const files = h.service.storage.from('docs')
+      expect((await files.upload('a.txt', 'one')).error).toBeNull()
+      const release = held()
+      // Without deferral this upsert would wait for the held DeleteObjects: it must answer first.
+      const answered = await Promise.race([files.upload('a.txt', 'two', { upsert: true }), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))])
+      expect(answered).toMatchObject({ error: null })
+      expect(await (await files.download('a.txt')).data?.text()).toBe('two')
+      expect(await versionsOf('a.txt')).toHaveLength(2)
+      expect(h.app.services.background.pending).toBe(1)
+      release()
+      await h.app.services.background.idle()
+      expect(await versionsOf('a.txt')).toEqual([await liveKey('a.txt')])
+    })
+
+    it('concurrent upserts share DeleteObjects requests (keys queued during one removal go in the next)', async () => {
+      const files = h.service.storage.from('docs')
+      for (const name of ['c1', 'c2', 'c3', 'c4']) expect((await files.upload(name, 'one')).error).toBeNull()
+      const release = held()
+      const before = proxy.seen.filter(isDeleteObjects).length
+      for (const name of ['c1', 'c2', 'c3', 'c4']) expect((await files.upload(name, 'two', { upsert: true })).error).toBeNull()
+      release()
+      await h.app.services.background.idle()
+      // The first removal ran alone (held); the three queued meanwhile went in one request.
+      expect(proxy.seen.filter(isDeleteObjects).length - before).toBe(2)
+      for (const name of ['c1', 'c2', 'c3', 'c4']) expect(await versionsOf(name)).toEqual([await liveKey(name)])
+    })
+
+    it('a removal that fails leaves an orphan, which the sweep removes (the live version stays)', async () => {
+      const files = h.service.storage.from('docs')
+      expect((await files.upload('f.txt', 'one')).error).toBeNull()
+      failing = true
+      try {
+        expect((await files.upload('f.txt', 'two', { upsert: true })).error).toBeNull()
+        await h.app.services.background.idle()
+      } finally {
+        failing = false
+      }
+      expect(await versionsOf('f.txt')).toHaveLength(2)
+      const backend = createS3Backend({ bucket: bucket(), region: 'us-east-1', endpoint, forcePathStyle: true, credentials })
+      const report = await sweepOrphans(ctx().database, backend, { olderThanMs: 0, now: Date.now() + 5000 })
+      expect(report.removed).toBe(1)
+      expect(await versionsOf('f.txt')).toEqual([await liveKey('f.txt')])
+      expect(await (await files.download('f.txt')).data?.text()).toBe('two')
+    })
+
+    it('a download the client abandons midway ends its S3 request (no socket left behind)', async () => {
+      const files = h.service.storage.from('docs')
+      expect((await files.upload('big.bin', new Blob([randomBytes(16 * 1024 * 1024)]))).error).toBeNull()
+      await h.app.services.background.idle()
+      expect(proxy.open()).toBe(0)
+      const controller = new AbortController()
+      const response = await h.fetch('/object/docs/big.bin', { signal: controller.signal })
+      const reader = response.body!.getReader()
+      expect((await reader.read()).done).toBe(false)
+      expect(proxy.open()).toBe(1)
+      controller.abort()
+      for (let i = 0; i < 100 && proxy.open() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(proxy.open()).toBe(0)
+      // And the next download is whole.
+      const again = await h.fetch('/object/docs/big.bin')
+      expect((await again.arrayBuffer()).byteLength).toBe(16 * 1024 * 1024)
+    })
+
+    it('a shutdown waits for a removal still pending', async () => {
+      const files = h.service.storage.from('docs')
+      expect((await files.upload('s.txt', 'one')).error).toBeNull()
+      const release = held()
+      expect((await files.upload('s.txt', 'two', { upsert: true })).error).toBeNull()
+      const live = await liveKey('s.txt')
+      setTimeout(release, 1500)
+      const started = Date.now()
+      await h.app.close()
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1400)
+      expect(await versionsOf('s.txt')).toEqual([live])
     })
   })
 })

@@ -203,4 +203,25 @@ describe.runIf(hasMoto && process.env.TEST_DATABASE_URL)('resumable uploads thro
     const stored = await s3.send(new GetObjectCommand({ Bucket: s3Bucket, Key: `big/signed/clip.bin/${rows[0].version}` }))
     expect(Buffer.from(await stored.Body!.transformToByteArray()).equals(bytes)).toBe(true)
   }, 120_000)
+
+  it('an upsert through the handler returns only once the replaced version is removed (the environment may freeze after)', async () => {
+    const upload = (text: string) =>
+      instances[0]!.handler({
+        version: '2.0',
+        routeKey: '$default',
+        rawPath: '/storage/v1/object/big/notes.txt',
+        rawQueryString: '',
+        headers: { host: HOST, authorization: `Bearer ${env.SERVICE_ROLE_KEY}`, apikey: env.ANON_KEY, 'content-type': 'text/plain', 'x-upsert': 'true' },
+        requestContext: { http: { method: 'POST', path: '/storage/v1/object/big/notes.txt', protocol: 'HTTP/1.1', sourceIp: '203.0.113.10', userAgent: 'test' }, stage: '$default', requestId: randomUUID(), routeKey: '$default', domainName: HOST, timeEpoch: Date.now() },
+        body: Buffer.from(text).toString('base64'),
+        isBase64Encoded: true,
+      }) as Promise<{ statusCode: number }>
+    expect((await upload('one')).statusCode).toBe(200)
+    expect((await upload('two')).statusCode).toBe(200)
+    // Nothing left running once the handler has returned: the old version is already gone.
+    expect(instances[0]!.services!.background.pending).toBe(0)
+    const s3 = new S3Client({ region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true })
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: s3Bucket, Prefix: 'big/notes.txt/' }))
+    expect(listed.Contents ?? []).toHaveLength(1)
+  }, 60_000)
 })

@@ -125,11 +125,11 @@ export function createFileBackend(root: string): StorageBackend {
         await fs.rm(temp, { force: true })
         throw error
       }
-      const md5 = counter.md5()
+      const etag = counter.md5()
       let settled = false
       return {
         size: counter.bytes,
-        md5,
+        etag,
         async commit() {
           settled = true
           await place(temp, _key)

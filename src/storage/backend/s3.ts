@@ -56,8 +56,28 @@ function isNotFound(error: unknown): boolean {
   return name === 'NoSuchKey' || name === 'NotFound' || status === 404
 }
 
+/**
+ * Signs requests without hashing their bodies (`x-amz-content-sha256: UNSIGNED-PAYLOAD`, which S3
+ * accepts on every request): the SDK would otherwise SHA-256 every byte of every part it sends, on
+ * top of the CRC32 checksum it sends beside them, which S3 verifies — that checksum, and TLS,
+ * already guard the bytes on the way. Saves ≈ 2.5 ms of CPU per MiB uploaded.
+ */
+function signWithoutPayloadHash(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> }
+      // A body sent as a stream already says how (STREAMING-UNSIGNED-PAYLOAD-TRAILER): kept.
+      if (request.headers && !Object.keys(request.headers).some((name) => name.toLowerCase() === 'x-amz-content-sha256')) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
+      return next(args)
+    },
+    // Last of its step: after the checksum middleware has said how the body goes.
+    { step: 'build', priority: 'low', name: 'resolutionUnsignedPayload' },
+  )
+}
+
 export function createS3Backend(options: S3BackendOptions): StorageBackend {
   const client = new S3Client({ region: options.region, endpoint: options.endpoint, forcePathStyle: options.forcePathStyle, credentials: options.credentials })
+  signWithoutPayloadHash(client)
   const Bucket = options.bucket
 
   async function removeKeys(keys: readonly string[]): Promise<void> {
@@ -76,15 +96,18 @@ export function createS3Backend(options: S3BackendOptions): StorageBackend {
     kind: 's3',
 
     async stage(key, body, { maxBytes, tooLarge }): Promise<StagedObject> {
-      const counter = meter(maxBytes, tooLarge)
+      // No MD5 here: S3 computes it and answers the ETag (storage-api reports S3's ETag too).
+      const counter = meter(maxBytes, tooLarge, { md5: false })
       const upload = new Upload({ client, params: { Bucket, Key: s3Key(key), Body: counter }, partSize: PART_SIZE, queueSize: PARTS_IN_FLIGHT, leavePartsOnError: false })
       let feedError: unknown
       const feeding = pipeline(body, counter).catch((error: unknown) => {
         feedError = error
         throw error
       })
+      let etag: string | undefined
       try {
-        await Promise.all([upload.done(), feeding])
+        const [uploaded] = await Promise.all([upload.done(), feeding])
+        etag = uploaded.ETag
       } catch (error) {
         // The body's own failure (too large, client gone) explains more than the SDK's echo of it.
         const cause = feedError ?? error
@@ -97,7 +120,7 @@ export function createS3Backend(options: S3BackendOptions): StorageBackend {
       let settled = false
       return {
         size: counter.bytes,
-        md5: counter.md5(),
+        etag: (etag ?? '').replace(/^"|"$/g, ''),
         async commit() {
           settled = true
         },

@@ -14,8 +14,11 @@ export interface ObjectStat {
 /** Bytes written where nothing reads them yet: `commit` puts them at their key, `discard` drops them. */
 export interface StagedObject {
   size: number
-  /** MD5 of the bytes, hex (S3's single-part ETag). */
-  md5: string
+  /**
+   * The bytes' ETag, unquoted: their MD5 in hex (file backend; S3's ETag of a single-part upload),
+   * or S3's multipart ETag (`<md5 of the parts' md5s>-<parts>`) — what S3 answers, as storage-api reports it.
+   */
+  etag: string
   commit(): Promise<void>
   discard(): Promise<void>
 }

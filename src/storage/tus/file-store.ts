@@ -41,11 +41,11 @@ export async function fileTusStore(root: string, expirationMs: number): Promise<
     async staged(upload: Upload): Promise<StagedObject> {
       const file = path.join(directory, sha256(upload.id))
       const size = (await fs.stat(file)).size
-      const md5 = await md5Of(file)
+      const etag = await md5Of(file)
       let settled = false
       return {
         size,
-        md5,
+        etag,
         async commit() {
           settled = true
           await placeFile(root, file, upload.id)

@@ -130,7 +130,7 @@ export function s3TusStore(settings: S3Settings, expirationMs: number): TusStore
       return {
         size: object.size,
         // A multipart ETag (`<md5 of part md5s>-<parts>`), as S3 and storage-api report it.
-        md5: object.etag,
+        etag: object.etag,
         async commit() {
           settled = true
         },
