@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1.7
 # resolution: one image for ECS Fargate (behind the ALB) and EC2 (`docker run`), amd64 and arm64.
-# After the build the code is plain JavaScript and no dependency is a native addon (pg, pino,
-# jose, bcryptjs are JS; PGlite and libpg-query are WASM), so the build stages run on the
-# builder's own platform and `docker buildx --platform linux/amd64,linux/arm64` needs no emulation.
+# After the build the code is plain JavaScript (pg, pino, jose, bcryptjs are JS; PGlite and
+# libpg-query are WASM) except sharp (image transformations), whose prebuilt binaries are npm
+# optional dependencies chosen by --os/--cpu/--libc: so the build stages run on the builder's own
+# platform, the deps stage fetches the target's binaries, and
+# `docker buildx --platform linux/amd64,linux/arm64` needs no emulation.
 #
 #   docker build -t resolution .                       # the server image (last stage, "runtime")
 #   docker build --target lambda -t resolution:lambda . # the same server for Lambda, through the Lambda Web Adapter
@@ -24,9 +26,12 @@ RUN npm run build
 
 # --- deps: production dependencies only ---
 FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-bookworm-slim AS deps
+ARG TARGETARCH
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# sharp's binaries for the image's platform (Debian: glibc), not the builder's.
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+      --os=linux --libc=glibc --cpu="$(if [ "$TARGETARCH" = arm64 ]; then echo arm64; else echo x64; fi)"
 
 # --- app: what every runtime image holds; no sources, no dev dependencies, no secrets ---
 FROM node:${NODE_VERSION}-bookworm-slim AS app

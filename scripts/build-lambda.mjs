@@ -55,8 +55,9 @@ const lambdaBuildOptions = {
   sourcemap: true,
   legalComments: 'none',
   // pg's optional native binding is never used. The AWS SDK is bundled (in its chunk) at the
-  // version we pin and test, not taken from whatever the Lambda runtime ships.
-  external: ['pg-native'],
+  // version we pin and test, not taken from whatever the Lambda runtime ships. sharp (image
+  // transformations) is native and stays out: its import fails on Lambda and /render/image answers 501.
+  external: ['pg-native', 'sharp'],
   // CommonJS dependencies (pg, pino) call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   plugins: [noEmbeddedDatabase],

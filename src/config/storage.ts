@@ -25,6 +25,8 @@ export interface StorageConfig {
   dir: string
   /** `STORAGE_FILE_SIZE_LIMIT`: largest object accepted, bytes (Supabase's global limit, 50 MiB). */
   fileSizeLimit: number
+  /** `STORAGE_IMAGE_TRANSFORMATION`: serve `/render/image/…` (needs sharp, so the container, not Lambda). */
+  imageTransformation: boolean
 }
 
 function s3Settings(env: Env): S3Settings {
@@ -42,5 +44,6 @@ export function storageConfig(env: Env, dataDir: string): StorageConfig {
     s3: backend === 's3' ? s3Settings(env) : undefined,
     dir: path.resolve(text(env, 'STORAGE_DIR') ?? path.join(dataDir, 'storage')),
     fileSizeLimit: integer(env, 'STORAGE_FILE_SIZE_LIMIT', 50 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
+    imageTransformation: boolean(env, 'STORAGE_IMAGE_TRANSFORMATION', true),
   }
 }

@@ -5,7 +5,8 @@
  */
 import type { RequestTx } from '../db/session.ts'
 import { hasSqlState } from '../db/sqlstate.ts'
-import { isoTime, ownerUuid, type Caller } from './access.ts'
+import type { Services } from '../services.ts'
+import { inOneStatement, isoTime, ownerUuid, type Caller } from './access.ts'
 import { storageErrors } from './errors.ts'
 import { parseAllowedMimeTypes, parseFileSizeLimit } from './limits.ts'
 import { checkBucketName } from './names.ts'
@@ -122,4 +123,11 @@ export async function deleteBucket(tx: RequestTx, id: string): Promise<void> {
     if (hasSqlState(error, 'foreign_key_violation')) throw storageErrors.bucketNotEmpty()
     throw error
   }
+}
+
+/** Public URLs (`/object/public/…`, `/render/image/public/…`) serve public buckets only, read as the service (storage-api's rule). */
+export async function publicReader(services: Services, bucket: string): Promise<'service'> {
+  const found = await inOneStatement(services, 'service', (tx) => findBucket(tx, bucket))
+  if (!found || !found.public) throw storageErrors.noSuchBucket()
+  return 'service'
 }

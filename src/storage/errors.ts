@@ -71,4 +71,6 @@ export const storageErrors = {
   expiredToken: () => new StorageError('ExpiredToken', 'The provided token has expired.'),
   databaseTimeout: (cause?: unknown) => new StorageError('DatabaseTimeout', 'The connection to the database timed out', { cause }),
   notSupported: (feature: string) => new StorageError('NotSupported', `${feature} is not supported by this server`, { httpStatus: 501 }),
+  /** A feature this deployment cannot offer, with why. */
+  notSupportedHere: (message: string, cause?: unknown) => new StorageError('NotSupported', message, { httpStatus: 501, cause }),
 }

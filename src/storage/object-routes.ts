@@ -8,7 +8,7 @@ import type { Context, Hono } from 'hono'
 import type { Services } from '../services.ts'
 import { callerOf, inOneStatement, inTransaction, type Caller } from './access.ts'
 import { objectKey, type StorageBackend } from './backend/types.ts'
-import { findBucket } from './buckets.ts'
+import { publicReader } from './buckets.ts'
 import { serveObject } from './download.ts'
 import { storageErrors } from './errors.ts'
 import { listLevel, parseListBody } from './list.ts'
@@ -86,11 +86,8 @@ export function objectRoutes(app: Hono, services: Services, backend: StorageBack
   }
 
   /** `/object/public/…`: any object of a public bucket, read as the service (storage-api's rule). */
-  async function publicCaller(c: Context, prefix: string): Promise<'service'> {
-    const { bucket } = splitObjectPath(pathAfter(c, prefix))
-    const found = await inOneStatement(services, 'service', (tx) => findBucket(tx, bucket))
-    if (!found || !found.public) throw storageErrors.noSuchBucket()
-    return 'service'
+  function publicCaller(c: Context, prefix: string): Promise<'service'> {
+    return publicReader(services, splitObjectPath(pathAfter(c, prefix)).bucket)
   }
 
   app.on(['GET', 'HEAD'], '/object/public/*', async (c) => download(c, '/object/public/', await publicCaller(c, '/object/public/')))

@@ -10,8 +10,8 @@ import type { Services } from '../services.ts'
 import { createBackend } from './backend/index.ts'
 import type { StorageBackend } from './backend/types.ts'
 import { bucketRoutes } from './bucket-routes.ts'
-import { storageErrors } from './errors.ts'
 import { objectRoutes } from './object-routes.ts'
+import { renderRoutes } from './render-routes.ts'
 import { isOpenRoute, storagePath } from './request.ts'
 import { signedRoutes } from './signed-routes.ts'
 import { tusRoutes } from './tus/routes.ts'
@@ -27,9 +27,7 @@ export function storageRouter(services: Services, backend: StorageBackend = crea
   bucketRoutes(app, services, backend)
   signedRoutes(app, services, backend)
   objectRoutes(app, services, backend)
-  app.all('/render/image/*', () => {
-    throw storageErrors.notSupported('Image transformation')
-  })
+  renderRoutes(app, services, backend)
   tusRoutes(app, services, backend)
   return app
 }

@@ -16,6 +16,7 @@ import { checkBucketName, decodePath, splitObjectPath } from './names.ts'
 import { canInsert, findObject, getObject, visibleNames } from './objects.ts'
 import { jsonBody, pathAfter } from './request.ts'
 import { checkExpiresIn, signObjectToken, UPLOAD_URL_SECONDS, verifyObjectToken } from './signing.ts'
+import { parseTransformOptions, transformSegments } from './transform.ts'
 import { readUploadBody } from './upload-body.ts'
 import { uploadObject } from './upload.ts'
 
@@ -32,10 +33,13 @@ export function signedRoutes(app: Hono, services: Services, backend: StorageBack
     const fields = bodyFields(await jsonBody(c, limit))
     if (fields.expiresIn === undefined) throw storageErrors.missingParameter('expiresIn')
     const expiresIn = checkExpiresIn(fields.expiresIn)
+    // As storage-api: with transformations on, `transform` goes into the token and the URL renders the image.
+    const transform = services.config.storage.imageTransformation ? parseTransformOptions(fields.transform as Record<string, unknown> | undefined) : {}
+    const transformations = transformSegments(transform, true).join(',')
     await inOneStatement(services, caller, (tx) => getObject(tx, bucket, name))
     const url = `${bucket}/${name}`
-    const token = await signObjectToken(services.jwt, 'download', url, expiresIn)
-    return c.json({ signedURL: `/object/sign/${url}?token=${token}` })
+    const token = await signObjectToken(services.jwt, 'download', url, expiresIn, { transformations, format: transform.format })
+    return c.json({ signedURL: `/${transformations ? 'render/image' : 'object'}/sign/${url}?token=${token}` })
   }
 
   async function signMany(c: Context, bucket: string) {

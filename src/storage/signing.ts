@@ -27,14 +27,32 @@ export interface UploadGrant {
   upsert: boolean
 }
 
-export async function signObjectToken(jwt: JwtService, scope: SignedScope, url: string, expiresIn: number, grant?: UploadGrant): Promise<string> {
+/** What a verified token grants beyond its object: an upload's owner and upsert, a download's image transformations. */
+export interface SignedGrant extends UploadGrant {
+  /** storage-api's `transformations` claim (`height:200,width:200,resize:cover`); see transform.ts. */
+  transformations: string | undefined
+  /** The token's `exp`, seconds since the epoch. */
+  expiresAt: number
+}
+
+/** `extra`: an upload's grant, or a download's `transformations` (and `format`) as storage-api signs them. */
+export async function signObjectToken(
+  jwt: JwtService,
+  scope: SignedScope,
+  url: string,
+  expiresIn: number,
+  extra: Partial<UploadGrant> & { transformations?: string; format?: string } = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
-  const extra = scope === 'upload' ? { owner: grant?.owner, upsert: Boolean(grant?.upsert) } : {}
-  return jwt.sign({ ...extra, url, scope, iat: now, exp: now + expiresIn })
+  const claims =
+    scope === 'upload'
+      ? { owner: extra.owner, upsert: Boolean(extra.upsert) }
+      : { ...(extra.transformations ? { transformations: extra.transformations } : {}), ...(extra.format ? { format: extra.format } : {}) }
+  return jwt.sign({ ...claims, url, scope, iat: now, exp: now + expiresIn })
 }
 
 /** The token's claims when it grants `scope` on `<bucket>/<name>`; a storage error otherwise. */
-export async function verifyObjectToken(jwt: JwtService, token: string | undefined, scope: SignedScope, url: string): Promise<UploadGrant> {
+export async function verifyObjectToken(jwt: JwtService, token: string | undefined, scope: SignedScope, url: string): Promise<SignedGrant> {
   if (!token) throw storageErrors.missingParameter('token')
   let claims
   try {
@@ -47,5 +65,10 @@ export async function verifyObjectToken(jwt: JwtService, token: string | undefin
   if (claims.scope !== scope) throw storageErrors.invalidSignature(`Token is not scoped for ${scope}`)
   if (claims.url !== url) throw storageErrors.invalidSignature()
   if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now()) throw storageErrors.expiredToken()
-  return { owner: typeof claims.owner === 'string' ? claims.owner : undefined, upsert: claims.upsert === true }
+  return {
+    owner: typeof claims.owner === 'string' ? claims.owner : undefined,
+    upsert: claims.upsert === true,
+    transformations: typeof claims.transformations === 'string' ? claims.transformations : undefined,
+    expiresAt: claims.exp,
+  }
 }

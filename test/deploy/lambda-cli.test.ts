@@ -222,6 +222,14 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('resolution invoke and serve --l
     expect(inputs.some((input) => input.includes('@electric-sql') || input.endsWith('pglite-driver.ts'))).toBe(false)
     expect(inputs.some((input) => input.includes('node_modules/pg/'))).toBe(true)
     expect(bundle.length).toBeLessThan(1024 * 1024)
+    // sharp (native) stays out: image transformations answer 501 and say where they work.
+    expect(inputs.some((input) => input.includes('node_modules/sharp/') || input.includes('node_modules/@img/'))).toBe(false)
+    const renderEvent = path.join(tmp, 'render-image.json')
+    const event = JSON.parse(readFileSync('events/rest-api-v1.json', 'utf8')) as Record<string, unknown>
+    writeFileSync(renderEvent, JSON.stringify({ ...event, path: '/storage/v1/render/image/public/pictures/cat.png', queryStringParameters: { width: '100' }, multiValueQueryStringParameters: { width: ['100'] } }))
+    const render = await resolution(['invoke', '--event', renderEvent, '--env-vars', envFile, '--bundle', path.join(outdir, 'index.mjs')])
+    expect(JSON.parse(render.stdout).statusCode).toBe(501)
+    expect(JSON.parse(JSON.parse(render.stdout).body)).toMatchObject({ code: 'NotSupported', message: expect.stringContaining('container') })
     for (const name of ['rest-api-v1.json', 'alb.json']) {
       const result = await resolution(['invoke', '--event', `events/${name}`, '--env-vars', envFile, '--bundle', path.join(outdir, 'index.mjs')])
       expect(result.code).toBe(0)

@@ -13,6 +13,7 @@ import net from 'node:net'
 import { Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
 import { CreateBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createS3Backend } from '../../src/storage/backend/s3.ts'
 import { s3Key } from '../../src/storage/backend/s3-keys.ts'
@@ -276,6 +277,14 @@ describe.runIf(hasMoto)('S3 backend (moto)', () => {
       const big = await h.service.storage.from('small').upload('big.bin', new Blob([Buffer.alloc(5000)]))
       expect((big.error as unknown as { statusCode: string }).statusCode).toBe('413')
       expect(await s3Keys(`api-${ctx().target}`)).toEqual(before)
+    })
+
+    it('an image transformation reads its source from S3', async () => {
+      const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#369' } }).jpeg().toBuffer()
+      expect((await h.service.storage.from('docs').upload('photo.jpg', photo, { contentType: 'image/jpeg' })).error).toBeNull()
+      const { data, error } = await h.service.storage.from('docs').download('photo.jpg', { transform: { width: 150, resize: 'contain' } })
+      expect(error).toBeNull()
+      expect(await sharp(Buffer.from(await data!.arrayBuffer())).metadata()).toMatchObject({ format: 'jpeg', width: 150, height: 100 })
     })
   })
 
