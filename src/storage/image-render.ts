@@ -46,6 +46,11 @@ export function loadSharp(): Promise<SharpFactory> {
 const SHARP_FIT: Record<ResizeMode, 'cover' | 'inside' | 'fill'> = { cover: 'cover', contain: 'inside', fill: 'fill' }
 
 const WRITABLE = new Set(['jpeg', 'png', 'webp', 'avif', 'gif', 'tiff'])
+/**
+ * Raster sources only. libvips also reads SVG and PDF (through librsvg and poppler): documents
+ * that can name other files and make the renderer do unbounded work, from anyone who may upload.
+ */
+const READABLE = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif'])
 const LOSSY = new Set(['jpeg', 'webp', 'avif', 'tiff'])
 
 /** The format written: the requested one, WebP if `Accept` asks for it, else the source's (PNG if sharp cannot write it). */
@@ -124,7 +129,7 @@ export async function renderImage(backend: StorageBackend, row: ObjectRow, optio
   } catch (error) {
     throw sourceError(error)
   }
-  if (!info.format || !info.width || !info.height) throw sourceInvalid()
+  if (!info.format || !READABLE.has(info.format) || !info.width || !info.height) throw sourceInvalid()
   if (info.width * info.height > MAX_SOURCE_PIXELS) throw resolutionTooLarge()
 
   const sourceFormat = info.format === 'heif' && info.compression === 'av1' ? 'avif' : info.format

@@ -162,6 +162,12 @@ describeEachDatabase('storage image transformations', (ctx) => {
     const text = await h.fetch(`/render/image/authenticated/private/${ALICE}/notes.txt?width=10`)
     expect(text.status).toBe(400)
     expect(await text.json()).toMatchObject({ code: 'InvalidRequest', message: 'The source image is invalid or unsupported for rendering' })
+    // An SVG is a document, not pixels (it may name other files): refused like a non-image.
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="40" height="40"><image xlink:href="file:///etc/passwd" width="40" height="40"/></svg>'
+    expect((await h.service.storage.from('pictures').upload('drawing.svg', svg, { contentType: 'image/svg+xml' })).error).toBeNull()
+    const drawing = await fetch(h.anon.storage.from('pictures').getPublicUrl('drawing.svg', { transform: { width: 10 } }).data.publicUrl)
+    expect(drawing.status).toBe(400)
+    expect(await drawing.json()).toMatchObject({ code: 'InvalidRequest', message: 'The source image is invalid or unsupported for rendering' })
     // 8000×7000 = 56 MP, over the 50 MP limit: refused from its header, before decoding.
     const huge = await sharp({ create: { width: 8000, height: 7000, channels: 3, background: '#fff' } }).png({ compressionLevel: 1 }).toBuffer()
     expect((await h.service.storage.from('pictures').upload('huge.png', huge, { contentType: 'image/png' })).error).toBeNull()
