@@ -95,6 +95,26 @@ export interface RenderRequest {
   headers?: Record<string, string>
 }
 
+/**
+ * At most this many renders hold a source and its pixels at once (a 50 MP source decodes to
+ * ≈ 200 MB); the rest wait their turn before reading their source, holding nothing.
+ */
+const RENDERS_AT_ONCE = 2
+let rendering = 0
+const waiting: Array<() => void> = []
+
+async function inTurn<T>(work: () => Promise<T>): Promise<T> {
+  if (rendering < RENDERS_AT_ONCE) rendering++
+  else await new Promise<void>((resolve) => waiting.push(resolve)) // the slot is handed over, not freed
+  try {
+    return await work()
+  } finally {
+    const next = waiting.shift()
+    if (next) next()
+    else rendering--
+  }
+}
+
 export async function renderImage(backend: StorageBackend, row: ObjectRow, options: TransformOptions, request: RenderRequest): Promise<Response> {
   const sharp = await loadSharp()
   const key = objectKey(row.bucket_id, row.name, row.version ?? '')
@@ -117,6 +137,10 @@ export async function renderImage(backend: StorageBackend, row: ObjectRow, optio
   if (request.download !== undefined) headers['Content-Disposition'] = contentDisposition(request.download || row.name.split('/').pop()!)
   if (etagMatches(request.ifNoneMatch, metadata.eTag)) return new Response(null, { status: 304, headers })
 
+  return inTurn(() => render(sharp, backend, key, options, request, headers))
+}
+
+async function render(sharp: SharpFactory, backend: StorageBackend, key: string, options: TransformOptions, request: RenderRequest, headers: Record<string, string>): Promise<Response> {
   const stream = await backend.read(key)
   if (!stream) throw storageErrors.noSuchKey()
   const source = await readAtMost(stream, MAX_SOURCE_BYTES)

@@ -148,6 +148,14 @@ describeEachDatabase('storage image transformations', (ctx) => {
     expect(untransformed.data!.signedUrl).toContain('/object/sign/private/')
   })
 
+  it('renders beyond the two that run at once wait their turn and all complete, failures included', async () => {
+    const widths = [10, 20, 30, 40, 50, 60]
+    const responses = await Promise.all([...widths.map((w) => render(`width=${w}&resize=fill&height=${w}`)), h.fetch(`/render/image/authenticated/private/${ALICE}/notes.txt?width=10`)])
+    for (const [i, w] of widths.entries()) expect((await sharp(Buffer.from(await responses[i]!.arrayBuffer())).metadata()).width).toBe(w)
+    expect(responses.at(-1)!.status).toBe(400)
+    expect((await render('width=70')).status).toBe(200) // and the slots were all given back
+  })
+
   it('bad options are refused with InvalidRequest (400), as storage-api validates them', async () => {
     for (const query of ['width=-1', 'height=abc', 'resize=stretch', 'quality=5', 'quality=101', 'format=gif']) {
       const response = await render(query)
