@@ -6,12 +6,12 @@
  * later request, bucket rules, hostile names; both databases, both backends (S3 on moto_server).
  */
 import * as jose from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createBackend } from '../../src/storage/backend/index.ts'
 import { signObjectToken } from '../../src/storage/signing.ts'
 import { describeEachDatabase } from '../support/databases.ts'
 import { ALICE, POLICIES, type StorageHarness } from './support.ts'
-import { hasMoto, MiB, randomFile, startMoto, startTusStorage, storedLocations, tusFailure, tusUpload, type TusOptions } from './tus-support.ts'
+import { describeOnMoto, MiB, randomFile, startTusStorage, storedLocations, tusFailure, tusUpload, type TusOptions } from './tus-support.ts'
 
 let motoEndpoint = ''
 
@@ -211,16 +211,4 @@ function suite(kind: 'file' | 's3') {
 
 suite('file')
 
-describe.runIf(hasMoto)('on S3 (moto)', () => {
-  let moto: Awaited<ReturnType<typeof startMoto>> | undefined
-  beforeAll(async () => {
-    moto = await startMoto()
-    motoEndpoint = moto.endpoint
-    process.env.AWS_ACCESS_KEY_ID = 'test'
-    process.env.AWS_SECRET_ACCESS_KEY = 'test'
-  }, 30_000)
-  afterAll(() => {
-    moto?.stop()
-  })
-  suite('s3')
-})
+describeOnMoto((endpoint) => (motoEndpoint = endpoint), () => suite('s3'))

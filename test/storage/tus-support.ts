@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import * as tus from 'tus-js-client'
+import { afterAll, beforeAll, describe } from 'vitest'
 import { createBackend } from '../../src/storage/backend/index.ts'
 import type { TestDatabase } from '../support/databases.ts'
 import { freePort } from '../support/ports.ts'
@@ -118,6 +119,26 @@ export async function startMoto(): Promise<{ endpoint: string; stop: () => void 
   }
   moto.kill()
   throw new Error('moto_server did not start')
+}
+
+/**
+ * `describe` on S3: moto started for the block, its endpoint handed to `useEndpoint` before the
+ * block's own set-up runs; the backend takes credentials from the SDK's default chain, as in AWS.
+ */
+export function describeOnMoto(useEndpoint: (endpoint: string) => void, body: () => void): void {
+  describe.runIf(hasMoto)('on S3 (moto)', () => {
+    let moto: Awaited<ReturnType<typeof startMoto>> | undefined
+    beforeAll(async () => {
+      moto = await startMoto()
+      useEndpoint(moto.endpoint)
+      process.env.AWS_ACCESS_KEY_ID = 'test'
+      process.env.AWS_SECRET_ACCESS_KEY = 'test'
+    }, 30_000)
+    afterAll(() => {
+      moto?.stop()
+    })
+    body()
+  })
 }
 
 /** The app on the file backend, or on S3: a fresh bucket of the moto server at `motoEndpoint`. */

@@ -18,7 +18,7 @@ import { fileTusStore } from '../../src/storage/tus/file-store.ts'
 import { s3TusStore } from '../../src/storage/tus/s3-store.ts'
 import { describeEachDatabase } from '../support/databases.ts'
 import { ALICE, BOB, POLICIES, type StorageHarness } from './support.ts'
-import { hasMoto, MiB, randomFile, startMoto, startTusStorage, storedLocations, tusFailure, tusUpload, type TusOptions } from './tus-support.ts'
+import { describeOnMoto, MiB, randomFile, startTusStorage, storedLocations, tusFailure, tusUpload, type TusOptions } from './tus-support.ts'
 
 let motoEndpoint = ''
 
@@ -269,18 +269,7 @@ describe('file store expiry', () => {
   })
 })
 
-describe.runIf(hasMoto)('on S3 (moto)', () => {
-  let moto: Awaited<ReturnType<typeof startMoto>> | undefined
-  beforeAll(async () => {
-    moto = await startMoto()
-    motoEndpoint = moto.endpoint
-    // The backend takes credentials from the SDK's default chain, as in AWS.
-    process.env.AWS_ACCESS_KEY_ID = 'test'
-    process.env.AWS_SECRET_ACCESS_KEY = 'test'
-  }, 30_000)
-  afterAll(() => {
-    moto?.stop()
-  })
+describeOnMoto((endpoint) => (motoEndpoint = endpoint), () => {
   suite('s3')
 
   it('expiry: an upload past its hour is aborted and its state removed; one in flight is kept', async () => {
