@@ -58,9 +58,13 @@ async function makeTemplates(dir: string): Promise<void> {
   } finally {
     await database.close()
   }
-  // Another run may have made them meanwhile: either copy is good.
-  if (existsSync(dir)) rmSync(building, { recursive: true, force: true })
-  else renameSync(building, dir)
+  // Another run may have made them meanwhile (even between the check and the rename): either copy is good.
+  try {
+    if (!existsSync(dir)) return renameSync(building, dir)
+  } catch (error) {
+    if (!existsSync(dir)) throw error
+  }
+  rmSync(building, { recursive: true, force: true })
 }
 
 export default async function provideTemplates(project: TestProject): Promise<void> {
